@@ -1,0 +1,44 @@
+# Two commands for people: `make demo` and `make test`. Everything else is for developers.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+STAMP_DEPS := node_modules/.tongxing-installed
+STAMP_BUILD := dist/.tongxing-built
+SOURCES := $(shell find federation node simulations bench gen -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
+
+.PHONY: build demo test check bench generate clean
+
+# Reinstall when package.json or the lock file changes (npm ci: exactly the lock file).
+$(STAMP_DEPS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(STAMP_BUILD): $(STAMP_DEPS) $(SOURCES) tsconfig.json tsconfig.build.json
+	npx tsc -p tsconfig.build.json
+	@touch $@
+
+build: $(STAMP_BUILD)
+
+demo: build
+	node bin/tongxing.js demo
+
+test: build
+	npx vitest run
+
+# Read-only: types, proto lint, generated code matches proto/.
+check: $(STAMP_DEPS)
+	npx tsc -p tsconfig.json --noEmit
+	npx buf lint
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  npx buf generate --output "$$tmp" && \
+	  diff -r "$$tmp/gen" gen > /dev/null || { echo "gen/ is stale: run 'make generate' and commit"; exit 1; }
+	@echo "check: ok"
+
+generate: $(STAMP_DEPS)
+	rm -rf gen && npx buf generate
+
+bench: build
+	node dist/bench/main.js
+
+clean:
+	rm -rf dist

@@ -1,0 +1,10 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['{federation,node,simulations,bench,test}/**/*.test.ts'],
+    setupFiles: ['node/polyfill.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
+});
