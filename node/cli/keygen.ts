@@ -1,3 +1,46 @@
-import type { Command } from './command.js';
+import { chmodSync, existsSync } from 'node:fs';
+import { writePrivateKeyPem, writePublicKeyPem } from '../../federation/crypto/pem.js';
+import { generateKeyPair, nodeIdOf } from '../../federation/crypto/sm2.js';
+import { exitOk, printJson, required, UsageError, type Command } from './command.js';
+import { writeOutput } from './crypto.js';
 
-export const keygenCommands: Command[] = [];
+/** KEY.pem -> KEY.pub.pem (or KEY -> KEY.pub.pem). */
+export function publicKeyPathFor(privateKeyPath: string): string {
+  return privateKeyPath.replace(/\.pem$/, '') + '.pub.pem';
+}
+
+const keygen: Command = {
+  path: ['keygen'],
+  summary: 'generate an SM2 key pair (PKCS#8 PEM) and print the node id',
+  usage: [
+    '--out KEY.pem [--force] [--json]',
+    '',
+    '  --out FILE   private key, PKCS#8 PEM, mode 0600 (openssl genpkey -algorithm SM2 compatible);',
+    '               the public key (SPKI PEM) goes to FILE with .pem replaced by .pub.pem',
+    '  --force      overwrite existing files',
+    '  --json       print {nodeId, privateKeyFile, publicKeyFile}',
+  ].join('\n'),
+  options: { out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } },
+  async run(args, io) {
+    const privateKeyFile = required(args, 'out');
+    const publicKeyFile = publicKeyPathFor(privateKeyFile);
+    const force = args.values.force === true;
+    // Check both before writing either, so a refusal leaves nothing half-written.
+    for (const file of [privateKeyFile, publicKeyFile]) {
+      if (!force && existsSync(file)) throw new UsageError(`${file} exists; pass --force to overwrite it`);
+    }
+    const pair = generateKeyPair();
+    writeOutput(privateKeyFile, writePrivateKeyPem(pair), { mode: 0o600, flag: force ? 'w' : 'wx' });
+    chmodSync(privateKeyFile, 0o600); // `mode` applies only when the file is created
+    writeOutput(publicKeyFile, writePublicKeyPem(pair.publicKey), { flag: force ? 'w' : 'wx' });
+    const nodeId = nodeIdOf(pair.publicKey);
+    if (args.values.json) {
+      printJson(io, { nodeId, privateKeyFile, publicKeyFile });
+    } else {
+      io.stdout(`node id ${nodeId}\nprivate key ${privateKeyFile} (mode 0600)\npublic key ${publicKeyFile}\n`);
+    }
+    return exitOk;
+  },
+};
+
+export const keygenCommands: Command[] = [keygen];

@@ -30,13 +30,21 @@ export interface LogEntry {
   record?: Record | undefined;
 }
 
-/** A head commits to the author's whole log prefix up to seq. */
+/**
+ * A head commits to the author's whole log prefix up to seq. Authors sign a
+ * head per write batch and re-sign their current head periodically, so
+ * signed_at_ms tells every reader how fresh its picture of that log is.
+ */
 export interface Head {
   allianceId: Buffer;
   author: Buffer;
   seq: bigint;
+  /** hash of entry seq */
   entryHash: Buffer;
+  /** hlc of entry seq */
   hlc: bigint;
+  /** the author's wall clock when it signed: "my log ends here as of then" */
+  signedAtMs: bigint;
 }
 
 /** signature: SM2 (GB/T 32918.2, default ID) over the canonical encoding of head, DER. */
@@ -46,9 +54,10 @@ export interface SignedHead {
 }
 
 /**
- * Two valid heads of one author that cannot both be true. When the heads name
- * different seqs, chain holds the encoded entries first.seq .. second.seq of the
- * second head's log, showing that it does not pass through first.
+ * Two valid heads of one author that cannot both be true: at one seq with
+ * different entry hashes, or, when first.seq < second.seq, with chain holding
+ * the encoded entries first.seq+1 .. second.seq of the second head's log,
+ * whose first prev is not first.entry_hash.
  */
 export interface EquivocationProof {
   first?: SignedHead | undefined;
@@ -225,7 +234,14 @@ export const LogEntry: MessageFns<LogEntry> = {
 };
 
 function createBaseHead(): Head {
-  return { allianceId: Buffer.alloc(0), author: Buffer.alloc(0), seq: 0n, entryHash: Buffer.alloc(0), hlc: 0n };
+  return {
+    allianceId: Buffer.alloc(0),
+    author: Buffer.alloc(0),
+    seq: 0n,
+    entryHash: Buffer.alloc(0),
+    hlc: 0n,
+    signedAtMs: 0n,
+  };
 }
 
 export const Head: MessageFns<Head> = {
@@ -250,6 +266,12 @@ export const Head: MessageFns<Head> = {
         throw new globalThis.Error("value provided for field message.hlc of type uint64 too large");
       }
       writer.uint32(40).uint64(message.hlc);
+    }
+    if (message.signedAtMs !== 0n) {
+      if (BigInt.asIntN(64, message.signedAtMs) !== message.signedAtMs) {
+        throw new globalThis.Error("value provided for field message.signedAtMs of type int64 too large");
+      }
+      writer.uint32(48).int64(message.signedAtMs);
     }
     return writer;
   },
@@ -307,6 +329,14 @@ export const Head: MessageFns<Head> = {
             message.hlc = reader.uint64() as bigint;
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.signedAtMs = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -334,6 +364,11 @@ export const Head: MessageFns<Head> = {
         ? Buffer.from(bytesFromBase64(object.entry_hash))
         : Buffer.alloc(0),
       hlc: isSet(object.hlc) ? BigInt(object.hlc) : 0n,
+      signedAtMs: isSet(object.signedAtMs)
+        ? BigInt(object.signedAtMs)
+        : isSet(object.signed_at_ms)
+        ? BigInt(object.signed_at_ms)
+        : 0n,
     };
   },
 
@@ -354,6 +389,9 @@ export const Head: MessageFns<Head> = {
     if (message.hlc !== 0n) {
       obj.hlc = message.hlc.toString();
     }
+    if (message.signedAtMs !== 0n) {
+      obj.signedAtMs = message.signedAtMs.toString();
+    }
     return obj;
   },
 
@@ -367,6 +405,9 @@ export const Head: MessageFns<Head> = {
     message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
     message.entryHash = object.entryHash ?? Buffer.alloc(0);
     message.hlc = (object.hlc !== undefined && object.hlc !== null) ? BigInt(object.hlc) : 0n;
+    message.signedAtMs = (object.signedAtMs !== undefined && object.signedAtMs !== null)
+      ? BigInt(object.signedAtMs)
+      : 0n;
     return message;
   },
 };

@@ -1,0 +1,58 @@
+import '../node/polyfill.js';
+import { ingestFigures } from './ingest.js';
+import { levelFigures, sm2Figures, sm3Figures } from './micro.js';
+
+// `make bench` / `npm run bench --silent -- --json`: every figure measured in
+// this one run, side by side, with the ratios the targets are stated in.
+
+type Figures = Record<string, number | string | boolean>;
+
+const sections: Record<string, () => Promise<Figures>> = {
+  sm2: sm2Figures,
+  sm3: sm3Figures,
+  leveldb: () => levelFigures(),
+  ingest: () => ingestFigures(),
+};
+
+const targets: Array<[string, (f: Figures) => boolean]> = [
+  ['sm2_verify_per_s >= 600', (f) => Number(f.sm2_verify_per_s) >= 600],
+  ['ingest_entries_per_s >= 50000', (f) => Number(f.ingest_entries_per_s) >= 50_000],
+  ['ingest >= 1/3 of raw LevelDB batch writes', (f) => Number(f.ingest_vs_leveldb) >= 1 / 3],
+];
+
+async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  const only = argv.filter((a) => !a.startsWith('--'));
+  const figures: Figures = {};
+  for (const [name, run] of Object.entries(sections)) {
+    if (only.length > 0 && !only.includes(name)) continue;
+    if (!json) process.stderr.write(`bench: ${name}...\n`);
+    Object.assign(figures, await run());
+  }
+  if (figures.ingest_entries_per_s !== undefined && figures.leveldb_batch_writes_per_s !== undefined) {
+    figures.ingest_vs_leveldb = Number(figures.ingest_entries_per_s) / Number(figures.leveldb_batch_writes_per_s);
+  }
+  if (figures.sm2_verify_per_s !== undefined && figures.sm2_verify_per_s_sm_crypto !== undefined) {
+    figures.sm2_verify_vs_sm_crypto = Number(figures.sm2_verify_per_s) / Number(figures.sm2_verify_per_s_sm_crypto);
+  }
+  const checked = targets.filter(([, ok]) => {
+    try {
+      return !Number.isNaN(Number(ok(figures))) && Object.keys(figures).length > 0;
+    } catch {
+      return false;
+    }
+  });
+  const met = Object.fromEntries(checked.map(([name, ok]) => [name, ok(figures)]));
+  if (json) {
+    process.stdout.write(JSON.stringify({ ...figures, targets_met: met }) + '\n');
+  } else {
+    const width = Math.max(...Object.keys(figures).map((k) => k.length));
+    for (const [key, value] of Object.entries(figures)) {
+      process.stdout.write(`${key.padEnd(width)}  ${typeof value === 'number' ? (Number.isInteger(value) || value > 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(3)) : value}\n`);
+    }
+    for (const [name, ok] of Object.entries(met)) process.stdout.write(`${ok ? 'met ' : 'MISS'}  ${name}\n`);
+  }
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));

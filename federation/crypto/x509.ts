@@ -1,0 +1,322 @@
+// SM2 X.509 certificates (GM/T 0015): parsed with pkijs, verified with our SM2.
+// pkijs and Node's X509Certificate can parse these but not verify them (they lack the
+// Z value / default ID), so each TBSCertificate's original bytes go to sm2.verify.
+import * as asn1js from 'asn1js';
+import { BasicConstraints, Certificate, type RelativeDistinguishedNames } from 'pkijs';
+import { CertificateError, EncodingError, assert } from '../errors.js';
+import { pemBlocks, publicKeyFromSpki } from './pem.js';
+import { verify } from './sm2.js';
+import { sm3Hex } from './sm3.js';
+
+export const oidSm2WithSm3 = '1.2.156.10197.1.501';
+
+/** Leaf to trust root inclusive. Real SM2 hierarchies are 2-4 deep; this also stops loops. */
+export const chainCertificatesMax = 8;
+
+const oidBasicConstraints = '2.5.29.19';
+const oidKeyUsage = '2.5.29.15';
+/** Critical extensions we understand or that do not restrict path validation. */
+const understoodCriticalExtensions = new Set([
+  oidBasicConstraints,
+  oidKeyUsage,
+  '2.5.29.37', // extKeyUsage: the caller decides what a leaf may be used for
+  '2.5.29.17', // subjectAltName
+  '2.5.29.14', // subjectKeyIdentifier
+  '2.5.29.35', // authorityKeyIdentifier
+  '2.5.29.32', // certificatePolicies
+]);
+
+const attributeNames: Record<string, string> = {
+  '2.5.4.3': 'CN',
+  '2.5.4.4': 'SN',
+  '2.5.4.5': 'serialNumber',
+  '2.5.4.6': 'C',
+  '2.5.4.7': 'L',
+  '2.5.4.8': 'ST',
+  '2.5.4.9': 'street',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+  '2.5.4.12': 'title',
+  '2.5.4.42': 'GN',
+  '2.5.4.97': 'organizationIdentifier',
+  '1.2.840.113549.1.9.1': 'emailAddress',
+};
+
+export interface ParsedCertificate {
+  /** The certificate as given (DER). */
+  der: Uint8Array;
+  /** Attributes in encoding order, e.g. "C=CN, O=Example, CN=city-a". */
+  subject: string;
+  issuer: string;
+  /** Lowercase hex of the serial's magnitude, leading zero bytes dropped. */
+  serialNumber: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** 65 bytes 04 || x || y. */
+  publicKey: Uint8Array;
+  /** Lowercase hex SM3 of the issuer Name DER; with serialNumber, names a certificate for revocation. */
+  issuerNameHash: string;
+  subjectNameHash: string;
+}
+
+export interface VerifiedCertificate extends ParsedCertificate {
+  /** Leaf first, the trust root last. */
+  chain: ParsedCertificate[];
+}
+
+/** What path validation needs beyond the public fields; kept out of ParsedCertificate. */
+interface Details {
+  tbs: Uint8Array;
+  signature: Uint8Array;
+  signatureAlgorithm: string;
+  tbsSignatureAlgorithm: string;
+  issuerDer: Uint8Array;
+  subjectDer: Uint8Array;
+  isCertificateAuthority: boolean;
+  pathLengthMax: number | undefined;
+  /** undefined when the certificate has no keyUsage extension (any use allowed). */
+  keyCertSign: boolean | undefined;
+  unsupportedCriticalExtension: string | undefined;
+}
+
+const details = new WeakMap<ParsedCertificate, Details>();
+
+/**
+ * Every certificate in a PEM text (CERTIFICATE blocks, other blocks ignored) or one DER
+ * certificate. Throws EncodingError for malformed input, CertificateError for a certificate
+ * whose key is not SM2.
+ */
+export function readCertificates(pemOrDer: string | Uint8Array): ParsedCertificate[] {
+  if (typeof pemOrDer !== 'string' && !looksLikePem(pemOrDer)) return [parseDer(pemOrDer)];
+  const text = typeof pemOrDer === 'string' ? pemOrDer : Buffer.from(pemOrDer).toString('utf8');
+  const blocks = pemBlocks(text).filter((block) => block.label === 'CERTIFICATE');
+  if (blocks.length === 0) throw new EncodingError('no CERTIFICATE PEM block found');
+  return blocks.map((block) => parseDer(block.der));
+}
+
+/** Exactly one certificate, PEM or DER. */
+export function parseCertificate(pemOrDer: string | Uint8Array): ParsedCertificate {
+  const certificates = readCertificates(pemOrDer);
+  if (certificates.length !== 1) throw new EncodingError(`expected one certificate, found ${certificates.length}`);
+  return certificates[0]!;
+}
+
+/**
+ * Builds and checks the path leaf -> intermediates -> one of `trustRoots` at time `at`:
+ * validity of every certificate, SM2-with-SM3 signatures over the original TBS bytes
+ * (default ID), issuers with basicConstraints CA and (if keyUsage is present) keyCertSign,
+ * pathLenConstraint, no unsupported critical extensions. Issuers are matched by exact Name
+ * DER. Throws CertificateError naming the first problem found walking up from the leaf.
+ * Trust roots' own signatures are not checked: they are trusted by configuration.
+ */
+export function verifyChain(
+  leaf: ParsedCertificate,
+  intermediates: readonly ParsedCertificate[],
+  trustRoots: readonly ParsedCertificate[],
+  at: Date,
+): VerifiedCertificate {
+  assert(!Number.isNaN(at.getTime()), 'verifyChain: invalid date');
+  const chain: ParsedCertificate[] = [leaf];
+  for (;;) {
+    const current = chain[chain.length - 1]!;
+    checkTimes(current, at);
+    checkCriticalExtensions(current);
+    if (trustRoots.some((root) => sameDer(root, current))) break;
+    if (chain.length >= chainCertificatesMax) {
+      throw new CertificateError(`not signed by any trusted root within ${chainCertificatesMax} certificates`);
+    }
+    const issuer = findIssuer(current, intermediates, trustRoots);
+    if (chain.some((seen) => sameDer(seen, issuer))) {
+      throw new CertificateError(`${certificateLabel(current)} is not signed by any trusted root (issuer loop)`);
+    }
+    checkPathLength(issuer, chain.length - 1);
+    chain.push(issuer);
+  }
+  return { ...leaf, chain };
+}
+
+/** The certificate among trust roots and intermediates that issued `cert`, or a CertificateError. */
+function findIssuer(
+  cert: ParsedCertificate,
+  intermediates: readonly ParsedCertificate[],
+  trustRoots: readonly ParsedCertificate[],
+): ParsedCertificate {
+  const own = detailsOf(cert);
+  if (own.signatureAlgorithm !== oidSm2WithSm3) {
+    const oid = own.signatureAlgorithm;
+    throw new CertificateError(`${certificateLabel(cert)}: signature algorithm is not SM2-with-SM3 (OID ${oid})`);
+  }
+  if (own.tbsSignatureAlgorithm !== own.signatureAlgorithm) {
+    const oid = own.tbsSignatureAlgorithm;
+    throw new CertificateError(`${certificateLabel(cert)}: TBS signature algorithm ${oid} differs from the outer one`);
+  }
+  const named = [...trustRoots, ...intermediates].filter(
+    (candidate) => !sameDer(candidate, cert) && Buffer.from(detailsOf(candidate).subjectDer).equals(own.issuerDer),
+  );
+  if (named.length === 0) {
+    throw new CertificateError(`${certificateLabel(cert)} is not signed by any trusted root (issuer "${cert.issuer}" not found)`);
+  }
+  let misuse: CertificateError | undefined;
+  for (const candidate of named) {
+    if (!signatureVerifies(cert, candidate)) continue;
+    const issuer = detailsOf(candidate);
+    if (!issuer.isCertificateAuthority) {
+      misuse ??= new CertificateError(`issuer ${certificateLabel(candidate)} is not a CA (basicConstraints)`);
+    } else if (issuer.keyCertSign === false) {
+      misuse ??= new CertificateError(`issuer ${certificateLabel(candidate)} keyUsage lacks keyCertSign`);
+    } else {
+      return candidate;
+    }
+  }
+  throw misuse ?? new CertificateError(`${certificateLabel(cert)}: signature does not verify under issuer "${cert.issuer}"`);
+}
+
+function signatureVerifies(cert: ParsedCertificate, issuer: ParsedCertificate): boolean {
+  const { tbs, signature } = detailsOf(cert);
+  try {
+    return verify(issuer.publicKey, tbs, signature);
+  } catch (error) {
+    if (error instanceof EncodingError) return false; // a malformed signature verifies under no key
+    throw error;
+  }
+}
+
+function checkTimes(cert: ParsedCertificate, at: Date): void {
+  if (at < cert.notBefore) {
+    throw new CertificateError(`${certificateLabel(cert)} is not yet valid (notBefore ${cert.notBefore.toISOString()})`);
+  }
+  if (at > cert.notAfter) throw new CertificateError(`${certificateLabel(cert)} expired at ${cert.notAfter.toISOString()}`);
+}
+
+function checkCriticalExtensions(cert: ParsedCertificate): void {
+  const oid = detailsOf(cert).unsupportedCriticalExtension;
+  if (oid !== undefined) {
+    throw new CertificateError(`${certificateLabel(cert)} has an unsupported critical extension (OID ${oid})`);
+  }
+}
+
+/** `casBelow`: CA certificates between this issuer and the leaf. */
+function checkPathLength(issuer: ParsedCertificate, casBelow: number): void {
+  const { pathLengthMax } = detailsOf(issuer);
+  if (pathLengthMax !== undefined && casBelow > pathLengthMax) {
+    const label = certificateLabel(issuer);
+    throw new CertificateError(`issuer ${label} allows ${pathLengthMax} CA(s) below it, chain has ${casBelow}`);
+  }
+}
+
+function parseDer(der: Uint8Array): ParsedCertificate {
+  const { offset, result } = asn1js.fromBER(der);
+  if (offset === -1 || result.error) throw new EncodingError(`certificate is not valid DER: ${result.error || 'decode failed'}`);
+  if (offset !== der.length) throw new EncodingError(`certificate has ${der.length - offset} trailing byte(s)`);
+  let certificate: Certificate;
+  try {
+    certificate = new Certificate({ schema: result });
+  } catch (error) {
+    throw new EncodingError(`not an X.509 certificate: ${(error as Error).message}`);
+  }
+  const subjectDer = nameDer(certificate.subject);
+  const issuerDer = nameDer(certificate.issuer);
+  const subject = nameText(certificate.subject);
+  let publicKey: Uint8Array;
+  try {
+    publicKey = publicKeyFromSpki(new Uint8Array(certificate.subjectPublicKeyInfo.toSchema().toBER()));
+  } catch (error) {
+    if (!(error instanceof EncodingError)) throw error;
+    throw new CertificateError(`certificate "${subject}": ${error.message}`);
+  }
+  const signatureBits = certificate.signatureValue.valueBlock;
+  if (signatureBits.unusedBits !== 0) throw new EncodingError('certificate signature BIT STRING has unused bits');
+  const parsed: ParsedCertificate = {
+    der: new Uint8Array(der),
+    subject,
+    issuer: nameText(certificate.issuer),
+    serialNumber: serialHex(certificate.serialNumber.valueBlock.valueHexView),
+    notBefore: certificate.notBefore.value,
+    notAfter: certificate.notAfter.value,
+    publicKey,
+    issuerNameHash: sm3Hex(issuerDer),
+    subjectNameHash: sm3Hex(subjectDer),
+  };
+  details.set(parsed, {
+    tbs: new Uint8Array(certificate.tbsView),
+    signature: new Uint8Array(signatureBits.valueHexView),
+    signatureAlgorithm: certificate.signatureAlgorithm.algorithmId,
+    tbsSignatureAlgorithm: certificate.signature.algorithmId,
+    issuerDer,
+    subjectDer,
+    ...extensionsOf(certificate),
+  });
+  return parsed;
+}
+
+function extensionsOf(
+  certificate: Certificate,
+): Pick<Details, 'isCertificateAuthority' | 'pathLengthMax' | 'keyCertSign' | 'unsupportedCriticalExtension'> {
+  let isCertificateAuthority = false;
+  let pathLengthMax: number | undefined;
+  let keyCertSign: boolean | undefined;
+  let unsupportedCriticalExtension: string | undefined;
+  for (const extension of certificate.extensions ?? []) {
+    const value = extension.parsedValue as unknown;
+    if (extension.extnID === oidBasicConstraints) {
+      if (!(value instanceof BasicConstraints)) throw new EncodingError('certificate basicConstraints is malformed');
+      isCertificateAuthority = value.cA;
+      const limit = value.pathLenConstraint;
+      pathLengthMax = limit instanceof asn1js.Integer ? limit.valueBlock.valueDec : limit;
+    } else if (extension.extnID === oidKeyUsage) {
+      if (!(value instanceof asn1js.BitString)) throw new EncodingError('certificate keyUsage is malformed');
+      // keyCertSign is bit 5: 0x04 of the first byte (bit 0 is the most significant).
+      keyCertSign = ((value.valueBlock.valueHexView[0] ?? 0) & 0x04) !== 0;
+    } else if (extension.critical && !understoodCriticalExtensions.has(extension.extnID)) {
+      unsupportedCriticalExtension ??= extension.extnID;
+    }
+  }
+  return { isCertificateAuthority, pathLengthMax, keyCertSign, unsupportedCriticalExtension };
+}
+
+/** A ParsedCertificate built elsewhere (e.g. structuredClone) is re-parsed from its DER. */
+function detailsOf(cert: ParsedCertificate): Details {
+  let found = details.get(cert);
+  if (found === undefined) {
+    found = details.get(parseDer(cert.der))!;
+    details.set(cert, found);
+  }
+  return found;
+}
+
+function nameDer(name: RelativeDistinguishedNames): Uint8Array {
+  // The original bytes: a re-encoding could differ and break issuer matching and hashes.
+  assert(name.valueBeforeDecode.byteLength > 0, 'Name without original encoding');
+  return new Uint8Array(name.valueBeforeDecode);
+}
+
+function nameText(name: RelativeDistinguishedNames): string {
+  return name.typesAndValues
+    .map(({ type, value }) => {
+      const text = (value as { valueBlock?: { value?: unknown } }).valueBlock?.value;
+      const shown =
+        typeof text === 'string'
+          ? text.replace(/[\\,+"<>;]/g, '\\$&') // RFC 4514 escaping
+          : '#' + Buffer.from(value.toBER()).toString('hex');
+      return `${attributeNames[type] ?? type}=${shown}`;
+    })
+    .join(', ');
+}
+
+function serialHex(content: Uint8Array): string {
+  let start = 0;
+  while (start < content.length - 1 && content[start] === 0) start++;
+  return Buffer.from(content.subarray(start)).toString('hex');
+}
+
+function certificateLabel(cert: ParsedCertificate): string {
+  return `certificate "${cert.subject}"`;
+}
+
+function sameDer(a: ParsedCertificate, b: ParsedCertificate): boolean {
+  return a === b || Buffer.from(a.der).equals(b.der);
+}
+
+function looksLikePem(bytes: Uint8Array): boolean {
+  return Buffer.from(bytes.subarray(0, 4096)).toString('latin1').includes('-----BEGIN');
+}

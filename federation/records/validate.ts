@@ -1,0 +1,399 @@
+// Stateless rules for one record: checked before a record is signed (local writes)
+// and after it is decoded (ingest), so a record that breaks them never enters a log
+// or a view. Stateful rules (home node, who may lift a sanction, quorum) belong to
+// the views. Fields are checked in proto order and the first failure is thrown, so
+// every node names the same field for the same record.
+//
+// Contract: throws ValidationError(dotted field path, reason); paths use the
+// generated TypeScript names, e.g. `record.sanctionIssue.restrictionPeriod.untilMs`.
+// "Characters" are UTF-16 code units (JS string length): a CJK character counts one.
+
+import {
+  ExpertStatus,
+  GroundsCategory,
+  LegalRole,
+  LiftReason,
+  ListType,
+  MemberRole,
+  Restriction,
+  RevocationReason,
+  type CertificateRecord,
+  type CertificateRevocation,
+  type Employment,
+  type EntityProfile,
+  type ExpertAvailability,
+  type ExpertProfile,
+  type GovernanceApproval,
+  type GovernanceProposal,
+  type KeyRotation,
+  type Member,
+  type Period,
+  type Record,
+  type SanctionIssue,
+  type SanctionLift,
+  type SanctionSubject,
+} from '../../gen/tongxing/records/v1/records.js';
+import { ValidationError } from '../errors.js';
+import { certificateBytesMax, entryBytesMax, identifierCharsMax, listItemsMax, textCharsMax } from '../limits.js';
+import { assertUscc } from './uscc.js';
+
+/** The ECMAScript Date range, so every recorded time converts to a Date. */
+const timeMsMax = 8_640_000_000_000_000n;
+
+/** SM3 digests: node ids, entry hashes, CA fingerprints. */
+const digestBytes = 32;
+
+/** Uncompressed SM2 point: 0x04 || x || y. */
+const publicKeyBytes = 65;
+
+/** RFC 5280: a serial number is at most 20 octets. */
+const serialHexCharsMax = 40;
+
+/**
+ * Pseudonymous expert reference, chosen by the expert's home node (e.g. `km.e-000123`):
+ * 1-64 of [A-Za-z0-9._-]. Never derived from personal data.
+ */
+export const expertRefPattern = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * Refs shaped like a resident ID number (15 or 18 characters) or a mainland mobile
+ * number are refused: ID card and phone never leave the home node (DOMAIN.md).
+ */
+const personalDataPattern = /^(\d{15}|\d{17}[\dXx]|1\d{10})$/;
+
+/**
+ * MAJOR_CODE of the national expert specialty classification (发改法规〔2018〕316号):
+ * a category letter (A works, B goods, C services) then one to three 2-digit levels,
+ * so at most 7 characters (A08, A0801, A080101).
+ */
+export const specialtyCodePattern = /^[ABC](\d{2}){1,3}$/;
+
+/** gRPC endpoint: host or [IPv6] then a port. */
+const endpointPattern = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
+
+/** libp2p peer id as text: base58btc or a base32 CID, letters and digits only. */
+const peerIdPattern = /^[A-Za-z0-9]+$/;
+
+/** Decimal yuan, up to 6 decimal places. */
+const decimalYuanPattern = /^\d{1,18}(\.\d{1,6})?$/;
+
+// ---- Reusable checkers ----
+
+/** Length only; empty allowed. */
+export function optionalText(value: string, field: string, max = textCharsMax): void {
+  if (value.length > max) throw new ValidationError(field, `${value.length} characters, at most ${max}`);
+}
+
+/** Present (not blank) and at most `max` characters. */
+export function requireText(value: string, field: string, max = textCharsMax): void {
+  if (value.trim() === '') throw new ValidationError(field, 'missing');
+  optionalText(value, field, max);
+}
+
+/** A key in views: short, no control characters, no surrounding spaces (which would make look-alike keys). */
+export function requireIdentifier(value: string, field: string): void {
+  requireText(value, field, identifierCharsMax);
+  if (value.trim() !== value) throw new ValidationError(field, 'leading or trailing whitespace');
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw new ValidationError(field, 'control characters');
+}
+
+/** Between `min` and `max` items; callers check each item as `${field}[i]`. */
+export function requireList(items: readonly unknown[], field: string, min = 0, max = listItemsMax): void {
+  if (items.length < min) throw new ValidationError(field, items.length === 0 ? 'missing' : `${items.length} items, at least ${min}`);
+  if (items.length > max) throw new ValidationError(field, `${items.length} items, at most ${max}`);
+}
+
+/** Lists with set meaning (roles, specialties, sectors) hold each value once. */
+export function requireDistinct(items: readonly (string | number)[], field: string): void {
+  const seen = new Map<string | number, number>();
+  items.forEach((item, i) => {
+    const first = seen.get(item);
+    if (first !== undefined) throw new ValidationError(`${field}[${i}]`, `duplicate of ${field}[${first}]`);
+    seen.set(item, i);
+  });
+}
+
+/** A known, specified value of a generated enum (UNSPECIFIED = 0, UNRECOGNIZED = -1 and unknown numbers refused). */
+export function requireEnum(value: number, enumObject: object, field: string): void {
+  if (value === 0) throw new ValidationError(field, 'unspecified');
+  const name = (enumObject as { [value: number]: unknown })[value];
+  if (!Number.isInteger(value) || value < 0 || typeof name !== 'string') {
+    throw new ValidationError(field, `unknown value ${value}`);
+  }
+}
+
+export function requireEnumList(values: readonly number[], enumObject: object, field: string, min = 1): void {
+  requireList(values, field, min);
+  values.forEach((value, i) => requireEnum(value, enumObject, `${field}[${i}]`));
+  requireDistinct(values, field);
+}
+
+/** Unix milliseconds, set (0 is proto3's "absent") and within the Date range. */
+export function requireTime(ms: bigint, field: string): void {
+  if (ms === 0n) throw new ValidationError(field, 'missing');
+  if (ms < 0n) throw new ValidationError(field, `${ms} is before 1970`);
+  if (ms > timeMsMax) throw new ValidationError(field, `${ms} is beyond the Date range`);
+}
+
+/**
+ * A half-open [fromMs, untilMs) with fromMs < untilMs. `openEnded` allows untilMs = 0
+ * (still running), only where the proto says so (current employment).
+ */
+export function requirePeriod(period: Period | undefined, field: string, openEnded = false): void {
+  if (!period) throw new ValidationError(field, 'missing');
+  requireTime(period.fromMs, `${field}.fromMs`);
+  if (period.untilMs === 0n && openEnded) return;
+  requireTime(period.untilMs, `${field}.untilMs`);
+  if (period.untilMs <= period.fromMs) {
+    throw new ValidationError(`${field}.untilMs`, `${period.untilMs} is not after fromMs ${period.fromMs}`);
+  }
+}
+
+/** GB/T 2260 administrative division: 6 digits. */
+export function requireRegionCode(value: string, field: string): void {
+  if (value === '') throw new ValidationError(field, 'missing');
+  if (!/^\d{6}$/.test(value)) throw new ValidationError(field, 'must be 6 digits (GB/T 2260)');
+}
+
+/** A USCC that passes GB 32100 (references carry no override; see EntityProfile for that). */
+export function requireUscc(value: string, field: string): void {
+  if (value === '') throw new ValidationError(field, 'missing');
+  assertUscc(value, field);
+}
+
+export function requireExpertRef(value: string, field: string): void {
+  if (value === '') throw new ValidationError(field, 'missing');
+  if (!expertRefPattern.test(value)) throw new ValidationError(field, 'must be 1-64 characters of [A-Za-z0-9._-]');
+  if (personalDataPattern.test(value)) {
+    throw new ValidationError(field, 'looks like an ID card or phone number; expert refs are pseudonymous');
+  }
+}
+
+export function requireSpecialtyCode(value: string, field: string): void {
+  if (value === '') throw new ValidationError(field, 'missing');
+  if (!specialtyCodePattern.test(value)) {
+    throw new ValidationError(field, 'must be A, B or C then 2, 4 or 6 digits (classification 2018-316)');
+  }
+}
+
+export function requireBytes(bytes: Uint8Array, field: string, length: number): void {
+  if (bytes.length === 0) throw new ValidationError(field, 'missing');
+  if (bytes.length !== length) throw new ValidationError(field, `${bytes.length} bytes, expected ${length}`);
+}
+
+/** A DER structure (certificate, CRL): non-empty, bounded, starts with a SEQUENCE. */
+export function requireDer(bytes: Uint8Array, field: string, max: number): void {
+  if (bytes.length === 0) throw new ValidationError(field, 'missing');
+  if (bytes.length > max) throw new ValidationError(field, `${bytes.length} bytes, at most ${max}`);
+  if (bytes[0] !== 0x30) throw new ValidationError(field, 'not DER: does not start with a SEQUENCE');
+}
+
+export function requirePublicKey(bytes: Uint8Array, field: string): void {
+  requireBytes(bytes, field, publicKeyBytes);
+  if (bytes[0] !== 0x04) throw new ValidationError(field, 'not an uncompressed point (first byte must be 0x04)');
+}
+
+/** SM2 signature as raw r||s (64 bytes) or DER SEQUENCE { r, s } (at most 72 bytes); both are seen in the field. */
+export function requireSignature(bytes: Uint8Array, field: string): void {
+  if (bytes.length === 0) throw new ValidationError(field, 'missing');
+  const raw = bytes.length === 64;
+  const der = bytes[0] === 0x30 && bytes.length >= 8 && bytes.length <= 72;
+  if (!raw && !der) throw new ValidationError(field, `${bytes.length} bytes: neither raw r||s (64) nor DER (8-72)`);
+}
+
+// ---- Records ----
+
+/** Throws ValidationError for the first broken rule; `record.kind` 'missing' when no (known) kind is set. */
+export function validateRecord(record: Record, field = 'record'): void {
+  const kind = record.kind;
+  if (!kind) throw new ValidationError(`${field}.kind`, 'missing');
+  const at = `${field}.${kind.$case}`;
+  switch (kind.$case) {
+    case 'entityRegistration':
+    case 'entityUpdate':
+      return validateEntityProfile(kind.value.profile, `${at}.profile`);
+    case 'certificateRecord':
+      return validateCertificateRecord(kind.value, at);
+    case 'certificateRevocation':
+      return validateCertificateRevocation(kind.value, at);
+    case 'sanctionIssue':
+      return validateSanctionIssue(kind.value, at);
+    case 'sanctionLift':
+      return validateSanctionLift(kind.value, at);
+    case 'expertProfile':
+      return validateExpertProfile(kind.value, at);
+    case 'expertAvailability':
+      return validateExpertAvailability(kind.value, at);
+    case 'governanceProposal':
+      return validateGovernanceProposal(kind.value, at);
+    case 'governanceApproval':
+      return validateGovernanceApproval(kind.value, at);
+  }
+  // A kind this build does not know (hand-built object): treated as absent.
+  throw new ValidationError(`${field}.kind`, `missing (unknown kind '${String((kind as { $case: unknown }).$case)}')`);
+}
+
+export function validateEntityProfile(profile: EntityProfile | undefined, field: string): void {
+  if (!profile) throw new ValidationError(field, 'missing');
+  if (profile.uscc === '') throw new ValidationError(`${field}.uscc`, 'missing');
+  // Override errors are named `${field}.usccOverride`.
+  assertUscc(profile.uscc, `${field}.uscc`, profile.usccOverride);
+  requireText(profile.legalName, `${field}.legalName`);
+  requireEnumList(profile.roles, LegalRole, `${field}.roles`);
+  optionalText(profile.legalRepresentative, `${field}.legalRepresentative`);
+  optionalText(profile.legalType, `${field}.legalType`);
+  requireRegionCode(profile.regionCode, `${field}.regionCode`);
+  if (profile.registeredCapital !== '' && !decimalYuanPattern.test(profile.registeredCapital)) {
+    throw new ValidationError(`${field}.registeredCapital`, 'must be decimal yuan, e.g. 5000000 or 1234.56');
+  }
+  optionalText(profile.legalStatus, `${field}.legalStatus`);
+}
+
+export function validateCertificateRecord(record: CertificateRecord, field: string): void {
+  requireDer(record.certificateDer, `${field}.certificateDer`, certificateBytesMax);
+  const holder = record.holder;
+  if (!holder) throw new ValidationError(`${field}.holder`, 'missing');
+  if (holder.$case === 'entityUscc') requireUscc(holder.value, `${field}.entityUscc`);
+  else requireExpertRef(holder.value, `${field}.expertRef`);
+}
+
+export function validateCertificateRevocation(revocation: CertificateRevocation, field: string): void {
+  const serial = revocation.serialNumber;
+  if (serial === '') throw new ValidationError(`${field}.serialNumber`, 'missing');
+  if (!/^(0|[1-9a-f][0-9a-f]*)$/.test(serial)) {
+    throw new ValidationError(`${field}.serialNumber`, 'must be lowercase hex without leading zeros');
+  }
+  if (serial.length > serialHexCharsMax) {
+    throw new ValidationError(`${field}.serialNumber`, `${serial.length} hex digits, at most ${serialHexCharsMax} (20 octets)`);
+  }
+  if (revocation.issuerNameHash === '') throw new ValidationError(`${field}.issuerNameHash`, 'missing');
+  if (!/^[0-9a-f]{64}$/.test(revocation.issuerNameHash)) {
+    throw new ValidationError(`${field}.issuerNameHash`, 'must be 64 lowercase hex digits (SM3)');
+  }
+  requireTime(revocation.revokedAtMs, `${field}.revokedAtMs`);
+  requireEnum(revocation.reason, RevocationReason, `${field}.reason`);
+  if (revocation.crlDer.length > 0) requireDer(revocation.crlDer, `${field}.crlDer`, entryBytesMax);
+}
+
+/** Entity subjects need a name (BODY_NAME); for experts it is optional, the ref identifies them. */
+export function validateSanctionSubject(subject: SanctionSubject | undefined, field: string): void {
+  if (!subject) throw new ValidationError(field, 'missing');
+  const id = subject.id;
+  if (!id) throw new ValidationError(`${field}.id`, 'missing');
+  if (id.$case === 'uscc') {
+    requireUscc(id.value, `${field}.uscc`);
+    requireText(subject.name, `${field}.name`);
+  } else {
+    requireExpertRef(id.value, `${field}.expertRef`);
+    optionalText(subject.name, `${field}.name`);
+  }
+}
+
+export function validateSanctionIssue(issue: SanctionIssue, field: string): void {
+  requireIdentifier(issue.sanctionId, `${field}.sanctionId`);
+  validateSanctionSubject(issue.subject, `${field}.subject`);
+  requireEnum(issue.listType, ListType, `${field}.listType`);
+  requireText(issue.grounds, `${field}.grounds`);
+  requireEnum(issue.groundsCategory, GroundsCategory, `${field}.groundsCategory`);
+  requireText(issue.decidingAuthority, `${field}.decidingAuthority`);
+  requireText(issue.documentCode, `${field}.documentCode`);
+  requireList(issue.scope, `${field}.scope`);
+  issue.scope.forEach((sector, i) => requireText(sector, `${field}.scope[${i}]`));
+  requireDistinct(issue.scope, `${field}.scope`);
+  requireEnum(issue.restriction, Restriction, `${field}.restriction`);
+  // Both windows are required and kept apart (DOMAIN.md: publication vs restriction).
+  requirePeriod(issue.restrictionPeriod, `${field}.restrictionPeriod`);
+  requirePeriod(issue.publicationPeriod, `${field}.publicationPeriod`);
+  requireTime(issue.decidedAtMs, `${field}.decidedAtMs`);
+}
+
+export function validateSanctionLift(lift: SanctionLift, field: string): void {
+  requireIdentifier(lift.sanctionId, `${field}.sanctionId`);
+  requireEnum(lift.reason, LiftReason, `${field}.reason`);
+  requireText(lift.explanation, `${field}.explanation`);
+  requireTime(lift.effectiveAtMs, `${field}.effectiveAtMs`);
+}
+
+export function validateEmployment(employment: Employment, field: string): void {
+  requireUscc(employment.employerUscc, `${field}.employerUscc`);
+  requirePeriod(employment.period, `${field}.period`, true); // untilMs = 0 while current
+}
+
+/** The proto has no personal fields; the ref's format keeps ID and phone numbers out too. */
+export function validateExpertProfile(profile: ExpertProfile, field: string): void {
+  requireExpertRef(profile.expertRef, `${field}.expertRef`);
+  requireList(profile.specialtyCodes, `${field}.specialtyCodes`, 1);
+  profile.specialtyCodes.forEach((code, i) => requireSpecialtyCode(code, `${field}.specialtyCodes[${i}]`));
+  requireDistinct(profile.specialtyCodes, `${field}.specialtyCodes`);
+  requireList(profile.employment, `${field}.employment`);
+  profile.employment.forEach((employment, i) => validateEmployment(employment, `${field}.employment[${i}]`));
+  requireRegionCode(profile.regionCode, `${field}.regionCode`);
+  requireEnum(profile.status, ExpertStatus, `${field}.status`);
+}
+
+/** No windows means "not available" (the home node's latest word wins). */
+export function validateExpertAvailability(availability: ExpertAvailability, field: string): void {
+  requireExpertRef(availability.expertRef, `${field}.expertRef`);
+  requireList(availability.windows, `${field}.windows`);
+  availability.windows.forEach((window, i) => requirePeriod(window, `${field}.windows[${i}]`));
+}
+
+export function validateMember(member: Member, field: string): void {
+  requirePublicKey(member.publicKey, `${field}.publicKey`);
+  requireText(member.city, `${field}.city`);
+  requireRegionCode(member.regionCode, `${field}.regionCode`);
+  requireList(member.endpoints, `${field}.endpoints`);
+  member.endpoints.forEach((endpoint, i) => requireEndpoint(endpoint, `${field}.endpoints[${i}]`));
+  requireEnumList(member.roles, MemberRole, `${field}.roles`);
+  if (member.libp2pPeerId !== '') {
+    optionalText(member.libp2pPeerId, `${field}.libp2pPeerId`, identifierCharsMax);
+    if (!peerIdPattern.test(member.libp2pPeerId)) {
+      throw new ValidationError(`${field}.libp2pPeerId`, 'must be letters and digits (base58btc or base32)');
+    }
+  }
+}
+
+export function requireEndpoint(endpoint: string, field: string): void {
+  requireText(endpoint, field);
+  const match = endpointPattern.exec(endpoint);
+  const port = match ? Number(match[3]) : 0;
+  if (port < 1 || port > 65535) throw new ValidationError(field, 'must be host:port with a port 1-65535');
+}
+
+export function validateKeyRotation(rotation: KeyRotation, field: string): void {
+  requireBytes(rotation.nodeId, `${field}.nodeId`, digestBytes);
+  requirePublicKey(rotation.newPublicKey, `${field}.newPublicKey`);
+  requireSignature(rotation.newKeySignature, `${field}.newKeySignature`);
+}
+
+export function validateGovernanceProposal(proposal: GovernanceProposal, field: string): void {
+  requireText(proposal.reason, `${field}.reason`);
+  const action = proposal.action;
+  if (!action) throw new ValidationError(`${field}.action`, 'missing');
+  const at = `${field}.${action.$case}`;
+  switch (action.$case) {
+    case 'addMember':
+      return validateMember(action.value, at);
+    case 'suspendMember':
+    case 'reinstateMember':
+    case 'removeMember':
+    case 'distrustCa':
+      return requireBytes(action.value, at, digestBytes); // node id or CA fingerprint: SM3
+    case 'trustCa':
+      return requireDer(action.value, at, certificateBytesMax);
+    case 'changeRoles':
+      requireBytes(action.value.nodeId, `${at}.nodeId`, digestBytes);
+      return requireEnumList(action.value.roles, MemberRole, `${at}.roles`);
+    case 'changeQuorum':
+      if (action.value < 1) throw new ValidationError(at, 'must be at least 1');
+      return;
+    case 'rotateKey':
+      return validateKeyRotation(action.value, at);
+  }
+  throw new ValidationError(`${field}.action`, `missing (unknown action '${String((action as { $case: unknown }).$case)}')`);
+}
+
+export function validateGovernanceApproval(approval: GovernanceApproval, field: string): void {
+  requireBytes(approval.proposalHash, `${field}.proposalHash`, digestBytes);
+}

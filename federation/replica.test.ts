@@ -1,0 +1,170 @@
+import { describe, expect, it } from 'vitest';
+import type { Announcement } from '../gen/tongxing/federation/v1/peer.js';
+import { generateKeyPair, nodeIdOf, type Sm2KeyPair } from './crypto/sm2.js';
+import { sm3 } from './crypto/sm3.js';
+import { LogWriter } from './log/writer.js';
+import { Membership } from './membership.js';
+import { checkSanctions, getEntity } from './queries.js';
+import { Replica, type PeerTransport } from './replica.js';
+import { MemoryStore } from './store/memory.js';
+import { entityRegistration, sanctionIssue, sanctionLift, usccFor } from './testing/records.js';
+
+// Replicas wired in-process: calls go straight to the other replica's
+// handlers. Pure logic only; the real transports have their own tests.
+
+const allianceId = sm3(Buffer.from('replica test alliance'));
+const t0 = Date.UTC(2026, 10, 28);
+
+interface Net {
+  replicas: Map<string, Replica>;
+  gossip: boolean;
+  down: Set<string>;
+}
+
+function transportFor(self: string, net: Net): PeerTransport {
+  const target = (peer: string) => {
+    const replica = net.replicas.get(peer);
+    if (!replica || net.down.has(peer) || net.down.has(self)) throw new Error(`${peer.slice(0, 8)} unreachable`);
+    return replica;
+  };
+  return {
+    exchangeHeads: async (peer, request) => target(peer).handleExchangeHeads(self, request),
+    pullEntries: (peer, request) => target(peer).servePull(self, request),
+    announce: (announcement: Announcement) => {
+      if (!net.gossip || net.down.has(self)) return;
+      for (const [id, replica] of net.replicas) if (id !== self && !net.down.has(id)) void replica.receiveAnnouncement(announcement, self);
+    },
+  };
+}
+
+async function alliance(count: number, options: { gossip?: boolean } = {}) {
+  const keys = Array.from({ length: count }, () => generateKeyPair());
+  const members = new Membership(keys.map((k, i) => ({ nodeId: nodeIdOf(k.publicKey), publicKey: k.publicKey, city: `City${i}`, regionCode: '530100', endpoints: [] })));
+  const net: Net = { replicas: new Map(), gossip: options.gossip ?? true, down: new Set() };
+  let now = t0;
+  const clock = { nowMs: () => now };
+  let seed = 1; // mulberry32: deterministic peer choice
+  const random = {
+    int: (n: number) => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+    },
+  };
+  const stores = keys.map(() => new MemoryStore());
+  const replicas: Replica[] = [];
+  for (const [i, keyPair] of keys.entries()) {
+    const nodeId = nodeIdOf(keyPair.publicKey);
+    const onEvent = process.env.DEBUG_REPLICA ? (e: unknown) => console.log(i, JSON.stringify(e)) : undefined;
+    const replica = await Replica.open({ allianceId, keyPair, members }, { store: stores[i]!, transport: transportFor(nodeId, net), clock, random, onEvent });
+    net.replicas.set(nodeId, replica);
+    replicas.push(replica);
+  }
+  const settle = async () => {
+    for (let i = 0; i < 50; i++) await new Promise((ok) => setImmediate(ok));
+  };
+  return { keys, members, net, replicas, stores, settle, advance: (ms: number) => (now += ms), clock };
+}
+
+const storedSeqs = (replica: Replica) => replica.logs().map((l) => l.storedSeq);
+
+describe('replica', () => {
+  it('spreads a sanction by gossip and every city enforces it', async () => {
+    const { replicas, settle, clock } = await alliance(3);
+    const [a, b, c] = replicas as [Replica, Replica, Replica];
+    const uscc = usccFor(1);
+    await a.write(entityRegistration(uscc));
+    await b.write(sanctionIssue('S-1', uscc, t0 - 1000));
+    await settle();
+    for (const r of replicas) expect(storedSeqs(r)).toEqual(storedSeqs(a));
+    const check = await checkSanctions(c, `uscc:${uscc}`, clock.nowMs(), clock.nowMs(), 60_000);
+    expect(check.verdict).toBe('restricted');
+    expect(check.sanctions.map((s) => [s.issue.sanctionId, s.issued.author])).toEqual([['S-1', b.nodeId]]);
+    expect((await getEntity(c, uscc))?.home.author).toBe(a.nodeId);
+
+    await b.write(sanctionLift('S-1', t0));
+    await settle();
+    expect((await checkSanctions(c, `uscc:${uscc}`, clock.nowMs(), clock.nowMs(), 60_000)).verdict).toBe('clear');
+    // History is kept: as of before the lift it was restricted.
+    expect((await checkSanctions(c, `uscc:${uscc}`, t0 - 1, clock.nowMs(), 60_000)).verdict).toBe('restricted');
+  });
+
+  it('converges by anti-entropy alone, across many batches', async () => {
+    const { replicas, settle } = await alliance(3, { gossip: false });
+    const [a, b, c] = replicas as [Replica, Replica, Replica];
+    for (let batch = 0; batch < 5; batch++) {
+      await Promise.all(Array.from({ length: 700 }, (_, i) => a.write(entityRegistration(usccFor(batch * 1000 + i)))));
+    }
+    expect(storedSeqs(b)[0]).toBe(0);
+    const behind = () => [b, c].some((r) => storedSeqs(r).some((s, i) => s !== storedSeqs(a)[i]));
+    for (let round = 0; round < 20 && behind(); round++) {
+      await b.antiEntropyRound();
+      await c.antiEntropyRound();
+      await settle();
+    }
+    expect(storedSeqs(b)).toEqual(storedSeqs(a));
+    expect(storedSeqs(c)).toEqual(storedSeqs(a));
+    expect(storedSeqs(a)[replicas.indexOf(a)]).toBe(3500);
+  });
+
+  it('tells a sanctions check that a silent member makes the answer stale', async () => {
+    const { replicas, clock } = await alliance(2, { gossip: false });
+    const check = await checkSanctions(replicas[0]!, `uscc:${usccFor(7)}`, clock.nowMs(), clock.nowMs(), 60_000);
+    expect(check.verdict).toBe('unknown-stale');
+    replicas[1]!.beacon();
+    await replicas[0]!.antiEntropyRound();
+    await new Promise((ok) => setImmediate(ok));
+    expect((await checkSanctions(replicas[0]!, `uscc:${usccFor(7)}`, clock.nowMs(), clock.nowMs(), 60_000)).verdict).toBe('clear');
+  });
+
+  it('detects an equivocating member, spreads the proof and quarantines it', async () => {
+    const { replicas, keys, net, settle, clock, stores } = await alliance(3);
+    const [a, b, c] = replicas as [Replica, Replica, Replica];
+    const uscc = usccFor(3);
+    await a.write(sanctionIssue('S-9', uscc, t0 - 1000));
+    await settle();
+    expect((await checkSanctions(c, `uscc:${uscc}`, clock.nowMs(), clock.nowMs(), 60_000)).verdict).toBe('restricted');
+
+    // A signs a second, different history at seq 1 with the same key, and shows it to B only.
+    const fork = new LogWriter(allianceId, keys[0] as Sm2KeyPair);
+    fork.append(entityRegistration(usccFor(4)), t0);
+    const forged = fork.seal(t0)!;
+    net.gossip = false;
+    const verdict = await b.receiveAnnouncement({ kind: { $case: 'head', value: { head: forged.head, entries: forged.entries.map((e) => Buffer.from(e.bytes)) } } });
+    expect(verdict).toBe('accept');
+    await settle();
+    expect(b.isQuarantined(a.nodeId)).toBe(true);
+    expect(c.isQuarantined(a.nodeId)).toBe(false);
+    // The proof travels with head vectors; peers are drawn at random, so allow a few rounds.
+    for (let round = 0; round < 20 && !c.isQuarantined(a.nodeId); round++) {
+      await b.antiEntropyRound();
+      await settle();
+    }
+    expect(c.isQuarantined(a.nodeId)).toBe(true);
+    // The equivocator's records no longer count anywhere, whichever history a node had.
+    for (const r of [b, c]) {
+      const check = await checkSanctions(r, `uscc:${uscc}`, clock.nowMs(), clock.nowMs(), 60_000);
+      expect(check.sanctions).toEqual([]);
+    }
+    expect(await stores[1]!.getState(`proof/${a.nodeId}`)).toBeDefined();
+  });
+
+  it('refuses the announcement of a non-member and a tampered batch', async () => {
+    const { replicas } = await alliance(2);
+    const outsider = new LogWriter(allianceId, generateKeyPair());
+    outsider.append(entityRegistration(usccFor(5)), t0);
+    const sealed = outsider.seal(t0)!;
+    const announce = (entries: Buffer[]) => replicas[0]!.receiveAnnouncement({ kind: { $case: 'head', value: { head: sealed.head, entries } } });
+    expect(await announce(sealed.entries.map((e) => Buffer.from(e.bytes)))).toBe('reject');
+
+    const b = replicas[1]!;
+    await b.write(entityRegistration(usccFor(6)));
+    const head = (await b.store.latestHeads())[0]!;
+    const [entry] = await b.store.entries(b.nodeId, 1, 1, 1);
+    const tampered = Buffer.from(entry!.bytes);
+    tampered[tampered.length - 2]! ^= 0x01;
+    const verdict = await replicas[0]!.receiveAnnouncement({ kind: { $case: 'head', value: { head, entries: [tampered] } } });
+    expect(verdict).toBe('reject');
+  });
+});

@@ -1,0 +1,571 @@
+import type { EquivocationProof, SignedHead } from '../gen/tongxing/log/v1/log.js';
+import type {
+  Announcement,
+  ExchangeHeadsRequest,
+  ExchangeHeadsResponse,
+  PullEntriesRequest,
+  PullEntriesResponse,
+} from '../gen/tongxing/federation/v1/peer.js';
+import { EquivocationProof as EquivocationProofCodec } from '../gen/tongxing/log/v1/log.js';
+import type { Record } from '../gen/tongxing/records/v1/records.js';
+import type { Sm2KeyPair } from './crypto/sm2.js';
+import { assert, ChainError, MembershipError, TongxingError } from './errors.js';
+import { announceBytesMax, pullPeersMax, rangeEntriesMax } from './limits.js';
+import { decodeEntry, toHex, zeroHash, type HashedEntry } from './log/entry.js';
+import { makeProof, verifyProof } from './log/equivocation.js';
+import { verifyHead } from './log/head.js';
+import { hlcWallMs } from './log/hlc.js';
+import { ForkError, verifyRange } from './log/verify.js';
+import { LogWriter } from './log/writer.js';
+import type { Membership } from './membership.js';
+import type { StateChange, Store, StoredEntry } from './store/store.js';
+import { planViews, type ViewEntry } from './views/apply.js';
+import type { Provenance } from './views/provenance.js';
+
+// The replication core of one node: its own log writer, ingest of other
+// members' logs, gossip and anti-entropy decisions. Pure: storage, network,
+// time and randomness arrive as components, so the node process and the
+// simulator drive this same code.
+
+export interface Clock {
+  nowMs(): number;
+}
+
+export interface Random {
+  /** An integer in [0, maxExclusive). */
+  int(maxExclusive: number): number;
+}
+
+/** Outbound peer calls. `peer` is a member node id; calls reject when it cannot be reached. */
+export interface PeerTransport {
+  exchangeHeads(peer: string, request: ExchangeHeadsRequest): Promise<ExchangeHeadsResponse>;
+  pullEntries(peer: string, request: PullEntriesRequest): AsyncIterable<PullEntriesResponse>;
+  /** Publish on the alliance gossip topic; best effort. */
+  announce(announcement: Announcement): void;
+}
+
+export type ReplicaEvent =
+  | { type: 'ingested'; author: string; fromSeq: number; toSeq: number; source: 'local' | 'gossip' | 'pull' }
+  | { type: 'rejected'; peer: string | undefined; reason: string }
+  | { type: 'equivocation'; author: string; seq: number }
+  | { type: 'pull'; peer: string; author: string; ok: boolean };
+
+export interface ReplicaInit {
+  readonly allianceId: Buffer;
+  readonly keyPair: Sm2KeyPair;
+  readonly members: Membership;
+}
+
+export interface ReplicaComponents {
+  readonly store: Store;
+  readonly transport: PeerTransport;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly onEvent?: (event: ReplicaEvent) => void;
+}
+
+export type Verdict = 'accept' | 'reject' | 'ignore';
+
+interface Tip {
+  seq: number;
+  hash: Uint8Array;
+}
+
+const emptyLog: Tip = { seq: 0, hash: zeroHash };
+const proofKey = (author: string): string => `proof/${author}`;
+
+export class Replica {
+  readonly nodeId: string;
+  readonly #init: ReplicaInit;
+  readonly #c: ReplicaComponents;
+  readonly #writer: LogWriter;
+  /** Stored log ends, per author. */
+  readonly #tips = new Map<string, Tip>();
+  /** Newest verified head whose seq is the stored tip: what we tell peers we can serve. */
+  readonly #served = new Map<string, SignedHead>();
+  /** Highest verified head heard, per author (may be ahead of the store). */
+  readonly #known = new Map<string, SignedHead>();
+  /** A peer that said it stores up to the known head. */
+  readonly #sources = new Map<string, string>();
+  /** Newest signing time of a verified head, per author: the freshness of our picture of its log. */
+  readonly #signedAt = new Map<string, number>();
+  readonly #lastContact = new Map<string, number>();
+  readonly #proofs = new Map<string, EquivocationProof>();
+  readonly #pulling = new Set<string>();
+  /** Serialises every store commit: the store's contiguity contract needs one writer. */
+  #queue: Promise<unknown> = Promise.resolve();
+  #flushScheduled = false;
+  #waiting: Array<{ seq: number; resolve: (p: Provenance) => void; reject: (e: unknown) => void }> = [];
+  #closed = false;
+
+  private constructor(init: ReplicaInit, components: ReplicaComponents, writer: LogWriter) {
+    this.#init = init;
+    this.#c = components;
+    this.#writer = writer;
+    this.nodeId = writer.nodeId;
+  }
+
+  /** Loads the stored heads and proofs; the node's own log continues from its stored tip. */
+  static async open(init: ReplicaInit, components: ReplicaComponents): Promise<Replica> {
+    const { store } = components;
+    const heads = await store.latestHeads();
+    const selfId = new LogWriter(init.allianceId, init.keyPair).nodeId;
+    if (!init.members.has(selfId)) throw new MembershipError(`this node (${selfId}) is not a member of the alliance`);
+    const selfHead = heads.find((h) => toHex(h.head!.author) === selfId)?.head;
+    const writer = new LogWriter(
+      init.allianceId,
+      init.keyPair,
+      selfHead ? { seq: Number(selfHead.seq), hash: selfHead.entryHash, hlc: selfHead.hlc } : undefined,
+    );
+    const replica = new Replica(init, components, writer);
+    for (const signed of heads) {
+      const author = toHex(signed.head!.author);
+      replica.#tips.set(author, { seq: Number(signed.head!.seq), hash: signed.head!.entryHash });
+      replica.#served.set(author, signed);
+      replica.#known.set(author, signed);
+    }
+    for (const [key, bytes] of await store.stateRange('proof/', init.members.size)) {
+      replica.#proofs.set(key.slice('proof/'.length), EquivocationProofCodec.decode(bytes));
+    }
+    return replica;
+  }
+
+  // ---- local writes ----
+
+  /**
+   * Appends a record to this node's log; resolves once it is durable (and
+   * then announced). Concurrent writes are group-committed under one head.
+   * Rejects with ValidationError, appending nothing, for an invalid record.
+   */
+  write(record: Record): Promise<Provenance> {
+    if (this.#closed) return Promise.reject(new TongxingError('replica is closed'));
+    let seq: number;
+    try {
+      seq = Number(this.#writer.append(record, this.#c.clock.nowMs()).entry.seq);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const done = new Promise<Provenance>((resolve, reject) => this.#waiting.push({ seq, resolve, reject }));
+    this.#scheduleFlush();
+    return done;
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    void this.#serial(async () => {
+      this.#flushScheduled = false;
+      await this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const sealed = this.#writer.seal(this.#c.clock.nowMs());
+    if (!sealed) return;
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    try {
+      const state = await this.#plan(sealed.hashed.map((h) => toViewEntry(this.nodeId, h)));
+      await this.#c.store.commit({ entries: sealed.entries, heads: [sealed.head], state });
+    } catch (error) {
+      // The writer's tip has moved past what is stored: this replica cannot go on.
+      this.#closed = true;
+      for (const w of waiting) w.reject(error);
+      throw error;
+    }
+    const head = sealed.head.head!;
+    this.#stored(this.nodeId, sealed.head);
+    this.#c.onEvent?.({ type: 'ingested', author: this.nodeId, fromSeq: sealed.entries[0]!.seq, toSeq: Number(head.seq), source: 'local' });
+    for (const w of waiting) w.resolve({ author: this.nodeId, seq: w.seq, hlc: sealed.hashed[w.seq - sealed.entries[0]!.seq]!.entry.hlc.toString() });
+    this.#announceHead(sealed.head, sealed.entries.map((e) => e.bytes));
+  }
+
+  /** Re-signs this node's head as a liveness beacon, so peers can tell its data is fresh. */
+  beacon(): void {
+    if (this.#closed || this.#writer.pendingCount > 0) return;
+    const signed = this.#writer.resign(this.#c.clock.nowMs());
+    this.#signedAt.set(this.nodeId, Number(signed.head!.signedAtMs));
+    this.#served.set(this.nodeId, signed);
+    this.#announceHead(signed, []);
+  }
+
+  #announceHead(head: SignedHead, entries: readonly Uint8Array[]): void {
+    let bytes = 0;
+    for (const e of entries) bytes += e.length;
+    const ride = bytes <= announceBytesMax ? entries.map((e) => Buffer.from(e)) : [];
+    this.#c.transport.announce({ kind: { $case: 'head', value: { head, entries: ride } } });
+  }
+
+  // ---- inbound ----
+
+  /**
+   * Gossip validator and handler in one: verifies before answering, so an
+   * invalid announcement is never forwarded ('reject' lowers the sender's
+   * score); storing happens afterwards, in the background.
+   */
+  async receiveAnnouncement(announcement: Announcement, from?: string): Promise<Verdict> {
+    const kind = announcement.kind;
+    if (kind?.$case === 'proof') return this.#receiveProof(kind.value, from);
+    if (kind?.$case !== 'head' || !kind.value.head?.head) return this.#reject(from, 'empty announcement');
+    const signed = kind.value.head;
+    const author = toHex(signed.head!.author);
+    const member = this.#init.members.get(author);
+    if (!member) return this.#reject(from, `head of non-member ${author.slice(0, 12)}`);
+    if (author === this.nodeId) return 'ignore';
+    let range: HashedEntry[] = [];
+    try {
+      const head = verifyHead(signed, member.publicKey, this.#init.allianceId);
+      const entries = kind.value.entries;
+      if (entries.length > 0) {
+        // Checked against the batch's own first prev; whether it extends our log is decided at ingest.
+        const first = decodeEntry(entries[0]!, 'entries[0]');
+        const tip = { seq: Number(head.seq) - entries.length, hash: first.entry.prev };
+        range = verifyRange({ allianceId: this.#init.allianceId, publicKey: member.publicKey, signedHead: signed, tip, entries }).entries;
+      }
+    } catch (error) {
+      return this.#reject(from, `announcement from ${author.slice(0, 12)}: ${(error as Error).message}`);
+    }
+    if (this.#proofs.has(author)) return 'ignore';
+    if (from !== undefined && this.#init.members.has(from)) this.#lastContact.set(from, this.#c.clock.nowMs());
+    void this.#onHead(signed, range, author).catch((error) => this.#reject(from, (error as Error).message));
+    return 'accept';
+  }
+
+  /** Anti-entropy, server side: learn the caller's heads, answer with ours. */
+  async handleExchangeHeads(from: string, request: ExchangeHeadsRequest): Promise<ExchangeHeadsResponse> {
+    this.#assertMember(from);
+    this.#lastContact.set(from, this.#c.clock.nowMs());
+    void this.#learn(from, request.heads, request.proofs);
+    return this.#headVector();
+  }
+
+  /**
+   * Pull, server side: entries of one author after `afterSeq`, in chunks that
+   * each end on a stored signed head, so the receiver verifies one signature
+   * per chunk. Serves any author, not only this node.
+   */
+  async *servePull(from: string, request: PullEntriesRequest): AsyncGenerator<PullEntriesResponse> {
+    this.#assertMember(from);
+    this.#lastContact.set(from, this.#c.clock.nowMs());
+    const author = toHex(request.author);
+    const tip = this.#tips.get(author) ?? emptyLog;
+    const upTo = request.upToSeq > 0n ? Math.min(Number(request.upToSeq), tip.seq) : tip.seq;
+    let after = Number(request.afterSeq);
+    while (after < upTo) {
+      let head = await this.#c.store.headAtOrBefore(author, Math.min(upTo, after + rangeEntriesMax));
+      if (!head || Number(head.head!.seq) <= after) head = await this.#c.store.headAtOrAfter(author, after + 1);
+      if (!head) return;
+      const seq = Number(head.head!.seq);
+      if (seq - after > rangeEntriesMax) return; // cannot happen while stored heads are at most rangeEntriesMax apart
+      if (seq === tip.seq) head = this.#served.get(author) ?? head; // the freshest signature of the same head
+      const entries = await this.#c.store.entries(author, after + 1, seq, rangeEntriesMax);
+      yield { entries: entries.map((e) => Buffer.from(e.bytes)), head };
+      after = seq;
+    }
+  }
+
+  // ---- periodic ----
+
+  /** One anti-entropy round with a random peer: exchange head vectors, then pull what is missing. */
+  async antiEntropyRound(): Promise<void> {
+    const peers = this.#init.members.list().filter((m) => m.nodeId !== this.nodeId);
+    if (peers.length === 0 || this.#closed) return;
+    const peer = peers[this.#c.random.int(peers.length)]!.nodeId;
+    const proofs = [...this.#proofs.values()];
+    let response: ExchangeHeadsResponse;
+    try {
+      response = await this.#c.transport.exchangeHeads(peer, { heads: this.#headVector().heads, proofs });
+    } catch {
+      return; // unreachable: the next round picks another peer
+    }
+    this.#lastContact.set(peer, this.#c.clock.nowMs());
+    await this.#learn(peer, response.heads, response.proofs);
+  }
+
+  #headVector(): ExchangeHeadsResponse {
+    const heads = [...this.#served.values()];
+    return { heads, proofs: [...this.#proofs.values()] };
+  }
+
+  async #learn(peer: string, heads: readonly SignedHead[], proofs: readonly EquivocationProof[]): Promise<void> {
+    for (const proof of proofs) await this.#receiveProof(proof, peer);
+    const pulls: Promise<void>[] = [];
+    for (const signed of heads.slice(0, this.#init.members.size)) {
+      const author = toHex(signed.head?.author ?? Buffer.alloc(0));
+      const member = this.#init.members.get(author);
+      if (!member || author === this.nodeId || this.#proofs.has(author)) continue;
+      const known = this.#known.get(author);
+      const newer = !known || signed.head!.seq > known.head!.seq || signed.head!.signedAtMs > known.head!.signedAtMs;
+      if (!newer) continue;
+      try {
+        verifyHead(signed, member.publicKey, this.#init.allianceId);
+      } catch (error) {
+        this.#reject(peer, `head vector: ${(error as Error).message}`);
+        continue;
+      }
+      this.#sources.set(author, peer);
+      pulls.push(this.#onHead(signed, [], peer));
+    }
+    await Promise.all(pulls);
+  }
+
+  // ---- ingest ----
+
+  /** A verified head (with the verified batch that rode along, if any). */
+  async #onHead(signed: SignedHead, range: readonly HashedEntry[], source: string): Promise<void> {
+    const head = signed.head!;
+    const author = toHex(head.author);
+    const seq = Number(head.seq);
+    const signedAt = Number(head.signedAtMs);
+    if (signedAt > (this.#signedAt.get(author) ?? -1)) this.#signedAt.set(author, signedAt);
+    const known = this.#known.get(author);
+    if (!known || seq > Number(known.head!.seq)) {
+      this.#known.set(author, signed);
+      if (source !== author) this.#sources.set(author, source);
+    }
+    const tip = this.#tips.get(author) ?? emptyLog;
+    if (seq <= tip.seq) return this.#checkConsistent(signed);
+    const first = seq - range.length + 1;
+    if (range.length > 0 && first <= tip.seq + 1) {
+      await this.#serial(() => this.#ingest(signed, range.slice(tip.seq + 1 - first), 'gossip'));
+    }
+    if (seq > (this.#tips.get(author) ?? emptyLog).seq) await this.pull(author);
+  }
+
+  /**
+   * Stores a verified range if it still extends the stored log (another path
+   * may have stored it meanwhile). Runs inside the commit queue.
+   */
+  async #ingest(signed: SignedHead, range: readonly HashedEntry[], source: 'gossip' | 'pull'): Promise<void> {
+    const head = signed.head!;
+    const author = toHex(head.author);
+    if (this.#proofs.has(author)) return;
+    const tip = this.#tips.get(author) ?? emptyLog;
+    const seq = Number(head.seq);
+    if (seq <= tip.seq) return;
+    const entries = range.slice(range.length - (seq - tip.seq));
+    if (entries.length !== seq - tip.seq) return; // a gap: the pull fills it
+    if (!entries[0]!.entry.prev.equals(tip.hash)) {
+      await this.#equivocation(makeProof(this.#served.get(author)!, signed, entries.map((e) => e.bytes)));
+      return;
+    }
+    const stored: StoredEntry[] = entries.map((e) => ({ author, seq: Number(e.entry.seq), bytes: e.bytes }));
+    const state = await this.#plan(entries.map((e) => toViewEntry(author, e)));
+    await this.#c.store.commit({ entries: stored, heads: [signed], state });
+    this.#stored(author, signed);
+    this.#writer.observe(head.hlc); // our next entries order after what we have seen
+    this.#c.onEvent?.({ type: 'ingested', author, fromSeq: stored[0]!.seq, toSeq: seq, source });
+  }
+
+  #stored(author: string, signed: SignedHead): void {
+    const head = signed.head!;
+    this.#tips.set(author, { seq: Number(head.seq), hash: head.entryHash });
+    this.#served.set(author, signed);
+    const known = this.#known.get(author);
+    if (!known || head.seq >= known.head!.seq) this.#known.set(author, signed);
+    const signedAt = Number(head.signedAtMs);
+    if (signedAt > (this.#signedAt.get(author) ?? -1)) this.#signedAt.set(author, signedAt);
+  }
+
+  /**
+   * Pulls `author`'s missing entries: first from a peer known to have them,
+   * then the author, then other members, each verified chunk stored at once.
+   */
+  async pull(author: string): Promise<void> {
+    if (this.#pulling.has(author) || this.#closed) return;
+    this.#pulling.add(author);
+    try {
+      for (const peer of this.#pullCandidates(author)) {
+        const target = Number(this.#known.get(author)?.head?.seq ?? 0);
+        const tip = this.#tips.get(author) ?? emptyLog;
+        if (tip.seq >= target || this.#proofs.has(author)) return;
+        const ok = await this.#pullFrom(peer, author, tip.seq, target);
+        this.#c.onEvent?.({ type: 'pull', peer, author, ok });
+      }
+    } finally {
+      this.#pulling.delete(author);
+    }
+  }
+
+  #pullCandidates(author: string): string[] {
+    const others = this.#init.members.list().map((m) => m.nodeId).filter((id) => id !== this.nodeId && id !== author);
+    for (let i = others.length - 1; i > 0; i--) {
+      const j = this.#c.random.int(i + 1);
+      [others[i], others[j]] = [others[j]!, others[i]!];
+    }
+    const source = this.#sources.get(author);
+    const first = [source, author].filter((p): p is string => p !== undefined && p !== this.nodeId);
+    return [...new Set([...first, ...others])].slice(0, pullPeersMax);
+  }
+
+  async #pullFrom(peer: string, author: string, afterSeq: number, upToSeq: number): Promise<boolean> {
+    const member = this.#init.members.get(author)!;
+    try {
+      let after = afterSeq;
+      for await (const chunk of this.#c.transport.pullEntries(peer, { author: Buffer.from(author, 'hex'), afterSeq: BigInt(after), upToSeq: BigInt(upToSeq) })) {
+        if (!chunk.head) throw new ChainError('chunk without a head');
+        const ok = await this.#serial(async () => {
+          const tip = this.#tips.get(author) ?? emptyLog;
+          if (tip.seq !== after) return false; // someone else stored part of it: restart from the new tip
+          let verified;
+          try {
+            verified = verifyRange({ allianceId: this.#init.allianceId, publicKey: member.publicKey, signedHead: chunk.head!, tip, entries: chunk.entries });
+          } catch (error) {
+            if (error instanceof ForkError) {
+              await this.#equivocation(makeProof(this.#served.get(author)!, chunk.head!, chunk.entries));
+              return false;
+            }
+            throw error;
+          }
+          if (verified.entries.length > 0) await this.#ingest(chunk.head!, verified.entries, 'pull');
+          return true;
+        });
+        if (!ok) return false;
+        after = Number(chunk.head.head!.seq);
+      }
+      this.#lastContact.set(peer, this.#c.clock.nowMs());
+      return after >= upToSeq;
+    } catch (error) {
+      if (error instanceof TongxingError) this.#reject(peer, `pull of ${author.slice(0, 12)}: ${error.message}`);
+      return false;
+    }
+  }
+
+  /** A head at or below our stored tip must agree with what we stored, or it proves equivocation. */
+  async #checkConsistent(signed: SignedHead): Promise<void> {
+    const head = signed.head!;
+    const author = toHex(head.author);
+    const seq = Number(head.seq);
+    if (seq === 0 || this.#proofs.has(author)) return;
+    const tip = this.#tips.get(author) ?? emptyLog;
+    if (seq === tip.seq) {
+      if (!head.entryHash.equals(tip.hash)) await this.#serial(() => this.#equivocation(makeProof(this.#served.get(author)!, signed)));
+      return;
+    }
+    const covering = await this.#c.store.headAtOrAfter(author, seq);
+    if (!covering) return;
+    const coveringSeq = Number(covering.head!.seq);
+    if (coveringSeq === seq) {
+      if (!covering.head!.entryHash.equals(head.entryHash)) await this.#serial(() => this.#equivocation(makeProof(covering, signed)));
+      return;
+    }
+    const chain = await this.#c.store.entries(author, seq, coveringSeq, rangeEntriesMax + 1);
+    const ours = chain[0] && decodeEntry(chain[0].bytes);
+    if (ours && !ours.hash.equals(head.entryHash)) {
+      await this.#serial(() => this.#equivocation(makeProof(signed, covering, chain.slice(1).map((e) => e.bytes))));
+    }
+  }
+
+  async #receiveProof(proof: EquivocationProof, from?: string): Promise<Verdict> {
+    const author = toHex(proof.first?.head?.author ?? Buffer.alloc(0));
+    const member = this.#init.members.get(author);
+    if (!member) return this.#reject(from, 'equivocation proof about a non-member');
+    if (this.#proofs.has(author)) return 'ignore';
+    try {
+      verifyProof(proof, member.publicKey, this.#init.allianceId);
+    } catch (error) {
+      return this.#reject(from, `equivocation proof: ${(error as Error).message}`);
+    }
+    await this.#serial(() => this.#equivocation(proof));
+    return 'accept';
+  }
+
+  /**
+   * Records a (verified or self-made) proof: stored, announced, reported, and
+   * the author quarantined: no more of its entries are stored, and views are
+   * rebuilt without any of its records, so every honest node answers alike
+   * whichever of the two histories it had. Runs inside the commit queue.
+   */
+  async #equivocation(proof: EquivocationProof): Promise<void> {
+    const author = toHex(proof.first!.head!.author);
+    if (this.#proofs.has(author)) return;
+    const { seq } = verifyProof(proof, this.#init.members.get(author)!.publicKey, this.#init.allianceId);
+    this.#proofs.set(author, proof);
+    await this.#c.store.commit({ entries: [], heads: [], state: [{ key: proofKey(author), value: EquivocationProofCodec.encode(proof).finish() }] });
+    this.#c.onEvent?.({ type: 'equivocation', author, seq });
+    this.#c.transport.announce({ kind: { $case: 'proof', value: proof } });
+    await this.#rebuildViews();
+  }
+
+  /** Drops every view and re-applies all stored logs of authors in good standing (rare: after an equivocation). */
+  async #rebuildViews(): Promise<void> {
+    const { store } = this.#c;
+    for (;;) {
+      const page = await store.stateRange('view/', 10_000);
+      if (page.length === 0) break;
+      await store.commit({ entries: [], heads: [], state: page.map(([key]) => ({ key, value: undefined })) });
+    }
+    for (const [author, tip] of this.#tips) {
+      if (this.#proofs.has(author)) continue;
+      for (let from = 1; from <= tip.seq; from += rangeEntriesMax) {
+        const entries = await store.entries(author, from, tip.seq, rangeEntriesMax);
+        const state = await this.#plan(entries.map((e) => toViewEntry(author, decodeEntry(e.bytes))));
+        await store.commit({ entries: [], heads: [], state });
+      }
+    }
+  }
+
+  #plan(entries: ViewEntry[]): Promise<StateChange[]> {
+    return planViews(
+      entries.filter((e) => !this.#proofs.has(e.author)),
+      (keys) => this.#c.store.getStates(keys),
+    );
+  }
+
+  #serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task, task);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #reject(peer: string | undefined, reason: string): Verdict {
+    this.#c.onEvent?.({ type: 'rejected', peer, reason });
+    return 'reject';
+  }
+
+  #assertMember(peer: string): void {
+    if (!this.#init.members.has(peer)) throw new MembershipError(`${peer.slice(0, 12)} is not a member`);
+  }
+
+  // ---- what queries and status read ----
+
+  get store(): Store {
+    return this.#c.store;
+  }
+
+  get members(): Membership {
+    return this.#init.members;
+  }
+
+  isQuarantined(author: string): boolean {
+    return this.#proofs.has(author);
+  }
+
+  /** Per member: stored and known seq, newest head signing time, last contact. */
+  logs(): Array<{ nodeId: string; storedSeq: number; knownSeq: number; signedAtMs: number | undefined; lastContactMs: number | undefined; equivocated: boolean }> {
+    return this.#init.members.list().map((m) => ({
+      nodeId: m.nodeId,
+      storedSeq: m.nodeId === this.nodeId ? this.#writer.tip.seq : (this.#tips.get(m.nodeId)?.seq ?? 0),
+      knownSeq: Number(this.#known.get(m.nodeId)?.head?.seq ?? (m.nodeId === this.nodeId ? this.#writer.tip.seq : 0)),
+      signedAtMs: this.#signedAt.get(m.nodeId),
+      lastContactMs: this.#lastContact.get(m.nodeId),
+      equivocated: this.#proofs.has(m.nodeId),
+    }));
+  }
+
+  /** Waits for queued commits; later writes are refused. */
+  async close(): Promise<void> {
+    if (this.#writer.pendingCount > 0) this.#scheduleFlush();
+    await this.#queue;
+    this.#closed = true;
+  }
+}
+
+function toViewEntry(author: string, hashed: HashedEntry): ViewEntry {
+  const { entry } = hashed;
+  assert(entry.record, 'verified entries have a record');
+  return { author, seq: Number(entry.seq), hlc: entry.hlc, record: entry.record };
+}
+
+/** Wall-clock milliseconds of an entry's hybrid logical clock. */
+export const provenanceWallMs = (p: Provenance): number => hlcWallMs(BigInt(p.hlc));

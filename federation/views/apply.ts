@@ -1,0 +1,104 @@
+import { SanctionIssue, SanctionLift, type Record } from '../../gen/tongxing/records/v1/records.js';
+import type { StateChange } from '../store/store.js';
+import { applyEntityRegistration, applyEntityUpdate, entityKey, type EntityView } from './entity.js';
+import { applyExpertAvailability, applyExpertProfile, expertKey, type ExpertView } from './expert.js';
+import { decodeView, encodeView, type Provenance } from './provenance.js';
+import { sanctionKey, subjectIndexKey, subjectKey, type SanctionView } from './sanction.js';
+
+/** A verified entry, as views see it. */
+export interface ViewEntry {
+  readonly author: string;
+  readonly seq: number;
+  readonly hlc: bigint;
+  readonly record: Record;
+}
+
+/** A stored record that the views ignore, with the reason (the same on every node). */
+export interface Rejection {
+  readonly author: string;
+  readonly seq: number;
+  readonly reason: string;
+}
+
+export const rejectionKey = (author: string, seq: number): string => `view/rejected/${author}/${seq.toString().padStart(16, '0')}`;
+
+export type ReadState = (keys: string[]) => Promise<Array<Uint8Array | undefined>>;
+
+/** The view key a record reads and writes; undefined for records views do not index (yet). */
+function viewKeyOf(entry: ViewEntry): string | undefined {
+  const kind = entry.record.kind;
+  switch (kind?.$case) {
+    case 'entityRegistration':
+    case 'entityUpdate':
+      return entityKey(kind.value.profile!.uscc);
+    case 'sanctionIssue':
+    case 'sanctionLift':
+      return sanctionKey(entry.author, kind.value.sanctionId);
+    case 'expertProfile':
+    case 'expertAvailability':
+      return expertKey(kind.value.expertRef);
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The view changes for a batch of verified entries, in log order per author.
+ * Reads every key the batch touches in ONE call (a LevelDB getMany), then
+ * applies the records in order over an overlay, so later entries of the
+ * batch see earlier ones. Pure apart from `read`.
+ */
+export async function planViews(entries: readonly ViewEntry[], read: ReadState): Promise<StateChange[]> {
+  const keys = [...new Set(entries.map(viewKeyOf).filter((k): k is string => k !== undefined))];
+  const values = await read(keys);
+  const overlay = new Map<string, unknown>(keys.map((k, i) => [k, decodeView(values[i])]));
+  const touched = new Set<string>();
+  const set = (key: string, value: unknown) => {
+    overlay.set(key, value);
+    touched.add(key);
+  };
+  const extra: StateChange[] = [];
+
+  for (const entry of entries) {
+    const key = viewKeyOf(entry);
+    if (key === undefined) continue;
+    const at: Provenance = { author: entry.author, seq: entry.seq, hlc: entry.hlc.toString() };
+    const reject = (reason: string) => extra.push({ key: rejectionKey(entry.author, entry.seq), value: encodeView({ reason }) });
+    const kind = entry.record.kind!;
+    const current = overlay.get(key);
+    switch (kind.$case) {
+      case 'entityRegistration':
+        set(key, applyEntityRegistration(current as EntityView | undefined, at, kind.value.profile!));
+        break;
+      case 'entityUpdate':
+        set(key, applyEntityUpdate(current as EntityView | undefined, at, kind.value.profile!));
+        break;
+      case 'sanctionIssue': {
+        if (current !== undefined) {
+          reject(`sanction id ${kind.value.sanctionId} was already issued by this member`);
+          break;
+        }
+        set(key, { issue: SanctionIssue.toJSON(kind.value), issued: at } satisfies SanctionView);
+        const subject = subjectKey(kind.value.subject);
+        extra.push({ key: subjectIndexKey(subject, entry.author, kind.value.sanctionId), value: new Uint8Array(0) });
+        break;
+      }
+      case 'sanctionLift': {
+        const view = current as SanctionView | undefined;
+        if (!view) reject(`no sanction ${kind.value.sanctionId} issued by this member to lift`);
+        else if (view.lift) reject(`sanction ${kind.value.sanctionId} is already lifted`);
+        else set(key, { ...view, lift: { lift: SanctionLift.toJSON(kind.value), lifted: at } } satisfies SanctionView);
+        break;
+      }
+      case 'expertProfile':
+        set(key, applyExpertProfile(current as ExpertView | undefined, at, kind.value));
+        break;
+      case 'expertAvailability':
+        set(key, applyExpertAvailability(current as ExpertView | undefined, at, kind.value));
+        break;
+    }
+  }
+
+  const changes: StateChange[] = [...touched].map((key) => ({ key, value: encodeView(overlay.get(key)) }));
+  return [...changes, ...extra];
+}

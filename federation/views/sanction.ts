@@ -1,0 +1,49 @@
+import { SanctionIssue, SanctionLift, type SanctionSubject } from '../../gen/tongxing/records/v1/records.js';
+import { keyPart, type Provenance } from './provenance.js';
+
+// A sanction is keyed by its issuer and the issuer's sanction id, so a lift
+// (only ever valid from the issuer) finds it without an index lookup, and
+// the issuer's log order puts every lift after its issue.
+
+export const sanctionKey = (issuer: string, sanctionId: string): string => `view/sanction/${issuer}/${keyPart(sanctionId)}`;
+
+export function subjectKey(subject: SanctionSubject | undefined): string {
+  const id = subject?.id;
+  return id?.$case === 'uscc' ? `uscc:${id.value}` : `expert:${id?.value ?? ''}`;
+}
+
+/** Index entry (empty value): sanctions by subject. */
+export const subjectIndexKey = (subject: string, issuer: string, sanctionId: string): string =>
+  `view/subject/${keyPart(subject)}/${issuer}/${keyPart(sanctionId)}`;
+
+export const subjectIndexPrefix = (subject: string): string => `view/subject/${keyPart(subject)}/`;
+
+export interface SanctionView {
+  readonly issue: unknown; // SanctionIssue JSON
+  readonly issued: Provenance;
+  readonly lift?: { readonly lift: unknown; readonly lifted: Provenance };
+}
+
+export interface Sanction {
+  readonly issue: SanctionIssue;
+  readonly issued: Provenance;
+  readonly lift?: { readonly lift: SanctionLift; readonly lifted: Provenance };
+}
+
+export function sanctionFromView(view: SanctionView): Sanction {
+  return {
+    issue: SanctionIssue.fromJSON(view.issue),
+    issued: view.issued,
+    lift: view.lift && { lift: SanctionLift.fromJSON(view.lift.lift), lifted: view.lift.lifted },
+  };
+}
+
+/**
+ * Active at `atMs`: inside its restriction period [from, until) and not lifted
+ * with effect at or before `atMs`. History is kept, so past times are answered too.
+ */
+export function isActive(sanction: Sanction, atMs: number): boolean {
+  const period = sanction.issue.restrictionPeriod;
+  if (!period || atMs < Number(period.fromMs) || atMs >= Number(period.untilMs)) return false;
+  return !sanction.lift || atMs < Number(sanction.lift.lift.effectiveAtMs);
+}

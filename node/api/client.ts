@@ -1,0 +1,116 @@
+import { credentials, Metadata, status, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import {
+  EntityServiceClient,
+  NodeServiceClient,
+  SanctionServiceClient,
+  type CheckSanctionsRequest,
+  type CheckSanctionsResponse,
+  type GetEntityResponse,
+  type GetStatusResponse,
+  type IssueSanctionResponse,
+  type LiftSanctionResponse,
+  type RegisterEntityResponse,
+} from '../../gen/tongxing/api/v1/api.js';
+import type { EntityProfile, SanctionIssue, SanctionLift } from '../../gen/tongxing/records/v1/records.js';
+import { TongxingError } from '../../federation/errors.js';
+import { apiCallTimeoutMs, apiRequestBytesMax, apiResponseBytesMax } from '../../federation/limits.js';
+
+// A promise-based client of one node's client API (node/api/server.ts), for
+// the CLI and for tests. Every call has a deadline; every failure is an ApiError.
+
+/** Where `tongxing run` serves the client API unless configured otherwise, and where the CLI looks. */
+export const defaultApiAddress = '127.0.0.1:7401';
+
+/** gRPC status names, e.g. 'NOT_FOUND', as ApiError.code carries them. */
+export type ApiCode = keyof typeof status;
+
+/** A call that failed: the gRPC status the node answered (or the channel produced) and its details. */
+export class ApiError extends TongxingError {
+  override name = 'ApiError';
+  constructor(
+    /** The node's client API address, host:port. */
+    readonly address: string,
+    readonly code: ApiCode,
+    readonly details: string,
+  ) {
+    super(`node at ${address}: ${code}: ${details}`);
+  }
+}
+
+export interface ApiClientOptions {
+  /** Deadline of each call; default apiCallTimeoutMs. */
+  readonly callTimeoutMs?: number;
+}
+
+export interface ApiClient {
+  readonly address: string;
+  registerEntity(profile: EntityProfile): Promise<RegisterEntityResponse>;
+  /** Resolves with found = false when the node knows no such entity. */
+  getEntity(uscc: string): Promise<GetEntityResponse>;
+  issueSanction(sanction: SanctionIssue): Promise<IssueSanctionResponse>;
+  liftSanction(lift: SanctionLift): Promise<LiftSanctionResponse>;
+  /** A USCC (checked now), or exactly one of uscc and expertRef with atMs (0 or absent: now). */
+  checkSanctions(request: string | { uscc?: string; expertRef?: string; atMs?: bigint }): Promise<CheckSanctionsResponse>;
+  getStatus(): Promise<GetStatusResponse>;
+  /** Closes the channel; calls in flight fail with CANCELLED. */
+  close(): void;
+}
+
+type UnaryMethod<Request, Response> = (
+  request: Request,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Response) => void,
+) => ClientUnaryCall;
+
+function toApiError(address: string, error: ServiceError): ApiError {
+  const code = (status[error.code] as ApiCode | undefined) ?? 'UNKNOWN';
+  return new ApiError(address, code, error.details || error.message);
+}
+
+/** A client over one lazily connected channel: nothing is dialled until the first call. */
+export function connectApi(address: string, options: ApiClientOptions = {}): ApiClient {
+  const timeoutMs = options.callTimeoutMs ?? apiCallTimeoutMs;
+  const channelOptions = {
+    'grpc.max_receive_message_length': apiResponseBytesMax,
+    'grpc.max_send_message_length': apiRequestBytesMax,
+  };
+  const entity = new EntityServiceClient(address, credentials.createInsecure(), channelOptions);
+  const shared = { channelOverride: entity.getChannel() };
+  const sanction = new SanctionServiceClient(address, credentials.createInsecure(), shared);
+  const node = new NodeServiceClient(address, credentials.createInsecure(), shared);
+
+  function call<Request, Response>(method: UnaryMethod<Request, Response>, request: Request): Promise<Response> {
+    return new Promise((resolve, reject) => {
+      method(request, new Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
+        if (error) reject(toApiError(address, error));
+        else resolve(response);
+      });
+    });
+  }
+
+  return {
+    address,
+    registerEntity: (profile) => call(entity.registerEntity.bind(entity), { profile }),
+    getEntity: (uscc) => call(entity.getEntity.bind(entity), { uscc }),
+    issueSanction: (issue) => call(sanction.issueSanction.bind(sanction), { sanction: issue }),
+    liftSanction: (lift) => call(sanction.liftSanction.bind(sanction), { lift }),
+    checkSanctions: (subject) => {
+      const request = typeof subject === 'string' ? { uscc: subject } : subject;
+      const full: CheckSanctionsRequest = { uscc: request.uscc ?? '', expertRef: request.expertRef ?? '', atMs: request.atMs ?? 0n };
+      return call(sanction.checkSanctions.bind(sanction), full);
+    },
+    getStatus: () => call(node.getStatus.bind(node), {}),
+    close: () => entity.close(),
+  };
+}
+
+/** Connects, runs `use`, and closes the channel whatever happens. */
+export async function withApi<T>(address: string, use: (api: ApiClient) => Promise<T>, options?: ApiClientOptions): Promise<T> {
+  const api = connectApi(address, options);
+  try {
+    return await use(api);
+  } finally {
+    api.close();
+  }
+}

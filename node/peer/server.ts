@@ -1,0 +1,215 @@
+// The peer service over gRPC: authenticates each call (credential.ts) and
+// hands it to the replication core. Protocol decisions stay in
+// federation/replica.ts; this file only moves bytes, bounds resources and
+// turns errors into gRPC statuses (in toGrpcStatus, and nowhere else).
+
+import {
+  Server,
+  status as Status,
+  type sendUnaryData,
+  type ServerErrorResponse,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+} from '@grpc/grpc-js';
+import {
+  PeerServiceService,
+  type ExchangeHeadsRequest,
+  type ExchangeHeadsResponse,
+  type PeerServiceServer,
+  type PullEntriesRequest,
+  type PullEntriesResponse,
+} from '../../gen/tongxing/federation/v1/peer.js';
+import { SignedHead } from '../../gen/tongxing/log/v1/log.js';
+import { assert, ChainError, EncodingError, LimitError, MembershipError, SignatureError, ValidationError } from '../../federation/errors.js';
+import { grpcMessageBytesMax, peerServerStopGraceMs, pullsInFlightPerPeerMax } from '../../federation/limits.js';
+import type { Membership } from '../../federation/membership.js';
+import type { Clock, Replica } from '../../federation/replica.js';
+import { CredentialError, CredentialVerifier, peerServerCredentials } from './credential.js';
+
+export interface PeerServerInit {
+  /** host:port; port 0 picks a free port (see PeerServer.port). */
+  readonly listen: string;
+  /**
+   * Largest response message; pull chunks are split to fit. Default and
+   * upper bound grpcMessageBytesMax (lower it only to exercise splitting).
+   */
+  readonly messageBytesMax?: number;
+}
+
+/** What the service calls on the core: a Replica, or a stand-in in tests. */
+export type PeerHandler = Pick<Replica, 'nodeId' | 'handleExchangeHeads' | 'servePull'>;
+
+export interface PeerServerComponents {
+  readonly replica: PeerHandler;
+  readonly members: Membership;
+  readonly allianceId: Buffer;
+  readonly clock: Clock;
+}
+
+export interface PeerServer {
+  readonly port: number;
+  /** Ends in-flight calls (after peerServerStopGraceMs, by cancelling them) and releases the port. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export async function startPeerServer(init: PeerServerInit, components: PeerServerComponents): Promise<PeerServer> {
+  const messageBytesMax = init.messageBytesMax ?? grpcMessageBytesMax;
+  assert(messageBytesMax >= 1024 && messageBytesMax <= grpcMessageBytesMax, `messageBytesMax ${messageBytesMax} must be in 1 KiB..grpcMessageBytesMax`);
+  const { replica } = components;
+  const verifier = new CredentialVerifier({ allianceId: components.allianceId, nodeId: replica.nodeId }, components);
+  const pullsInFlight = new Map<string, number>();
+  /** Handlers still running, so stop() returns only once none touches the replica. They never reject: every error becomes a status. */
+  const handlers = new Set<Promise<void>>();
+  const track = (handler: Promise<void>): void => {
+    handlers.add(handler);
+    const remove = (): void => void handlers.delete(handler);
+    handler.then(remove, remove);
+  };
+
+  const exchangeHeads = async (call: ServerUnaryCall<ExchangeHeadsRequest, ExchangeHeadsResponse>, callback: sendUnaryData<ExchangeHeadsResponse>): Promise<void> => {
+    let response: ExchangeHeadsResponse;
+    try {
+      const caller = verifier.verifyMetadata(call.metadata, PeerServiceService.exchangeHeads.path);
+      response = await replica.handleExchangeHeads(caller, call.request);
+    } catch (error) {
+      callback(toServiceError(error));
+      return;
+    }
+    callback(null, response);
+  };
+
+  const pullEntries = async (call: ServerWritableStream<PullEntriesRequest, PullEntriesResponse>): Promise<void> => {
+    try {
+      const caller = verifier.verifyMetadata(call.metadata, PeerServiceService.pullEntries.path);
+      const inFlight = pullsInFlight.get(caller) ?? 0;
+      if (inFlight >= pullsInFlightPerPeerMax) {
+        throw new LimitError(`${inFlight} pulls in flight from ${caller.slice(0, 12)}; pullsInFlightPerPeerMax ${pullsInFlightPerPeerMax}`);
+      }
+      pullsInFlight.set(caller, inFlight + 1);
+      try {
+        // Leaving the loop early (cancelled) closes the generator.
+        for await (const chunk of replica.servePull(caller, call.request)) {
+          for (const message of splitChunk(chunk, messageBytesMax)) {
+            if (call.cancelled || call.destroyed) return;
+            if (!call.write(message)) await drained(call);
+          }
+        }
+      } finally {
+        const left = pullsInFlight.get(caller)! - 1;
+        if (left === 0) pullsInFlight.delete(caller);
+        else pullsInFlight.set(caller, left);
+      }
+      if (!call.cancelled && !call.destroyed) call.end();
+    } catch (error) {
+      if (!call.cancelled && !call.destroyed) call.emit('error', toServiceError(error));
+    }
+  };
+
+  const service: PeerServiceServer = {
+    exchangeHeads: (call, callback) => track(exchangeHeads(call, callback)),
+    pullEntries: (call) => track(pullEntries(call)),
+  };
+  const server = new Server({
+    'grpc.max_receive_message_length': grpcMessageBytesMax,
+    'grpc.max_send_message_length': grpcMessageBytesMax,
+  });
+  server.addService(PeerServiceService, service);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(init.listen, peerServerCredentials(), (error, bound) => (error ? reject(error) : resolve(bound)));
+  });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.forceShutdown(), peerServerStopGraceMs);
+        // Called once every connection has closed, gracefully or forced.
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+      // Cancelled handlers notice at their next write; wait so none outlives stop().
+      await Promise.allSettled([...handlers]);
+    })();
+    return stopping;
+  };
+  return { port, stop };
+}
+
+/** Resolves when the stream can take more, or will never (cancelled, closed). */
+function drained(call: ServerWritableStream<PullEntriesRequest, PullEntriesResponse>): Promise<void> {
+  return new Promise((resolve) => {
+    if (call.destroyed) return resolve(); // 'close' has been or is about to be emitted
+    const done = (): void => {
+      call.off('drain', done);
+      call.off('cancelled', done);
+      call.off('close', done);
+      resolve();
+    };
+    call.on('drain', done);
+    call.on('cancelled', done);
+    call.on('close', done);
+  });
+}
+
+/** Length-delimited field overhead in protobuf: the tag byte and the length varint. */
+function fieldBytes(length: number): number {
+  return 1 + (length < 0x80 ? 1 : length < 0x4000 ? 2 : length < 0x200000 ? 3 : length < 0x10000000 ? 4 : 5) + length;
+}
+
+/**
+ * Splits one chunk into messages of at most `messageBytesMax` encoded bytes.
+ * Every message but the last has no head; the receiver concatenates entries
+ * until a message carries the head that ends the chunk (client.ts). Entries
+ * are shared, not copied. Each entry must fit in a message with the head
+ * (entryBytesMax is far below grpcMessageBytesMax), else AssertionError.
+ */
+export function splitChunk(chunk: PullEntriesResponse, messageBytesMax: number): PullEntriesResponse[] {
+  const headBytes = chunk.head === undefined ? 0 : fieldBytes(SignedHead.encode(chunk.head).finish().length);
+  let total = headBytes;
+  for (const entry of chunk.entries) total += fieldBytes(entry.length);
+  if (total <= messageBytesMax) return [chunk];
+
+  const messages: PullEntriesResponse[] = [];
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < chunk.entries.length; i++) {
+    const size = fieldBytes(chunk.entries[i]!.length);
+    assert(size + headBytes <= messageBytesMax, `an entry of ${chunk.entries[i]!.length} bytes does not fit in a message of ${messageBytesMax}`);
+    if (bytes + size > messageBytesMax) {
+      messages.push({ entries: chunk.entries.slice(start, i), head: undefined });
+      start = i;
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  // The head rides with the last entries; if it does not fit, it gets a message of its own.
+  if (bytes + headBytes <= messageBytesMax) {
+    messages.push({ entries: chunk.entries.slice(start), head: chunk.head });
+  } else {
+    messages.push({ entries: chunk.entries.slice(start), head: undefined }, { entries: [], head: chunk.head });
+  }
+  return messages;
+}
+
+/**
+ * The one place where errors become gRPC statuses. Expected conditions keep
+ * their message (the numbers in it help the caller's operator); anything
+ * else is INTERNAL.
+ */
+export function toGrpcStatus(error: unknown): { code: Status; details: string } {
+  const details = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  if (error instanceof CredentialError) return { code: Status.UNAUTHENTICATED, details };
+  if (error instanceof MembershipError) return { code: Status.PERMISSION_DENIED, details };
+  if (error instanceof LimitError) return { code: Status.RESOURCE_EXHAUSTED, details };
+  if (error instanceof ValidationError || error instanceof EncodingError || error instanceof ChainError || error instanceof SignatureError) {
+    return { code: Status.INVALID_ARGUMENT, details };
+  }
+  return { code: Status.INTERNAL, details };
+}
+
+function toServiceError(error: unknown): ServerErrorResponse {
+  const { code, details } = toGrpcStatus(error);
+  return Object.assign(new Error(details), { code, details });
+}
