@@ -91,7 +91,7 @@ export class Replica {
   readonly #signedAt = new Map<string, number>();
   readonly #lastContact = new Map<string, number>();
   readonly #proofs = new Map<string, EquivocationProof>();
-  readonly #pulling = new Set<string>();
+  readonly #pulling = new Map<string, Promise<void>>();
   /** Serialises every store commit: the store's contiguity contract needs one writer. */
   #queue: Promise<unknown> = Promise.resolve();
   #flushScheduled = false;
@@ -235,7 +235,7 @@ export class Replica {
   async handleExchangeHeads(from: string, request: ExchangeHeadsRequest): Promise<ExchangeHeadsResponse> {
     this.#assertMember(from);
     this.#lastContact.set(from, this.#c.clock.nowMs());
-    void this.#learn(from, request.heads, request.proofs);
+    void this.#learn(from, request.heads, request.proofs).catch((error) => this.#reject(from, `head vector: ${(error as Error).message}`));
     return this.#headVector();
   }
 
@@ -259,7 +259,7 @@ export class Replica {
       if (seq - after > rangeEntriesMax) return; // cannot happen while stored heads are at most rangeEntriesMax apart
       if (seq === tip.seq) head = this.#served.get(author) ?? head; // the freshest signature of the same head
       const entries = await this.#c.store.entries(author, after + 1, seq, rangeEntriesMax);
-      yield { entries: entries.map((e) => Buffer.from(e.bytes)), head };
+      yield { entries: entries.map((e) => Buffer.from(e.bytes.buffer, e.bytes.byteOffset, e.bytes.byteLength)), head };
       after = seq;
     }
   }
@@ -288,7 +288,8 @@ export class Replica {
   }
 
   async #learn(peer: string, heads: readonly SignedHead[], proofs: readonly EquivocationProof[]): Promise<void> {
-    for (const proof of proofs) await this.#receiveProof(proof, peer);
+    // At most one proof per member can matter; more is a peer wasting our SM2 verifications.
+    for (const proof of proofs.slice(0, this.#init.members.size)) await this.#receiveProof(proof, peer);
     const pulls: Promise<void>[] = [];
     for (const signed of heads.slice(0, this.#init.members.size)) {
       const author = toHex(signed.head?.author ?? Buffer.alloc(0));
@@ -371,19 +372,23 @@ export class Replica {
    * Pulls `author`'s missing entries: first from a peer known to have them,
    * then the author, then other members, each verified chunk stored at once.
    */
-  async pull(author: string): Promise<void> {
-    if (this.#pulling.has(author) || this.#closed) return;
-    this.#pulling.add(author);
-    try {
-      for (const peer of this.#pullCandidates(author)) {
-        const target = Number(this.#known.get(author)?.head?.seq ?? 0);
-        const tip = this.#tips.get(author) ?? emptyLog;
-        if (tip.seq >= target || this.#proofs.has(author)) return;
-        const ok = await this.#pullFrom(peer, author, tip.seq, target);
-        this.#c.onEvent?.({ type: 'pull', peer, author, ok });
-      }
-    } finally {
-      this.#pulling.delete(author);
+  pull(author: string): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    let running = this.#pulling.get(author);
+    if (!running) {
+      running = this.#pullFromCandidates(author).finally(() => this.#pulling.delete(author));
+      this.#pulling.set(author, running);
+    }
+    return running;
+  }
+
+  async #pullFromCandidates(author: string): Promise<void> {
+    for (const peer of this.#pullCandidates(author)) {
+      const target = Number(this.#known.get(author)?.head?.seq ?? 0);
+      const tip = this.#tips.get(author) ?? emptyLog;
+      if (tip.seq >= target || this.#proofs.has(author)) return;
+      const ok = await this.#pullFrom(peer, author, tip.seq, target);
+      this.#c.onEvent?.({ type: 'pull', peer, author, ok });
     }
   }
 

@@ -19,7 +19,7 @@ export interface NodeConfig {
   readonly peerListen: string;
   /** host:port of the gRPC client API (trading platforms and the CLI call it). */
   readonly apiListen: string;
-  /** libp2p TCP multiaddr for gossip. */
+  /** libp2p TCP multiaddr for gossip; '' turns gossip off (anti-entropy alone still converges). */
   readonly gossipListen: string;
   /** libp2p Ed25519 key (base64 protobuf); created on first start when missing. */
   readonly gossipKeyFile: string;
@@ -74,10 +74,11 @@ function section(doc: Yaml, key: string): Yaml {
   return value as Yaml;
 }
 
-function text(doc: Yaml, key: string, field: string, fallback?: string): string {
+/** A string option; `''` only where `emptyMeans` says what it means (e.g. "off"). */
+function text(doc: Yaml, key: string, field: string, fallback?: string, emptyMeans?: string): string {
   const value = doc[key] ?? fallback;
+  if (value === '' && emptyMeans !== undefined) return '';
   if (typeof value !== 'string' || value === '') {
-    if (value === '' && fallback === '') return '';
     throw new ValidationError(field, value === undefined ? 'is required' : 'must be a non-empty string');
   }
   return value;
@@ -132,10 +133,10 @@ export function loadNodeConfig(path: string): NodeConfig {
     allianceFile: at(text(doc, 'alliance', 'alliance')),
     peerListen: hostPort(text(peer, 'listen', 'peer.listen', configDefaults.peerListen), 'peer.listen'),
     apiListen: hostPort(text(api, 'listen', 'api.listen', configDefaults.apiListen), 'api.listen'),
-    gossipListen: text(gossip, 'listen', 'gossip.listen', configDefaults.gossipListen),
+    gossipListen: text(gossip, 'listen', 'gossip.listen', configDefaults.gossipListen, 'gossip off: anti-entropy only'),
     gossipKeyFile: at(text(gossip, 'key', 'gossip.key', keyFile.replace(/(\.pem)?$/, '.p2p'))),
     bootstrap: bootstrap as string[],
-    metricsListen: hostPort(text(metrics, 'listen', 'metrics.listen', configDefaults.metricsListen), 'metrics.listen'),
+    metricsListen: hostPort(text(metrics, 'listen', 'metrics.listen', configDefaults.metricsListen, 'no Prometheus endpoint'), 'metrics.listen'),
     antiEntropyIntervalMs: milliseconds(sync, 'antiEntropyIntervalMs', 'sync.antiEntropyIntervalMs', configDefaults.antiEntropyIntervalMs),
     beaconIntervalMs: milliseconds(sync, 'beaconIntervalMs', 'sync.beaconIntervalMs', configDefaults.beaconIntervalMs),
   };

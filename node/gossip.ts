@@ -14,6 +14,7 @@ import { yamux } from '@libp2p/yamux';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { assert, EncodingError, LimitError, ValidationError } from '../federation/errors.js';
+import { announceBytesMax } from '../federation/limits.js';
 
 export type GossipVerdict = 'accept' | 'reject' | 'ignore';
 
@@ -26,7 +27,7 @@ export type GossipVerdict = 'accept' | 'reject' | 'ignore';
  */
 export type GossipValidator = (payload: Uint8Array, fromPeer: string) => GossipVerdict | Promise<GossipVerdict>;
 
-/** Called once per accepted announcement (never for our own publishes). */
+/** Called once per accepted announcement, in arrival order, not awaited (never for our own publishes). */
 export type GossipHandler = (payload: Uint8Array, fromPeer: string) => void | Promise<void>;
 
 export interface GossipInit {
@@ -51,11 +52,10 @@ export interface GossipInit {
 }
 
 /**
- * Announcements are heads (< 1 KiB) and equivocation proofs (two heads plus,
- * when their seqs differ, the entries between them). A proof that does not fit
- * must be announced as its two heads and pulled over gRPC.
+ * One announcement: a head (< 1 KiB) with a batch riding along up to
+ * announceBytesMax, or an equivocation proof. Room for the head and framing.
  */
-export const gossipMessageBytesMax = 1024 * 1024;
+export const gossipMessageBytesMax = announceBytesMax + 16 * 1024;
 
 export function headsTopic(allianceIdHex: string): string {
   if (!/^(?:[0-9a-f]{2})+$/.test(allianceIdHex)) {
@@ -102,11 +102,12 @@ export function peerIdOfKey(key: PrivateKey): string {
 
 // Scoring. The alliance is small, every member is known, and heads are
 // validated by SM2 signature and membership, so an invalid message is a bug or
-// an attack, never noise. Score of a peer that sent n invalid messages lately
-// (positive credit is capped at +10 by topicScoreCap):
-//   n=1: -20  -> at most -10: no gossip (IHAVE/IWANT) exchanged with it
+// an attack, never noise. Score of a peer that sent n invalid messages lately,
+// before any first-delivery credit (at most +10, topicScoreCap):
+//   n=1: -20  -> below gossipThreshold: no IHAVE/IWANT exchanged with it
 //   n=2: -80  -> below publishThreshold: our own publishes skip it
-//   n=3: -180 -> below graylistThreshold: all its RPCs are dropped unread
+//   n=3: -180 -> below graylistThreshold: all its RPCs are dropped unread,
+//               whatever its credit
 // gossipsub graylists but does not disconnect; cutting a peer off belongs to
 // membership (connection gating), not to scoring.
 
@@ -115,7 +116,7 @@ export const gossipScoreThresholds: PeerScoreThresholds = {
   publishThreshold: -50,
   graylistThreshold: -80,
   acceptPXThreshold: 10, // PX is off (doPX false); kept at the library default
-  opportunisticGraftThreshold: 5, // reachable with first-delivery credit alone
+  opportunisticGraftThreshold: 5, // must be reachable under topicScoreCap (10)
 };
 
 function topicScoreParams(): Partial<TopicScoreParams> {
@@ -365,9 +366,15 @@ export class Gossip {
         try {
           this.bootstrapConnections.set(key, await node.dial(address, { signal }));
         } catch (err) {
-          if (!signal.aborted) this.log?.('dial %s failed, will retry - %e', key, err);
+          if (!signal.aborted) this.log?.('dial %s failed, will retry: %s', key, dialErrorText(err));
         }
       }),
     );
   }
+}
+
+/** One line per failed dial: libp2p wraps per-address failures in an AggregateError. */
+function dialErrorText(err: unknown): string {
+  const inner = err instanceof AggregateError ? err.errors : [err];
+  return inner.map((e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e))).join('; ');
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -31,7 +31,14 @@ export const westernCities: ReadonlyArray<readonly [city: string, regionCode: st
   ['Hohhot', '150100'],
 ];
 
-const cliPath = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/tongxing.js');
+/** The repository root: the nearest folder above this module with a package.json (from node/ or dist/node/). */
+function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = resolve(dir, '..');
+  return dir;
+}
+
+const cliPath = join(projectRoot(), 'bin', 'tongxing.js');
 
 export interface CityFiles {
   readonly city: string;
@@ -49,6 +56,8 @@ export interface LocalAllianceInit {
   readonly antiEntropyIntervalMs?: number;
   readonly beaconIntervalMs?: number;
   readonly freshnessBudgetMs?: number;
+  /** Adjusts city i's config before it is written (e.g. gossip off for one city). */
+  readonly tweak?: (index: number, config: { gossip: { listen: string } } & Record<string, unknown>) => void;
 }
 
 /** Free TCP ports on 127.0.0.1, asked of the kernel. */
@@ -98,6 +107,7 @@ export async function writeLocalAlliance(init: LocalAllianceInit): Promise<{ dir
       metrics: { listen: '127.0.0.1:0' },
       sync: { antiEntropyIntervalMs: init.antiEntropyIntervalMs ?? 1000, beaconIntervalMs: init.beaconIntervalMs ?? 2000 },
     };
+    init.tweak?.(i, config);
     const configFile = join(dir, `${slug}.yaml`);
     writeFileSync(configFile, toYaml(config));
     cities.push({

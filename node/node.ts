@@ -79,7 +79,7 @@ export async function startNode(config: NodeConfig, alliance: Alliance, log: (li
     );
     cleanup.push(() => replica.close());
 
-    gossip = new Gossip({
+    if (config.gossipListen !== '') gossip = new Gossip({
       allianceIdHex: alliance.allianceId.toString('hex'),
       listen: config.gossipListen,
       privateKey: await loadGossipKey(config.gossipKeyFile),
@@ -96,8 +96,10 @@ export async function startNode(config: NodeConfig, alliance: Alliance, log: (li
       },
     });
     const running = gossip;
-    await running.start();
-    cleanup.push(() => running.stop());
+    if (running) {
+      await running.start();
+      cleanup.push(() => running.stop());
+    }
 
     const peerServer = await startPeerServer({ listen: config.peerListen }, { replica, members, allianceId: alliance.allianceId, clock: wallClock });
     cleanup.push(() => peerServer.stop());
@@ -146,7 +148,7 @@ export async function startNode(config: NodeConfig, alliance: Alliance, log: (li
       peerPort: peerServer.port,
       apiPort: apiServer.port,
       metricsPort: telemetry.metricsPort,
-      gossipAddresses: running.addresses(),
+      gossipAddresses: running?.addresses() ?? [],
       replica,
       stop: () => (stopped ??= stopAll()),
     };

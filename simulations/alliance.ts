@@ -13,7 +13,7 @@ import type { Announcement } from '../gen/tongxing/federation/v1/peer.js';
 import type { Record as TongxingRecord } from '../gen/tongxing/records/v1/records.js';
 import { curveOrder, keyPairFromPrivateKey, nodeIdOf, type Sm2KeyPair } from '../federation/crypto/sm2.js';
 import { sm3 } from '../federation/crypto/sm3.js';
-import { assert, TongxingError } from '../federation/errors.js';
+import { assert } from '../federation/errors.js';
 import { Membership, type Member } from '../federation/membership.js';
 import { Replica, type ReplicaEvent } from '../federation/replica.js';
 import { MemoryStore } from '../federation/store/memory.js';
@@ -63,6 +63,8 @@ export interface Misbehaviour {
   readonly forwardsGossip: boolean;
   /** Answers a peer call instead of the honest server; returns false to let the honest server answer. */
   onRequest?(node: SimNode, from: NodeId, request: PeerMessage, reply: Reply<PeerMessage>): boolean;
+  /** What the server calls instead of the replica's handlers. */
+  handler?(node: SimNode, replica: Replica): PeerHandler;
   /** After each (re)start, with the replica open: set up timers on node.timers. */
   onStart?(node: SimNode): void;
 }
@@ -134,6 +136,11 @@ export function deriveKeyPair(name: string): Sm2KeyPair {
   return keyPair;
 }
 
+function labelOf(announcement: Announcement): GossipLabel {
+  if (announcement.kind?.$case === 'proof') return 'proof';
+  return announcement.kind?.value.entries.length ? 'record' : 'beacon';
+}
+
 export class SimNode {
   readonly alliance: Alliance;
   readonly index: number;
@@ -180,7 +187,7 @@ export class SimNode {
       timers: this.timers,
       stats: alliance.traffic.transport,
       announce: (announcement) => {
-        if (alive()) this.publish(announcement, announcement.kind?.$case === 'proof' ? 'proof' : (announcement.kind?.value as { entries?: unknown[] }).entries?.length ? 'record' : 'beacon');
+        if (alive()) this.publish(announcement, labelOf(announcement));
       },
     });
     const replica = await Replica.open(
@@ -203,12 +210,18 @@ export class SimNode {
       nowMs: () => alliance.scheduler.now,
       meshPeers: () => alliance.mesh.neighbours(this.id),
       allPeers: () => alliance.peerIdsOf(this),
-      send: (to, payload) => alliance.network.send(this.id, to, payload, messageBytes(payload)),
+      send: (to, payload) => {
+        const bytes = messageBytes(payload);
+        const sent = alliance.traffic.gossipSent[payload.label];
+        sent.messages++;
+        sent.bytes += bytes;
+        alliance.network.send(this.id, to, payload, bytes);
+      },
       validate: (announcement, from) => replica.receiveAnnouncement(announcement, from),
       forwards,
       alive,
     });
-    const handler: PeerHandler = replica;
+    const handler: PeerHandler = this.misbehaviour?.handler?.(this, replica) ?? replica;
     const server = new SimPeerServer({ self: this.id, timers: this.timers, stats: alliance.traffic.transport, handler, fail: (error) => alliance.scheduler.fail(error) });
     this.replica = replica;
     this.transport = transport;
@@ -241,12 +254,7 @@ export class SimNode {
 
   publishPayload(payload: GossipPayload): void {
     if (this.status === 'down' || this.gossip === undefined) return;
-    const sent = this.alliance.traffic.gossipSent[payload.label];
-    const before = this.alliance.network.counters(this.id).messagesSent;
     this.gossip.publish(payload);
-    const copies = this.alliance.network.counters(this.id).messagesSent - before;
-    sent.messages += copies;
-    sent.bytes += copies * messageBytes(payload);
   }
 
   /**
@@ -393,13 +401,7 @@ export class Alliance {
     const replica = node.replica;
     if (replica === undefined || node.status !== 'up') return undefined;
     const calledAtMs = this.scheduler.now;
-    let seq: number;
-    try {
-      seq = (await replica.write(record)).seq;
-    } catch (error) {
-      if (error instanceof TongxingError) throw error; // an invalid record is the scenario's bug
-      throw error;
-    }
+    const { seq } = await replica.write(record); // rejects only for an invalid record: the scenario's bug
     this.scheduler.trace.mixUint32(0x77000000 | node.index);
     this.scheduler.trace.mixUint32(seq);
     for (const observer of this.observers) observer.onWrite?.(node, seq, record, calledAtMs);

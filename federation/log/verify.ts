@@ -2,7 +2,7 @@ import type { Head, SignedHead } from '../../gen/tongxing/log/v1/log.js';
 import { ChainError, LimitError, ValidationError } from '../errors.js';
 import { rangeEntriesMax } from '../limits.js';
 import { validateRecord } from '../records/validate.js';
-import { decodeEntry, toHex, type HashedEntry } from './entry.js';
+import { decodeEntry, toHex, zeroHash, type HashedEntry } from './entry.js';
 import { verifyHead } from './head.js';
 
 export interface VerifyRangeInput {
@@ -84,6 +84,7 @@ export function verifyRange(input: VerifyRangeInput): VerifiedRange {
   const last = previous!;
   if (!last.hash.equals(head.entryHash)) throw new ChainError(`entries do not hash to the head at seq ${headSeq}`);
   if (last.entry.hlc !== head.hlc) throw new ChainError(`head hlc ${head.hlc} differs from its entry's ${last.entry.hlc}`);
+  if (tip.seq === 0 && !verified[0]!.entry.prev.equals(zeroHash)) throw new ChainError('entries[0]: seq 1 must have a zero prev');
   if (!verified[0]!.entry.prev.equals(tip.hash)) {
     throw new ForkError(`entry ${tip.seq + 1} does not follow the stored entry ${tip.seq}`, signedHead, verified);
   }
