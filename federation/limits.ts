@@ -7,12 +7,6 @@ export const entryBytesMax = 64 * 1024;
 /** Entries one author may put under one signed head; keeps a head's verification cost bounded per entry. */
 export const batchEntriesMax = 1000;
 
-/** A head is signed at least this often while entries are pending, to bound propagation delay. */
-export const headIntervalMs = 50;
-
-/** An HLC may run ahead of the receiver's wall clock by at most this much before it is rejected. */
-export const clockSkewMsMax = 60_000;
-
 /** Free-text record fields (names, grounds, explanations). */
 export const textCharsMax = 2000;
 
@@ -75,3 +69,15 @@ export const verifiedHeadsMax = 16_384;
 
 /** Longest wait before a peer channel redials after failures: a restarted city node rejoins anti-entropy within seconds (gRPC's default backoff grows to 120 s). */
 export const peerReconnectBackoffMsMax = 10_000;
+
+/** SM2 public keys kept precomputed (~71 KB each, ~6 ms to build): more than the members of an alliance. */
+export const precomputedKeysMax = 256;
+
+/** Certificates in one chain from leaf to trusted root: CA hierarchies in use are 2-4 deep. */
+export const chainCertificatesMax = 8;
+
+/** Finished spans kept in memory when no trace exporter is configured (for tests and debugging). */
+export const spansKeptMax = 256;
+
+/** One gossip message: a head (< 1 KiB) with a batch riding along up to announceBytesMax, or a proof; room for framing. */
+export const gossipMessageBytesMax = announceBytesMax + 16 * 1024;

@@ -352,7 +352,7 @@ export class Replica {
     }
     const stored: StoredEntry[] = entries.map((e) => ({ author, seq: Number(e.entry.seq), bytes: e.bytes }));
     const state = await this.#plan(entries.map((e) => toViewEntry(author, e)));
-    await this.#c.store.commit({ entries: stored, heads: [signed], state });
+    await this.#c.store.commit({ entries: stored, heads: [signed], state, durable: false });
     this.#stored(author, signed);
     this.#writer.observe(head.hlc); // our next entries order after what we have seen
     this.#c.onEvent?.({ type: 'ingested', author, fromSeq: stored[0]!.seq, toSeq: seq, source });

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   Gossip,
   generatePeerKey,
+  gossipMessageBytesMax,
   gossipScoreThresholds,
   headsTopic,
   peerIdOfKey,
@@ -97,10 +98,17 @@ describe('Gossip', () => {
     for (const address of addresses) expect(address).toMatch(new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${gossip.peerId}$`));
   });
 
-  it('publishes without error before any peer is subscribed', async () => {
+  it('round-trips a peer key through its key-file text and refuses garbage', async () => {
+    const key = await generatePeerKey();
+    expect(peerIdOfKey(peerKeyFromBase64(peerKeyToBase64(key)))).toBe(peerIdOfKey(key));
+    expect(() => peerKeyFromBase64('bm90IGEga2V5')).toThrow(expect.objectContaining({ name: 'EncodingError' }));
+  });
+
+  it('publishes without error before any peer is subscribed, and refuses oversized payloads', async () => {
     const { gossip } = node();
     await gossip.start();
     await expect(gossip.publish(bytes('alone'))).resolves.toBe(0);
+    await expect(gossip.publish(new Uint8Array(gossipMessageBytesMax + 1))).rejects.toMatchObject({ name: 'LimitError' });
   });
 
   it('delivers a message published by C to A and B, and names C as the sender at D, two hops away', async () => {

@@ -14,7 +14,7 @@ import { yamux } from '@libp2p/yamux';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { assert, EncodingError, LimitError, ValidationError } from '../federation/errors.js';
-import { announceBytesMax } from '../federation/limits.js';
+import { gossipMessageBytesMax } from '../federation/limits.js';
 
 export type GossipVerdict = 'accept' | 'reject' | 'ignore';
 
@@ -51,11 +51,7 @@ export interface GossipInit {
   heartbeatIntervalMs?: number;
 }
 
-/**
- * One announcement: a head (< 1 KiB) with a batch riding along up to
- * announceBytesMax, or an equivocation proof. Room for the head and framing.
- */
-export const gossipMessageBytesMax = announceBytesMax + 16 * 1024;
+export { gossipMessageBytesMax };
 
 export function headsTopic(allianceIdHex: string): string {
   if (!/^(?:[0-9a-f]{2})+$/.test(allianceIdHex)) {

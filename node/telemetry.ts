@@ -28,6 +28,7 @@ import {
 import { BasicTracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ValidationError } from '../federation/errors.js';
 import type { ReplicaEvent } from '../federation/replica.js';
+import { spansKeptMax } from '../federation/limits.js';
 
 export interface TelemetryInit {
   /** `host:port` of the Prometheus endpoint (`[::1]:9464` for IPv6); port 0 picks a free port; `''` serves no endpoint. */
@@ -79,9 +80,6 @@ export interface Telemetry {
   /** Closes the HTTP endpoint (the port is free when this resolves) and shuts the providers down. Idempotent. */
   stop(): Promise<void>;
 }
-
-/** Finished spans kept in memory when no exporter is configured: enough to inspect a few sync rounds, bounded so a long run cannot grow. */
-export const spansKeptMax = 256;
 
 /** Bucket bounds of operation durations: a local round takes milliseconds, a pull from a slow member seconds. */
 export const operationDurationBoundariesMs = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000];

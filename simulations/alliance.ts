@@ -151,6 +151,8 @@ export class SimNode {
   /** This node's own stream: anti-entropy peer choice, jitter, its misbehaviour. */
   readonly rng: Prng;
   misbehaviour: Misbehaviour | undefined;
+  /** This node's wall clock in whole ms, as Date.now() gives it. */
+  readonly clock = { nowMs: (): number => Math.floor(this.timers.nowMs()) };
   store: SimStore;
   status: NodeStatus = 'down';
   incarnation = 0;
@@ -168,15 +170,15 @@ export class SimNode {
     this.label = `city-${String(index).padStart(3, '0')}`;
     this.timers = new VirtualTimers(alliance.scheduler, { clockOffsetMs });
     this.rng = alliance.rng.fork(`node/${index}`);
-    this.store = new SimStore(new MemoryStore(), this.id);
+    this.store = new SimStore(new MemoryStore());
   }
 
   get honest(): boolean {
     return this.misbehaviour === undefined;
   }
 
-  /** Opens the replica on the node's store and joins the network, the mesh and the rounds. */
-  async start(): Promise<void> {
+  /** Opens the replica on the node's store and joins the network and the mesh; with `begin`, the rounds too. */
+  async start(begin = true): Promise<void> {
     assert(this.status === 'down', `${this.label}: start while ${this.status}`);
     const alliance = this.alliance;
     const incarnation = ++this.incarnation;
@@ -195,7 +197,7 @@ export class SimNode {
       {
         store: this.store,
         transport,
-        clock: this.timers,
+        clock: this.clock,
         random: { int: (maxExclusive) => this.rng.int(0, maxExclusive) },
         // Events of a crashed incarnation still count: its last commits are on the disk.
         onEvent: (event) => alliance.replicaEvent(this, event),
@@ -241,8 +243,15 @@ export class SimNode {
     );
     if (!alliance.mesh.has(this.id)) alliance.mesh.join(this.id);
     this.status = 'up';
-    this.every(alliance.config.antiEntropyIntervalMs, incarnation, () => replica.antiEntropyRound());
-    this.every(alliance.config.beaconIntervalMs, incarnation, () => replica.beacon());
+    if (begin) this.begin();
+  }
+
+  /** Starts the anti-entropy and beacon rounds (and any misbehaviour) with a first beacon, as node/node.ts does once it listens. */
+  begin(): void {
+    const replica = this.replica;
+    assert(replica !== undefined && this.status === 'up', `${this.label}: begin while ${this.status}`);
+    this.every(this.alliance.config.antiEntropyIntervalMs, this.incarnation, () => replica.antiEntropyRound());
+    this.every(this.alliance.config.beaconIntervalMs, this.incarnation, () => replica.beacon());
     replica.beacon();
     this.misbehaviour?.onStart?.(this);
   }
@@ -273,7 +282,7 @@ export class SimNode {
           return;
         }
         schedule();
-      }, intervalMs * (0.75 + this.rng.float() / 2));
+      }, Math.round(intervalMs * (0.75 + this.rng.float() / 2)));
     };
     schedule();
   }
@@ -391,9 +400,10 @@ export class Alliance {
     return peers;
   }
 
-  /** Starts every node at virtual time now (inside an event, so their first beacons are traced). */
+  /** Starts every node at virtual time now: all listen before any sends its first beacon. */
   async startAll(): Promise<void> {
-    for (const node of this.nodes) await node.start();
+    for (const node of this.nodes) await node.start(false);
+    for (const node of this.nodes) node.begin();
   }
 
   /** An honest write; resolves with the entry's seq once durable and announced. */

@@ -83,7 +83,7 @@ function repeat(node: SimNode, context: ByzantineContext, intervalMs: number, ac
       if (node.incarnation !== incarnation || !active(node, context)) return;
       await action();
       schedule();
-    }, intervalMs * (0.5 + node.rng.float()));
+    }, Math.round(intervalMs * (0.5 + node.rng.float())));
   };
   schedule();
 }
@@ -120,7 +120,7 @@ async function ownTip(node: SimNode): Promise<LogTip> {
 
 /** A head of `author` at `seq` signed with `node`'s key: its signature cannot verify under the author's key. */
 function forgedHead(node: SimNode, author: Buffer, seq: bigint): SignedHead {
-  const wallMs = node.timers.nowMs();
+  const wallMs = node.clock.nowMs();
   return signHead(
     { allianceId: node.alliance.allianceId, author, seq, entryHash: sm3(Buffer.from(`forged/${seq}/${node.rng.next()}`)), hlc: hlcPack(wallMs, 0), signedAtMs: BigInt(wallMs) },
     node.keyPair,
@@ -156,7 +156,7 @@ function forger(context: ByzantineContext): Misbehaviour {
         } else {
           // Our own next batch, validly signed, holding a record no validator accepts.
           const tip = await ownTip(node);
-          const wallMs = node.timers.nowMs();
+          const wallMs = node.clock.nowMs();
           const hashed = encodeEntry({
             allianceId: node.alliance.allianceId,
             author: Buffer.from(node.id, 'hex'),
@@ -253,7 +253,7 @@ function equivocator(context: ByzantineContext): Misbehaviour {
       node.timers.setTimeout(async () => {
         if (node.incarnation !== incarnation || !active(node, context)) return;
         const tip = await ownTip(node);
-        const [left, right] = forks(node, tip, node.timers.nowMs());
+        const [left, right] = forks(node, tip, node.clock.nowMs());
         const peers = node.alliance.mesh.neighbours(node.id);
         if (peers.length < 2) return;
         const leftPayload = gossipPayload(encodeAnnouncement(headAnnouncement(left!.head, left!.entries)), 'record');
@@ -361,7 +361,7 @@ function quietEquivocator(context: ByzantineContext): Misbehaviour {
         if (node.incarnation !== incarnation || fork !== undefined) return;
         const tip = await ownTip(node);
         forkAfterSeq = tip.seq;
-        fork = forks(node, tip, node.timers.nowMs());
+        fork = forks(node, tip, node.clock.nowMs());
         context.count('equivocate_quiet.forks');
       }, Math.max(0, context.equivocateAtMs - node.alliance.scheduler.now));
     },

@@ -108,26 +108,36 @@ export class GossipRouter {
   publish(payload: GossipPayload): void {
     this.#remember(payload.id);
     const peers = this.#c.params.floodPublish ? this.#c.allPeers() : this.#c.meshPeers();
-    for (const peer of peers) if (this.score(peer) >= this.#c.params.publishThreshold) this.#c.send(peer, payload);
+    const scored = this.#scores.size > 0;
+    for (const peer of peers) if (!scored || this.score(peer) >= this.#c.params.publishThreshold) this.#c.send(peer, payload);
   }
 
-  /** A copy of a message arrived from `from`. */
-  async receive(from: NodeId, payload: GossipPayload): Promise<void> {
+  /**
+   * A copy of a message arrived from `from`. Duplicates and graylisted
+   * senders are dropped synchronously (most copies are duplicates: no
+   * promise for them); a new message is validated, then forwarded.
+   */
+  receive(from: NodeId, payload: GossipPayload): Promise<void> | undefined {
     const { stats, params } = this.#c;
     stats.deliveries++;
     const carriesRecords = payload.label === 'record';
     if (carriesRecords) stats.recordDeliveries++;
-    if (this.score(from) < params.graylistThreshold) {
+    if (this.#scores.size > 0 && this.score(from) < params.graylistThreshold) {
       stats.graylisted++;
-      return;
+      return undefined;
     }
     if (this.#seen.has(payload.id)) {
       stats.duplicates++;
-      return;
+      return undefined;
     }
     this.#remember(payload.id);
     stats.firstDeliveries++;
     if (carriesRecords) stats.recordFirstDeliveries++;
+    return this.#validateAndForward(from, payload);
+  }
+
+  async #validateAndForward(from: NodeId, payload: GossipPayload): Promise<void> {
+    const { stats, params } = this.#c;
     const announcement = decodeAnnouncement(payload.bytes);
     let verdict: Verdict;
     if (announcement === undefined) {
@@ -147,8 +157,9 @@ export class GossipRouter {
     }
     stats.accepted++;
     if (!this.#c.forwards) return;
+    const scored = this.#scores.size > 0;
     for (const peer of this.#c.meshPeers()) {
-      if (peer !== from && this.score(peer) >= params.publishThreshold) this.#c.send(peer, payload);
+      if (peer !== from && (!scored || this.score(peer) >= params.publishThreshold)) this.#c.send(peer, payload);
     }
   }
 

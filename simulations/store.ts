@@ -1,8 +1,8 @@
 // A node's disk in the simulation: a MemoryStore (which survives restarts
 // through reopen) behind a thin wrapper that
-// - remembers whether the last commit appended to the node's own log, so a
-//   restart may lose only a commit that the node had not acknowledged and
-//   announced as durable (see loseLastCommit below), and
+// - remembers whether the last commit was durable, so a restart may lose it
+//   only if it was not (CommitBatch.durable false: other members' entries,
+//   pulled again after a loss; a node's own log is always durable), and
 // - can kill the process at a commit boundary: once armed, the k-th next
 //   commit and every call after it never return, as if the process died
 //   just before that write. This reaches states a crash between two events
@@ -16,18 +16,16 @@ const never = new Promise<never>(() => {});
 
 export class SimStore implements Store {
   readonly #disk: MemoryStore;
-  readonly #self: AuthorId;
   /** Commits left before the process dies (undefined: not armed). */
   #commitsBeforeDeath: number | undefined;
   #onDeath: (() => void) | undefined;
   #dead = false;
-  /** Whether the last successful commit appended entries to this node's own log. */
-  lastCommitAppendedOwnLog = false;
+  /** Whether the last successful commit asked to be durable (the CommitBatch default). */
+  lastCommitDurable = true;
   commits = 0;
 
-  constructor(disk: MemoryStore, self: AuthorId) {
+  constructor(disk: MemoryStore) {
     this.#disk = disk;
-    this.#self = self;
   }
 
   get disk(): MemoryStore {
@@ -62,7 +60,7 @@ export class SimStore implements Store {
       this.#commitsBeforeDeath--;
     }
     this.commits++;
-    this.lastCommitAppendedOwnLog = batch.entries.some((entry) => entry.author === this.#self);
+    this.lastCommitDurable = batch.durable !== false;
     return this.#disk.commit(batch);
   }
 
@@ -103,15 +101,14 @@ export class SimStore implements Store {
   }
 
   /**
-   * The store a restarted process finds. `loseLastCommit` drops the last
-   * commit (an unsynced write) unless it appended to the node's own log: the
-   * replica resolves a write and announces its head only once the commit is
-   * durable, so losing it would make an honest node sign a second history
-   * (outside the fault model; LevelStore syncs by default).
+   * The store a restarted process finds (an OS crash). `loseLastCommit` drops
+   * the last commit if it was not durable: it resolved before reaching the
+   * disk. A durable commit is never lost (LevelStore syncs it); losing the
+   * node's own announced batch would make an honest node sign a second history.
    */
   reopen(loseLastCommit: boolean): { store: SimStore; lostCommit: boolean } {
-    const lostCommit = loseLastCommit && !this.lastCommitAppendedOwnLog && this.commits > 0;
+    const lostCommit = loseLastCommit && !this.lastCommitDurable && this.commits > 0;
     this.#dead = true;
-    return { store: new SimStore(this.#disk.reopen({ loseLastCommit: lostCommit }), this.#self), lostCommit };
+    return { store: new SimStore(this.#disk.reopen({ loseLastCommit: lostCommit })), lostCommit };
   }
 }

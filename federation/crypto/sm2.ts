@@ -9,16 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { sm2 as smCrypto } from 'sm-crypto-v2';
 import { EncodingError } from '../errors.js';
 import { sm3 } from './sm3.js';
+import { precomputedKeysMax } from '../limits.js';
 
 /** GM/T 0009 default distinguishing ID, used by OpenSSL `distid:`, GmSSL and USB keys. */
 export const defaultDistinguishingId = '1234567812345678';
-
-/**
- * Public keys whose precomputed multiplication tables are cached (least recently used
- * evicted). ~71 KB each at the window below, so ~18 MB at the bound: enough for every
- * member node and trusted CA of an alliance.
- */
-export const precomputedKeysMax = 256;
 
 // Window 4 costs ~8 ms and ~71 KB per key and verifies ~900/s; window 8 gives ~1150/s
 // but costs ~60 ms and ~640 KB per key, too much for keys seen only a few times.

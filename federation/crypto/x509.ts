@@ -7,11 +7,9 @@ import { CertificateError, EncodingError, assert } from '../errors.js';
 import { pemBlocks, publicKeyFromSpki } from './pem.js';
 import { verify } from './sm2.js';
 import { sm3Hex } from './sm3.js';
+import { chainCertificatesMax } from '../limits.js';
 
 export const oidSm2WithSm3 = '1.2.156.10197.1.501';
-
-/** Leaf to trust root inclusive. Real SM2 hierarchies are 2-4 deep; this also stops loops. */
-export const chainCertificatesMax = 8;
 
 const oidBasicConstraints = '2.5.29.19';
 const oidKeyUsage = '2.5.29.15';

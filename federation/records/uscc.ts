@@ -183,9 +183,13 @@ export interface UsccOverrideInput {
   approvedBy: string;
 }
 
+/** Character code -> value; -1 outside the alphabet. A table, because every ingested record checks its USCCs. */
+const values = new Int8Array(128).fill(-1);
+for (let i = 0; i < usccAlphabet.length; i++) values[usccAlphabet.charCodeAt(i)] = i;
+
 function value(char: string): number {
-  const v = usccAlphabet.indexOf(char);
-  assert(v >= 0 && char.length === 1, `not a USCC character: ${JSON.stringify(char)}`);
+  const v = char.length === 1 ? (values[char.charCodeAt(0)] ?? -1) : -1;
+  if (v < 0) assert(false, `not a USCC character: ${JSON.stringify(char)}`);
   return v;
 }
 

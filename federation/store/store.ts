@@ -45,6 +45,14 @@ export interface CommitBatch {
   readonly entries: readonly StoredEntry[];
   readonly heads: readonly SignedHead[];
   readonly state: readonly StateChange[];
+  /**
+   * false: the batch may be lost in an OS crash (never half-applied) and
+   * resolves without waiting for the disk. For other members' entries, which
+   * are pulled again after a loss; a node's own log is always written durably,
+   * since a lost announced head would make it sign a different one.
+   * Default true; a store opened without sync ignores it.
+   */
+  readonly durable?: boolean;
 }
 
 /**

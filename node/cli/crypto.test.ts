@@ -61,6 +61,7 @@ describe('tongxing keygen', () => {
     const pair = readPrivateKeyPem(readFileSync(keyFile, 'utf8'));
     expect(printed).toEqual({
       nodeId: nodeIdOf(pair.publicKey),
+      publicKey: Buffer.from(pair.publicKey).toString('hex'),
       privateKeyFile: keyFile,
       publicKeyFile: pki.dir.file('node.pub.pem'),
     });

@@ -18,7 +18,7 @@ const keygen: Command = {
     '  --out FILE   private key, PKCS#8 PEM, mode 0600 (openssl genpkey -algorithm SM2 compatible);',
     '               the public key (SPKI PEM) goes to FILE with .pem replaced by .pub.pem',
     '  --force      overwrite existing files',
-    '  --json       print {nodeId, privateKeyFile, publicKeyFile}',
+    '  --json       print {nodeId, publicKey (hex, for the alliance file), privateKeyFile, publicKeyFile}',
   ].join('\n'),
   options: { out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } },
   async run(args, io) {
@@ -34,10 +34,11 @@ const keygen: Command = {
     chmodSync(privateKeyFile, 0o600); // `mode` applies only when the file is created
     writeOutput(publicKeyFile, writePublicKeyPem(pair.publicKey), { flag: force ? 'w' : 'wx' });
     const nodeId = nodeIdOf(pair.publicKey);
+    const publicKey = Buffer.from(pair.publicKey).toString('hex');
     if (args.values.json) {
-      printJson(io, { nodeId, privateKeyFile, publicKeyFile });
+      printJson(io, { nodeId, publicKey, privateKeyFile, publicKeyFile });
     } else {
-      io.stdout(`node id ${nodeId}\nprivate key ${privateKeyFile} (mode 0600)\npublic key ${publicKeyFile}\n`);
+      io.stdout(`node id ${nodeId}\npublic key ${publicKey}\nprivate key ${privateKeyFile} (mode 0600)\npublic key file ${publicKeyFile}\n`);
     }
     return exitOk;
   },

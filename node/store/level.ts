@@ -127,7 +127,7 @@ export class LevelStore implements Store {
       throw error;
     }
     if (write.length === 0) return write.close(); // only ignored heads
-    await write.write({ sync: this.#sync });
+    await write.write({ sync: this.#sync && batch.durable !== false });
     for (const [author, head] of latest) {
       if (!this.#latest.has(author)) this.#authors.splice(sortedIndex(this.#authors, author), 0, author);
       this.#latest.set(author, head);

@@ -1,0 +1,35 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import * as limits from '../federation/limits.js';
+import { commands } from '../node/cli/commands.js';
+
+// The docs stay true: every limit is listed with its current value, and the
+// README's quick start and CLI overview match what exists.
+
+const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
+
+describe('docs', () => {
+  it('LIMITS.md lists every limit with its value', () => {
+    const doc = read('docs/LIMITS.md');
+    for (const [name, value] of Object.entries(limits)) {
+      const row = doc.split('\n').find((line) => line.startsWith(`| \`${name}\``));
+      expect(row, `${name} is missing from docs/LIMITS.md`).toBeDefined();
+      expect(row, `${name} has another value in docs/LIMITS.md`).toContain(`| ${value.toLocaleString('en-US')} |`);
+    }
+  });
+
+  it('the README quick start is exactly make demo and make test', () => {
+    const readme = read('README.md');
+    const quickStart = readme.split('## Quick start')[1]!.split('##')[0]!;
+    const commandsShown = [...quickStart.matchAll(/^make \w+/gm)].map((m) => m[0]);
+    expect(commandsShown).toEqual(['make demo', 'make test']);
+  });
+
+  it('the README CLI overview names only commands that exist', () => {
+    const readme = read('README.md');
+    const named = [...readme.matchAll(/^\| `tongxing ([a-z ]+?)(?: [A-Z-]|`| \[|\\\|)/gm)].map((m) => m[1]!.trim());
+    expect(named.length).toBeGreaterThan(5);
+    const paths = commands.map((c) => c.path.join(' '));
+    for (const name of named) expect(paths.some((p) => p === name || p.startsWith(`${name} `)), `tongxing ${name}`).toBe(true);
+  });
+});
