@@ -150,6 +150,25 @@ describe('replica', () => {
     expect(await stores[1]!.getState(`proof/${a.nodeId}`)).toBeDefined();
   });
 
+  it('recovers its own log from peers after losing its store, instead of forking it', async () => {
+    const { keys, members, replicas, settle, clock, net } = await alliance(2);
+    const [a, b] = replicas as [Replica, Replica];
+    for (let i = 0; i < 3; i++) await a.write(entityRegistration(usccFor(100 + i)));
+    await settle();
+    expect(storedSeqs(b)[0]).toBe(3);
+    // A's data directory is lost: same key, empty store.
+    const fresh = await Replica.open({ allianceId, keyPair: keys[0]!, members }, { store: new MemoryStore(), transport: transportFor(a.nodeId, net), clock, random: { int: () => 0 } });
+    net.replicas.set(a.nodeId, fresh);
+    await fresh.antiEntropyRound();
+    await expect(fresh.write(entityRegistration(usccFor(200)))).rejects.toThrow(/own log is being recovered/);
+    await settle();
+    const written = await fresh.write(entityRegistration(usccFor(201)));
+    expect(written.seq).toBe(4);
+    await settle();
+    expect(b.isQuarantined(a.nodeId)).toBe(false);
+    expect(storedSeqs(b)[0]).toBe(4);
+  });
+
   it('refuses the announcement of a non-member and a tampered batch', async () => {
     const { replicas } = await alliance(2);
     const outsider = new LogWriter(allianceId, generateKeyPair());

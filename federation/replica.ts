@@ -78,7 +78,7 @@ export class Replica {
   readonly nodeId: string;
   readonly #init: ReplicaInit;
   readonly #c: ReplicaComponents;
-  readonly #writer: LogWriter;
+  #writer: LogWriter;
   /** Stored log ends, per author. */
   readonly #tips = new Map<string, Tip>();
   /** Newest verified head whose seq is the stored tip: what we tell peers we can serve. */
@@ -139,6 +139,8 @@ export class Replica {
    */
   write(record: Record): Promise<Provenance> {
     if (this.#closed) return Promise.reject(new TongxingError('replica is closed'));
+    const behind = this.#ownLogBehind();
+    if (behind) return Promise.reject(new TongxingError(behind));
     let seq: number;
     try {
       seq = Number(this.#writer.append(record, this.#c.clock.nowMs()).entry.seq);
@@ -182,7 +184,7 @@ export class Replica {
 
   /** Re-signs this node's head as a liveness beacon, so peers can tell its data is fresh. */
   beacon(): void {
-    if (this.#closed || this.#writer.pendingCount > 0) return;
+    if (this.#closed || this.#writer.pendingCount > 0 || this.#ownLogBehind()) return;
     const signed = this.#writer.resign(this.#c.clock.nowMs());
     this.#signedAt.set(this.nodeId, Number(signed.head!.signedAtMs));
     this.#served.set(this.nodeId, signed);
@@ -211,7 +213,6 @@ export class Replica {
     const author = toHex(signed.head!.author);
     const member = this.#init.members.get(author);
     if (!member) return this.#reject(from, `head of non-member ${author.slice(0, 12)}`);
-    if (author === this.nodeId) return 'ignore';
     let range: HashedEntry[] = [];
     try {
       const head = verifyHead(signed, member.publicKey, this.#init.allianceId);
@@ -225,6 +226,7 @@ export class Replica {
     } catch (error) {
       return this.#reject(from, `announcement from ${author.slice(0, 12)}: ${(error as Error).message}`);
     }
+    if (author === this.nodeId) return this.#ownHead(signed, from);
     if (this.#proofs.has(author)) return 'ignore';
     if (from !== undefined && this.#init.members.has(from)) this.#lastContact.set(from, this.#c.clock.nowMs());
     void this.#onHead(signed, range, author).catch((error) => this.#reject(from, (error as Error).message));
@@ -294,7 +296,7 @@ export class Replica {
     for (const signed of heads.slice(0, this.#init.members.size)) {
       const author = toHex(signed.head?.author ?? Buffer.alloc(0));
       const member = this.#init.members.get(author);
-      if (!member || author === this.nodeId || this.#proofs.has(author)) continue;
+      if (!member || this.#proofs.has(author)) continue;
       const known = this.#known.get(author);
       const newer = !known || signed.head!.seq > known.head!.seq || signed.head!.signedAtMs > known.head!.signedAtMs;
       if (!newer) continue;
@@ -304,10 +306,45 @@ export class Replica {
         this.#reject(peer, `head vector: ${(error as Error).message}`);
         continue;
       }
+      if (author === this.nodeId) {
+        this.#ownHead(signed, peer);
+        continue;
+      }
       this.#sources.set(author, peer);
       pulls.push(this.#onHead(signed, [], peer));
     }
     await Promise.all(pulls);
+  }
+
+  // ---- own log recovery ----
+
+  /**
+   * A peer holds more of this node's own log than its store does: the data
+   * directory was lost or restored from an old backup. Writing now would sign
+   * a second history (an equivocation), so writes are refused until the own
+   * log is pulled back like any other member's; the writer then continues it.
+   */
+  #ownHead(signed: SignedHead, source: string | undefined): Verdict {
+    const seq = Number(signed.head!.seq);
+    if (seq <= this.#writer.tip.seq) return 'ignore';
+    const known = this.#known.get(this.nodeId);
+    if (!known || seq > Number(known.head!.seq)) this.#known.set(this.nodeId, signed);
+    if (source !== undefined) this.#sources.set(this.nodeId, source);
+    void this.pull(this.nodeId).then(() => this.#resumeOwnLog());
+    return 'accept';
+  }
+
+  #resumeOwnLog(): void {
+    const tip = this.#tips.get(this.nodeId);
+    if (!tip || tip.seq <= this.#writer.tip.seq || this.#writer.pendingCount > 0) return;
+    const head = this.#served.get(this.nodeId)!.head!;
+    this.#writer = new LogWriter(this.#init.allianceId, this.#init.keyPair, { seq: tip.seq, hash: tip.hash, hlc: head.hlc });
+  }
+
+  #ownLogBehind(): string | undefined {
+    const known = Number(this.#known.get(this.nodeId)?.head?.seq ?? 0);
+    if (known <= this.#writer.tip.seq) return undefined;
+    return `this node's own log is being recovered from peers (stored seq ${this.#writer.tip.seq}, peers hold ${known}): writes resume when it is back`;
   }
 
   // ---- ingest ----
