@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { Announcement } from '../gen/tongxing/federation/v1/peer.js';
 import { generateKeyPair, nodeIdOf, type Sm2KeyPair } from './crypto/sm2.js';
 import { sm3 } from './crypto/sm3.js';
+import { encodeEntry } from './log/entry.js';
+import { signHead } from './log/head.js';
 import { LogWriter } from './log/writer.js';
+import { rejectionKey } from './views/apply.js';
 import { Membership } from './membership.js';
 import { checkSanctions, getEntity } from './queries.js';
 import { Replica, type PeerTransport } from './replica.js';
@@ -167,6 +170,20 @@ describe('replica', () => {
     await settle();
     expect(b.isQuarantined(a.nodeId)).toBe(false);
     expect(storedSeqs(b)[0]).toBe(4);
+  });
+
+  it('stores an authentic entry with an invalid record but leaves it out of the views, with the reason', async () => {
+    const { keys, replicas, settle } = await alliance(2);
+    const [a, b] = replicas as [Replica, Replica];
+    // A member signs a record its own validation would have refused (a bad USCC check character).
+    const bad = encodeEntry({ allianceId, author: Buffer.from(a.nodeId, 'hex'), seq: 1n, prev: Buffer.alloc(32), hlc: 1n, record: entityRegistration('91350100M000100Y44') });
+    const head = signHead({ allianceId, author: Buffer.from(a.nodeId, 'hex'), seq: 1n, entryHash: bad.hash, hlc: 1n, signedAtMs: BigInt(t0) }, keys[0]!);
+    expect(await b.receiveAnnouncement({ kind: { $case: 'head', value: { head, entries: [Buffer.from(bad.bytes)] } } })).toBe('accept');
+    await settle();
+    expect(storedSeqs(b)[0]).toBe(1);
+    const rejection = await b.store.getState(rejectionKey(a.nodeId, 1));
+    expect(Buffer.from(rejection!).toString()).toMatch(/uscc/);
+    expect(await getEntity(b, '91350100M000100Y44')).toBeUndefined();
   });
 
   it('refuses the announcement of a non-member and a tampered batch', async () => {

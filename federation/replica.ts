@@ -19,7 +19,7 @@ import { ForkError, verifyRange } from './log/verify.js';
 import { LogWriter } from './log/writer.js';
 import type { Membership } from './membership.js';
 import type { StateChange, Store, StoredEntry } from './store/store.js';
-import { planViews, type ViewEntry } from './views/apply.js';
+import { planViews, prepareViewEntries } from './views/apply.js';
 import type { Provenance } from './views/provenance.js';
 
 // The replication core of one node: its own log writer, ingest of other
@@ -167,7 +167,7 @@ export class Replica {
     const waiting = this.#waiting;
     this.#waiting = [];
     try {
-      const state = await this.#plan(sealed.hashed.map((h) => toViewEntry(this.nodeId, h)));
+      const state = await this.#plan(this.nodeId, sealed.hashed);
       await this.#c.store.commit({ entries: sealed.entries, heads: [sealed.head], state });
     } catch (error) {
       // The writer's tip has moved past what is stored: this replica cannot go on.
@@ -388,7 +388,7 @@ export class Replica {
       return;
     }
     const stored: StoredEntry[] = entries.map((e) => ({ author, seq: Number(e.entry.seq), bytes: e.bytes }));
-    const state = await this.#plan(entries.map((e) => toViewEntry(author, e)));
+    const state = await this.#plan(author, entries);
     await this.#c.store.commit({ entries: stored, heads: [signed], state, durable: false });
     this.#stored(author, signed);
     this.#writer.observe(head.hlc); // our next entries order after what we have seen
@@ -541,17 +541,18 @@ export class Replica {
       if (this.#proofs.has(author)) continue;
       for (let from = 1; from <= tip.seq; from += rangeEntriesMax) {
         const entries = await store.entries(author, from, tip.seq, rangeEntriesMax);
-        const state = await this.#plan(entries.map((e) => toViewEntry(author, decodeEntry(e.bytes))));
+        const state = await this.#plan(author, entries.map((e) => decodeEntry(e.bytes)));
         await store.commit({ entries: [], heads: [], state });
       }
     }
   }
 
-  #plan(entries: ViewEntry[]): Promise<StateChange[]> {
-    return planViews(
-      entries.filter((e) => !this.#proofs.has(e.author)),
-      (keys) => this.#c.store.getStates(keys),
-    );
+  /** View changes for one author's verified entries (none for a quarantined author). */
+  async #plan(author: string, hashed: readonly HashedEntry[]): Promise<StateChange[]> {
+    if (this.#proofs.has(author)) return [];
+    const { entries, rejected } = prepareViewEntries(author, hashed);
+    const changes = await planViews(entries, (keys) => this.#c.store.getStates(keys));
+    return [...changes, ...rejected];
   }
 
   #serial<T>(task: () => Promise<T>): Promise<T> {
@@ -603,11 +604,6 @@ export class Replica {
   }
 }
 
-function toViewEntry(author: string, hashed: HashedEntry): ViewEntry {
-  const { entry } = hashed;
-  assert(entry.record, 'verified entries have a record');
-  return { author, seq: Number(entry.seq), hlc: entry.hlc, record: entry.record };
-}
 
 /** Wall-clock milliseconds of an entry's hybrid logical clock. */
 export const provenanceWallMs = (p: Provenance): number => hlcWallMs(BigInt(p.hlc));

@@ -151,6 +151,8 @@ export class SimNode {
   /** This node's own stream: anti-entropy peer choice, jitter, its misbehaviour. */
   readonly rng: Prng;
   misbehaviour: Misbehaviour | undefined;
+  /** A Byzantine node gone quiet: its replica runs no rounds and announces nothing (set by its misbehaviour). */
+  silent = false;
   /** This node's wall clock in whole ms, as Date.now() gives it. */
   readonly clock = { nowMs: (): number => Math.floor(this.timers.nowMs()) };
   store: SimStore;
@@ -189,7 +191,7 @@ export class SimNode {
       timers: this.timers,
       stats: alliance.traffic.transport,
       announce: (announcement) => {
-        if (alive()) this.publish(announcement, labelOf(announcement));
+        if (alive() && !this.silent) this.publish(announcement, labelOf(announcement));
       },
     });
     const replica = await Replica.open(
@@ -276,7 +278,7 @@ export class SimNode {
       if (this.incarnation !== incarnation || this.status === 'down') return;
       this.timers.setTimeout(async () => {
         try {
-          await task();
+          if (!this.silent) await task();
         } catch (error) {
           if (this.incarnation === incarnation && this.status !== 'down') throw error; // a bug: fails the run
           return;

@@ -6,8 +6,9 @@
 //
 // Behaviours (one per node; a scenario may give several nodes the same one):
 // - forge: tampered entries under another member's genuine head, heads of
-//   other members signed with its own key, its own batch holding an invalid
-//   record; serves tampered chunks when pulled and forged heads in exchanges.
+//   other members signed with its own key, its own batches holding invalid
+//   records (authentic, so stored, but ignored by every view); serves
+//   tampered chunks when pulled and forged heads in exchanges.
 // - replay: re-publishes other members' old heads (re-encoded, so each is a
 //   new gossip message, as with gossipsub's from+seqno message ids).
 // - equivocate: signs two different batches at one seq and shows each to
@@ -26,7 +27,7 @@ import type { SignedHead } from '../gen/tongxing/log/v1/log.js';
 import { sm3 } from '../federation/crypto/sm3.js';
 import { encodeEntry, toHex, zeroHash } from '../federation/log/entry.js';
 import { signHead } from '../federation/log/head.js';
-import { hlcPack } from '../federation/log/hlc.js';
+import { hlcPack, hlcTick } from '../federation/log/hlc.js';
 import { LogWriter, type LogTip } from '../federation/log/writer.js';
 import { entityRegistration, sanctionIssue, usccFor } from '../federation/testing/records.js';
 import type { NodeId } from './core/index.js';
@@ -130,6 +131,8 @@ function forgedHead(node: SimNode, author: Buffer, seq: bigint): SignedHead {
 // ---- forge ----
 
 function forger(context: ByzantineContext): Misbehaviour {
+  /** Its own log's end as it last signed it: batches with invalid records are stored (views ignore them), so each must extend the last, or it would equivocate. */
+  let signedTip: LogTip | undefined;
   return {
     name: 'forge',
     forwardsGossip: true,
@@ -155,21 +158,24 @@ function forger(context: ByzantineContext): Misbehaviour {
           context.count('forge.bad_signature');
         } else {
           // Our own next batch, validly signed, holding a record no validator accepts.
-          const tip = await ownTip(node);
+          const stored = await ownTip(node);
+          const tip = signedTip !== undefined && signedTip.seq > stored.seq ? signedTip : stored;
           const wallMs = node.clock.nowMs();
+          const hlc = hlcTick(tip.hlc, wallMs);
           const hashed = encodeEntry({
             allianceId: node.alliance.allianceId,
             author: Buffer.from(node.id, 'hex'),
             seq: BigInt(tip.seq + 1),
             prev: Buffer.from(tip.hash),
-            hlc: hlcPack(wallMs, 0),
+            hlc,
             record: entityRegistration(invalidUscc),
           });
           const head = signHead(
-            { allianceId: node.alliance.allianceId, author: Buffer.from(node.id, 'hex'), seq: BigInt(tip.seq + 1), entryHash: hashed.hash, hlc: hlcPack(wallMs, 0), signedAtMs: BigInt(wallMs) },
+            { allianceId: node.alliance.allianceId, author: Buffer.from(node.id, 'hex'), seq: BigInt(tip.seq + 1), entryHash: hashed.hash, hlc, signedAtMs: BigInt(wallMs) },
             node.keyPair,
           );
           announcement = headAnnouncement(head, [hashed.bytes]);
+          signedTip = { seq: tip.seq + 1, hash: hashed.hash, hlc };
           context.count('forge.invalid_record');
         }
         const payload = gossipPayload(encodeAnnouncement(announcement), 'invalid');
@@ -362,6 +368,7 @@ function quietEquivocator(context: ByzantineContext): Misbehaviour {
         const tip = await ownTip(node);
         forkAfterSeq = tip.seq;
         fork = forks(node, tip, node.clock.nowMs());
+        node.silent = true; // no beacon or exchange of its own may show a third view of its log
         context.count('equivocate_quiet.forks');
       }, Math.max(0, context.equivocateAtMs - node.alliance.scheduler.now));
     },

@@ -14,7 +14,9 @@
 // - not-converged: an honest node misses entries of an honest author;
 // - sanction-lost: an honest node has no view of a sanction an honest author issued;
 // - invalid-chain-stored: an honest node stores a log of a Byzantine author
-//   that is not one signed hash chain of valid records;
+//   that is not one hash chain under heads the author signed;
+// - invalid-record-applied: a stored record that fails validation has no
+//   view/rejected/ entry (so a view may have counted it);
 // - views-differ: the hashes of all `view/` state differ between honest nodes;
 // - equivocation-undetected: an honest node did not quarantine a member that
 //   equivocated;
@@ -22,7 +24,10 @@
 
 import { createHash } from 'node:crypto';
 import type { Record as TongxingRecord } from '../gen/tongxing/records/v1/records.js';
-import { zeroHash } from '../federation/log/entry.js';
+import { TongxingError } from '../federation/errors.js';
+import { decodeRecord, zeroHash, type HashedEntry } from '../federation/log/entry.js';
+import { validateRecord } from '../federation/records/validate.js';
+import { rejectionKey } from '../federation/views/apply.js';
 import { verifyRange } from '../federation/log/verify.js';
 import type { ReplicaEvent } from '../federation/replica.js';
 import { pullsInFlightPerPeerMax, rangeEntriesMax } from '../federation/limits.js';
@@ -38,6 +43,7 @@ export type ViolationKind =
   | 'not-converged'
   | 'sanction-lost'
   | 'invalid-chain-stored'
+  | 'invalid-record-applied'
   | 'views-differ'
   | 'equivocation-undetected'
   | 'false-quarantine';
@@ -258,7 +264,11 @@ export class InvariantChecker implements AllianceObserver {
     }
   }
 
-  /** A Byzantine author's log as `node` stores it must be one hash chain of valid records under heads signed by the author. */
+  /**
+   * A Byzantine author's log as `node` stores it must be one hash chain under
+   * heads signed by the author; each invalid record in it must be set aside
+   * as rejected (views ignore it).
+   */
   async #verifyLog(node: SimNode, store: Store, author: SimNode): Promise<void> {
     const tipSeq = Number((await store.latestHead(author.id))?.head?.seq ?? 0);
     let after = 0;
@@ -270,13 +280,30 @@ export class InvariantChecker implements AllianceObserver {
         if (head === undefined) throw new Error(`no stored head after seq ${after}`);
         const seq = Number(head.head!.seq);
         const entries = await store.entries(author.id, after + 1, seq, seq - after);
-        verifyRange({ allianceId: this.#alliance.allianceId, publicKey: author.keyPair.publicKey, signedHead: head, tip: { seq: after, hash }, entries: entries.map((e) => e.bytes) });
+        const verified = verifyRange({ allianceId: this.#alliance.allianceId, publicKey: author.keyPair.publicKey, signedHead: head, tip: { seq: after, hash }, entries: entries.map((e) => e.bytes) });
+        for (const entry of verified.entries) {
+          if (recordIsValid(entry)) continue;
+          const seqOf = Number(entry.entry.seq);
+          if ((await store.getState(rejectionKey(author.id, seqOf))) === undefined) {
+            this.report('invalid-record-applied', `${node.label} stores an invalid record at seq ${seqOf} of ${author.label} without setting it aside`, node);
+          }
+        }
         after = seq;
         hash = head.head!.entryHash;
       }
     } catch (error) {
       this.report('invalid-chain-stored', `${node.label} stores a log of ${author.label} that does not verify after seq ${after}: ${(error as Error).message}`, node);
     }
+  }
+}
+
+function recordIsValid(entry: HashedEntry): boolean {
+  try {
+    validateRecord(decodeRecord(entry.entry));
+    return true;
+  } catch (error) {
+    if (error instanceof TongxingError) return false;
+    throw error;
   }
 }
 

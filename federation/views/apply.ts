@@ -1,4 +1,7 @@
 import { SanctionIssue, SanctionLift, type Record } from '../../gen/tongxing/records/v1/records.js';
+import { TongxingError } from '../errors.js';
+import { decodeRecord, type HashedEntry } from '../log/entry.js';
+import { validateRecord } from '../records/validate.js';
 import type { StateChange } from '../store/store.js';
 import { applyEntityRegistration, applyEntityUpdate, entityKey, type EntityView } from './entity.js';
 import { applyExpertAvailability, applyExpertProfile, expertKey, type ExpertView } from './expert.js';
@@ -11,6 +14,28 @@ export interface ViewEntry {
   readonly seq: number;
   readonly hlc: bigint;
   readonly record: Record;
+}
+
+/**
+ * Decodes and validates the records of verified entries for the views. An
+ * invalid record stays in its author's log but counts for nothing: it is
+ * recorded under view/rejected/ with the reason, identically on every node.
+ */
+export function prepareViewEntries(author: string, hashed: readonly HashedEntry[]): { entries: ViewEntry[]; rejected: StateChange[] } {
+  const entries: ViewEntry[] = [];
+  const rejected: StateChange[] = [];
+  for (const { entry } of hashed) {
+    const seq = Number(entry.seq);
+    try {
+      const record = decodeRecord(entry);
+      validateRecord(record);
+      entries.push({ author, seq, hlc: entry.hlc, record });
+    } catch (error) {
+      if (!(error instanceof TongxingError)) throw error;
+      rejected.push({ key: rejectionKey(author, seq), value: encodeView({ reason: error.message }) });
+    }
+  }
+  return { entries, rejected };
 }
 
 /** A stored record that the views ignore, with the reason (the same on every node). */
