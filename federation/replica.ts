@@ -440,38 +440,46 @@ export class Replica {
     return [...new Set([...first, ...others])].slice(0, pullPeersMax);
   }
 
+  /**
+   * Streams chunks from one peer. Each chunk is verified against the end of
+   * the previous one while that one is still being committed (CPU work
+   * overlaps the store's IO, one chunk deep); #ingest re-checks the stored
+   * tip, so chunks stored meanwhile by another path are skipped, not doubled.
+   */
   async #pullFrom(peer: string, author: string, afterSeq: number, upToSeq: number): Promise<boolean> {
     const member = this.#init.members.get(author)!;
+    const start = this.#tips.get(author) ?? emptyLog;
+    if (start.seq !== afterSeq) return false;
+    let expected: Tip = start;
+    let committing: Promise<void> = Promise.resolve();
     try {
-      let after = afterSeq;
-      for await (const chunk of this.#c.transport.pullEntries(peer, { author: Buffer.from(author, 'hex'), afterSeq: BigInt(after), upToSeq: BigInt(upToSeq) })) {
+      for await (const chunk of this.#c.transport.pullEntries(peer, { author: Buffer.from(author, 'hex'), afterSeq: BigInt(afterSeq), upToSeq: BigInt(upToSeq) })) {
         if (!chunk.head) throw new ChainError('chunk without a head');
-        const ok = await this.#serial(async () => {
-          const tip = this.#tips.get(author) ?? emptyLog;
-          if (tip.seq !== after) return false; // someone else stored part of it: restart from the new tip
-          let verified;
-          try {
-            verified = verifyRange({ allianceId: this.#init.allianceId, publicKey: member.publicKey, signedHead: chunk.head!, tip, entries: chunk.entries });
-          } catch (error) {
-            if (error instanceof ForkError) {
-              await this.#equivocation(makeProof(this.#served.get(author)!, chunk.head!, chunk.entries));
-              return false;
-            }
-            throw error;
-          }
-          if (verified.entries.length > 0) await this.#ingest(chunk.head!, verified.entries, 'pull');
-          return true;
-        });
-        if (!ok) return false;
-        after = Number(chunk.head.head!.seq);
+        let verified;
+        try {
+          verified = verifyRange({ allianceId: this.#init.allianceId, publicKey: member.publicKey, signedHead: chunk.head, tip: expected, entries: chunk.entries });
+        } catch (error) {
+          if (!(error instanceof ForkError)) throw error;
+          await committing;
+          const head = chunk.head;
+          await this.#serial(() => this.#equivocation(makeProof(this.#served.get(author)!, head, chunk.entries)));
+          return false;
+        }
+        await committing; // at most one chunk in flight: bounded memory, errors surface here
+        const { head, entries } = { head: chunk.head, entries: verified.entries };
+        committing = entries.length > 0 ? this.#serial(() => this.#ingest(head, entries, 'pull')) : Promise.resolve();
+        expected = { seq: Number(verified.head.seq), hash: verified.head.entryHash };
       }
+      await committing;
       this.#lastContact.set(peer, this.#c.clock.nowMs());
-      return after >= upToSeq;
+      return expected.seq >= upToSeq;
     } catch (error) {
+      await committing.catch(() => undefined);
       if (error instanceof TongxingError) this.#reject(peer, `pull of ${author.slice(0, 12)}: ${error.message}`);
       return false;
     }
   }
+
 
   /** A head at or below our stored tip must agree with what we stored, or it proves equivocation. */
   async #checkConsistent(signed: SignedHead): Promise<void> {

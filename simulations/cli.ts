@@ -27,6 +27,7 @@ const usage = `usage: npm run sim --silent -- [options]
   --partition-ms T       partition-heal: how long the halves stay apart (default ${simulationOptionsDefault.partitionMs})
   --byzantine LIST       byzantine: comma-separated behaviours (${byzantineBehaviours.join(', ')})
   --byzantine-nodes N    byzantine: how many members misbehave (default max(behaviours, 5%))
+  --crash-in-rebuild     byzantine: an honest node crashes inside the view rebuild an equivocation starts
   --flood-publish        own announcements go to every peer, not only the mesh (node/gossip.ts does this)
   --json                 print one JSON object
   --chart DIR            write the SVG chart under DIR (default reports/; soak: failing seeds only)
@@ -130,6 +131,9 @@ function parseArgs(argv: readonly string[]): CliOptions {
         break;
       case '--flood-publish':
         set('floodPublish', true);
+        break;
+      case '--crash-in-rebuild':
+        set('crashInRebuild', true);
         break;
       case '--json':
         json = true;

@@ -9,6 +9,7 @@
 //   crash-restart   nodes crash (between events or at a commit boundary) and restart
 //                   on their disk, some losing their last unsynced commit; nodes pause
 //   byzantine       members forging, replaying, equivocating, withholding, flooding
+//                   (--crash-in-rebuild: an honest node dies inside the view rebuild a proof starts)
 //   soak            per seed, a random alliance size, link model and mix of all faults
 
 import { lift, sanction as sanctionBody, entityRegistration, usccFor } from '../federation/testing/records.js';
@@ -47,6 +48,8 @@ export interface SimulationOptions {
   readonly byzantineNodes: number;
   /** How long the partition-heal scenario keeps the halves apart. */
   readonly partitionMs: number;
+  /** byzantine: an honest node crashes in the middle of the view rebuild an equivocation proof starts (soak draws it). */
+  readonly crashInRebuild: boolean;
 }
 
 export const simulationOptionsDefault: SimulationOptions = {
@@ -66,6 +69,7 @@ export const simulationOptionsDefault: SimulationOptions = {
   byzantine: byzantineBehavioursDefault,
   byzantineNodes: 0,
   partitionMs: 20_000,
+  crashInRebuild: false,
 };
 
 /** The faults of one run, all at virtual times (ms). */
@@ -75,6 +79,8 @@ export interface FaultPlan {
   readonly pauses: Array<{ readonly atMs: number; readonly node: number; readonly durationMs: number }>;
   readonly slowNodes: Array<{ readonly atMs: number; readonly untilMs: number; readonly node: number }>;
   readonly byzantine: Array<{ readonly node: number; readonly behaviour: ByzantineBehaviour }>;
+  /** This honest node dies at the second commit after it first records an equivocation proof (inside the view rebuild). */
+  rebuildCrash: { readonly node: number; readonly downMs: number } | undefined;
 }
 
 export interface RunResult {
@@ -110,7 +116,7 @@ function planFaults(options: SimulationOptions): FaultPlan {
   const n = options.nodes;
   const d = options.durationMs;
   const faultsEndMs = Math.round(0.8 * d);
-  const plan: FaultPlan = { partitions: [], crashes: [], pauses: [], slowNodes: [], byzantine: [] };
+  const plan: FaultPlan = { partitions: [], crashes: [], pauses: [], slowNodes: [], byzantine: [], rebuildCrash: undefined };
   const randomNode = (exclude: ReadonlySet<number>): number | undefined => {
     const candidates = Array.from({ length: n }, (_, i) => i).filter((i) => !exclude.has(i));
     return candidates.length === 0 ? undefined : rng.pick(candidates);
@@ -157,12 +163,16 @@ function planFaults(options: SimulationOptions): FaultPlan {
       const behaviours = options.byzantine.length > 0 ? options.byzantine : byzantineBehavioursDefault;
       const count = options.byzantineNodes > 0 ? options.byzantineNodes : Math.max(behaviours.length, Math.round(0.05 * n));
       addByzantine(behaviours, count);
+      if (options.crashInRebuild) plan.rebuildCrash = { node: randomNode(byzantineNodes)!, downMs: Math.round(rng.uniform(500, 3000)) };
       break;
     }
     case 'soak': {
       if (rng.chance(0.4)) {
         const behaviours = rng.shuffle([...byzantineBehavioursDefault]).slice(0, rng.int(1, byzantineBehavioursDefault.length + 1));
         addByzantine(behaviours, rng.int(1, Math.max(2, Math.floor(n / 8)) + 1));
+        if (plan.byzantine.some((b) => b.behaviour === 'equivocate') && rng.chance(0.5)) {
+          plan.rebuildCrash = { node: randomNode(byzantineNodes)!, downMs: Math.round(rng.uniform(500, 3000)) };
+        }
       }
       if (rng.chance(0.5)) {
         const atMs = Math.round(rng.uniform(0.1 * d, 0.4 * d));
@@ -202,6 +212,7 @@ export function replayCommand(options: SimulationOptions, explicit: ReadonlySet<
   flag('partitionMs', '--partition-ms', String(options.partitionMs));
   flag('byzantineNodes', '--byzantine-nodes', String(options.byzantineNodes));
   if (options.floodPublish) parts.push('--flood-publish');
+  if (options.crashInRebuild && options.scenario === 'byzantine') parts.push('--crash-in-rebuild');
   if (options.scenario === 'byzantine' && options.byzantine.join(',') !== d.byzantine.join(',')) parts.push('--byzantine', options.byzantine.join(','));
   return parts.join(' ');
 }
@@ -345,6 +356,28 @@ async function run(alliance: Alliance, options: SimulationOptions, plan: FaultPl
         node.store.disarm();
         crashNow('');
       });
+    });
+  }
+  const rebuildCrash = plan.rebuildCrash;
+  if (rebuildCrash !== undefined) {
+    const node = alliance.nodes[rebuildCrash.node]!;
+    let armed = false;
+    alliance.observers.push({
+      onReplicaEvent: (subject, event) => {
+        if (armed || subject !== node || event.type !== 'equivocation') return;
+        armed = true;
+        // The proof is committed; the rebuild's first commit (dropping the views) goes through, the process dies at the next.
+        node.store.dieAtCommit(1, () =>
+          scheduler.after(0, () => {
+            node.crash();
+            alliance.fault(`${node.label} crashed inside its view rebuild`);
+            scheduler.after(rebuildCrash.downMs, async () => {
+              await node.restart(false);
+              alliance.fault(`${node.label} restarted`);
+            });
+          }),
+        );
+      },
     });
   }
   for (const pause of plan.pauses) {
