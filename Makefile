@@ -6,7 +6,7 @@ STAMP_DEPS := node_modules/.tongxing-installed
 STAMP_BUILD := dist/.tongxing-built
 SOURCES := $(shell find federation node simulations bench gen -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 
-.PHONY: build demo test check bench generate clean
+.PHONY: build demo test check bench sim-soak generate clean
 
 # Reinstall when package.json or the lock file changes (npm ci: exactly the lock file).
 $(STAMP_DEPS): package.json package-lock.json
@@ -36,6 +36,12 @@ check: $(STAMP_DEPS)
 
 generate: $(STAMP_DEPS)
 	rm -rf gen && npx buf generate
+
+# Hundreds of seeded alliances, each with its own size, links and fault mix (minutes, one
+# core): every invariant must hold for every seed; failing seeds print their replay
+# command and get a chart under reports/. Not part of `make test`. SEEDS=n to change.
+sim-soak: build
+	node dist/simulations/cli.js --scenario soak --seeds $(or $(SEEDS),300)
 
 bench: build
 	node dist/bench/main.js

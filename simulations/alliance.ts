@@ -13,7 +13,7 @@ import type { Announcement } from '../gen/tongxing/federation/v1/peer.js';
 import type { Record as TongxingRecord } from '../gen/tongxing/records/v1/records.js';
 import { curveOrder, keyPairFromPrivateKey, nodeIdOf, type Sm2KeyPair } from '../federation/crypto/sm2.js';
 import { sm3 } from '../federation/crypto/sm3.js';
-import { assert } from '../federation/errors.js';
+import { assert, TongxingError, ValidationError } from '../federation/errors.js';
 import { Membership, type Member } from '../federation/membership.js';
 import { Replica, type ReplicaEvent } from '../federation/replica.js';
 import { MemoryStore } from '../federation/store/memory.js';
@@ -349,6 +349,8 @@ export class Alliance {
     },
   };
   readonly observers: AllianceObserver[] = [];
+  /** Honest writes the replica refused (not counted as records). */
+  writesRefused = 0;
   readonly #byId = new Map<NodeId, SimNode>();
   readonly #peerIds = new Map<NodeId, NodeId[]>();
   readonly #restoreCryptoRandom: () => void;
@@ -413,7 +415,15 @@ export class Alliance {
     const replica = node.replica;
     if (replica === undefined || node.status !== 'up') return undefined;
     const calledAtMs = this.scheduler.now;
-    const { seq } = await replica.write(record); // rejects only for an invalid record: the scenario's bug
+    let seq: number;
+    try {
+      ({ seq } = await replica.write(record));
+    } catch (error) {
+      // Refused (e.g. while the node recovers its own log): the caller would retry. An invalid record is the scenario's bug.
+      if (!(error instanceof TongxingError) || error instanceof ValidationError) throw error;
+      this.writesRefused++;
+      return undefined;
+    }
     this.scheduler.trace.mixUint32(0x77000000 | node.index);
     this.scheduler.trace.mixUint32(seq);
     for (const observer of this.observers) observer.onWrite?.(node, seq, record, calledAtMs);

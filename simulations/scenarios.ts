@@ -482,6 +482,7 @@ async function run(alliance: Alliance, options: SimulationOptions, plan: FaultPl
       pull_calls: traffic.transport.pull.calls,
       pull_failures: traffic.transport.pull.failures,
       pulls_refused: traffic.transport.pullsRefused,
+      writes_refused: alliance.writesRefused,
       rpc_retransmissions: traffic.transport.exchange.attempts - traffic.transport.exchange.calls + traffic.transport.pull.attempts - traffic.transport.pull.calls,
       dropped_loss: network.drops.loss,
       dropped_partition: network.drops.partition,

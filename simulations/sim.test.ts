@@ -80,6 +80,15 @@ describe('scenarios hold every invariant', () => {
     const { report } = await run({ scenario: 'byzantine', seed: 'quiet-1', nodes: 16, durationMs: 10_000, settleMsMax: 10_000, byzantine: ['equivocate-quiet'], byzantineNodes: 1 });
     expect(report.invariant_violations).toBe(0);
   });
+
+  // replica.ts rebuilds views after an equivocation in several commits (drop every view, then
+  // re-apply each author's log) and Replica.open does not resume a rebuild that a crash cut
+  // short: the node restarts with views missing (docs/SIMULATION.md). Drop `.fails` once it does.
+  it.fails('byzantine --crash-in-rebuild: views survive a crash inside the rebuild', async () => {
+    const { report } = await run({ scenario: 'byzantine', seed: 'rebuild-1', nodes: 12, durationMs: 10_000, settleMsMax: 10_000, byzantine: ['equivocate'], byzantineNodes: 1, crashInRebuild: true });
+    expect(report.faults.some((f) => f.includes('inside its view rebuild'))).toBe(true);
+    expect(report.invariant_violations).toBe(0);
+  });
 });
 
 describe('the invariant checker', () => {
