@@ -3,7 +3,7 @@ import type { Provenance } from '../../gen/tongxing/api/v1/api.js';
 import { EntityProfile, LegalRole } from '../../gen/tongxing/records/v1/records.js';
 import { hlcWallMs } from '../../federation/log/hlc.js';
 import { exitNegative, exitOk, many, optional, printJson, UsageError, type Command, type Parsed } from './command.js';
-import { callNode, formatTime, hex, nodeIdPrefixChars, nodeOptions, nodeUsageLines } from './status.js';
+import { callNode, formatTime, hex, nodeIdPrefixChars, nodeOptions, nodeUsageLines } from './node-client.js';
 
 // `tongxing entity register|show`: market entities (市场主体) through a node's client API.
 

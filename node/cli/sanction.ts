@@ -2,7 +2,7 @@ import { Verdict, type CheckSanctionsResponse } from '../../gen/tongxing/api/v1/
 import { GroundsCategory, LiftReason, ListType, Restriction, SanctionIssue } from '../../gen/tongxing/records/v1/records.js';
 import { exitNegative, exitOk, optional, printJson, required, UsageError, type Command, type Parsed } from './command.js';
 import { describeProvenance, provenanceJson, readProtoJson } from './entity.js';
-import { callNode, formatDuration, formatTime, hex, nodeOptions, nodeUsageLines, parseTime } from './status.js';
+import { callNode, formatDuration, formatTime, hex, nodeOptions, nodeUsageLines, parseTime } from './node-client.js';
 
 // `tongxing sanction issue|lift|check`: dishonesty lists (失信 / 不良行为 / 重点关注)
 // through a node's client API. "Fail once, restricted everywhere": a check

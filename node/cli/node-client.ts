@@ -1,0 +1,90 @@
+import type { Options } from './command.js';
+import { exitNegative, exitUsage, optional, printJson, UsageError, type Io, type Parsed } from './command.js';
+import { ApiError, defaultApiAddress, withApi, type ApiClient, type ApiCode } from '../api/client.js';
+
+// What every command that talks to a node's client API shares: the --node
+// option, turning ApiErrors into a message and an exit code, and how times
+// are read and shown.
+
+export const nodeOptions: Options = { node: { type: 'string' }, json: { type: 'boolean' } };
+
+export const nodeUsageLines = [
+  `  --node HOST:PORT  the node's client API address (default ${defaultApiAddress}, where \`tongxing node start\` serves it)`,
+  '  --json            print one JSON object (on failure: {"error": {"node", "code", "details"}})',
+];
+
+const addressPattern = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
+
+export function nodeAddress(args: Parsed): string {
+  const address = optional(args, 'node') ?? defaultApiAddress;
+  const port = Number(addressPattern.exec(address)?.[3] ?? -1);
+  if (port < 1 || port > 65535) throw new UsageError(`--node must be HOST:PORT, e.g. ${defaultApiAddress}; got ${JSON.stringify(address)}`);
+  return address;
+}
+
+/** Refusals are negative answers; a malformed request, or a node that cannot answer, is not an answer at all. */
+function exitCodeOf(code: ApiCode): number {
+  switch (code) {
+    case 'NOT_FOUND':
+    case 'ALREADY_EXISTS':
+    case 'FAILED_PRECONDITION':
+    case 'PERMISSION_DENIED':
+      return exitNegative;
+    default:
+      return exitUsage;
+  }
+}
+
+/**
+ * Calls the node named by --node; an ApiError is printed as
+ * "tongxing: node at HOST:PORT: CODE: details" and becomes the exit code.
+ */
+export async function callNode(args: Parsed, io: Io, use: (api: ApiClient) => Promise<number>): Promise<number> {
+  const address = nodeAddress(args);
+  try {
+    return await withApi(address, use);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    if (args.values.json) printJson(io, { error: { node: error.address, code: error.code, details: error.details } });
+    io.stderr(`tongxing: ${error.message}\n`);
+    return exitCodeOf(error.code);
+  }
+}
+
+/** Durations as people read them: 850 ms, 1.2 s, 3.5 min, 2.0 h, 4.1 d. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 3_600_000) return `${(ms / 60_000).toFixed(1)} min`;
+  if (ms < 86_400_000) return `${(ms / 3_600_000).toFixed(1)} h`;
+  return `${(ms / 86_400_000).toFixed(1)} d`;
+}
+
+/** China Standard Time, the alliance's civil time: date and time are read and written in it. */
+const chinaOffsetMs = 8 * 3_600_000;
+
+/** "2025-03-01" for a CST midnight, else "2025-03-01 14:30:05 +08:00". */
+export function formatTime(ms: number): string {
+  const iso = new Date(ms + chinaOffsetMs).toISOString();
+  if (iso.endsWith('T00:00:00.000Z')) return iso.slice(0, 10);
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} +08:00`;
+}
+
+/**
+ * An ISO 8601 time with an explicit zone (2025-03-01T14:30:00+08:00, ...Z), or a
+ * date alone (2025-03-01), which means 00:00 China Standard Time.
+ */
+export function parseTime(text: string, option: string): number {
+  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(text);
+  const zoned = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(text);
+  const ms = dateOnly ? Date.parse(`${text}T00:00:00+08:00`) : zoned ? Date.parse(text) : Number.NaN;
+  if (!Number.isFinite(ms) || ms < 0) {
+    throw new UsageError(`${option} must be a date (2025-03-01, taken as 00:00 +08:00) or a time with its zone (2025-03-01T14:30:00+08:00); got ${JSON.stringify(text)}`);
+  }
+  return ms;
+}
+
+export const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+
+/** Node ids are shown by this many hex digits (48 bits: unambiguous in any alliance). */
+export const nodeIdPrefixChars = 12;
