@@ -46,8 +46,8 @@ export interface ByzantineContext {
   readonly activeUntilMs: number;
   /** Equivocation starts at this virtual time. */
   readonly equivocateAtMs: number;
-  /** Called once two conflicting heads of `node` have been shown to honest nodes. */
-  equivocationInjected(node: SimNode): void;
+  /** Called when `node` signs two conflicting heads (the checker then watches whether both reach honest nodes). */
+  equivocationSigned(node: SimNode, heads: readonly SignedHead[]): void;
   /** Counts what the misbehaviour did, for the report. */
   count(what: string, amount?: number): void;
 }
@@ -264,9 +264,9 @@ function equivocator(context: ByzantineContext): Misbehaviour {
         if (peers.length < 2) return;
         const leftPayload = gossipPayload(encodeAnnouncement(headAnnouncement(left!.head, left!.entries)), 'record');
         const rightPayload = gossipPayload(encodeAnnouncement(headAnnouncement(right!.head, right!.entries)), 'record');
+        context.equivocationSigned(node, [left!.head, right!.head]);
         peers.forEach((peer, i) => sendGossip(node, peer, i % 2 === 0 ? leftPayload : rightPayload));
         context.count('equivocate.forks');
-        context.equivocationInjected(node);
       }, delayMs);
     },
   };
@@ -348,16 +348,8 @@ function flooder(context: ByzantineContext): Misbehaviour {
 function quietEquivocator(context: ByzantineContext): Misbehaviour {
   let fork: Array<{ head: SignedHead; entries: Uint8Array[] }> | undefined;
   let forkAfterSeq = 0;
-  const shown = new Set<number>();
   /** Which history a caller is shown: fixed per caller. */
   const branchOf = (node: SimNode, caller: NodeId): number => node.alliance.node(caller).index % 2;
-  const show = (node: SimNode, caller: NodeId): void => {
-    shown.add(branchOf(node, caller));
-    if (shown.size === 2 && !shown.has(-1)) {
-      shown.add(-1);
-      context.equivocationInjected(node);
-    }
-  };
   return {
     name: 'equivocate-quiet',
     forwardsGossip: true,
@@ -368,6 +360,7 @@ function quietEquivocator(context: ByzantineContext): Misbehaviour {
         const tip = await ownTip(node);
         forkAfterSeq = tip.seq;
         fork = forks(node, tip, node.clock.nowMs());
+        context.equivocationSigned(node, fork.map((f) => f.head));
         node.silent = true; // no beacon or exchange of its own may show a third view of its log
         context.count('equivocate_quiet.forks');
       }, Math.max(0, context.equivocateAtMs - node.alliance.scheduler.now));
@@ -377,7 +370,6 @@ function quietEquivocator(context: ByzantineContext): Misbehaviour {
         async handleExchangeHeads(from: string, request: ExchangeHeadsRequest): Promise<ExchangeHeadsResponse> {
           const response = await replica.handleExchangeHeads(from, request);
           if (fork === undefined) return response;
-          show(node, from);
           const own = fork[branchOf(node, from)]!.head;
           return { heads: [...response.heads.filter((h) => toHex(h.head!.author) !== node.id), own], proofs: response.proofs };
         },
@@ -389,7 +381,6 @@ function quietEquivocator(context: ByzantineContext): Misbehaviour {
           }
           if (Number(request.afterSeq) < forkAfterSeq) yield* replica.servePull(from, { ...request, upToSeq: BigInt(forkAfterSeq) });
           const branch = fork[branchOf(node, from)]!;
-          show(node, from);
           yield { entries: branch.entries.map((e) => Buffer.from(e)), head: branch.head };
         },
       };

@@ -185,8 +185,10 @@ async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
 
-  if (cli.simulation.scenario !== 'soak') {
-    const { report, chart } = await runOne(cli, cli.simulation, true);
+  if (cli.simulation.scenario !== 'soak' || cli.seeds === 1) {
+    // One run (a soak seed alone, as its replay command asks, prints in full).
+    const options = cli.simulation.scenario === 'soak' ? soakOptions(cli.simulation, cli.simulation.seed, cli.explicit) : cli.simulation;
+    const { report, chart } = await runOne(cli, options, true);
     if (cli.json) {
       process.stdout.write(JSON.stringify(chart === undefined ? report : { ...report, chart }) + '\n');
     } else {

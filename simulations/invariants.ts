@@ -18,20 +18,23 @@
 // - invalid-record-applied: a stored record that fails validation has no
 //   view/rejected/ entry (so a view may have counted it);
 // - views-differ: the hashes of all `view/` state differ between honest nodes;
-// - equivocation-undetected: an honest node did not quarantine a member that
-//   equivocated;
-// - false-quarantine: an honest node quarantined a Byzantine member that never equivocated.
+// - equivocation-undetected: an honest node did not quarantine a member
+//   whose two histories both reached honest nodes (stored by some, or proven);
+// - false-quarantine: an honest node holds a proof against a member that
+//   never signed two heads at one seq (checked when the proof is made).
 
 import { createHash } from 'node:crypto';
+import type { SignedHead } from '../gen/tongxing/log/v1/log.js';
 import type { Record as TongxingRecord } from '../gen/tongxing/records/v1/records.js';
+import { sm3 } from '../federation/crypto/sm3.js';
 import { TongxingError } from '../federation/errors.js';
-import { decodeRecord, zeroHash, type HashedEntry } from '../federation/log/entry.js';
-import { validateRecord } from '../federation/records/validate.js';
-import { rejectionKey } from '../federation/views/apply.js';
-import { verifyRange } from '../federation/log/verify.js';
-import type { ReplicaEvent } from '../federation/replica.js';
 import { pullsInFlightPerPeerMax, rangeEntriesMax } from '../federation/limits.js';
+import { decodeRecord, toHex, zeroHash, type HashedEntry } from '../federation/log/entry.js';
+import { verifyRange } from '../federation/log/verify.js';
+import { validateRecord } from '../federation/records/validate.js';
+import type { ReplicaEvent } from '../federation/replica.js';
 import type { Store } from '../federation/store/store.js';
+import { rejectionKey } from '../federation/views/apply.js';
 import { sanctionKey } from '../federation/views/sanction.js';
 import type { Alliance, AllianceObserver, SimNode } from './alliance.js';
 import { finishedStreamsPerCallerMax } from './transport.js';
@@ -76,8 +79,14 @@ export class InvariantChecker implements AllianceObserver {
   readonly violations: Violation[] = [];
   violationCount = 0;
   readonly issued: IssuedSanction[] = [];
-  /** Members shown to have equivocated (by the Byzantine harness, when it injected it). */
+  /**
+   * Members whose equivocation reached honest nodes: both of two conflicting
+   * heads stored by honest nodes, or a proof made by one. Only these must be
+   * detected: a fork lost on the way to everyone proves nothing to anyone.
+   */
   readonly equivocators = new Set<string>();
+  /** Conflicting heads signed by Byzantine members: author -> seq and the entry hashes of the forks, with those honest nodes stored. */
+  readonly #forks = new Map<string, { seq: number; hashes: string[]; reached: Set<string> }>();
   readonly bounds: BoundsObserved = { seenEntriesMax: 0, scoredPeersMax: 0, pullSessionsMax: 0, pullsOpenMax: 0, pendingEventsMax: 0 };
   /** Entry bytes of every honest author's own log, by author, index seq - 1. */
   readonly #truth = new Map<string, Uint8Array[]>();
@@ -110,6 +119,21 @@ export class InvariantChecker implements AllianceObserver {
     this.issued.push(sanction);
   }
 
+  /** A Byzantine member signed two heads at one seq (the harness reports it as it happens). */
+  equivocationSigned(author: SimNode, heads: readonly SignedHead[]): void {
+    const seq = Number(heads[0]!.head!.seq);
+    this.#forks.set(author.id, { seq, hashes: heads.map((h) => toHex(h.head!.entryHash)), reached: new Set() });
+  }
+
+  async #noteFork(node: SimNode, author: string, fromSeq: number, toSeq: number): Promise<void> {
+    const fork = this.#forks.get(author);
+    if (fork === undefined || fork.seq < fromSeq || fork.seq > toSeq) return;
+    const [entry] = await node.store.disk.entries(author, fork.seq, fork.seq, 1);
+    if (entry === undefined) return;
+    fork.reached.add(toHex(sm3(entry.bytes)));
+    if (fork.hashes.every((hash) => fork.reached.has(hash))) this.equivocators.add(author);
+  }
+
   onWrite(node: SimNode, seq: number, record: TongxingRecord): void {
     if (record.kind?.$case === 'sanctionIssue') this.issued.push({ issuer: node.id, sanctionId: record.kind.value.sanctionId, seq });
   }
@@ -121,9 +145,16 @@ export class InvariantChecker implements AllianceObserver {
         void this.#captureTruth(node, event.fromSeq, event.toSeq);
         return;
       }
-      if (!this.#alliance.node(event.author).honest) return;
+      if (!this.#alliance.node(event.author).honest) {
+        void this.#noteFork(node, event.author, event.fromSeq, event.toSeq);
+        return;
+      }
       void this.#checkIngest(node, event.author, event.fromSeq, event.toSeq);
     } else if (event.type === 'equivocation') {
+      if (node.honest && !this.#alliance.node(event.author).honest) {
+        if (this.#forks.has(event.author)) this.equivocators.add(event.author);
+        else this.report('false-quarantine', `${node.label} holds a proof against ${this.#alliance.node(event.author).label}, which never signed two heads at one seq`, node);
+      }
       if (node.honest && this.#alliance.node(event.author).honest) {
         this.report('honest-quarantined', `${node.label} holds an equivocation proof against honest ${this.#alliance.node(event.author).label} at seq ${event.seq}`, node);
       }
@@ -222,9 +253,7 @@ export class InvariantChecker implements AllianceObserver {
         const quarantined = replica.isQuarantined(author.id);
         if (author.honest) continue; // an honest author's quarantine was reported when it happened
         if (this.equivocators.has(author.id) && !quarantined) {
-          this.report('equivocation-undetected', `${node.label} did not quarantine ${author.label}, which equivocated`, node);
-        } else if (!this.equivocators.has(author.id) && quarantined) {
-          this.report('false-quarantine', `${node.label} quarantined ${author.label}, which never equivocated`, node);
+          this.report('equivocation-undetected', `${node.label} did not quarantine ${author.label}, whose two histories both reached honest nodes`, node);
         }
       }
       for (const sanction of this.issued) {

@@ -12,11 +12,11 @@
 //                   (--crash-in-rebuild: an honest node dies inside the view rebuild a proof starts)
 //   soak            per seed, a random alliance size, link model and mix of all faults
 
-import { lift, sanction as sanctionBody, entityRegistration, usccFor } from '../federation/testing/records.js';
 import type { Record as TongxingRecord } from '../gen/tongxing/records/v1/records.js';
 import { assert } from '../federation/errors.js';
+import { entityRegistration, lift, sanction as sanctionBody, usccFor } from '../federation/testing/records.js';
 import { Alliance, allianceConfigDefault, type SimNode } from './alliance.js';
-import { misbehaviour, byzantineBehaviours, byzantineBehavioursDefault, type ByzantineBehaviour } from './byzantine.js';
+import { byzantineBehaviours, byzantineBehavioursDefault, misbehaviour, type ByzantineBehaviour } from './byzantine.js';
 import { Prng, type Distribution } from './core/index.js';
 import { gossipParamsDefault } from './gossip.js';
 import { InvariantChecker } from './invariants.js';
@@ -280,9 +280,9 @@ async function run(alliance: Alliance, options: SimulationOptions, plan: FaultPl
     alliance.nodes[node]!.misbehaviour = misbehaviour(behaviour, {
       activeUntilMs: faultsEndMs,
       equivocateAtMs: Math.round(0.3 * d),
-      equivocationInjected: (equivocator) => {
-        checker.equivocators.add(equivocator.id);
-        alliance.fault(`${equivocator.label} equivocated`);
+      equivocationSigned: (equivocator, heads) => {
+        checker.equivocationSigned(equivocator, heads);
+        alliance.fault(`${equivocator.label} signed two heads at seq ${heads[0]!.head!.seq}`);
       },
       count: (what, amount = 1) => {
         actions[what] = (actions[what] ?? 0) + amount;
@@ -340,21 +340,21 @@ async function run(alliance: Alliance, options: SimulationOptions, plan: FaultPl
       const lost = await node.restart(crash.loseLastCommit);
       alliance.fault(`${node.label} restarted${lost ? ' without its last commit' : ''}`);
     };
-    const crashNow = (how: string): void => {
+    const crashNow = (how?: string): void => {
       if (node.status === 'down') return;
       node.crash();
-      alliance.fault(`${node.label} crashed ${how}`);
+      alliance.fault(`${node.label} crashed${how === undefined ? '' : ` ${how}`}`);
       scheduler.after(crash.downMs, restart);
     };
     scheduler.at(crash.atMs, () => {
       if (node.status === 'down') return;
-      if (crash.atCommit === undefined) return crashNow('');
+      if (crash.atCommit === undefined) return crashNow();
       // Dies just before its atCommit-th next commit, or after 2 s without one.
-      node.store.dieAtCommit(crash.atCommit, () => scheduler.after(0, () => crashNow(`at a commit boundary`)));
+      node.store.dieAtCommit(crash.atCommit, () => scheduler.after(0, () => crashNow('at a commit boundary')));
       scheduler.after(2000, () => {
         if (node.status === 'down' || node.store.dead) return;
         node.store.disarm();
-        crashNow('');
+        crashNow();
       });
     });
   }

@@ -77,7 +77,8 @@ describe('scenarios hold every invariant', () => {
   // signing time are never compared and the alliance splits for good (docs/SIMULATION.md).
   // When the replica compares them, this starts passing: drop `.fails`.
   it.fails('byzantine equivocate-quiet: the split is detected', async () => {
-    const { report } = await run({ scenario: 'byzantine', seed: 'quiet-1', nodes: 16, durationMs: 10_000, settleMsMax: 10_000, byzantine: ['equivocate-quiet'], byzantineNodes: 1 });
+    const { report } = await run({ scenario: 'byzantine', seed: '3', nodes: 16, durationMs: 10_000, settleMsMax: 10_000, writesPerSecond: 10, byzantine: ['equivocate-quiet'], byzantineNodes: 1 });
+    expect(report.faults.some((f) => f.includes('signed two heads'))).toBe(true);
     expect(report.invariant_violations).toBe(0);
   });
 

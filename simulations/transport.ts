@@ -14,11 +14,10 @@
 // reads one chunk ahead, so a pull of one chunk takes one round trip as on a
 // real stream; longer pulls pay a round trip per chunk (gRPC would pipeline them).
 
-import type { ExchangeHeadsRequest, ExchangeHeadsResponse, PullEntriesRequest, PullEntriesResponse } from '../gen/tongxing/federation/v1/peer.js';
+import type { Announcement, ExchangeHeadsRequest, ExchangeHeadsResponse, PullEntriesRequest, PullEntriesResponse } from '../gen/tongxing/federation/v1/peer.js';
 import { ChainError, LimitError, TongxingError } from '../federation/errors.js';
 import { entryBytesMax, peerCallTimeoutMs, pullIdleTimeoutMs, pullsInFlightPerPeerMax, rangeEntriesMax } from '../federation/limits.js';
 import type { PeerTransport } from '../federation/replica.js';
-import type { Announcement } from '../gen/tongxing/federation/v1/peer.js';
 import type { Network, NodeId, Reply, VirtualTimers } from './core/index.js';
 import { messageBytes, type PeerMessage } from './wire.js';
 
