@@ -70,8 +70,8 @@ export const verifiedHeadsMax = 16_384;
 /** Longest wait before a peer channel redials after failures: a restarted city node rejoins anti-entropy within seconds (gRPC's default backoff grows to 120 s). */
 export const peerReconnectBackoffMsMax = 10_000;
 
-/** SM2 public keys kept precomputed (~71 KB each, ~6 ms to build): more than the members of an alliance. */
-export const precomputedKeysMax = 256;
+/** SM2 public keys kept precomputed (~71 KB each, ~6 ms to build): above the few hundred members of the largest alliance, or every verification would rebuild a table. */
+export const precomputedKeysMax = 1024;
 
 /** Certificates in one chain from leaf to trusted root: CA hierarchies in use are 2-4 deep. */
 export const chainCertificatesMax = 8;

@@ -135,7 +135,7 @@ describe('replica', () => {
     const forged = fork.seal(t0)!;
     net.gossip = false;
     const verdict = await b.receiveAnnouncement({ kind: { $case: 'head', value: { head: forged.head, entries: forged.entries.map((e) => Buffer.from(e.bytes)) } } });
-    expect(verdict).toBe('accept');
+    expect(verdict).toBe('ignore'); // not forwarded as news: B spreads the proof instead
     await settle();
     expect(b.isQuarantined(a.nodeId)).toBe(true);
     expect(c.isQuarantined(a.nodeId)).toBe(false);

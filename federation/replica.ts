@@ -73,6 +73,8 @@ interface Tip {
 
 const emptyLog: Tip = { seq: 0, hash: zeroHash };
 const proofKey = (author: string): string => `proof/${author}`;
+/** Present while views are being rebuilt: a rebuild cut short by a crash is resumed at open. */
+const rebuildKey = 'meta/views-rebuild';
 
 export class Replica {
   readonly nodeId: string;
@@ -97,6 +99,7 @@ export class Replica {
   #flushScheduled = false;
   #waiting: Array<{ seq: number; resolve: (p: Provenance) => void; reject: (e: unknown) => void }> = [];
   #closed = false;
+  #lastAnnouncedMs = -Infinity;
 
   private constructor(init: ReplicaInit, components: ReplicaComponents, writer: LogWriter) {
     this.#init = init;
@@ -127,6 +130,7 @@ export class Replica {
     for (const [key, bytes] of await store.stateRange('proof/', init.members.size)) {
       replica.#proofs.set(key.slice('proof/'.length), EquivocationProofCodec.decode(bytes));
     }
+    if ((await store.getState(rebuildKey)) !== undefined) await replica.#rebuildViews();
     return replica;
   }
 
@@ -182,9 +186,14 @@ export class Replica {
     this.#announceHead(sealed.head, sealed.entries.map((e) => e.bytes));
   }
 
-  /** Re-signs this node's head as a liveness beacon, so peers can tell its data is fresh. */
-  beacon(): void {
+  /**
+   * Re-signs this node's head as a liveness beacon, so peers can tell its data
+   * is fresh; skipped when a head was announced within `skipWithinMs` (a
+   * batch's head says as much, and every beacon costs each member a verification).
+   */
+  beacon(skipWithinMs = 0): void {
     if (this.#closed || this.#writer.pendingCount > 0 || this.#ownLogBehind()) return;
+    if (this.#c.clock.nowMs() - this.#lastAnnouncedMs < skipWithinMs) return;
     const signed = this.#writer.resign(this.#c.clock.nowMs());
     this.#signedAt.set(this.nodeId, Number(signed.head!.signedAtMs));
     this.#served.set(this.nodeId, signed);
@@ -192,6 +201,7 @@ export class Replica {
   }
 
   #announceHead(head: SignedHead, entries: readonly Uint8Array[]): void {
+    this.#lastAnnouncedMs = this.#c.clock.nowMs();
     let bytes = 0;
     for (const e of entries) bytes += e.length;
     const ride = bytes <= announceBytesMax ? entries.map((e) => Buffer.from(e)) : [];
@@ -228,9 +238,11 @@ export class Replica {
     }
     if (author === this.nodeId) return this.#ownHead(signed, from);
     if (this.#proofs.has(author)) return 'ignore';
+    const stale = Number(signed.head!.seq) <= (this.#tips.get(author) ?? emptyLog).seq && Number(signed.head!.signedAtMs) <= (this.#signedAt.get(author) ?? -1);
     if (from !== undefined && this.#init.members.has(from)) this.#lastContact.set(from, this.#c.clock.nowMs());
     void this.#onHead(signed, range, author).catch((error) => this.#reject(from, (error as Error).message));
-    return 'accept';
+    // A replayed or already-seen head is checked for consistency but not forwarded.
+    return stale ? 'ignore' : 'accept';
   }
 
   /** Anti-entropy, server side: learn the caller's heads, answer with ours. */
@@ -297,9 +309,18 @@ export class Replica {
       const author = toHex(signed.head?.author ?? Buffer.alloc(0));
       const member = this.#init.members.get(author);
       if (!member || this.#proofs.has(author)) continue;
-      const known = this.#known.get(author);
-      const newer = !known || signed.head!.seq > known.head!.seq || signed.head!.signedAtMs > known.head!.signedAtMs;
-      if (!newer) continue;
+      const known = this.#known.get(author)?.head;
+      const head = signed.head!;
+      const tipSeq = (this.#tips.get(author) ?? emptyLog).seq;
+      // Worth a look: newer or fresher than what we know, a history we lack
+      // (even if an earlier pull of it failed), or a different entry at a seq we know.
+      const useful =
+        !known ||
+        head.seq > known.seq ||
+        head.signedAtMs > known.signedAtMs ||
+        Number(head.seq) > tipSeq ||
+        (head.seq === known.seq && !head.entryHash.equals(known.entryHash));
+      if (!useful) continue;
       try {
         verifyHead(signed, member.publicKey, this.#init.allianceId);
       } catch (error) {
@@ -356,12 +377,16 @@ export class Replica {
     const seq = Number(head.seq);
     const signedAt = Number(head.signedAtMs);
     if (signedAt > (this.#signedAt.get(author) ?? -1)) this.#signedAt.set(author, signedAt);
-    const known = this.#known.get(author);
-    if (!known || seq > Number(known.head!.seq)) {
+    const known = this.#known.get(author)?.head;
+    const tip = this.#tips.get(author) ?? emptyLog;
+    if (!known || seq > Number(known.seq)) {
       this.#known.set(author, signed);
       if (source !== author) this.#sources.set(author, source);
+    } else if (seq === Number(known.seq) && head.entryHash.equals(known.entryHash) && head.signedAtMs > known.signedAtMs) {
+      // A fresher signature of the same head: pass the freshness on in head vectors.
+      this.#known.set(author, signed);
+      if (seq === tip.seq) this.#served.set(author, signed);
     }
-    const tip = this.#tips.get(author) ?? emptyLog;
     if (seq <= tip.seq) return this.#checkConsistent(signed);
     const first = seq - range.length + 1;
     if (range.length > 0 && first <= tip.seq + 1) {
@@ -531,7 +556,14 @@ export class Replica {
     if (this.#proofs.has(author)) return;
     const { seq } = verifyProof(proof, this.#init.members.get(author)!.publicKey, this.#init.allianceId);
     this.#proofs.set(author, proof);
-    await this.#c.store.commit({ entries: [], heads: [], state: [{ key: proofKey(author), value: EquivocationProofCodec.encode(proof).finish() }] });
+    await this.#c.store.commit({
+      entries: [],
+      heads: [],
+      state: [
+        { key: proofKey(author), value: EquivocationProofCodec.encode(proof).finish() },
+        { key: rebuildKey, value: new Uint8Array(0) },
+      ],
+    });
     this.#c.onEvent?.({ type: 'equivocation', author, seq });
     this.#c.transport.announce({ kind: { $case: 'proof', value: proof } });
     await this.#rebuildViews();
@@ -553,6 +585,7 @@ export class Replica {
         await store.commit({ entries: [], heads: [], state });
       }
     }
+    await store.commit({ entries: [], heads: [], state: [{ key: rebuildKey, value: undefined }] });
   }
 
   /** View changes for one author's verified entries (none for a quarantined author). */

@@ -138,7 +138,7 @@ export async function startNode(config: NodeConfig, alliance: Alliance, log: (li
       });
     };
     every(config.antiEntropyIntervalMs, () => telemetry.span('anti-entropy round', {}, () => replica.antiEntropyRound()));
-    every(config.beaconIntervalMs, () => replica.beacon());
+    every(config.beaconIntervalMs, () => replica.beacon(config.beaconIntervalMs / 2));
     replica.beacon();
 
     let stopped: Promise<void> | undefined;

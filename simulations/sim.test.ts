@@ -72,20 +72,17 @@ describe('scenarios hold every invariant', () => {
     expect(report.bounds.seenEntriesMax).toBeLessThanOrEqual(report.bounds.seen_entries_bound);
   });
 
-  // An equivocator that never gossips its two histories and goes silent: replica.ts #learn only
-  // looks at heads with a higher seq or a later signing time, so two heads at one seq with one
-  // signing time are never compared and the alliance splits for good (docs/SIMULATION.md).
-  // When the replica compares them, this starts passing: drop `.fails`.
-  it.fails('byzantine equivocate-quiet: the split is detected', async () => {
+  // An equivocator that never gossips its two histories and goes silent: heads at one seq with
+  // one signing time must still be compared (replica #learn), or the alliance splits for good.
+  it('byzantine equivocate-quiet: the split is detected', async () => {
     const { report } = await run({ scenario: 'byzantine', seed: '3', nodes: 16, durationMs: 10_000, settleMsMax: 10_000, writesPerSecond: 10, byzantine: ['equivocate-quiet'], byzantineNodes: 1 });
     expect(report.faults.some((f) => f.includes('signed two heads'))).toBe(true);
     expect(report.invariant_violations).toBe(0);
   });
 
-  // replica.ts rebuilds views after an equivocation in several commits (drop every view, then
-  // re-apply each author's log) and Replica.open does not resume a rebuild that a crash cut
-  // short: the node restarts with views missing (docs/SIMULATION.md). Drop `.fails` once it does.
-  it.fails('byzantine --crash-in-rebuild: views survive a crash inside the rebuild', async () => {
+  // The view rebuild after an equivocation spans several commits; a crash inside it must be
+  // resumed at the next open (the meta/views-rebuild marker), or the node restarts with views missing.
+  it('byzantine --crash-in-rebuild: views survive a crash inside the rebuild', async () => {
     const { report } = await run({ scenario: 'byzantine', seed: 'rebuild-1', nodes: 12, durationMs: 10_000, settleMsMax: 10_000, byzantine: ['equivocate'], byzantineNodes: 1, crashInRebuild: true });
     expect(report.faults.some((f) => f.includes('inside its view rebuild'))).toBe(true);
     expect(report.invariant_violations).toBe(0);

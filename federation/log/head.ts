@@ -25,15 +25,15 @@ export function verifyHead(signed: SignedHead, publicKey: Uint8Array, allianceId
   if (!Buffer.from(allianceId).equals(head.allianceId)) {
     throw new ValidationError('head.allianceId', `belongs to alliance ${toHex(head.allianceId)}, not ${toHex(allianceId)}`);
   }
+  const bytes = headSigningBytes(head);
+  // A claim already verified (same key, head and signature) passed every check below.
+  const claim = sm3(Buffer.concat([publicKey, bytes, signed.signature])).toString('hex');
+  if (verifiedHeads.has(claim)) return head;
   if (head.entryHash.length !== 32) throw new ValidationError('head.entryHash', `must be 32 bytes, got ${head.entryHash.length}`);
   // seq 0 is the liveness beacon of a log with no entries yet.
   if (head.seq === 0n && !head.entryHash.equals(zeroHash)) throw new ValidationError('head.entryHash', 'must be zero at seq 0');
   const author = toHex(head.author);
   if (author !== nodeIdOf(publicKey)) throw new ValidationError('head.author', `${author} is not the node id of the given key`);
-  const bytes = headSigningBytes(head);
-  // The key is implied by the author checked above; the signature and bytes identify the claim.
-  const claim = sm3(Buffer.concat([bytes, signed.signature])).toString('hex');
-  if (verifiedHeads.has(claim)) return head;
   let valid: boolean;
   try {
     valid = verify(publicKey, bytes, signed.signature);
