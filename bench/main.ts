@@ -1,5 +1,4 @@
 import '../node/polyfill.js';
-import { catchupFigures, hypercoreFigures, propagationFigures } from './federation.js';
 import { ingestFigures } from './ingest.js';
 import { levelFigures, sm2Figures, sm3Figures } from './micro.js';
 
@@ -13,9 +12,10 @@ const sections: Record<string, () => Promise<Figures>> = {
   sm3: sm3Figures,
   leveldb: () => levelFigures(),
   ingest: () => ingestFigures(),
-  propagation: () => propagationFigures(),
-  catchup: () => catchupFigures(),
-  hypercore: () => hypercoreFigures(),
+  // Loaded only when these run: gRPC and libp2p modules stay out of the micro benchmarks' process state.
+  propagation: async () => (await import('./federation.js')).propagationFigures(),
+  catchup: async () => (await import('./federation.js')).catchupFigures(),
+  hypercore: async () => (await import('./federation.js')).hypercoreFigures(),
 };
 
 /** The issues' targets: name, test, and the figures it needs (a target without them is not reported). */
@@ -36,9 +36,6 @@ async function main(argv: string[]): Promise<number> {
     if (only.length > 0 && !only.includes(name)) continue;
     if (!json) process.stderr.write(`bench: ${name}...\n`);
     Object.assign(figures, await run());
-  }
-  if (figures.ingest_entries_per_s !== undefined && figures.leveldb_batch_writes_per_s !== undefined) {
-    figures.ingest_vs_leveldb = Number(figures.ingest_entries_per_s) / Number(figures.leveldb_batch_writes_per_s);
   }
   if (figures.catchup_entries_per_s !== undefined && figures.hypercore_entries_per_s !== undefined) {
     figures.replication_vs_hypercore = Number(figures.catchup_entries_per_s) / Number(figures.hypercore_entries_per_s);

@@ -11,7 +11,7 @@ import type { Record } from '../gen/tongxing/records/v1/records.js';
 import type { Sm2KeyPair } from './crypto/sm2.js';
 import { assert, ChainError, MembershipError, TongxingError } from './errors.js';
 import { announceBytesMax, pullPeersMax, rangeEntriesMax } from './limits.js';
-import { decodeEntry, toHex, zeroHash, type HashedEntry } from './log/entry.js';
+import { decodeEntry, equalBytes, toHex, zeroHash, type HashedEntry } from './log/entry.js';
 import { makeProof, verifyProof } from './log/equivocation.js';
 import { verifyHead } from './log/head.js';
 import { hlcWallMs } from './log/hlc.js';
@@ -408,7 +408,7 @@ export class Replica {
     if (seq <= tip.seq) return;
     const entries = range.slice(range.length - (seq - tip.seq));
     if (entries.length !== seq - tip.seq) return; // a gap: the pull fills it
-    if (!entries[0]!.entry.prev.equals(tip.hash)) {
+    if (!equalBytes(entries[0]!.entry.prev, tip.hash)) {
       await this.#equivocation(makeProof(this.#served.get(author)!, signed, entries.map((e) => e.bytes)));
       return;
     }

@@ -14,10 +14,10 @@ export const zeroHash: Buffer = Buffer.alloc(32);
  * twice. The buffers are views into the entry's bytes (no copies).
  */
 export interface EntryEnvelope {
-  readonly allianceId: Buffer;
-  readonly author: Buffer;
+  readonly allianceId: Uint8Array;
+  readonly author: Uint8Array;
   readonly seq: bigint;
-  readonly prev: Buffer;
+  readonly prev: Uint8Array;
   readonly hlc: bigint;
   /** The encoded Record (empty when absent). */
   readonly recordBytes: Uint8Array;
@@ -30,23 +30,25 @@ export interface HashedEntry {
   readonly hash: Buffer;
 }
 
-const empty = Buffer.alloc(0);
-const view = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+const empty: Uint8Array = new Uint8Array(0);
+
+/** Byte equality without allocating (native memcmp). */
+export const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && Buffer.compare(a, b) === 0;
 
 function readEnvelope(bytes: Uint8Array): EntryEnvelope {
   const reader = new BinaryReader(bytes);
-  let allianceId: Buffer = empty;
-  let author: Buffer = empty;
-  let prev: Buffer = empty;
+  let allianceId = empty;
+  let author = empty;
+  let prev = empty;
   let seq = 0n;
   let hlc = 0n;
-  let recordBytes: Uint8Array = empty;
+  let recordBytes = empty;
   while (reader.pos < reader.len) {
     const [field, wireType] = reader.tag();
-    if (field === 1 && wireType === WireType.LengthDelimited) allianceId = view(reader.bytes());
-    else if (field === 2 && wireType === WireType.LengthDelimited) author = view(reader.bytes());
+    if (field === 1 && wireType === WireType.LengthDelimited) allianceId = reader.bytes();
+    else if (field === 2 && wireType === WireType.LengthDelimited) author = reader.bytes();
     else if (field === 3 && wireType === WireType.Varint) seq = BigInt(reader.uint64());
-    else if (field === 4 && wireType === WireType.LengthDelimited) prev = view(reader.bytes());
+    else if (field === 4 && wireType === WireType.LengthDelimited) prev = reader.bytes();
     else if (field === 5 && wireType === WireType.Varint) hlc = BigInt(reader.uint64());
     else if (field === 6 && wireType === WireType.LengthDelimited) recordBytes = reader.bytes();
     else reader.skip(wireType, field);
@@ -69,18 +71,19 @@ export function encodeEntry(entry: LogEntry): HashedEntry {
  * the entry in errors (a number i: `entries[i]`).
  */
 export function decodeEntry(bytes: Uint8Array, field: string | number = 'entry'): HashedEntry {
-  const name = () => (typeof field === 'number' ? `entries[${field}]` : field);
   if (bytes.length > entryBytesMax) {
-    throw new LimitError(`${name()}: ${bytes.length} bytes exceeds entryBytesMax ${entryBytesMax}`);
+    throw new LimitError(`${entryName(field)}: ${bytes.length} bytes exceeds entryBytesMax ${entryBytesMax}`);
   }
   let entry: EntryEnvelope;
   try {
     entry = readEnvelope(bytes);
   } catch (error) {
-    throw new EncodingError(`${name()}: not a LogEntry (${(error as Error).message})`);
+    throw new EncodingError(`${entryName(field)}: not a LogEntry (${(error as Error).message})`);
   }
   return { entry, bytes, hash: sm3(bytes) };
 }
+
+const entryName = (field: string | number): string => (typeof field === 'number' ? `entries[${field}]` : field);
 
 /** The entry's record; throws EncodingError when its bytes are not a Record. */
 export function decodeRecord(entry: EntryEnvelope, field = 'record'): Record {

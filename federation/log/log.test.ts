@@ -40,7 +40,7 @@ describe('log writer and range verification', () => {
     expect(head.author.toString('hex')).toBe(nodeIdOf(author.publicKey));
     const verified = verifyRange({ allianceId, publicKey: author.publicKey, signedHead: batch.head, tip: emptyTip, entries: batch.entries.map((e) => e.bytes) });
     expect(verified.entries[4]!.hash.equals(head.entryHash)).toBe(true);
-    expect(verified.entries[1]!.entry.prev.equals(verified.entries[0]!.hash)).toBe(true);
+    expect(Buffer.from(verified.entries[1]!.entry.prev).equals(verified.entries[0]!.hash)).toBe(true);
   });
 
   it('continues from a stored tip across batches', () => {
@@ -120,6 +120,6 @@ describe('equivocation', () => {
     const honest = writeBatch(a, 2, t0 + 2);
     const extension = honest.entries.map((e) => e.bytes);
     expect(() => verifyProof(makeProof(short.head, honest.head, extension), author.publicKey, allianceId)).toThrow(/extends/);
-    expect(decodeEntry(extension[0]!).entry.prev.equals(short.head.head!.entryHash)).toBe(true);
+    expect(Buffer.from(decodeEntry(extension[0]!).entry.prev).equals(short.head.head!.entryHash)).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 import type { Head, SignedHead } from '../../gen/tongxing/log/v1/log.js';
 import { ChainError, LimitError } from '../errors.js';
 import { rangeEntriesMax } from '../limits.js';
-import { decodeEntry, toHex, zeroHash, type HashedEntry } from './entry.js';
+import { decodeEntry, equalBytes, toHex, zeroHash, type HashedEntry } from './entry.js';
 import { verifyHead } from './head.js';
 
 export interface VerifyRangeInput {
@@ -72,10 +72,10 @@ export function verifyRange(input: VerifyRangeInput): VerifiedRange {
     const { entry } = hashed;
     const seq = tip.seq + 1 + i;
     if (Number(entry.seq) !== seq) throw new ChainError(`entries[${i}]: seq ${entry.seq}, expected ${seq}`);
-    if (!entry.author.equals(head.author)) throw new ChainError(`entries[${i}]: author ${toHex(entry.author)} is not the head's author`);
-    if (!entry.allianceId.equals(head.allianceId)) throw new ChainError(`entries[${i}]: belongs to another alliance`);
+    if (!equalBytes(entry.author, head.author)) throw new ChainError(`entries[${i}]: author ${toHex(entry.author)} is not the head's author`);
+    if (!equalBytes(entry.allianceId, head.allianceId)) throw new ChainError(`entries[${i}]: belongs to another alliance`);
     if (previous) {
-      if (!entry.prev.equals(previous.hash)) throw new ChainError(`entries[${i}]: prev does not match the hash of seq ${seq - 1}`);
+      if (!equalBytes(entry.prev, previous.hash)) throw new ChainError(`entries[${i}]: prev does not match the hash of seq ${seq - 1}`);
       if (entry.hlc < previous.entry.hlc) throw new ChainError(`entries[${i}]: hlc goes backwards`);
     }
     verified[i] = hashed;
@@ -84,8 +84,8 @@ export function verifyRange(input: VerifyRangeInput): VerifiedRange {
   const last = previous!;
   if (!last.hash.equals(head.entryHash)) throw new ChainError(`entries do not hash to the head at seq ${headSeq}`);
   if (last.entry.hlc !== head.hlc) throw new ChainError(`head hlc ${head.hlc} differs from its entry's ${last.entry.hlc}`);
-  if (tip.seq === 0 && !verified[0]!.entry.prev.equals(zeroHash)) throw new ChainError('entries[0]: seq 1 must have a zero prev');
-  if (!verified[0]!.entry.prev.equals(tip.hash)) {
+  if (tip.seq === 0 && !equalBytes(verified[0]!.entry.prev, zeroHash)) throw new ChainError('entries[0]: seq 1 must have a zero prev');
+  if (!equalBytes(verified[0]!.entry.prev, tip.hash)) {
     throw new ForkError(`entry ${tip.seq + 1} does not follow the stored entry ${tip.seq}`, signedHead, verified);
   }
   return { head, entries: verified };
