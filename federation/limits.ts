@@ -81,3 +81,6 @@ export const spansKeptMax = 256;
 
 /** One gossip message: a head (< 1 KiB) with a batch riding along up to announceBytesMax, or a proof; room for framing. */
 export const gossipMessageBytesMax = announceBytesMax + 16 * 1024;
+
+/** Sanctions of one subject a check reads; a subject past this many is a data problem, answered with an error rather than a partial list. */
+export const subjectSanctionsMax = 10_000;

@@ -1,23 +1,16 @@
+import { LimitError } from './errors.js';
+import { subjectSanctionsMax } from './limits.js';
 import type { Replica } from './replica.js';
 import { entityKey, resolveEntity, type Entity, type EntityView } from './views/entity.js';
-import { expertKey, resolveExpert, type Expert, type ExpertView } from './views/expert.js';
 import { decodeView } from './views/provenance.js';
 import { isActive, sanctionFromView, sanctionKey, subjectIndexPrefix, type Sanction, type SanctionView } from './views/sanction.js';
 
 // Answers are local: read from this node's own store, never from a peer, and
 // every answer carries how fresh the data behind it is.
 
-/** Sanctions of one subject indexed here; a subject past this many is a data problem worth an error. */
-export const subjectSanctionsMax = 10_000;
-
 export async function getEntity(replica: Replica, uscc: string): Promise<Entity | undefined> {
   const view = decodeView<EntityView>(await replica.store.getState(entityKey(uscc)));
   return resolveEntity(view, (author) => replica.isQuarantined(author));
-}
-
-export async function getExpert(replica: Replica, expertRef: string): Promise<Expert | undefined> {
-  const view = decodeView<ExpertView>(await replica.store.getState(expertKey(expertRef)));
-  return resolveExpert(view, (author) => replica.isQuarantined(author));
 }
 
 export interface MemberFreshness {
@@ -52,7 +45,10 @@ export interface SanctionCheck {
  * the budget, the verdict is unknown-stale, never a silent "clear".
  */
 export async function checkSanctions(replica: Replica, subject: string, atMs: number, nowMs: number, budgetMs: number): Promise<SanctionCheck> {
-  const index = await replica.store.stateRange(subjectIndexPrefix(subject), subjectSanctionsMax);
+  const index = await replica.store.stateRange(subjectIndexPrefix(subject), subjectSanctionsMax + 1);
+  if (index.length > subjectSanctionsMax) {
+    throw new LimitError(`${subject} has more than subjectSanctionsMax ${subjectSanctionsMax} sanctions: refusing a partial answer`);
+  }
   const keys = index.map(([key]) => {
     const [issuer, id] = key.slice(subjectIndexPrefix(subject).length).split('/');
     return sanctionKey(issuer!, decodeURIComponent(id!));

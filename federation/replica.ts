@@ -9,12 +9,11 @@ import type {
 import { EquivocationProof as EquivocationProofCodec } from '../gen/tongxing/log/v1/log.js';
 import type { Record } from '../gen/tongxing/records/v1/records.js';
 import type { Sm2KeyPair } from './crypto/sm2.js';
-import { assert, ChainError, MembershipError, TongxingError } from './errors.js';
+import { ChainError, MembershipError, TongxingError } from './errors.js';
 import { announceBytesMax, pullPeersMax, rangeEntriesMax } from './limits.js';
 import { decodeEntry, equalBytes, toHex, zeroHash, type HashedEntry } from './log/entry.js';
 import { makeProof, verifyProof } from './log/equivocation.js';
 import { verifyHead } from './log/head.js';
-import { hlcWallMs } from './log/hlc.js';
 import { ForkError, verifyRange } from './log/verify.js';
 import { LogWriter } from './log/writer.js';
 import type { Membership } from './membership.js';
@@ -645,6 +644,3 @@ export class Replica {
   }
 }
 
-
-/** Wall-clock milliseconds of an entry's hybrid logical clock. */
-export const provenanceWallMs = (p: Provenance): number => hlcWallMs(BigInt(p.hlc));
