@@ -23,6 +23,7 @@ import { entityRegistration, sanctionIssue, usccFor } from '../../federation/tes
 import { GrpcPeerTransport, PeerCallError } from './client.js';
 import { CredentialIssuer, credentialMetadata, peerChannelCredentials } from './credential.js';
 import { splitChunk, startPeerServer, type PeerHandler } from './server.js';
+import { freePorts } from '../local-alliance.js';
 
 const seed = Number(process.env.TONGXING_SEED ?? Math.floor(Math.random() * 2 ** 32));
 console.log(`peer.test.ts seed ${seed} (replay with TONGXING_SEED=${seed})`);
@@ -58,23 +59,6 @@ afterEach(async () => {
   }
   if (errors.length > 0) throw new AggregateError(errors, 'cleanup failed');
 });
-
-/**
- * Free ports for the members' endpoints: a member's endpoint is part of its
- * membership, which every replica needs before its server can start.
- */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve(server));
-    })),
-  );
-  const ports = servers.map((server) => (server.address() as { port: number }).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
 
 async function until(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
