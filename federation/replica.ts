@@ -188,7 +188,9 @@ export class Replica {
   /**
    * Re-signs this node's head as a liveness beacon, so peers can tell its data
    * is fresh; skipped when a head was announced within `skipWithinMs` (a
-   * batch's head says as much, and every beacon costs each member a verification).
+   * batch's head says as much). The beacon travels in head vectors, passed on
+   * from node to node by anti-entropy, not on gossip: gossiping every beacon
+   * to every member costs O(N^2) messages and verifications per interval.
    */
   beacon(skipWithinMs = 0): void {
     if (this.#closed || this.#writer.pendingCount > 0 || this.#ownLogBehind()) return;
@@ -196,7 +198,6 @@ export class Replica {
     const signed = this.#writer.resign(this.#c.clock.nowMs());
     this.#signedAt.set(this.nodeId, Number(signed.head!.signedAtMs));
     this.#served.set(this.nodeId, signed);
-    this.#announceHead(signed, []);
   }
 
   #announceHead(head: SignedHead, entries: readonly Uint8Array[]): void {

@@ -288,6 +288,7 @@ describe('SanctionService', () => {
     const [kunming, guiyang] = nodes as [TestNode, TestNode];
     const uscc = usccFor(32);
     guiyang.replica.beacon();
+    await kunming.replica.antiEntropyRound(); // beacons travel in head vectors
     await settle(() => kunming.replica.logs().some((l) => l.nodeId === guiyang.nodeId && l.signedAtMs !== undefined));
 
     expect((await kunming.api.checkSanctions({ uscc })).verdict).toBe(Verdict.VERDICT_CLEAR);
