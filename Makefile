@@ -10,7 +10,7 @@ SOURCES := $(shell find federation node simulations bench gen -name '*.ts' -not 
 
 # Reinstall when package.json or the lock file changes (npm ci: exactly the lock file).
 $(STAMP_DEPS): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error 1>&2
 	@touch $@
 
 $(STAMP_BUILD): $(STAMP_DEPS) $(SOURCES) tsconfig.json tsconfig.build.json
