@@ -285,10 +285,9 @@ export class Replica {
     const peers = this.#init.members.list().filter((m) => m.nodeId !== this.nodeId);
     if (peers.length === 0 || this.#closed) return;
     const peer = peers[this.#c.random.int(peers.length)]!.nodeId;
-    const proofs = [...this.#proofs.values()];
     let response: ExchangeHeadsResponse;
     try {
-      response = await this.#c.transport.exchangeHeads(peer, { heads: this.#headVector().heads, proofs });
+      response = await this.#c.transport.exchangeHeads(peer, this.#headVector());
     } catch {
       return; // unreachable: the next round picks another peer
     }
