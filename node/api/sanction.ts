@@ -1,0 +1,99 @@
+import {
+  SanctionServiceService,
+  Verdict,
+  type CheckSanctionsRequest,
+  type CheckSanctionsResponse,
+  type IssueSanctionRequest,
+  type IssueSanctionResponse,
+  type LiftSanctionRequest,
+  type LiftSanctionResponse,
+} from '../../gen/tongxing/api/v1/api.js';
+import { ValidationError } from '../../federation/errors.js';
+import * as queries from '../../federation/queries.js';
+import { requireExpertRef, requireTime, validateSanctionIssue, validateSanctionLift } from '../../federation/records/validate.js';
+import { checkUscc } from '../../federation/records/uscc.js';
+import { decodeView } from '../../federation/views/provenance.js';
+import { sanctionKey, type SanctionView } from '../../federation/views/sanction.js';
+import { AlreadyExistsError, NotFoundError, PreconditionError, type ApiContext, type ApiService } from './service.js';
+
+// SanctionService: issue and lift at the issuing node; check at any node,
+// failing closed when a member's data is older than the freshness budget.
+
+const verdicts: Record<queries.Verdict, Verdict> = {
+  clear: Verdict.VERDICT_CLEAR,
+  restricted: Verdict.VERDICT_RESTRICTED,
+  'unknown-stale': Verdict.VERDICT_UNKNOWN_STALE,
+};
+
+export function sanctionService(c: ApiContext): ApiService {
+  const { replica, clock, serial, provenance, cityOf } = c;
+
+  async function issueSanction(request: IssueSanctionRequest): Promise<IssueSanctionResponse> {
+    const sanction = request.sanction;
+    if (!sanction) throw new ValidationError('sanction', 'missing');
+    validateSanctionIssue(sanction, 'sanction');
+    const key = sanctionKey(replica.nodeId, sanction.sanctionId);
+    return serial.run(key, async () => {
+      if ((await replica.store.getState(key)) !== undefined) {
+        throw new AlreadyExistsError(`sanction.sanctionId: this node already issued a sanction with id ${JSON.stringify(sanction.sanctionId)}`);
+      }
+      const written = await replica.write({ kind: { $case: 'sanctionIssue', value: sanction } });
+      return { provenance: provenance(written) };
+    });
+  }
+
+  async function liftSanction(request: LiftSanctionRequest): Promise<LiftSanctionResponse> {
+    if (!request.lift) throw new ValidationError('lift', 'missing');
+    // effective_at_ms 0 means "now", by this node's clock, like at_ms of a check.
+    const lift = request.lift.effectiveAtMs === 0n ? { ...request.lift, effectiveAtMs: BigInt(clock.nowMs()) } : request.lift;
+    validateSanctionLift(lift, 'lift');
+    const key = sanctionKey(replica.nodeId, lift.sanctionId);
+    return serial.run(key, async () => {
+      const view = decodeView<SanctionView>(await replica.store.getState(key));
+      if (!view) {
+        throw new NotFoundError(
+          `lift.sanctionId: this node issued no sanction with id ${JSON.stringify(lift.sanctionId)}; only the issuing node lifts its sanction`,
+        );
+      }
+      if (view.lift) {
+        throw new PreconditionError(`lift.sanctionId: sanction ${JSON.stringify(lift.sanctionId)} is already lifted (log seq ${view.lift.lifted.seq})`);
+      }
+      const written = await replica.write({ kind: { $case: 'sanctionLift', value: lift } });
+      return { provenance: provenance(written) };
+    });
+  }
+
+  async function checkSanctions(request: CheckSanctionsRequest): Promise<CheckSanctionsResponse> {
+    let subject: string;
+    if (request.uscc !== '' && request.expertRef !== '') throw new ValidationError('expertRef', 'set exactly one of uscc and expertRef, not both');
+    if (request.uscc !== '') {
+      const checked = checkUscc(request.uscc);
+      if (!checked.valid) throw new ValidationError('uscc', checked.reason);
+      subject = `uscc:${request.uscc}`;
+    } else if (request.expertRef !== '') {
+      requireExpertRef(request.expertRef, 'expertRef');
+      subject = `expert:${request.expertRef}`;
+    } else {
+      throw new ValidationError('uscc', 'missing: set exactly one of uscc and expertRef');
+    }
+    const nowMs = clock.nowMs();
+    if (request.atMs !== 0n) requireTime(request.atMs, 'atMs');
+    const atMs = request.atMs === 0n ? nowMs : Number(request.atMs);
+    const check = await queries.checkSanctions(replica, subject, atMs, nowMs, c.freshnessBudgetMs);
+    return {
+      verdict: verdicts[check.verdict],
+      sanctions: check.sanctions.map((s) => ({ sanction: s.issue, issued: provenance(s.issued), quarantined: s.quarantined })),
+      freshness: check.freshness.map((f) => ({
+        nodeId: Buffer.from(f.nodeId, 'hex'),
+        city: cityOf(f.nodeId),
+        seq: BigInt(f.storedSeq),
+        ageMs: f.ageMs === undefined ? -1n : BigInt(f.ageMs),
+        stale: f.stale,
+      })),
+      atMs: BigInt(check.atMs),
+      freshnessBudgetMs: BigInt(c.freshnessBudgetMs),
+    };
+  }
+
+  return { definition: SanctionServiceService, handlers: { issueSanction, liftSanction, checkSanctions } };
+}

@@ -1,0 +1,102 @@
+import { status, type ServiceDefinition } from '@grpc/grpc-js';
+import type { Provenance as ApiProvenance } from '../../gen/tongxing/api/v1/api.js';
+import { EncodingError, LimitError, TongxingError, ValidationError } from '../../federation/errors.js';
+import type { Replica } from '../../federation/replica.js';
+import type { Provenance } from '../../federation/views/provenance.js';
+
+// What every client API service shares: the node it answers for, the error
+// classes of the API edge and their one mapping to gRPC statuses. A service is
+// a definition (generated from proto/) and plain async handlers, so the same
+// handlers serve gRPC (server.ts) and HTTP/JSON.
+
+/** What the client API answers from: this node's replica and clock, and facts about the node. */
+export interface ApiServerComponents {
+  readonly replica: Replica;
+  readonly clock: { nowMs(): number };
+  /** A sanctions check fails closed (unknown-stale) when a member's newest head is older than this. */
+  readonly freshnessBudgetMs: number;
+  /** This node's city, as GetStatus reports it. */
+  readonly city: string;
+  readonly allianceId: Buffer;
+  /** Unix ms when the node process started, for GetStatus uptime. */
+  readonly startedAtMs: number;
+}
+
+/** One unary method: request in, response out; errors are typed (see statusOf). */
+export type UnaryHandler = (request: any) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** A client API service: its generated definition and a handler per method (keys as in the definition). */
+export interface ApiService {
+  readonly definition: ServiceDefinition;
+  readonly handlers: Readonly<Record<string, UnaryHandler>>;
+}
+
+/** A well-formed request that this node's state refuses: the record already exists here. */
+export class AlreadyExistsError extends TongxingError {
+  override name = 'AlreadyExistsError';
+}
+
+/** A request about something this node does not hold (e.g. a sanction it did not issue). */
+export class NotFoundError extends TongxingError {
+  override name = 'NotFoundError';
+}
+
+/** A request that cannot apply in the current state (e.g. lifting a sanction already lifted). */
+export class PreconditionError extends TongxingError {
+  override name = 'PreconditionError';
+}
+
+/**
+ * The one place errors become gRPC statuses. Details of typed errors are their
+ * message ("field: reason" for a ValidationError); anything untyped is a bug
+ * or a broken environment and is INTERNAL.
+ */
+export function statusOf(error: unknown): { code: status; details: string } {
+  if (error instanceof ValidationError || error instanceof EncodingError) return { code: status.INVALID_ARGUMENT, details: error.message };
+  if (error instanceof LimitError) return { code: status.RESOURCE_EXHAUSTED, details: error.message };
+  if (error instanceof AlreadyExistsError) return { code: status.ALREADY_EXISTS, details: error.message };
+  if (error instanceof NotFoundError) return { code: status.NOT_FOUND, details: error.message };
+  if (error instanceof PreconditionError) return { code: status.FAILED_PRECONDITION, details: error.message };
+  const { name, message } = error instanceof Error ? error : { name: 'Error', message: String(error) };
+  return { code: status.INTERNAL, details: `${name}: ${message}` };
+}
+
+/**
+ * Runs tasks one after another per key, so a check ("not issued yet") and the
+ * write it guards cannot interleave with another request for the same record.
+ * Different keys run concurrently (and group-commit under one head).
+ */
+export class KeyedSerial {
+  readonly #tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const run = (this.#tails.get(key) ?? Promise.resolve()).then(task);
+    const tail = run.catch(() => undefined);
+    this.#tails.set(key, tail);
+    void tail.then(() => {
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    });
+    return run;
+  }
+}
+
+/** Helpers every service uses to describe members and provenance the same way. */
+export interface ApiContext extends ApiServerComponents {
+  cityOf(nodeId: string): string;
+  /** "Kunming (3f2a…)" for messages. */
+  describe(nodeId: string): string;
+  provenance(p: Provenance): ApiProvenance;
+  /** One KeyedSerial for the whole API, so services guarding the same record serialise together. */
+  readonly serial: KeyedSerial;
+}
+
+export function apiContext(components: ApiServerComponents): ApiContext {
+  const cityOf = (nodeId: string): string => components.replica.members.get(nodeId)?.city ?? '';
+  return {
+    ...components,
+    cityOf,
+    describe: (nodeId) => `${cityOf(nodeId) || 'unknown member'} (${nodeId.slice(0, 12)})`,
+    provenance: (p) => ({ author: Buffer.from(p.author, 'hex'), authorCity: cityOf(p.author), seq: BigInt(p.seq), hlc: BigInt(p.hlc) }),
+    serial: new KeyedSerial(),
+  };
+}
