@@ -19,6 +19,7 @@ import { LogWriter } from './log/writer.js';
 import type { Membership } from './membership.js';
 import type { StateChange, Store, StoredEntry } from './store/store.js';
 import { planViews, prepareViewEntries } from './views/apply.js';
+import type { ViewPolicy } from './views/policy.js';
 import type { Provenance } from './views/provenance.js';
 
 // The replication core of one node: its own log writer, ingest of other
@@ -53,6 +54,8 @@ export interface ReplicaInit {
   readonly allianceId: Buffer;
   readonly keyPair: Sm2KeyPair;
   readonly members: Membership;
+  /** Who may write what, and which CAs are trusted, as of an entry's hlc. Default: openPolicy. */
+  readonly policy?: ViewPolicy;
 }
 
 export interface ReplicaComponents {
@@ -591,7 +594,7 @@ export class Replica {
   async #plan(author: string, hashed: readonly HashedEntry[]): Promise<StateChange[]> {
     if (this.#proofs.has(author)) return [];
     const { entries, rejected } = prepareViewEntries(author, hashed);
-    const changes = await planViews(entries, (keys) => this.#c.store.getStates(keys));
+    const changes = await planViews(entries, (keys) => this.#c.store.getStates(keys), this.#init.policy);
     return [...changes, ...rejected];
   }
 

@@ -5,6 +5,7 @@ import { validateRecord } from '../records/validate.js';
 import type { StateChange } from '../store/store.js';
 import { applyEntityRegistration, applyEntityUpdate, entityKey, type EntityView } from './entity.js';
 import { applyExpertAvailability, applyExpertProfile, expertKey, type ExpertView } from './expert.js';
+import { openPolicy, type ViewPolicy } from './policy.js';
 import { decodeView, encodeView, type Provenance } from './provenance.js';
 import { sanctionKey, subjectIndexKey, subjectKey, type SanctionView } from './sanction.js';
 
@@ -13,6 +14,8 @@ export interface ViewEntry {
   readonly author: string;
   readonly seq: number;
   readonly hlc: bigint;
+  /** The entry hash: what governance approvals name. */
+  readonly hash: Uint8Array;
   readonly record: Record;
 }
 
@@ -24,12 +27,12 @@ export interface ViewEntry {
 export function prepareViewEntries(author: string, hashed: readonly HashedEntry[]): { entries: ViewEntry[]; rejected: StateChange[] } {
   const entries: ViewEntry[] = [];
   const rejected: StateChange[] = [];
-  for (const { entry } of hashed) {
+  for (const { entry, hash } of hashed) {
     const seq = Number(entry.seq);
     try {
       const record = decodeRecord(entry);
       validateRecord(record);
-      entries.push({ author, seq, hlc: entry.hlc, record });
+      entries.push({ author, seq, hlc: entry.hlc, hash, record });
     } catch (error) {
       if (!(error instanceof TongxingError)) throw error;
       rejected.push({ key: rejectionKey(author, seq), value: encodeView({ reason: error.message }) });
@@ -73,7 +76,7 @@ function viewKeyOf(entry: ViewEntry): string | undefined {
  * applies the records in order over an overlay, so later entries of the
  * batch see earlier ones. Pure apart from `read`.
  */
-export async function planViews(entries: readonly ViewEntry[], read: ReadState): Promise<StateChange[]> {
+export async function planViews(entries: readonly ViewEntry[], read: ReadState, policy: ViewPolicy = openPolicy): Promise<StateChange[]> {
   const keys = [...new Set(entries.map(viewKeyOf).filter((k): k is string => k !== undefined))];
   const values = await read(keys);
   const overlay = new Map<string, unknown>(keys.map((k, i) => [k, decodeView(values[i])]));
@@ -85,10 +88,15 @@ export async function planViews(entries: readonly ViewEntry[], read: ReadState):
   const extra: StateChange[] = [];
 
   for (const entry of entries) {
+    const reject = (reason: string) => extra.push({ key: rejectionKey(entry.author, entry.seq), value: encodeView({ reason }) });
+    const refusal = policy.refusal(entry.author, entry.hlc, entry.record.kind!.$case);
+    if (refusal !== undefined) {
+      reject(refusal);
+      continue;
+    }
     const key = viewKeyOf(entry);
     if (key === undefined) continue;
     const at: Provenance = { author: entry.author, seq: entry.seq, hlc: entry.hlc.toString() };
-    const reject = (reason: string) => extra.push({ key: rejectionKey(entry.author, entry.seq), value: encodeView({ reason }) });
     const kind = entry.record.kind!;
     const current = overlay.get(key);
     switch (kind.$case) {

@@ -413,7 +413,12 @@ export interface Record {
     | { $case: "expertProfile"; value: ExpertProfile }
     | { $case: "expertAvailability"; value: ExpertAvailability }
     | { $case: "governanceProposal"; value: GovernanceProposal }
-    | { $case: "governanceApproval"; value: GovernanceApproval }
+    | //
+    /**
+     * Numbers 11-15: governance and recognition; 16-19: certificates and
+     * watch-list alerts; 20-29: remote evaluation (sessions, draws, leases, scores).
+     */
+    { $case: "governanceApproval"; value: GovernanceApproval }
     | undefined;
 }
 
