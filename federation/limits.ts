@@ -40,6 +40,12 @@ export const apiResponseBytesMax = 16 * 1024 * 1024;
 /** Time in-flight client API calls get to finish when the API server stops, before they are cancelled. */
 export const apiShutdownGraceMs = 5_000;
 
+/** One HTTP/JSON client API request body: base64 bytes and field names make JSON up to ~4x the binary request, which is still held to apiRequestBytesMax. */
+export const httpRequestBytesMax = 4 * apiRequestBytesMax;
+
+/** Time to receive one whole HTTP/JSON request: a platform on the internal network sends httpRequestBytesMax in well under a second, and a stalled sender holds a socket. */
+export const httpRequestTimeoutMs = 30_000;
+
 /** A peer call's credential is accepted this long either side of its issue time: clock skew between city data centers, plus transit. */
 export const credentialAgeMsMax = 60_000;
 
@@ -84,3 +90,78 @@ export const gossipMessageBytesMax = announceBytesMax + 16 * 1024;
 
 /** Sanctions of one subject a check reads; a subject past this many is a data problem, answered with an error rather than a partial list. */
 export const subjectSanctionsMax = 10_000;
+
+// ---- Operations ----
+
+/** One OTLP push to a collector (metrics or a batch of spans); a slower collector loses that push rather than holding the node's memory. */
+export const otlpExportTimeoutMs = 10_000;
+
+/** Spans waiting to be pushed over OTLP; while the collector is unreachable newer spans are dropped rather than growing memory. */
+export const otlpSpansQueuedMax = 2048;
+
+/** How often members' head ages are sampled to count freshness-budget breaches; a breach shorter than this can go uncounted. */
+export const freshnessCheckIntervalMs = 1000;
+
+/** The ingest rate `node status` shows is entries per second over this window (one counter per second, so fixed memory). */
+export const ingestRateWindowMs = 60_000;
+
+/** `node status` shows a member disconnected after no contact for this long at least, however often anti-entropy runs. */
+export const linkIdleMsMin = 30_000;
+
+/** ...and for this many expected gaps between contacts (anti-entropy calls one random member per round): a healthy link then looks down with chance e^-6, about 0.25 %. */
+export const linkIdleExpectedGaps = 6;
+
+/** One message of a backup stream or file: a store chunk's entries are split to fit, as between peers (gRPC's default receive bound). */
+export const backupMessageBytesMax = 4 * 1024 * 1024;
+
+/** A backup stream may stay silent this long before the CLI gives up: the node reads its store, so silence means it is stuck or gone. */
+export const backupIdleTimeoutMs = 30_000;
+
+/** `node start` shows a catch-up progress bar only when this many entries behind: ordinary replication is always a few entries behind. */
+export const catchUpProgressEntriesMin = 1000;
+
+/** How often `node start` checks how far behind its peers it is, for the catch-up progress bar. */
+export const catchUpCheckIntervalMs = 500;
+
+// ---- Governance ----
+
+/** Members of one alliance (founders included): a few dozen cities today; head vectors, credentials and views are sized for hundreds. */
+export const allianceMembersMax = 512;
+
+/** An alliance's name in the genesis. */
+export const allianceNameCharsMax = 200;
+
+/** A proposal still counts approvals this many epochs after the one it names; older ones are stale and must be proposed again against the current members. */
+export const proposalEpochLagMax = 8;
+
+/** Governance records (proposals, approvals, opt-outs) a node replays to compute the alliance's state: years of weekly changes. */
+export const governanceRecordsMax = 100_000;
+
+// ---- Certificates, logins, evidence, import/export ----
+
+/** A login challenge is answered within this long: a person finds the USB key and types its PIN in seconds; a captured challenge soon becomes useless. */
+export const loginChallengeTtlMs = 120_000;
+
+/** Login challenges outstanding at one node (~100 bytes each, used ones kept until they expire to tell replay from unknown): ~800 logins/s sustained; past it new challenges are refused, never old ones forgotten early. */
+export const loginChallengesMax = 100_000;
+
+/** One imported CRL (DER); the rest of an entry holds its issuer chain (chainCertificatesMax certificates of ~1 KiB). */
+export const crlBytesMax = entryBytesMax - 16 * 1024;
+
+/** Watch-list alerts one ListAlerts answer carries, newest first; older ones stay in the log and the view. */
+export const alertsListMax = 1_000;
+
+/** Rows staged in one import (kept in memory until committed): a province's entity register; larger files are split. */
+export const importRowsMax = 100_000;
+
+/** Imports staged at once on one node; each is an operator's file being uploaded. */
+export const importSessionsMax = 4;
+
+/** A staged import not committed within this long is dropped (with its memory). */
+export const importSessionTtlMs = 15 * 60_000;
+
+/** Rows in one export page: ~2 KiB per sanction row keeps a page far inside apiResponseBytesMax. */
+export const exportPageRowsMax = 500;
+
+/** Tries to read the same heads before and after a check, so an evidence bundle names exactly the state it was computed from; a node ingesting faster than this answers "retry". */
+export const evidenceAttemptsMax = 5;

@@ -8,9 +8,12 @@ import type {
 } from '../gen/tongxing/federation/v1/peer.js';
 import { EquivocationProof as EquivocationProofCodec } from '../gen/tongxing/log/v1/log.js';
 import type { Record } from '../gen/tongxing/records/v1/records.js';
-import type { Sm2KeyPair } from './crypto/sm2.js';
-import { ChainError, MembershipError, TongxingError } from './errors.js';
-import { announceBytesMax, pullPeersMax, rangeEntriesMax } from './limits.js';
+import { nodeIdOf, type Sm2KeyPair } from './crypto/sm2.js';
+import { ChainError, LimitError, MembershipError, TongxingError } from './errors.js';
+import type { VerifiedGenesis } from './governance/genesis.js';
+import { decodeGovRecord, govPrefix } from './governance/records.js';
+import { computeGovernance, governancePolicy, governedMembers, type GovernanceState } from './governance/state.js';
+import { announceBytesMax, governanceRecordsMax, pullPeersMax, rangeEntriesMax } from './limits.js';
 import { decodeEntry, equalBytes, toHex, zeroHash, type HashedEntry } from './log/entry.js';
 import { makeProof, verifyProof } from './log/equivocation.js';
 import { verifyHead } from './log/head.js';
@@ -19,7 +22,7 @@ import { LogWriter } from './log/writer.js';
 import type { Membership } from './membership.js';
 import type { StateChange, Store, StoredEntry } from './store/store.js';
 import { planViews, prepareViewEntries } from './views/apply.js';
-import type { ViewPolicy } from './views/policy.js';
+import { openPolicy, type ViewPolicy } from './views/policy.js';
 import type { Provenance } from './views/provenance.js';
 
 // The replication core of one node: its own log writer, ingest of other
@@ -48,14 +51,26 @@ export type ReplicaEvent =
   | { type: 'ingested'; author: string; fromSeq: number; toSeq: number; source: 'local' | 'gossip' | 'pull' }
   | { type: 'rejected'; peer: string | undefined; reason: string }
   | { type: 'equivocation'; author: string; seq: number }
-  | { type: 'pull'; peer: string; author: string; ok: boolean };
+  | { type: 'pull'; peer: string; author: string; ok: boolean }
+  | { type: 'epoch'; epoch: number };
 
 export interface ReplicaInit {
   readonly allianceId: Buffer;
   readonly keyPair: Sm2KeyPair;
+  /**
+   * Governed alliance: members, roles and trusted CAs follow from the genesis
+   * and the governance records in the logs (governance/state.ts), and
+   * `members` is replaced as epochs open.
+   */
+  readonly genesis?: VerifiedGenesis;
+  /** The members; with a genesis, start from `new Membership([])` and governance fills it. */
   readonly members: Membership;
-  /** Who may write what, and which CAs are trusted, as of an entry's hlc. Default: openPolicy. */
+  /** Without a genesis: who may write what, and which CAs are trusted. Default: openPolicy. */
   readonly policy?: ViewPolicy;
+  /** This node's id when its key was rotated (node ids stay those of the first key). */
+  readonly nodeId?: string;
+  /** A key this node switches to, by itself, once governance applies its rotation to it. */
+  readonly nextKeyPair?: Sm2KeyPair;
 }
 
 export interface ReplicaComponents {
@@ -102,27 +117,38 @@ export class Replica {
   #waiting: Array<{ seq: number; resolve: (p: Provenance) => void; reject: (e: unknown) => void }> = [];
   #closed = false;
   #lastAnnouncedMs = -Infinity;
+  #policy: ViewPolicy;
+  /** The key this node signs with now (the configured one, or the next one after a rotation). */
+  #writerKey: Sm2KeyPair;
+  #governance: GovernanceState | undefined;
+  /** A commit stored governance records: recompute the alliance's state after it. */
+  #governanceDirty = false;
 
   private constructor(init: ReplicaInit, components: ReplicaComponents, writer: LogWriter) {
     this.#init = init;
     this.#c = components;
     this.#writer = writer;
     this.nodeId = writer.nodeId;
+    this.#policy = init.policy ?? openPolicy;
+    this.#writerKey = init.keyPair;
   }
 
   /** Loads the stored heads and proofs; the node's own log continues from its stored tip. */
   static async open(init: ReplicaInit, components: ReplicaComponents): Promise<Replica> {
     const { store } = components;
     const heads = await store.latestHeads();
-    const selfId = new LogWriter(init.allianceId, init.keyPair).nodeId;
-    if (!init.members.has(selfId)) throw new MembershipError(`this node (${selfId}) is not a member of the alliance`);
+    const selfId = init.nodeId ?? nodeIdOf(init.keyPair.publicKey);
+    // A governed node may start before its admission is known here: it catches up and learns it.
+    if (!init.genesis && !init.members.has(selfId)) throw new MembershipError(`this node (${selfId}) is not a member of the alliance`);
     const selfHead = heads.find((h) => toHex(h.head!.author) === selfId)?.head;
     const writer = new LogWriter(
       init.allianceId,
       init.keyPair,
       selfHead ? { seq: Number(selfHead.seq), hash: selfHead.entryHash, hlc: selfHead.hlc } : undefined,
+      selfId,
     );
     const replica = new Replica(init, components, writer);
+    if (init.genesis) await replica.#refreshGovernance(false);
     for (const signed of heads) {
       const author = toHex(signed.head!.author);
       replica.#tips.set(author, { seq: Number(signed.head!.seq), hash: signed.head!.entryHash });
@@ -133,6 +159,7 @@ export class Replica {
       replica.#proofs.set(key.slice('proof/'.length), EquivocationProofCodec.decode(bytes));
     }
     if ((await store.getState(rebuildKey)) !== undefined) await replica.#rebuildViews();
+    if (init.genesis) await replica.#refreshGovernance(true);
     return replica;
   }
 
@@ -147,6 +174,10 @@ export class Replica {
     if (this.#closed) return Promise.reject(new TongxingError('replica is closed'));
     const behind = this.#ownLogBehind();
     if (behind) return Promise.reject(new TongxingError(behind));
+    if (!this.#init.members.isActive(this.nodeId)) {
+      const status = this.#init.members.get(this.nodeId)?.status ?? 'not yet admitted (or its admission has not reached this node)';
+      return Promise.reject(new MembershipError(`this node is ${status}: it writes again once governance makes it an active member`));
+    }
     let seq: number;
     try {
       seq = Number(this.#writer.append(record, this.#c.clock.nowMs()).entry.seq);
@@ -175,6 +206,7 @@ export class Replica {
     try {
       const state = await this.#plan(this.nodeId, sealed.hashed);
       await this.#c.store.commit({ entries: sealed.entries, heads: [sealed.head], state });
+      await this.#refreshGovernance(true);
     } catch (error) {
       // The writer's tip has moved past what is stored: this replica cannot go on.
       this.#closed = true;
@@ -224,17 +256,16 @@ export class Replica {
     if (kind?.$case !== 'head' || !kind.value.head?.head) return this.#reject(from, 'empty announcement');
     const signed = kind.value.head;
     const author = toHex(signed.head!.author);
-    const member = this.#init.members.get(author);
-    if (!member) return this.#reject(from, `head of non-member ${author.slice(0, 12)}`);
     let range: HashedEntry[] = [];
     try {
-      const head = verifyHead(signed, member.publicKey, this.#init.allianceId);
+      const publicKey = this.#signerKey(author, signed);
+      const head = signed.head!;
       const entries = kind.value.entries;
       if (entries.length > 0) {
         // Checked against the batch's own first prev; whether it extends our log is decided at ingest.
         const first = decodeEntry(entries[0]!, 'entries[0]');
         const tip = { seq: Number(head.seq) - entries.length, hash: first.entry.prev };
-        range = verifyRange({ allianceId: this.#init.allianceId, publicKey: member.publicKey, signedHead: signed, tip, entries }).entries;
+        range = verifyRange({ allianceId: this.#init.allianceId, publicKey, signedHead: signed, tip, entries }).entries;
       }
     } catch (error) {
       return this.#reject(from, `announcement from ${author.slice(0, 12)}: ${(error as Error).message}`);
@@ -285,7 +316,7 @@ export class Replica {
 
   /** One anti-entropy round with a random peer: exchange head vectors, then pull what is missing. */
   async antiEntropyRound(): Promise<void> {
-    const peers = this.#init.members.list().filter((m) => m.nodeId !== this.nodeId);
+    const peers = this.#init.members.active().filter((m) => m.nodeId !== this.nodeId);
     if (peers.length === 0 || this.#closed) return;
     const peer = peers[this.#c.random.int(peers.length)]!.nodeId;
     let response: ExchangeHeadsResponse;
@@ -309,8 +340,7 @@ export class Replica {
     const pulls: Promise<void>[] = [];
     for (const signed of heads.slice(0, this.#init.members.size)) {
       const author = toHex(signed.head?.author ?? Buffer.alloc(0));
-      const member = this.#init.members.get(author);
-      if (!member || this.#proofs.has(author)) continue;
+      if (!this.#init.members.has(author) || this.#proofs.has(author)) continue;
       const known = this.#known.get(author)?.head;
       const head = signed.head!;
       const tipSeq = (this.#tips.get(author) ?? emptyLog).seq;
@@ -324,7 +354,7 @@ export class Replica {
         (head.seq === known.seq && !head.entryHash.equals(known.entryHash));
       if (!useful) continue;
       try {
-        verifyHead(signed, member.publicKey, this.#init.allianceId);
+        this.#signerKey(author, signed);
       } catch (error) {
         this.#reject(peer, `head vector: ${(error as Error).message}`);
         continue;
@@ -361,7 +391,7 @@ export class Replica {
     const tip = this.#tips.get(this.nodeId);
     if (!tip || tip.seq <= this.#writer.tip.seq || this.#writer.pendingCount > 0) return;
     const head = this.#served.get(this.nodeId)!.head!;
-    this.#writer = new LogWriter(this.#init.allianceId, this.#init.keyPair, { seq: tip.seq, hash: tip.hash, hlc: head.hlc });
+    this.#writer = new LogWriter(this.#init.allianceId, this.#writerKey, { seq: tip.seq, hash: tip.hash, hlc: head.hlc }, this.nodeId);
   }
 
   #ownLogBehind(): string | undefined {
@@ -418,6 +448,7 @@ export class Replica {
     const state = await this.#plan(author, entries);
     await this.#c.store.commit({ entries: stored, heads: [signed], state, durable: false });
     this.#stored(author, signed);
+    await this.#refreshGovernance(true);
     this.#writer.observe(head.hlc); // our next entries order after what we have seen
     this.#c.onEvent?.({ type: 'ingested', author, fromSeq: stored[0]!.seq, toSeq: seq, source });
   }
@@ -457,13 +488,13 @@ export class Replica {
   }
 
   #pullCandidates(author: string): string[] {
-    const others = this.#init.members.list().map((m) => m.nodeId).filter((id) => id !== this.nodeId && id !== author);
+    const others = this.#init.members.active().map((m) => m.nodeId).filter((id) => id !== this.nodeId && id !== author);
     for (let i = others.length - 1; i > 0; i--) {
       const j = this.#c.random.int(i + 1);
       [others[i], others[j]] = [others[j]!, others[i]!];
     }
     const source = this.#sources.get(author);
-    const first = [source, author].filter((p): p is string => p !== undefined && p !== this.nodeId);
+    const first = [source, author].filter((p): p is string => p !== undefined && p !== this.nodeId && this.#init.members.isActive(p));
     return [...new Set([...first, ...others])].slice(0, pullPeersMax);
   }
 
@@ -474,7 +505,6 @@ export class Replica {
    * tip, so chunks stored meanwhile by another path are skipped, not doubled.
    */
   async #pullFrom(peer: string, author: string, afterSeq: number, upToSeq: number): Promise<boolean> {
-    const member = this.#init.members.get(author)!;
     const start = this.#tips.get(author) ?? emptyLog;
     if (start.seq !== afterSeq) return false;
     let expected: Tip = start;
@@ -484,7 +514,8 @@ export class Replica {
         if (!chunk.head) throw new ChainError('chunk without a head');
         let verified;
         try {
-          verified = verifyRange({ allianceId: this.#init.allianceId, publicKey: member.publicKey, signedHead: chunk.head, tip: expected, entries: chunk.entries });
+          const publicKey = this.#signerKey(author, chunk.head);
+          verified = verifyRange({ allianceId: this.#init.allianceId, publicKey, signedHead: chunk.head, tip: expected, entries: chunk.entries });
         } catch (error) {
           if (!(error instanceof ForkError)) throw error;
           await committing;
@@ -594,8 +625,86 @@ export class Replica {
   async #plan(author: string, hashed: readonly HashedEntry[]): Promise<StateChange[]> {
     if (this.#proofs.has(author)) return [];
     const { entries, rejected } = prepareViewEntries(author, hashed);
-    const changes = await planViews(entries, (keys) => this.#c.store.getStates(keys), this.#init.policy);
+    const changes = await planViews(entries, (keys) => this.#c.store.getStates(keys), this.#policy);
+    if (this.#init.genesis && changes.some((c) => c.key.startsWith(govPrefix))) this.#governanceDirty = true;
     return [...changes, ...rejected];
+  }
+
+  /**
+   * The key that signed a head of `author`: its current key, or a key rotated
+   * away after the head's hlc. Refuses heads of non-members and heads a
+   * suspended or removed member signed past its cutoff.
+   */
+  #signerKey(author: string, signed: SignedHead): Uint8Array {
+    const member = this.#init.members.get(author);
+    if (!member) throw new MembershipError(`head of non-member ${author.slice(0, 12)}`);
+    const hlc = signed.head!.hlc;
+    if (member.cutoffHlc !== undefined && hlc > member.cutoffHlc) {
+      throw new MembershipError(`${member.city} (${author.slice(0, 12)}) is ${member.status}: its entries after hlc ${member.cutoffHlc} are not accepted`);
+    }
+    const [current, ...retired] = this.#init.members.keysFor(author, hlc);
+    try {
+      verifyHead(signed, current!, this.#init.allianceId);
+      return current!;
+    } catch (error) {
+      for (const key of retired) {
+        try {
+          verifyHead(signed, key, this.#init.allianceId);
+          return key;
+        } catch {
+          // try the next retired key
+        }
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Recomputes the alliance's state from the stored governance records after
+   * a commit that added some. A new epoch replaces the members and the
+   * policy, and rebuilds the views: entries already applied may now be
+   * judged differently (an author suspended as of an earlier hlc), and every
+   * node must end with the views the full set of records gives.
+   */
+  async #refreshGovernance(rebuild: boolean): Promise<void> {
+    const genesis = this.#init.genesis;
+    if (!genesis || (this.#governance && !this.#governanceDirty)) return;
+    this.#governanceDirty = false;
+    const page = await this.#c.store.stateRange(govPrefix, governanceRecordsMax + 1);
+    if (page.length > governanceRecordsMax) throw new LimitError(`more than governanceRecordsMax (${governanceRecordsMax}) governance records`);
+    const state = computeGovernance(genesis, page.map(([key, bytes]) => decodeGovRecord(key, bytes)));
+    const before = this.#governance;
+    this.#governance = state;
+    const changed = !before || before.epochs.length !== state.epochs.length || before.current.proposal !== state.current.proposal;
+    if (!changed) return;
+    this.#policy = governancePolicy(state);
+    this.#init.members.replace(governedMembers(state));
+    this.#switchKeyIfRotated();
+    this.#c.onEvent?.({ type: 'epoch', epoch: state.current.number });
+    if (rebuild && before) {
+      await this.#rebuildViews();
+      this.#governanceDirty = false;
+    }
+  }
+
+  /** Once governance has rotated this node's key to the prepared next key, sign with it. */
+  #switchKeyIfRotated(): void {
+    const next = this.#init.nextKeyPair;
+    const self = this.#init.members.get(this.nodeId);
+    if (!next || !self || !equalBytes(self.publicKey, next.publicKey) || this.#writer.pendingCount > 0) return;
+    if (equalBytes(this.#writerKey.publicKey, next.publicKey)) return;
+    this.#writerKey = next;
+    this.#writer = new LogWriter(this.#init.allianceId, next, this.#writer.tip, this.nodeId);
+  }
+
+  /** The alliance's governance state (undefined without a genesis). */
+  get governance(): GovernanceState | undefined {
+    return this.#governance;
+  }
+
+  /** Who may write what, as of an hlc (queries use it for trusted CAs and recognition). */
+  get policy(): ViewPolicy {
+    return this.#policy;
   }
 
   #serial<T>(task: () => Promise<T>): Promise<T> {
@@ -610,7 +719,10 @@ export class Replica {
   }
 
   #assertMember(peer: string): void {
-    if (!this.#init.members.has(peer)) throw new MembershipError(`${peer.slice(0, 12)} is not a member`);
+    if (!this.#init.members.isActive(peer)) {
+      const member = this.#init.members.get(peer);
+      throw new MembershipError(member ? `${member.city} (${peer.slice(0, 12)}) is ${member.status}` : `${peer.slice(0, 12)} is not a member`);
+    }
   }
 
   // ---- what queries and status read ----

@@ -40,8 +40,10 @@ export class LogWriter {
     private readonly allianceId: Buffer,
     private readonly keyPair: Sm2KeyPair,
     tip: LogTip = emptyTip,
+    /** A member keeps the node id of its first key after rotating to a new one. */
+    nodeId = nodeIdOf(keyPair.publicKey),
   ) {
-    this.nodeId = nodeIdOf(keyPair.publicKey);
+    this.nodeId = nodeId;
     this.#tip = tip;
     this.#clock = tip.hlc;
   }

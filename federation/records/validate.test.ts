@@ -13,7 +13,9 @@ import {
   type ExpertProfile,
   type GovernanceApproval,
   type GovernanceProposal,
+  type KeyRotation,
   type Member,
+  type SanctionOptOut,
   type Record,
   type SanctionIssue,
   type SanctionLift,
@@ -57,6 +59,8 @@ function member(): Member {
     endpoints: ['node.km.example:7443', '10.0.0.1:7443', '[::1]:7443'],
     roles: [1, 2],
     libp2pPeerId: '12D3KooWExamplePeer',
+    tlsCertificate: Buffer.alloc(0),
+    gossipAddresses: ['/ip4/127.0.0.1/tcp/7402/p2p/12D3KooWExamplePeer'],
   };
 }
 
@@ -134,10 +138,10 @@ const proposal = (action: GovernanceProposal['action'], edit: Edit<GovernancePro
 const addMember = (edit: Edit<Member> = keep): Record => {
   const value = member();
   edit(value);
-  return proposal({ $case: 'addMember', value });
+  return proposal({ $case: 'addMember', value: { member: value, possessionSignature: Buffer.alloc(64, 0x35) } });
 };
-const rotateKey = (edit: Edit<{ nodeId: Buffer; newPublicKey: Buffer; newKeySignature: Buffer }> = keep): Record => {
-  const value = { nodeId, newPublicKey: publicKey, newKeySignature: Buffer.alloc(64, 0x33) };
+const rotateKey = (edit: Edit<KeyRotation> = keep): Record => {
+  const value: KeyRotation = { nodeId, newPublicKey: publicKey, newKeySignature: Buffer.alloc(64, 0x33), newTlsCertificate: Buffer.alloc(0) };
   edit(value);
   return proposal({ $case: 'rotateKey', value });
 };
@@ -189,6 +193,10 @@ describe('validateRecord: valid records pass', () => {
     ['rotate key (raw signature)', rotateKey()],
     ['rotate key (DER signature)', rotateKey((k) => (k.newKeySignature = der(71)))],
     ['approval', approval()],
+    ['change recognition', proposal({ $case: 'changeRecognition', value: { rules: [{ listType: 1, grounds: [1, 2, 3, 4], minRestrictionMs: 365n * day }] } })],
+    ['quorum lift', proposal({ $case: 'liftSanction', value: { issuer: nodeId, sanctionId: 'KM-2025-001' } })],
+    ['update member', proposal({ $case: 'updateMember', value: member() })],
+    ['sanction opt-out', { kind: { $case: 'sanctionOptOut', value: { issuer: nodeId, sanctionId: 'KM-2025-001', reason: 'appeal pending here', withdrawn: false } } }],
   ];
 
   it.each(valid)('%s', (_name, record) => {
@@ -378,7 +386,7 @@ rules('expert availability', [
 ]);
 
 const G = 'record.governanceProposal';
-const M = `${G}.addMember`;
+const M = `${G}.addMember.member`;
 rules('governance proposal', [
   ['reason missing', proposal({ $case: 'changeQuorum', value: 2 }, (p) => (p.reason = '')), `${G}.reason`, 'missing'],
   ['action missing', proposal(undefined), `${G}.action`, 'missing'],
@@ -413,6 +421,26 @@ rules('governance proposal', [
   ['rotate: signature missing', rotateKey((k) => (k.newKeySignature = Buffer.alloc(0))), `${G}.rotateKey.newKeySignature`, 'missing'],
   ['rotate: signature neither raw nor DER', rotateKey((k) => (k.newKeySignature = Buffer.alloc(70, 1))), `${G}.rotateKey.newKeySignature`, /neither raw/],
   ['rotate: DER signature too long', rotateKey((k) => (k.newKeySignature = der(73))), `${G}.rotateKey.newKeySignature`, /neither raw/],
+  ['rotate: TLS certificate not DER', rotateKey((k) => (k.newTlsCertificate = Buffer.from('pem'))), `${G}.rotateKey.newTlsCertificate`, /not DER/],
+  ['admission without proof of possession', proposal({ $case: 'addMember', value: { member: member(), possessionSignature: Buffer.alloc(0) } }), `${G}.addMember.possessionSignature`, 'missing'],
+  ['admission without member', proposal({ $case: 'addMember', value: { member: undefined, possessionSignature: Buffer.alloc(64) } }), `${G}.addMember.member`, 'missing'],
+  ['member TLS certificate not DER', addMember((m) => (m.tlsCertificate = Buffer.from('x'))), `${M}.tlsCertificate`, /not DER/],
+  ['gossip address not a multiaddr', addMember((m) => (m.gossipAddresses = ['127.0.0.1:7402'])), `${M}.gossipAddresses[0]`, /multiaddr/],
+  ['recognition: list type unspecified', proposal({ $case: 'changeRecognition', value: { rules: [{ listType: 0, grounds: [], minRestrictionMs: 0n }] } }), `${G}.changeRecognition.rules[0].listType`, 'unspecified'],
+  ['recognition: negative period', proposal({ $case: 'changeRecognition', value: { rules: [{ listType: 1, grounds: [1], minRestrictionMs: -1n }] } }), `${G}.changeRecognition.rules[0].minRestrictionMs`, /negative/],
+  ['quorum lift: issuer', proposal({ $case: 'liftSanction', value: { issuer: Buffer.alloc(3), sanctionId: 'KM-1' } }), `${G}.liftSanction.issuer`, '3 bytes, expected 32'],
+]);
+
+const O = 'record.sanctionOptOut';
+const optOut = (edit: Edit<SanctionOptOut> = keep): Record => {
+  const value: SanctionOptOut = { issuer: Buffer.alloc(32, 7), sanctionId: 'KM-2025-001', reason: 'decided before our accession', withdrawn: false };
+  edit(value);
+  return { kind: { $case: 'sanctionOptOut', value } };
+};
+rules('sanction opt-out', [
+  ['issuer missing', optOut((o) => (o.issuer = Buffer.alloc(0))), `${O}.issuer`, 'missing'],
+  ['reason missing', optOut((o) => (o.reason = '')), `${O}.reason`, 'missing'],
+  ['sanction id missing', optOut((o) => (o.sanctionId = '')), `${O}.sanctionId`, 'missing'],
 ]);
 
 const P = 'record.governanceApproval';

@@ -27,10 +27,13 @@ import {
   type GovernanceProposal,
   type KeyRotation,
   type Member,
+  type MemberAdmission,
   type Period,
+  type RecognitionPolicy,
   type Record,
   type SanctionIssue,
   type SanctionLift,
+  type SanctionOptOut,
   type SanctionSubject,
 } from '../../gen/tongxing/records/v1/records.js';
 import { ValidationError } from '../errors.js';
@@ -229,6 +232,8 @@ export function validateRecord(record: Record, field = 'record'): void {
       return validateGovernanceProposal(kind.value, at);
     case 'governanceApproval':
       return validateGovernanceApproval(kind.value, at);
+    case 'sanctionOptOut':
+      return validateSanctionOptOut(kind.value, at);
   }
   // A kind this build does not know (hand-built object): treated as absent.
   throw new ValidationError(`${field}.kind`, `missing (unknown kind '${String((kind as { $case: unknown }).$case)}')`);
@@ -352,6 +357,34 @@ export function validateMember(member: Member, field: string): void {
       throw new ValidationError(`${field}.libp2pPeerId`, 'must be letters and digits (base58btc or base32)');
     }
   }
+  if (member.tlsCertificate.length > 0) requireDer(member.tlsCertificate, `${field}.tlsCertificate`, certificateBytesMax);
+  requireList(member.gossipAddresses, `${field}.gossipAddresses`);
+  member.gossipAddresses.forEach((address, i) => {
+    requireText(address, `${field}.gossipAddresses[${i}]`);
+    if (!address.startsWith('/')) throw new ValidationError(`${field}.gossipAddresses[${i}]`, 'must be a libp2p multiaddr starting with /');
+  });
+}
+
+export function validateMemberAdmission(admission: MemberAdmission, field: string): void {
+  if (!admission.member) throw new ValidationError(`${field}.member`, 'missing');
+  validateMember(admission.member, `${field}.member`);
+  requireSignature(admission.possessionSignature, `${field}.possessionSignature`);
+}
+
+export function validateRecognitionPolicy(policy: RecognitionPolicy, field: string): void {
+  requireList(policy.rules, `${field}.rules`);
+  policy.rules.forEach((rule, i) => {
+    const at = `${field}.rules[${i}]`;
+    requireEnum(rule.listType, ListType, `${at}.listType`);
+    if (rule.grounds.length > 0) requireEnumList(rule.grounds, GroundsCategory, `${at}.grounds`);
+    if (rule.minRestrictionMs < 0n) throw new ValidationError(`${at}.minRestrictionMs`, 'must not be negative');
+  });
+}
+
+export function validateSanctionOptOut(optOut: SanctionOptOut, field: string): void {
+  requireBytes(optOut.issuer, `${field}.issuer`, digestBytes);
+  requireIdentifier(optOut.sanctionId, `${field}.sanctionId`);
+  requireText(optOut.reason, `${field}.reason`);
 }
 
 export function requireEndpoint(endpoint: string, field: string): void {
@@ -365,6 +398,7 @@ export function validateKeyRotation(rotation: KeyRotation, field: string): void 
   requireBytes(rotation.nodeId, `${field}.nodeId`, digestBytes);
   requirePublicKey(rotation.newPublicKey, `${field}.newPublicKey`);
   requireSignature(rotation.newKeySignature, `${field}.newKeySignature`);
+  if (rotation.newTlsCertificate.length > 0) requireDer(rotation.newTlsCertificate, `${field}.newTlsCertificate`, certificateBytesMax);
 }
 
 export function validateGovernanceProposal(proposal: GovernanceProposal, field: string): void {
@@ -374,7 +408,14 @@ export function validateGovernanceProposal(proposal: GovernanceProposal, field: 
   const at = `${field}.${action.$case}`;
   switch (action.$case) {
     case 'addMember':
+      return validateMemberAdmission(action.value, at);
+    case 'updateMember':
       return validateMember(action.value, at);
+    case 'changeRecognition':
+      return validateRecognitionPolicy(action.value, at);
+    case 'liftSanction':
+      requireBytes(action.value.issuer, `${at}.issuer`, digestBytes);
+      return requireIdentifier(action.value.sanctionId, `${at}.sanctionId`);
     case 'suspendMember':
     case 'reinstateMember':
     case 'removeMember':

@@ -1,5 +1,6 @@
 import { SanctionIssue, SanctionLift, type Record } from '../../gen/tongxing/records/v1/records.js';
 import { TongxingError } from '../errors.js';
+import { govRecordChange, isGovernanceEntry } from '../governance/records.js';
 import { decodeRecord, type HashedEntry } from '../log/entry.js';
 import { validateRecord } from '../records/validate.js';
 import type { StateChange } from '../store/store.js';
@@ -88,6 +89,11 @@ export async function planViews(entries: readonly ViewEntry[], read: ReadState, 
   const extra: StateChange[] = [];
 
   for (const entry of entries) {
+    // Governance judges its own records (governance/state.ts): they are kept whoever wrote them.
+    if (isGovernanceEntry(entry)) {
+      extra.push(govRecordChange(entry));
+      continue;
+    }
     const reject = (reason: string) => extra.push({ key: rejectionKey(entry.author, entry.seq), value: encodeView({ reason }) });
     const refusal = policy.refusal(entry.author, entry.hlc, entry.record.kind!.$case);
     if (refusal !== undefined) {

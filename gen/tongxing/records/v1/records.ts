@@ -353,6 +353,120 @@ export function expertStatusToJSON(object: ExpertStatus): string {
   }
 }
 
+/** Why an expert with a matching specialty is not a candidate. */
+export enum Exclusion {
+  EXCLUSION_UNSPECIFIED = 0,
+  EXCLUSION_PAUSED = 1,
+  /** EXCLUSION_UNAVAILABLE - no availability window covers the slot */
+  EXCLUSION_UNAVAILABLE = 2,
+  /** EXCLUSION_SANCTIONED - an active sanction at the start of the slot */
+  EXCLUSION_SANCTIONED = 3,
+  /** EXCLUSION_AVOIDANCE - employer (now or within 3 years) is a bidder, tenderer or agency */
+  EXCLUSION_AVOIDANCE = 4,
+  /** EXCLUSION_SAME_CITY - other_cities_only */
+  EXCLUSION_SAME_CITY = 5,
+  /** EXCLUSION_LEASED - its home node already leased an overlapping slot */
+  EXCLUSION_LEASED = 6,
+  UNRECOGNIZED = -1,
+}
+
+export function exclusionFromJSON(object: any): Exclusion {
+  switch (object) {
+    case 0:
+    case "EXCLUSION_UNSPECIFIED":
+      return Exclusion.EXCLUSION_UNSPECIFIED;
+    case 1:
+    case "EXCLUSION_PAUSED":
+      return Exclusion.EXCLUSION_PAUSED;
+    case 2:
+    case "EXCLUSION_UNAVAILABLE":
+      return Exclusion.EXCLUSION_UNAVAILABLE;
+    case 3:
+    case "EXCLUSION_SANCTIONED":
+      return Exclusion.EXCLUSION_SANCTIONED;
+    case 4:
+    case "EXCLUSION_AVOIDANCE":
+      return Exclusion.EXCLUSION_AVOIDANCE;
+    case 5:
+    case "EXCLUSION_SAME_CITY":
+      return Exclusion.EXCLUSION_SAME_CITY;
+    case 6:
+    case "EXCLUSION_LEASED":
+      return Exclusion.EXCLUSION_LEASED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return Exclusion.UNRECOGNIZED;
+  }
+}
+
+export function exclusionToJSON(object: Exclusion): string {
+  switch (object) {
+    case Exclusion.EXCLUSION_UNSPECIFIED:
+      return "EXCLUSION_UNSPECIFIED";
+    case Exclusion.EXCLUSION_PAUSED:
+      return "EXCLUSION_PAUSED";
+    case Exclusion.EXCLUSION_UNAVAILABLE:
+      return "EXCLUSION_UNAVAILABLE";
+    case Exclusion.EXCLUSION_SANCTIONED:
+      return "EXCLUSION_SANCTIONED";
+    case Exclusion.EXCLUSION_AVOIDANCE:
+      return "EXCLUSION_AVOIDANCE";
+    case Exclusion.EXCLUSION_SAME_CITY:
+      return "EXCLUSION_SAME_CITY";
+    case Exclusion.EXCLUSION_LEASED:
+      return "EXCLUSION_LEASED";
+    case Exclusion.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum LeaseOutcome {
+  LEASE_OUTCOME_UNSPECIFIED = 0,
+  LEASE_OUTCOME_GRANTED = 1,
+  LEASE_OUTCOME_REFUSED = 2,
+  LEASE_OUTCOME_UNREACHABLE = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function leaseOutcomeFromJSON(object: any): LeaseOutcome {
+  switch (object) {
+    case 0:
+    case "LEASE_OUTCOME_UNSPECIFIED":
+      return LeaseOutcome.LEASE_OUTCOME_UNSPECIFIED;
+    case 1:
+    case "LEASE_OUTCOME_GRANTED":
+      return LeaseOutcome.LEASE_OUTCOME_GRANTED;
+    case 2:
+    case "LEASE_OUTCOME_REFUSED":
+      return LeaseOutcome.LEASE_OUTCOME_REFUSED;
+    case 3:
+    case "LEASE_OUTCOME_UNREACHABLE":
+      return LeaseOutcome.LEASE_OUTCOME_UNREACHABLE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return LeaseOutcome.UNRECOGNIZED;
+  }
+}
+
+export function leaseOutcomeToJSON(object: LeaseOutcome): string {
+  switch (object) {
+    case LeaseOutcome.LEASE_OUTCOME_UNSPECIFIED:
+      return "LEASE_OUTCOME_UNSPECIFIED";
+    case LeaseOutcome.LEASE_OUTCOME_GRANTED:
+      return "LEASE_OUTCOME_GRANTED";
+    case LeaseOutcome.LEASE_OUTCOME_REFUSED:
+      return "LEASE_OUTCOME_REFUSED";
+    case LeaseOutcome.LEASE_OUTCOME_UNREACHABLE:
+      return "LEASE_OUTCOME_UNREACHABLE";
+    case LeaseOutcome.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export enum MemberRole {
   MEMBER_ROLE_UNSPECIFIED = 0,
   /** MEMBER_ROLE_CITY_CENTER - registers entities, records certificates, issues sanctions, hosts experts */
@@ -413,12 +527,20 @@ export interface Record {
     | { $case: "expertProfile"; value: ExpertProfile }
     | { $case: "expertAvailability"; value: ExpertAvailability }
     | { $case: "governanceProposal"; value: GovernanceProposal }
+    | { $case: "governanceApproval"; value: GovernanceApproval }
+    | { $case: "sanctionOptOut"; value: SanctionOptOut }
+    | { $case: "evaluationSession"; value: EvaluationSession }
+    | { $case: "evaluationDraw"; value: EvaluationDraw }
+    | { $case: "expertLease"; value: ExpertLease }
+    | { $case: "evaluationOutcome"; value: EvaluationOutcome }
+    | { $case: "evaluationScore"; value: EvaluationScore }
+    | { $case: "certificateRevocationList"; value: CertificateRevocationList }
     | //
     /**
      * Numbers 11-15: governance and recognition; 16-19: certificates and
      * watch-list alerts; 20-29: remote evaluation (sessions, draws, leases, scores).
      */
-    { $case: "governanceApproval"; value: GovernanceApproval }
+    { $case: "watchAlert"; value: WatchAlert }
     | undefined;
 }
 
@@ -461,7 +583,16 @@ export interface EntityUpdate {
 export interface CertificateRecord {
   /** X.509 SM2 certificate, chained to a CA root the alliance trusts */
   certificateDer: Buffer;
-  holder?: { $case: "entityUscc"; value: string } | { $case: "expertRef"; value: string } | undefined;
+  holder?:
+    | { $case: "entityUscc"; value: string }
+    | { $case: "expertRef"; value: string }
+    | undefined;
+  /** accepts a legacy entity_uscc that fails the GB 32100 check */
+  usccOverride?:
+    | UsccOverride
+    | undefined;
+  /** CA certificates (DER) between it and a trusted root, its issuer first; empty when a root issued it. */
+  intermediatesDer: Buffer[];
 }
 
 export interface CertificateRevocation {
@@ -473,6 +604,37 @@ export interface CertificateRevocation {
   reason: RevocationReason;
   /** optional: the CA-signed CRL the revocation was imported from */
   crlDer: Buffer;
+}
+
+/**
+ * A CA-signed CRL (SM2-with-SM3), imported by any member: every certificate it
+ * lists is revoked once the CRL's signature verifies under a CA that chains to
+ * a root the alliance trusted when it was recorded.
+ */
+export interface CertificateRevocationList {
+  crlDer: Buffer;
+  /**
+   * The CRL issuer's certificate and the CAs between it and a trusted root (DER),
+   * issuer first; empty when a trusted root signed the CRL itself.
+   */
+  issuerChainDer: Buffer[];
+}
+
+/**
+ * A watched entity or expert (重点关注名单) signed in with its certificate at the
+ * author's node: recorded there for the member whose watch-list sanction matched.
+ */
+export interface WatchAlert {
+  /** node id of the member that issued the watch-list sanction */
+  watcher: Buffer;
+  sanctionId: string;
+  subject?:
+    | SanctionSubject
+    | undefined;
+  /** the certificate used, as in CertificateRevocation */
+  serialNumber: string;
+  issuerNameHash: string;
+  signedInAtMs: bigint;
 }
 
 /** Half-open interval [from_ms, until_ms) in Unix milliseconds. */
@@ -488,6 +650,8 @@ export interface SanctionSubject {
     | undefined;
   /** BODY_NAME */
   name: string;
+  /** accepts a legacy uscc that fails the GB 32100 check */
+  usccOverride?: UsccOverride | undefined;
 }
 
 export interface SanctionIssue {
@@ -529,7 +693,11 @@ export interface SanctionLift {
 export interface Employment {
   employerUscc: string;
   /** until_ms = 0 while current */
-  period?: Period | undefined;
+  period?:
+    | Period
+    | undefined;
+  /** a legacy employer code accepted explicitly */
+  employerUsccOverride?: UsccOverride | undefined;
 }
 
 /** Pseudonymous: ID card, phone and birthday never leave the home node. */
@@ -547,15 +715,208 @@ export interface ExpertAvailability {
   windows: Period[];
 }
 
+/**
+ * A specialty the panel needs and how many experts of it. An expert matches
+ * when one of its specialty codes starts with `specialty_code` (A08 matches A0801).
+ */
+export interface SpecialtyRequirement {
+  specialtyCode: string;
+  count: number;
+}
+
+/** At most `experts_max` experts from one city (the GB/T 2260 city of the code). */
+export interface CityQuota {
+  regionCode: string;
+  expertsMax: number;
+}
+
+export interface EvaluationSession {
+  /** unique per host */
+  sessionId: string;
+  projectCode: string;
+  projectName: string;
+  /** 投标人 / 供应商 */
+  bidderUsccs: string[];
+  /** 招标人 / 采购人 */
+  tendererUsccs: string[];
+  /** 招标代理机构 */
+  agencyUsccs: string[];
+  requirements: SpecialtyRequirement[];
+  /** the evaluation slot; must start after the session record's own clock */
+  window?: Period | undefined;
+  cityQuotas: CityQuota[];
+  /** no expert from the host's city */
+  otherCitiesOnly: boolean;
+  hostRegionCode: string;
+  /** SM3(seed), 32 bytes; the draw reveals the seed */
+  seedCommitment: Buffer;
+}
+
+export interface LogPosition {
+  author: Buffer;
+  seq: bigint;
+}
+
+export interface ExcludedExpert {
+  expertRef: string;
+  reason: Exclusion;
+}
+
+export interface DrawOrder {
+  /** candidates in drawn order: a seeded shuffle of them sorted by ref */
+  expertRefs: string[];
+  /** sorted by ref */
+  excluded: ExcludedExpert[];
+}
+
+export interface EvaluationDraw {
+  sessionId: string;
+  /** SM3(seed) = the session's seed_commitment */
+  seed: Buffer;
+  /** per member: candidates were computed from its entries up to seq */
+  basis: LogPosition[];
+  /** one per requirement, in session order */
+  orders: DrawOrder[];
+}
+
+/**
+ * Written by the expert's home node, the only one that leases its experts:
+ * a grant never overlaps another grant of the same expert.
+ */
+export interface ExpertLease {
+  expertRef: string;
+  /** node id of the host asking */
+  host: Buffer;
+  sessionId: string;
+  slot?: Period | undefined;
+  granted: boolean;
+  refusalReason: string;
+}
+
+/** The host's record of one lease attempt, in the order it made them. */
+export interface EvaluationOutcome {
+  sessionId: string;
+  requirementIndex: number;
+  expertRef: string;
+  outcome: LeaseOutcome;
+  reason: string;
+  homeNode: Buffer;
+  /** the home node's ExpertLease entry; 0 when unreachable */
+  leaseSeq: bigint;
+}
+
+export interface BidderScore {
+  bidderUscc: string;
+  /** 87.5 points = 8750 */
+  scoreHundredths: number;
+}
+
+/** What an expert signs with its certificate key. */
+export interface ScoreSheet {
+  host: Buffer;
+  sessionId: string;
+  expertRef: string;
+  scores: BidderScore[];
+  signedAtMs: bigint;
+}
+
+export interface EvaluationScore {
+  /** an encoded ScoreSheet, exactly as signed */
+  sheet: Buffer;
+  /** SM2 over "tongxing-score" || sheet, DER or raw r||s */
+  signature: Buffer;
+  /** the expert's SM2 certificate */
+  certificateDer: Buffer;
+}
+
 export interface Member {
   /** uncompressed SM2 point, 65 bytes; node id = SM3 of it */
   publicKey: Buffer;
   city: string;
   regionCode: string;
-  /** gRPC host:port */
+  /** gRPC host:port of its peer service */
   endpoints: string[];
   roles: MemberRole[];
   libp2pPeerId: string;
+  /**
+   * Self-signed TLS certificate (DER) of its peer links: pinned by every other
+   * member, so TLS peers are exactly the members recorded here.
+   */
+  tlsCertificate: Buffer;
+  /** libp2p multiaddrs, with /p2p/<libp2p_peer_id> */
+  gossipAddresses: string[];
+}
+
+/** A city asking to join: its Member record and proof that it holds the key. */
+export interface MemberAdmission {
+  member?:
+    | Member
+    | undefined;
+  /** SM2 by the new member's key over "tongxing-join" || alliance id || encoded member. */
+  possessionSignature: Buffer;
+}
+
+/**
+ * Which sanctions every member enforces, whoever issued them (cf. the MDB
+ * cross-debarment agreement): a sanction is recognised alliance-wide when a
+ * rule matches it. Others bind only their issuer.
+ */
+export interface RecognitionPolicy {
+  rules: RecognitionRule[];
+}
+
+export interface RecognitionRule {
+  listType: ListType;
+  /** empty: any grounds */
+  grounds: GroundsCategory[];
+  /** the restriction period must be at least this long; 0: any */
+  minRestrictionMs: bigint;
+}
+
+/** What every founder signs; alliance id = SM3 of its canonical encoding. */
+export interface GenesisBody {
+  allianceName: string;
+  founders: Member[];
+  /** approvals (from admins of the named epoch) a proposal needs */
+  quorum: number;
+  /** CA root certificates (DER) */
+  trustedCaRoots: Buffer[];
+  recognition?:
+    | RecognitionPolicy
+    | undefined;
+  /** a sanctions check fails closed beyond this */
+  freshnessBudgetMs: bigint;
+  createdAtMs: bigint;
+}
+
+export interface GenesisSignature {
+  nodeId: Buffer;
+  /** SM2 (DER) over "tongxing-genesis" || body */
+  signature: Buffer;
+}
+
+export interface Genesis {
+  /** encoded GenesisBody, kept as signed */
+  body: Buffer;
+  signatures: GenesisSignature[];
+}
+
+/**
+ * A member declines to enforce one sanction it would otherwise recognise,
+ * with its reason, for everyone to see. Withdrawn by a later opt-out with
+ * withdrawn = true.
+ */
+export interface SanctionOptOut {
+  /** node id of the issuing member */
+  issuer: Buffer;
+  sanctionId: string;
+  reason: string;
+  withdrawn: boolean;
+}
+
+export interface SanctionRef {
+  issuer: Buffer;
+  sanctionId: string;
 }
 
 export interface GovernanceProposal {
@@ -563,7 +924,7 @@ export interface GovernanceProposal {
   epoch: bigint;
   reason: string;
   action?:
-    | { $case: "addMember"; value: Member }
+    | { $case: "addMember"; value: MemberAdmission }
     | //
     /** node id */
     { $case: "suspendMember"; value: Buffer }
@@ -580,6 +941,13 @@ export interface GovernanceProposal {
     /** approvals needed */
     { $case: "changeQuorum"; value: number }
     | { $case: "rotateKey"; value: KeyRotation }
+    | { $case: "changeRecognition"; value: RecognitionPolicy }
+    | //
+    /** a quorum lifts a sanction its issuer cannot or will not */
+    { $case: "liftSanction"; value: SanctionRef }
+    | //
+    /** endpoints, gossip addresses, TLS certificate (public key and roles unchanged) */
+    { $case: "updateMember"; value: Member }
     | undefined;
 }
 
@@ -591,8 +959,10 @@ export interface RoleChange {
 export interface KeyRotation {
   nodeId: Buffer;
   newPublicKey: Buffer;
-  /** new key's SM2 signature over (node_id || new_public_key) */
+  /** new key's SM2 signature over "tongxing-rotate" || node_id || new_public_key */
   newKeySignature: Buffer;
+  /** optional: a TLS certificate for the new key */
+  newTlsCertificate: Buffer;
 }
 
 export interface GovernanceApproval {
@@ -637,6 +1007,30 @@ export const Record: MessageFns<Record> = {
         break;
       case "governanceApproval":
         GovernanceApproval.encode(message.kind.value, writer.uint32(82).fork()).join();
+        break;
+      case "sanctionOptOut":
+        SanctionOptOut.encode(message.kind.value, writer.uint32(90).fork()).join();
+        break;
+      case "evaluationSession":
+        EvaluationSession.encode(message.kind.value, writer.uint32(162).fork()).join();
+        break;
+      case "evaluationDraw":
+        EvaluationDraw.encode(message.kind.value, writer.uint32(170).fork()).join();
+        break;
+      case "expertLease":
+        ExpertLease.encode(message.kind.value, writer.uint32(178).fork()).join();
+        break;
+      case "evaluationOutcome":
+        EvaluationOutcome.encode(message.kind.value, writer.uint32(186).fork()).join();
+        break;
+      case "evaluationScore":
+        EvaluationScore.encode(message.kind.value, writer.uint32(194).fork()).join();
+        break;
+      case "certificateRevocationList":
+        CertificateRevocationList.encode(message.kind.value, writer.uint32(130).fork()).join();
+        break;
+      case "watchAlert":
+        WatchAlert.encode(message.kind.value, writer.uint32(138).fork()).join();
         break;
     }
     return writer;
@@ -738,6 +1132,73 @@ export const Record: MessageFns<Record> = {
             message.kind = { $case: "governanceApproval", value: GovernanceApproval.decode(reader, reader.uint32()) };
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.kind = { $case: "sanctionOptOut", value: SanctionOptOut.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.kind = { $case: "evaluationSession", value: EvaluationSession.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.kind = { $case: "evaluationDraw", value: EvaluationDraw.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.kind = { $case: "expertLease", value: ExpertLease.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.kind = { $case: "evaluationOutcome", value: EvaluationOutcome.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.kind = { $case: "evaluationScore", value: EvaluationScore.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.kind = {
+              $case: "certificateRevocationList",
+              value: CertificateRevocationList.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.kind = { $case: "watchAlert", value: WatchAlert.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -792,6 +1253,44 @@ export const Record: MessageFns<Record> = {
         ? { $case: "governanceApproval", value: GovernanceApproval.fromJSON(object.governanceApproval) }
         : isSet(object.governance_approval)
         ? { $case: "governanceApproval", value: GovernanceApproval.fromJSON(object.governance_approval) }
+        : isSet(object.sanctionOptOut)
+        ? { $case: "sanctionOptOut", value: SanctionOptOut.fromJSON(object.sanctionOptOut) }
+        : isSet(object.sanction_opt_out)
+        ? { $case: "sanctionOptOut", value: SanctionOptOut.fromJSON(object.sanction_opt_out) }
+        : isSet(object.evaluationSession)
+        ? { $case: "evaluationSession", value: EvaluationSession.fromJSON(object.evaluationSession) }
+        : isSet(object.evaluation_session)
+        ? { $case: "evaluationSession", value: EvaluationSession.fromJSON(object.evaluation_session) }
+        : isSet(object.evaluationDraw)
+        ? { $case: "evaluationDraw", value: EvaluationDraw.fromJSON(object.evaluationDraw) }
+        : isSet(object.evaluation_draw)
+        ? { $case: "evaluationDraw", value: EvaluationDraw.fromJSON(object.evaluation_draw) }
+        : isSet(object.expertLease)
+        ? { $case: "expertLease", value: ExpertLease.fromJSON(object.expertLease) }
+        : isSet(object.expert_lease)
+        ? { $case: "expertLease", value: ExpertLease.fromJSON(object.expert_lease) }
+        : isSet(object.evaluationOutcome)
+        ? { $case: "evaluationOutcome", value: EvaluationOutcome.fromJSON(object.evaluationOutcome) }
+        : isSet(object.evaluation_outcome)
+        ? { $case: "evaluationOutcome", value: EvaluationOutcome.fromJSON(object.evaluation_outcome) }
+        : isSet(object.evaluationScore)
+        ? { $case: "evaluationScore", value: EvaluationScore.fromJSON(object.evaluationScore) }
+        : isSet(object.evaluation_score)
+        ? { $case: "evaluationScore", value: EvaluationScore.fromJSON(object.evaluation_score) }
+        : isSet(object.certificateRevocationList)
+        ? {
+          $case: "certificateRevocationList",
+          value: CertificateRevocationList.fromJSON(object.certificateRevocationList),
+        }
+        : isSet(object.certificate_revocation_list)
+        ? {
+          $case: "certificateRevocationList",
+          value: CertificateRevocationList.fromJSON(object.certificate_revocation_list),
+        }
+        : isSet(object.watchAlert)
+        ? { $case: "watchAlert", value: WatchAlert.fromJSON(object.watchAlert) }
+        : isSet(object.watch_alert)
+        ? { $case: "watchAlert", value: WatchAlert.fromJSON(object.watch_alert) }
         : undefined,
     };
   },
@@ -818,6 +1317,22 @@ export const Record: MessageFns<Record> = {
       obj.governanceProposal = GovernanceProposal.toJSON(message.kind.value);
     } else if (message.kind?.$case === "governanceApproval") {
       obj.governanceApproval = GovernanceApproval.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "sanctionOptOut") {
+      obj.sanctionOptOut = SanctionOptOut.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "evaluationSession") {
+      obj.evaluationSession = EvaluationSession.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "evaluationDraw") {
+      obj.evaluationDraw = EvaluationDraw.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "expertLease") {
+      obj.expertLease = ExpertLease.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "evaluationOutcome") {
+      obj.evaluationOutcome = EvaluationOutcome.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "evaluationScore") {
+      obj.evaluationScore = EvaluationScore.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "certificateRevocationList") {
+      obj.certificateRevocationList = CertificateRevocationList.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "watchAlert") {
+      obj.watchAlert = WatchAlert.toJSON(message.kind.value);
     }
     return obj;
   },
@@ -888,6 +1403,57 @@ export const Record: MessageFns<Record> = {
       case "governanceApproval": {
         if (object.kind?.value !== undefined && object.kind?.value !== null) {
           message.kind = { $case: "governanceApproval", value: GovernanceApproval.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "sanctionOptOut": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "sanctionOptOut", value: SanctionOptOut.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "evaluationSession": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "evaluationSession", value: EvaluationSession.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "evaluationDraw": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "evaluationDraw", value: EvaluationDraw.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "expertLease": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "expertLease", value: ExpertLease.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "evaluationOutcome": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "evaluationOutcome", value: EvaluationOutcome.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "evaluationScore": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "evaluationScore", value: EvaluationScore.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "certificateRevocationList": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = {
+            $case: "certificateRevocationList",
+            value: CertificateRevocationList.fromPartial(object.kind.value),
+          };
+        }
+        break;
+      }
+      case "watchAlert": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "watchAlert", value: WatchAlert.fromPartial(object.kind.value) };
         }
         break;
       }
@@ -1375,7 +1941,7 @@ export const EntityUpdate: MessageFns<EntityUpdate> = {
 };
 
 function createBaseCertificateRecord(): CertificateRecord {
-  return { certificateDer: Buffer.alloc(0), holder: undefined };
+  return { certificateDer: Buffer.alloc(0), holder: undefined, usccOverride: undefined, intermediatesDer: [] };
 }
 
 export const CertificateRecord: MessageFns<CertificateRecord> = {
@@ -1390,6 +1956,12 @@ export const CertificateRecord: MessageFns<CertificateRecord> = {
       case "expertRef":
         writer.uint32(26).string(message.holder.value);
         break;
+    }
+    if (message.usccOverride !== undefined) {
+      UsccOverride.encode(message.usccOverride, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.intermediatesDer) {
+      writer.uint32(42).bytes(v!);
     }
     return writer;
   },
@@ -1431,6 +2003,22 @@ export const CertificateRecord: MessageFns<CertificateRecord> = {
             message.holder = { $case: "expertRef", value: reader.string() };
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.usccOverride = UsccOverride.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.intermediatesDer.push(Buffer.from(reader.bytes()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1459,6 +2047,16 @@ export const CertificateRecord: MessageFns<CertificateRecord> = {
         : isSet(object.expert_ref)
         ? { $case: "expertRef", value: globalThis.String(object.expert_ref) }
         : undefined,
+      usccOverride: isSet(object.usccOverride)
+        ? UsccOverride.fromJSON(object.usccOverride)
+        : isSet(object.uscc_override)
+        ? UsccOverride.fromJSON(object.uscc_override)
+        : undefined,
+      intermediatesDer: globalThis.Array.isArray(object?.intermediatesDer)
+        ? object.intermediatesDer.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : globalThis.Array.isArray(object?.intermediates_der)
+        ? object.intermediates_der.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : [],
     };
   },
 
@@ -1471,6 +2069,12 @@ export const CertificateRecord: MessageFns<CertificateRecord> = {
       obj.entityUscc = message.holder.value;
     } else if (message.holder?.$case === "expertRef") {
       obj.expertRef = message.holder.value;
+    }
+    if (message.usccOverride !== undefined) {
+      obj.usccOverride = UsccOverride.toJSON(message.usccOverride);
+    }
+    if (message.intermediatesDer?.length) {
+      obj.intermediatesDer = message.intermediatesDer.map((e) => base64FromBytes(e));
     }
     return obj;
   },
@@ -1495,6 +2099,10 @@ export const CertificateRecord: MessageFns<CertificateRecord> = {
         break;
       }
     }
+    message.usccOverride = (object.usccOverride !== undefined && object.usccOverride !== null)
+      ? UsccOverride.fromPartial(object.usccOverride)
+      : undefined;
+    message.intermediatesDer = object.intermediatesDer?.map((e) => e) || [];
     return message;
   },
 };
@@ -1653,6 +2261,278 @@ export const CertificateRevocation: MessageFns<CertificateRevocation> = {
   },
 };
 
+function createBaseCertificateRevocationList(): CertificateRevocationList {
+  return { crlDer: Buffer.alloc(0), issuerChainDer: [] };
+}
+
+export const CertificateRevocationList: MessageFns<CertificateRevocationList> = {
+  encode(message: CertificateRevocationList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.crlDer.length !== 0) {
+      writer.uint32(10).bytes(message.crlDer);
+    }
+    for (const v of message.issuerChainDer) {
+      writer.uint32(18).bytes(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CertificateRevocationList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCertificateRevocationList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.crlDer = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.issuerChainDer.push(Buffer.from(reader.bytes()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CertificateRevocationList {
+    return {
+      crlDer: isSet(object.crlDer)
+        ? Buffer.from(bytesFromBase64(object.crlDer))
+        : isSet(object.crl_der)
+        ? Buffer.from(bytesFromBase64(object.crl_der))
+        : Buffer.alloc(0),
+      issuerChainDer: globalThis.Array.isArray(object?.issuerChainDer)
+        ? object.issuerChainDer.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : globalThis.Array.isArray(object?.issuer_chain_der)
+        ? object.issuer_chain_der.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : [],
+    };
+  },
+
+  toJSON(message: CertificateRevocationList): unknown {
+    const obj: any = {};
+    if (message.crlDer.length !== 0) {
+      obj.crlDer = base64FromBytes(message.crlDer);
+    }
+    if (message.issuerChainDer?.length) {
+      obj.issuerChainDer = message.issuerChainDer.map((e) => base64FromBytes(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CertificateRevocationList>, I>>(base?: I): CertificateRevocationList {
+    return CertificateRevocationList.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CertificateRevocationList>, I>>(object: I): CertificateRevocationList {
+    const message = createBaseCertificateRevocationList();
+    message.crlDer = object.crlDer ?? Buffer.alloc(0);
+    message.issuerChainDer = object.issuerChainDer?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseWatchAlert(): WatchAlert {
+  return {
+    watcher: Buffer.alloc(0),
+    sanctionId: "",
+    subject: undefined,
+    serialNumber: "",
+    issuerNameHash: "",
+    signedInAtMs: 0n,
+  };
+}
+
+export const WatchAlert: MessageFns<WatchAlert> = {
+  encode(message: WatchAlert, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.watcher.length !== 0) {
+      writer.uint32(10).bytes(message.watcher);
+    }
+    if (message.sanctionId !== "") {
+      writer.uint32(18).string(message.sanctionId);
+    }
+    if (message.subject !== undefined) {
+      SanctionSubject.encode(message.subject, writer.uint32(26).fork()).join();
+    }
+    if (message.serialNumber !== "") {
+      writer.uint32(34).string(message.serialNumber);
+    }
+    if (message.issuerNameHash !== "") {
+      writer.uint32(42).string(message.issuerNameHash);
+    }
+    if (message.signedInAtMs !== 0n) {
+      if (BigInt.asIntN(64, message.signedInAtMs) !== message.signedInAtMs) {
+        throw new globalThis.Error("value provided for field message.signedInAtMs of type int64 too large");
+      }
+      writer.uint32(48).int64(message.signedInAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchAlert {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchAlert();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.watcher = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sanctionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.subject = SanctionSubject.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.serialNumber = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.issuerNameHash = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.signedInAtMs = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchAlert {
+    return {
+      watcher: isSet(object.watcher) ? Buffer.from(bytesFromBase64(object.watcher)) : Buffer.alloc(0),
+      sanctionId: isSet(object.sanctionId)
+        ? globalThis.String(object.sanctionId)
+        : isSet(object.sanction_id)
+        ? globalThis.String(object.sanction_id)
+        : "",
+      subject: isSet(object.subject) ? SanctionSubject.fromJSON(object.subject) : undefined,
+      serialNumber: isSet(object.serialNumber)
+        ? globalThis.String(object.serialNumber)
+        : isSet(object.serial_number)
+        ? globalThis.String(object.serial_number)
+        : "",
+      issuerNameHash: isSet(object.issuerNameHash)
+        ? globalThis.String(object.issuerNameHash)
+        : isSet(object.issuer_name_hash)
+        ? globalThis.String(object.issuer_name_hash)
+        : "",
+      signedInAtMs: isSet(object.signedInAtMs)
+        ? BigInt(object.signedInAtMs)
+        : isSet(object.signed_in_at_ms)
+        ? BigInt(object.signed_in_at_ms)
+        : 0n,
+    };
+  },
+
+  toJSON(message: WatchAlert): unknown {
+    const obj: any = {};
+    if (message.watcher.length !== 0) {
+      obj.watcher = base64FromBytes(message.watcher);
+    }
+    if (message.sanctionId !== "") {
+      obj.sanctionId = message.sanctionId;
+    }
+    if (message.subject !== undefined) {
+      obj.subject = SanctionSubject.toJSON(message.subject);
+    }
+    if (message.serialNumber !== "") {
+      obj.serialNumber = message.serialNumber;
+    }
+    if (message.issuerNameHash !== "") {
+      obj.issuerNameHash = message.issuerNameHash;
+    }
+    if (message.signedInAtMs !== 0n) {
+      obj.signedInAtMs = message.signedInAtMs.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchAlert>, I>>(base?: I): WatchAlert {
+    return WatchAlert.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchAlert>, I>>(object: I): WatchAlert {
+    const message = createBaseWatchAlert();
+    message.watcher = object.watcher ?? Buffer.alloc(0);
+    message.sanctionId = object.sanctionId ?? "";
+    message.subject = (object.subject !== undefined && object.subject !== null)
+      ? SanctionSubject.fromPartial(object.subject)
+      : undefined;
+    message.serialNumber = object.serialNumber ?? "";
+    message.issuerNameHash = object.issuerNameHash ?? "";
+    message.signedInAtMs = (object.signedInAtMs !== undefined && object.signedInAtMs !== null)
+      ? BigInt(object.signedInAtMs)
+      : 0n;
+    return message;
+  },
+};
+
 function createBasePeriod(): Period {
   return { fromMs: 0n, untilMs: 0n };
 }
@@ -1745,7 +2625,7 @@ export const Period: MessageFns<Period> = {
 };
 
 function createBaseSanctionSubject(): SanctionSubject {
-  return { id: undefined, name: "" };
+  return { id: undefined, name: "", usccOverride: undefined };
 }
 
 export const SanctionSubject: MessageFns<SanctionSubject> = {
@@ -1760,6 +2640,9 @@ export const SanctionSubject: MessageFns<SanctionSubject> = {
     }
     if (message.name !== "") {
       writer.uint32(26).string(message.name);
+    }
+    if (message.usccOverride !== undefined) {
+      UsccOverride.encode(message.usccOverride, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -1801,6 +2684,14 @@ export const SanctionSubject: MessageFns<SanctionSubject> = {
             message.name = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.usccOverride = UsccOverride.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1823,6 +2714,11 @@ export const SanctionSubject: MessageFns<SanctionSubject> = {
         ? { $case: "expertRef", value: globalThis.String(object.expert_ref) }
         : undefined,
       name: isSet(object.name) ? globalThis.String(object.name) : "",
+      usccOverride: isSet(object.usccOverride)
+        ? UsccOverride.fromJSON(object.usccOverride)
+        : isSet(object.uscc_override)
+        ? UsccOverride.fromJSON(object.uscc_override)
+        : undefined,
     };
   },
 
@@ -1835,6 +2731,9 @@ export const SanctionSubject: MessageFns<SanctionSubject> = {
     }
     if (message.name !== "") {
       obj.name = message.name;
+    }
+    if (message.usccOverride !== undefined) {
+      obj.usccOverride = UsccOverride.toJSON(message.usccOverride);
     }
     return obj;
   },
@@ -1859,6 +2758,9 @@ export const SanctionSubject: MessageFns<SanctionSubject> = {
       }
     }
     message.name = object.name ?? "";
+    message.usccOverride = (object.usccOverride !== undefined && object.usccOverride !== null)
+      ? UsccOverride.fromPartial(object.usccOverride)
+      : undefined;
     return message;
   },
 };
@@ -2297,7 +3199,7 @@ export const SanctionLift: MessageFns<SanctionLift> = {
 };
 
 function createBaseEmployment(): Employment {
-  return { employerUscc: "", period: undefined };
+  return { employerUscc: "", period: undefined, employerUsccOverride: undefined };
 }
 
 export const Employment: MessageFns<Employment> = {
@@ -2307,6 +3209,9 @@ export const Employment: MessageFns<Employment> = {
     }
     if (message.period !== undefined) {
       Period.encode(message.period, writer.uint32(18).fork()).join();
+    }
+    if (message.employerUsccOverride !== undefined) {
+      UsccOverride.encode(message.employerUsccOverride, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -2340,6 +3245,14 @@ export const Employment: MessageFns<Employment> = {
             message.period = Period.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.employerUsccOverride = UsccOverride.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2360,6 +3273,11 @@ export const Employment: MessageFns<Employment> = {
         ? globalThis.String(object.employer_uscc)
         : "",
       period: isSet(object.period) ? Period.fromJSON(object.period) : undefined,
+      employerUsccOverride: isSet(object.employerUsccOverride)
+        ? UsccOverride.fromJSON(object.employerUsccOverride)
+        : isSet(object.employer_uscc_override)
+        ? UsccOverride.fromJSON(object.employer_uscc_override)
+        : undefined,
     };
   },
 
@@ -2370,6 +3288,9 @@ export const Employment: MessageFns<Employment> = {
     }
     if (message.period !== undefined) {
       obj.period = Period.toJSON(message.period);
+    }
+    if (message.employerUsccOverride !== undefined) {
+      obj.employerUsccOverride = UsccOverride.toJSON(message.employerUsccOverride);
     }
     return obj;
   },
@@ -2382,6 +3303,9 @@ export const Employment: MessageFns<Employment> = {
     message.employerUscc = object.employerUscc ?? "";
     message.period = (object.period !== undefined && object.period !== null)
       ? Period.fromPartial(object.period)
+      : undefined;
+    message.employerUsccOverride = (object.employerUsccOverride !== undefined && object.employerUsccOverride !== null)
+      ? UsccOverride.fromPartial(object.employerUsccOverride)
       : undefined;
     return message;
   },
@@ -2623,8 +3547,1595 @@ export const ExpertAvailability: MessageFns<ExpertAvailability> = {
   },
 };
 
+function createBaseSpecialtyRequirement(): SpecialtyRequirement {
+  return { specialtyCode: "", count: 0 };
+}
+
+export const SpecialtyRequirement: MessageFns<SpecialtyRequirement> = {
+  encode(message: SpecialtyRequirement, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.specialtyCode !== "") {
+      writer.uint32(10).string(message.specialtyCode);
+    }
+    if (message.count !== 0) {
+      writer.uint32(16).uint32(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SpecialtyRequirement {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSpecialtyRequirement();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.specialtyCode = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.count = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SpecialtyRequirement {
+    return {
+      specialtyCode: isSet(object.specialtyCode)
+        ? globalThis.String(object.specialtyCode)
+        : isSet(object.specialty_code)
+        ? globalThis.String(object.specialty_code)
+        : "",
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+    };
+  },
+
+  toJSON(message: SpecialtyRequirement): unknown {
+    const obj: any = {};
+    if (message.specialtyCode !== "") {
+      obj.specialtyCode = message.specialtyCode;
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SpecialtyRequirement>, I>>(base?: I): SpecialtyRequirement {
+    return SpecialtyRequirement.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SpecialtyRequirement>, I>>(object: I): SpecialtyRequirement {
+    const message = createBaseSpecialtyRequirement();
+    message.specialtyCode = object.specialtyCode ?? "";
+    message.count = object.count ?? 0;
+    return message;
+  },
+};
+
+function createBaseCityQuota(): CityQuota {
+  return { regionCode: "", expertsMax: 0 };
+}
+
+export const CityQuota: MessageFns<CityQuota> = {
+  encode(message: CityQuota, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.regionCode !== "") {
+      writer.uint32(10).string(message.regionCode);
+    }
+    if (message.expertsMax !== 0) {
+      writer.uint32(16).uint32(message.expertsMax);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CityQuota {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCityQuota();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.regionCode = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.expertsMax = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CityQuota {
+    return {
+      regionCode: isSet(object.regionCode)
+        ? globalThis.String(object.regionCode)
+        : isSet(object.region_code)
+        ? globalThis.String(object.region_code)
+        : "",
+      expertsMax: isSet(object.expertsMax)
+        ? globalThis.Number(object.expertsMax)
+        : isSet(object.experts_max)
+        ? globalThis.Number(object.experts_max)
+        : 0,
+    };
+  },
+
+  toJSON(message: CityQuota): unknown {
+    const obj: any = {};
+    if (message.regionCode !== "") {
+      obj.regionCode = message.regionCode;
+    }
+    if (message.expertsMax !== 0) {
+      obj.expertsMax = Math.round(message.expertsMax);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CityQuota>, I>>(base?: I): CityQuota {
+    return CityQuota.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CityQuota>, I>>(object: I): CityQuota {
+    const message = createBaseCityQuota();
+    message.regionCode = object.regionCode ?? "";
+    message.expertsMax = object.expertsMax ?? 0;
+    return message;
+  },
+};
+
+function createBaseEvaluationSession(): EvaluationSession {
+  return {
+    sessionId: "",
+    projectCode: "",
+    projectName: "",
+    bidderUsccs: [],
+    tendererUsccs: [],
+    agencyUsccs: [],
+    requirements: [],
+    window: undefined,
+    cityQuotas: [],
+    otherCitiesOnly: false,
+    hostRegionCode: "",
+    seedCommitment: Buffer.alloc(0),
+  };
+}
+
+export const EvaluationSession: MessageFns<EvaluationSession> = {
+  encode(message: EvaluationSession, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.projectCode !== "") {
+      writer.uint32(18).string(message.projectCode);
+    }
+    if (message.projectName !== "") {
+      writer.uint32(26).string(message.projectName);
+    }
+    for (const v of message.bidderUsccs) {
+      writer.uint32(34).string(v!);
+    }
+    for (const v of message.tendererUsccs) {
+      writer.uint32(42).string(v!);
+    }
+    for (const v of message.agencyUsccs) {
+      writer.uint32(50).string(v!);
+    }
+    for (const v of message.requirements) {
+      SpecialtyRequirement.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.window !== undefined) {
+      Period.encode(message.window, writer.uint32(66).fork()).join();
+    }
+    for (const v of message.cityQuotas) {
+      CityQuota.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.otherCitiesOnly !== false) {
+      writer.uint32(80).bool(message.otherCitiesOnly);
+    }
+    if (message.hostRegionCode !== "") {
+      writer.uint32(90).string(message.hostRegionCode);
+    }
+    if (message.seedCommitment.length !== 0) {
+      writer.uint32(98).bytes(message.seedCommitment);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvaluationSession {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvaluationSession();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.projectCode = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.projectName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.bidderUsccs.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tendererUsccs.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.agencyUsccs.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.requirements.push(SpecialtyRequirement.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.window = Period.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.cityQuotas.push(CityQuota.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.otherCitiesOnly = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.hostRegionCode = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.seedCommitment = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvaluationSession {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      projectCode: isSet(object.projectCode)
+        ? globalThis.String(object.projectCode)
+        : isSet(object.project_code)
+        ? globalThis.String(object.project_code)
+        : "",
+      projectName: isSet(object.projectName)
+        ? globalThis.String(object.projectName)
+        : isSet(object.project_name)
+        ? globalThis.String(object.project_name)
+        : "",
+      bidderUsccs: globalThis.Array.isArray(object?.bidderUsccs)
+        ? object.bidderUsccs.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.bidder_usccs)
+        ? object.bidder_usccs.map((e: any) => globalThis.String(e))
+        : [],
+      tendererUsccs: globalThis.Array.isArray(object?.tendererUsccs)
+        ? object.tendererUsccs.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.tenderer_usccs)
+        ? object.tenderer_usccs.map((e: any) => globalThis.String(e))
+        : [],
+      agencyUsccs: globalThis.Array.isArray(object?.agencyUsccs)
+        ? object.agencyUsccs.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.agency_usccs)
+        ? object.agency_usccs.map((e: any) => globalThis.String(e))
+        : [],
+      requirements: globalThis.Array.isArray(object?.requirements)
+        ? object.requirements.map((e: any) => SpecialtyRequirement.fromJSON(e))
+        : [],
+      window: isSet(object.window) ? Period.fromJSON(object.window) : undefined,
+      cityQuotas: globalThis.Array.isArray(object?.cityQuotas)
+        ? object.cityQuotas.map((e: any) => CityQuota.fromJSON(e))
+        : globalThis.Array.isArray(object?.city_quotas)
+        ? object.city_quotas.map((e: any) => CityQuota.fromJSON(e))
+        : [],
+      otherCitiesOnly: isSet(object.otherCitiesOnly)
+        ? globalThis.Boolean(object.otherCitiesOnly)
+        : isSet(object.other_cities_only)
+        ? globalThis.Boolean(object.other_cities_only)
+        : false,
+      hostRegionCode: isSet(object.hostRegionCode)
+        ? globalThis.String(object.hostRegionCode)
+        : isSet(object.host_region_code)
+        ? globalThis.String(object.host_region_code)
+        : "",
+      seedCommitment: isSet(object.seedCommitment)
+        ? Buffer.from(bytesFromBase64(object.seedCommitment))
+        : isSet(object.seed_commitment)
+        ? Buffer.from(bytesFromBase64(object.seed_commitment))
+        : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: EvaluationSession): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.projectCode !== "") {
+      obj.projectCode = message.projectCode;
+    }
+    if (message.projectName !== "") {
+      obj.projectName = message.projectName;
+    }
+    if (message.bidderUsccs?.length) {
+      obj.bidderUsccs = message.bidderUsccs;
+    }
+    if (message.tendererUsccs?.length) {
+      obj.tendererUsccs = message.tendererUsccs;
+    }
+    if (message.agencyUsccs?.length) {
+      obj.agencyUsccs = message.agencyUsccs;
+    }
+    if (message.requirements?.length) {
+      obj.requirements = message.requirements.map((e) => SpecialtyRequirement.toJSON(e));
+    }
+    if (message.window !== undefined) {
+      obj.window = Period.toJSON(message.window);
+    }
+    if (message.cityQuotas?.length) {
+      obj.cityQuotas = message.cityQuotas.map((e) => CityQuota.toJSON(e));
+    }
+    if (message.otherCitiesOnly !== false) {
+      obj.otherCitiesOnly = message.otherCitiesOnly;
+    }
+    if (message.hostRegionCode !== "") {
+      obj.hostRegionCode = message.hostRegionCode;
+    }
+    if (message.seedCommitment.length !== 0) {
+      obj.seedCommitment = base64FromBytes(message.seedCommitment);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EvaluationSession>, I>>(base?: I): EvaluationSession {
+    return EvaluationSession.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EvaluationSession>, I>>(object: I): EvaluationSession {
+    const message = createBaseEvaluationSession();
+    message.sessionId = object.sessionId ?? "";
+    message.projectCode = object.projectCode ?? "";
+    message.projectName = object.projectName ?? "";
+    message.bidderUsccs = object.bidderUsccs?.map((e) => e) || [];
+    message.tendererUsccs = object.tendererUsccs?.map((e) => e) || [];
+    message.agencyUsccs = object.agencyUsccs?.map((e) => e) || [];
+    message.requirements = object.requirements?.map((e) => SpecialtyRequirement.fromPartial(e)) || [];
+    message.window = (object.window !== undefined && object.window !== null)
+      ? Period.fromPartial(object.window)
+      : undefined;
+    message.cityQuotas = object.cityQuotas?.map((e) => CityQuota.fromPartial(e)) || [];
+    message.otherCitiesOnly = object.otherCitiesOnly ?? false;
+    message.hostRegionCode = object.hostRegionCode ?? "";
+    message.seedCommitment = object.seedCommitment ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseLogPosition(): LogPosition {
+  return { author: Buffer.alloc(0), seq: 0n };
+}
+
+export const LogPosition: MessageFns<LogPosition> = {
+  encode(message: LogPosition, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.author.length !== 0) {
+      writer.uint32(10).bytes(message.author);
+    }
+    if (message.seq !== 0n) {
+      if (BigInt.asUintN(64, message.seq) !== message.seq) {
+        throw new globalThis.Error("value provided for field message.seq of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.seq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogPosition {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogPosition();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.author = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.seq = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogPosition {
+    return {
+      author: isSet(object.author) ? Buffer.from(bytesFromBase64(object.author)) : Buffer.alloc(0),
+      seq: isSet(object.seq) ? BigInt(object.seq) : 0n,
+    };
+  },
+
+  toJSON(message: LogPosition): unknown {
+    const obj: any = {};
+    if (message.author.length !== 0) {
+      obj.author = base64FromBytes(message.author);
+    }
+    if (message.seq !== 0n) {
+      obj.seq = message.seq.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LogPosition>, I>>(base?: I): LogPosition {
+    return LogPosition.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LogPosition>, I>>(object: I): LogPosition {
+    const message = createBaseLogPosition();
+    message.author = object.author ?? Buffer.alloc(0);
+    message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
+    return message;
+  },
+};
+
+function createBaseExcludedExpert(): ExcludedExpert {
+  return { expertRef: "", reason: 0 };
+}
+
+export const ExcludedExpert: MessageFns<ExcludedExpert> = {
+  encode(message: ExcludedExpert, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.expertRef !== "") {
+      writer.uint32(10).string(message.expertRef);
+    }
+    if (message.reason !== 0) {
+      writer.uint32(16).int32(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExcludedExpert {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExcludedExpert();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.expertRef = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExcludedExpert {
+    return {
+      expertRef: isSet(object.expertRef)
+        ? globalThis.String(object.expertRef)
+        : isSet(object.expert_ref)
+        ? globalThis.String(object.expert_ref)
+        : "",
+      reason: isSet(object.reason) ? exclusionFromJSON(object.reason) : 0,
+    };
+  },
+
+  toJSON(message: ExcludedExpert): unknown {
+    const obj: any = {};
+    if (message.expertRef !== "") {
+      obj.expertRef = message.expertRef;
+    }
+    if (message.reason !== 0) {
+      obj.reason = exclusionToJSON(message.reason);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExcludedExpert>, I>>(base?: I): ExcludedExpert {
+    return ExcludedExpert.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExcludedExpert>, I>>(object: I): ExcludedExpert {
+    const message = createBaseExcludedExpert();
+    message.expertRef = object.expertRef ?? "";
+    message.reason = object.reason ?? 0;
+    return message;
+  },
+};
+
+function createBaseDrawOrder(): DrawOrder {
+  return { expertRefs: [], excluded: [] };
+}
+
+export const DrawOrder: MessageFns<DrawOrder> = {
+  encode(message: DrawOrder, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.expertRefs) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.excluded) {
+      ExcludedExpert.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DrawOrder {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDrawOrder();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.expertRefs.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.excluded.push(ExcludedExpert.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DrawOrder {
+    return {
+      expertRefs: globalThis.Array.isArray(object?.expertRefs)
+        ? object.expertRefs.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.expert_refs)
+        ? object.expert_refs.map((e: any) => globalThis.String(e))
+        : [],
+      excluded: globalThis.Array.isArray(object?.excluded)
+        ? object.excluded.map((e: any) => ExcludedExpert.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: DrawOrder): unknown {
+    const obj: any = {};
+    if (message.expertRefs?.length) {
+      obj.expertRefs = message.expertRefs;
+    }
+    if (message.excluded?.length) {
+      obj.excluded = message.excluded.map((e) => ExcludedExpert.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DrawOrder>, I>>(base?: I): DrawOrder {
+    return DrawOrder.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DrawOrder>, I>>(object: I): DrawOrder {
+    const message = createBaseDrawOrder();
+    message.expertRefs = object.expertRefs?.map((e) => e) || [];
+    message.excluded = object.excluded?.map((e) => ExcludedExpert.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseEvaluationDraw(): EvaluationDraw {
+  return { sessionId: "", seed: Buffer.alloc(0), basis: [], orders: [] };
+}
+
+export const EvaluationDraw: MessageFns<EvaluationDraw> = {
+  encode(message: EvaluationDraw, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.seed.length !== 0) {
+      writer.uint32(18).bytes(message.seed);
+    }
+    for (const v of message.basis) {
+      LogPosition.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.orders) {
+      DrawOrder.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvaluationDraw {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvaluationDraw();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.seed = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.basis.push(LogPosition.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.orders.push(DrawOrder.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvaluationDraw {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      seed: isSet(object.seed) ? Buffer.from(bytesFromBase64(object.seed)) : Buffer.alloc(0),
+      basis: globalThis.Array.isArray(object?.basis) ? object.basis.map((e: any) => LogPosition.fromJSON(e)) : [],
+      orders: globalThis.Array.isArray(object?.orders) ? object.orders.map((e: any) => DrawOrder.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: EvaluationDraw): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.seed.length !== 0) {
+      obj.seed = base64FromBytes(message.seed);
+    }
+    if (message.basis?.length) {
+      obj.basis = message.basis.map((e) => LogPosition.toJSON(e));
+    }
+    if (message.orders?.length) {
+      obj.orders = message.orders.map((e) => DrawOrder.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EvaluationDraw>, I>>(base?: I): EvaluationDraw {
+    return EvaluationDraw.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EvaluationDraw>, I>>(object: I): EvaluationDraw {
+    const message = createBaseEvaluationDraw();
+    message.sessionId = object.sessionId ?? "";
+    message.seed = object.seed ?? Buffer.alloc(0);
+    message.basis = object.basis?.map((e) => LogPosition.fromPartial(e)) || [];
+    message.orders = object.orders?.map((e) => DrawOrder.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseExpertLease(): ExpertLease {
+  return { expertRef: "", host: Buffer.alloc(0), sessionId: "", slot: undefined, granted: false, refusalReason: "" };
+}
+
+export const ExpertLease: MessageFns<ExpertLease> = {
+  encode(message: ExpertLease, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.expertRef !== "") {
+      writer.uint32(10).string(message.expertRef);
+    }
+    if (message.host.length !== 0) {
+      writer.uint32(18).bytes(message.host);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(26).string(message.sessionId);
+    }
+    if (message.slot !== undefined) {
+      Period.encode(message.slot, writer.uint32(34).fork()).join();
+    }
+    if (message.granted !== false) {
+      writer.uint32(40).bool(message.granted);
+    }
+    if (message.refusalReason !== "") {
+      writer.uint32(50).string(message.refusalReason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExpertLease {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExpertLease();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.expertRef = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.host = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.slot = Period.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.granted = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.refusalReason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExpertLease {
+    return {
+      expertRef: isSet(object.expertRef)
+        ? globalThis.String(object.expertRef)
+        : isSet(object.expert_ref)
+        ? globalThis.String(object.expert_ref)
+        : "",
+      host: isSet(object.host) ? Buffer.from(bytesFromBase64(object.host)) : Buffer.alloc(0),
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      slot: isSet(object.slot) ? Period.fromJSON(object.slot) : undefined,
+      granted: isSet(object.granted) ? globalThis.Boolean(object.granted) : false,
+      refusalReason: isSet(object.refusalReason)
+        ? globalThis.String(object.refusalReason)
+        : isSet(object.refusal_reason)
+        ? globalThis.String(object.refusal_reason)
+        : "",
+    };
+  },
+
+  toJSON(message: ExpertLease): unknown {
+    const obj: any = {};
+    if (message.expertRef !== "") {
+      obj.expertRef = message.expertRef;
+    }
+    if (message.host.length !== 0) {
+      obj.host = base64FromBytes(message.host);
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.slot !== undefined) {
+      obj.slot = Period.toJSON(message.slot);
+    }
+    if (message.granted !== false) {
+      obj.granted = message.granted;
+    }
+    if (message.refusalReason !== "") {
+      obj.refusalReason = message.refusalReason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExpertLease>, I>>(base?: I): ExpertLease {
+    return ExpertLease.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExpertLease>, I>>(object: I): ExpertLease {
+    const message = createBaseExpertLease();
+    message.expertRef = object.expertRef ?? "";
+    message.host = object.host ?? Buffer.alloc(0);
+    message.sessionId = object.sessionId ?? "";
+    message.slot = (object.slot !== undefined && object.slot !== null) ? Period.fromPartial(object.slot) : undefined;
+    message.granted = object.granted ?? false;
+    message.refusalReason = object.refusalReason ?? "";
+    return message;
+  },
+};
+
+function createBaseEvaluationOutcome(): EvaluationOutcome {
+  return {
+    sessionId: "",
+    requirementIndex: 0,
+    expertRef: "",
+    outcome: 0,
+    reason: "",
+    homeNode: Buffer.alloc(0),
+    leaseSeq: 0n,
+  };
+}
+
+export const EvaluationOutcome: MessageFns<EvaluationOutcome> = {
+  encode(message: EvaluationOutcome, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.requirementIndex !== 0) {
+      writer.uint32(16).uint32(message.requirementIndex);
+    }
+    if (message.expertRef !== "") {
+      writer.uint32(26).string(message.expertRef);
+    }
+    if (message.outcome !== 0) {
+      writer.uint32(32).int32(message.outcome);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.homeNode.length !== 0) {
+      writer.uint32(50).bytes(message.homeNode);
+    }
+    if (message.leaseSeq !== 0n) {
+      if (BigInt.asUintN(64, message.leaseSeq) !== message.leaseSeq) {
+        throw new globalThis.Error("value provided for field message.leaseSeq of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.leaseSeq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvaluationOutcome {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvaluationOutcome();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.requirementIndex = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.expertRef = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.homeNode = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.leaseSeq = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvaluationOutcome {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      requirementIndex: isSet(object.requirementIndex)
+        ? globalThis.Number(object.requirementIndex)
+        : isSet(object.requirement_index)
+        ? globalThis.Number(object.requirement_index)
+        : 0,
+      expertRef: isSet(object.expertRef)
+        ? globalThis.String(object.expertRef)
+        : isSet(object.expert_ref)
+        ? globalThis.String(object.expert_ref)
+        : "",
+      outcome: isSet(object.outcome) ? leaseOutcomeFromJSON(object.outcome) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      homeNode: isSet(object.homeNode)
+        ? Buffer.from(bytesFromBase64(object.homeNode))
+        : isSet(object.home_node)
+        ? Buffer.from(bytesFromBase64(object.home_node))
+        : Buffer.alloc(0),
+      leaseSeq: isSet(object.leaseSeq)
+        ? BigInt(object.leaseSeq)
+        : isSet(object.lease_seq)
+        ? BigInt(object.lease_seq)
+        : 0n,
+    };
+  },
+
+  toJSON(message: EvaluationOutcome): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.requirementIndex !== 0) {
+      obj.requirementIndex = Math.round(message.requirementIndex);
+    }
+    if (message.expertRef !== "") {
+      obj.expertRef = message.expertRef;
+    }
+    if (message.outcome !== 0) {
+      obj.outcome = leaseOutcomeToJSON(message.outcome);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.homeNode.length !== 0) {
+      obj.homeNode = base64FromBytes(message.homeNode);
+    }
+    if (message.leaseSeq !== 0n) {
+      obj.leaseSeq = message.leaseSeq.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EvaluationOutcome>, I>>(base?: I): EvaluationOutcome {
+    return EvaluationOutcome.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EvaluationOutcome>, I>>(object: I): EvaluationOutcome {
+    const message = createBaseEvaluationOutcome();
+    message.sessionId = object.sessionId ?? "";
+    message.requirementIndex = object.requirementIndex ?? 0;
+    message.expertRef = object.expertRef ?? "";
+    message.outcome = object.outcome ?? 0;
+    message.reason = object.reason ?? "";
+    message.homeNode = object.homeNode ?? Buffer.alloc(0);
+    message.leaseSeq = (object.leaseSeq !== undefined && object.leaseSeq !== null) ? BigInt(object.leaseSeq) : 0n;
+    return message;
+  },
+};
+
+function createBaseBidderScore(): BidderScore {
+  return { bidderUscc: "", scoreHundredths: 0 };
+}
+
+export const BidderScore: MessageFns<BidderScore> = {
+  encode(message: BidderScore, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.bidderUscc !== "") {
+      writer.uint32(10).string(message.bidderUscc);
+    }
+    if (message.scoreHundredths !== 0) {
+      writer.uint32(16).uint32(message.scoreHundredths);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BidderScore {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBidderScore();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bidderUscc = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.scoreHundredths = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BidderScore {
+    return {
+      bidderUscc: isSet(object.bidderUscc)
+        ? globalThis.String(object.bidderUscc)
+        : isSet(object.bidder_uscc)
+        ? globalThis.String(object.bidder_uscc)
+        : "",
+      scoreHundredths: isSet(object.scoreHundredths)
+        ? globalThis.Number(object.scoreHundredths)
+        : isSet(object.score_hundredths)
+        ? globalThis.Number(object.score_hundredths)
+        : 0,
+    };
+  },
+
+  toJSON(message: BidderScore): unknown {
+    const obj: any = {};
+    if (message.bidderUscc !== "") {
+      obj.bidderUscc = message.bidderUscc;
+    }
+    if (message.scoreHundredths !== 0) {
+      obj.scoreHundredths = Math.round(message.scoreHundredths);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BidderScore>, I>>(base?: I): BidderScore {
+    return BidderScore.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BidderScore>, I>>(object: I): BidderScore {
+    const message = createBaseBidderScore();
+    message.bidderUscc = object.bidderUscc ?? "";
+    message.scoreHundredths = object.scoreHundredths ?? 0;
+    return message;
+  },
+};
+
+function createBaseScoreSheet(): ScoreSheet {
+  return { host: Buffer.alloc(0), sessionId: "", expertRef: "", scores: [], signedAtMs: 0n };
+}
+
+export const ScoreSheet: MessageFns<ScoreSheet> = {
+  encode(message: ScoreSheet, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.host.length !== 0) {
+      writer.uint32(10).bytes(message.host);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(18).string(message.sessionId);
+    }
+    if (message.expertRef !== "") {
+      writer.uint32(26).string(message.expertRef);
+    }
+    for (const v of message.scores) {
+      BidderScore.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.signedAtMs !== 0n) {
+      if (BigInt.asIntN(64, message.signedAtMs) !== message.signedAtMs) {
+        throw new globalThis.Error("value provided for field message.signedAtMs of type int64 too large");
+      }
+      writer.uint32(40).int64(message.signedAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScoreSheet {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScoreSheet();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.host = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.expertRef = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.scores.push(BidderScore.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.signedAtMs = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScoreSheet {
+    return {
+      host: isSet(object.host) ? Buffer.from(bytesFromBase64(object.host)) : Buffer.alloc(0),
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      expertRef: isSet(object.expertRef)
+        ? globalThis.String(object.expertRef)
+        : isSet(object.expert_ref)
+        ? globalThis.String(object.expert_ref)
+        : "",
+      scores: globalThis.Array.isArray(object?.scores) ? object.scores.map((e: any) => BidderScore.fromJSON(e)) : [],
+      signedAtMs: isSet(object.signedAtMs)
+        ? BigInt(object.signedAtMs)
+        : isSet(object.signed_at_ms)
+        ? BigInt(object.signed_at_ms)
+        : 0n,
+    };
+  },
+
+  toJSON(message: ScoreSheet): unknown {
+    const obj: any = {};
+    if (message.host.length !== 0) {
+      obj.host = base64FromBytes(message.host);
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.expertRef !== "") {
+      obj.expertRef = message.expertRef;
+    }
+    if (message.scores?.length) {
+      obj.scores = message.scores.map((e) => BidderScore.toJSON(e));
+    }
+    if (message.signedAtMs !== 0n) {
+      obj.signedAtMs = message.signedAtMs.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ScoreSheet>, I>>(base?: I): ScoreSheet {
+    return ScoreSheet.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ScoreSheet>, I>>(object: I): ScoreSheet {
+    const message = createBaseScoreSheet();
+    message.host = object.host ?? Buffer.alloc(0);
+    message.sessionId = object.sessionId ?? "";
+    message.expertRef = object.expertRef ?? "";
+    message.scores = object.scores?.map((e) => BidderScore.fromPartial(e)) || [];
+    message.signedAtMs = (object.signedAtMs !== undefined && object.signedAtMs !== null)
+      ? BigInt(object.signedAtMs)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseEvaluationScore(): EvaluationScore {
+  return { sheet: Buffer.alloc(0), signature: Buffer.alloc(0), certificateDer: Buffer.alloc(0) };
+}
+
+export const EvaluationScore: MessageFns<EvaluationScore> = {
+  encode(message: EvaluationScore, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sheet.length !== 0) {
+      writer.uint32(10).bytes(message.sheet);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(18).bytes(message.signature);
+    }
+    if (message.certificateDer.length !== 0) {
+      writer.uint32(26).bytes(message.certificateDer);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvaluationScore {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvaluationScore();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sheet = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.certificateDer = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvaluationScore {
+    return {
+      sheet: isSet(object.sheet) ? Buffer.from(bytesFromBase64(object.sheet)) : Buffer.alloc(0),
+      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      certificateDer: isSet(object.certificateDer)
+        ? Buffer.from(bytesFromBase64(object.certificateDer))
+        : isSet(object.certificate_der)
+        ? Buffer.from(bytesFromBase64(object.certificate_der))
+        : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: EvaluationScore): unknown {
+    const obj: any = {};
+    if (message.sheet.length !== 0) {
+      obj.sheet = base64FromBytes(message.sheet);
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    if (message.certificateDer.length !== 0) {
+      obj.certificateDer = base64FromBytes(message.certificateDer);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EvaluationScore>, I>>(base?: I): EvaluationScore {
+    return EvaluationScore.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EvaluationScore>, I>>(object: I): EvaluationScore {
+    const message = createBaseEvaluationScore();
+    message.sheet = object.sheet ?? Buffer.alloc(0);
+    message.signature = object.signature ?? Buffer.alloc(0);
+    message.certificateDer = object.certificateDer ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
 function createBaseMember(): Member {
-  return { publicKey: Buffer.alloc(0), city: "", regionCode: "", endpoints: [], roles: [], libp2pPeerId: "" };
+  return {
+    publicKey: Buffer.alloc(0),
+    city: "",
+    regionCode: "",
+    endpoints: [],
+    roles: [],
+    libp2pPeerId: "",
+    tlsCertificate: Buffer.alloc(0),
+    gossipAddresses: [],
+  };
 }
 
 export const Member: MessageFns<Member> = {
@@ -2650,6 +5161,12 @@ export const Member: MessageFns<Member> = {
     }
     if (message.libp2pPeerId !== "") {
       writer.uint32(50).string(message.libp2pPeerId);
+    }
+    if (message.tlsCertificate.length !== 0) {
+      writer.uint32(58).bytes(message.tlsCertificate);
+    }
+    for (const v of message.gossipAddresses) {
+      writer.uint32(66).string(v!);
     }
     return writer;
   },
@@ -2725,6 +5242,22 @@ export const Member: MessageFns<Member> = {
             message.libp2pPeerId = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.tlsCertificate = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.gossipAddresses.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2759,6 +5292,16 @@ export const Member: MessageFns<Member> = {
         : isSet(object.libp2p_peer_id)
         ? globalThis.String(object.libp2p_peer_id)
         : "",
+      tlsCertificate: isSet(object.tlsCertificate)
+        ? Buffer.from(bytesFromBase64(object.tlsCertificate))
+        : isSet(object.tls_certificate)
+        ? Buffer.from(bytesFromBase64(object.tls_certificate))
+        : Buffer.alloc(0),
+      gossipAddresses: globalThis.Array.isArray(object?.gossipAddresses)
+        ? object.gossipAddresses.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.gossip_addresses)
+        ? object.gossip_addresses.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -2782,6 +5325,12 @@ export const Member: MessageFns<Member> = {
     if (message.libp2pPeerId !== "") {
       obj.libp2pPeerId = message.libp2pPeerId;
     }
+    if (message.tlsCertificate.length !== 0) {
+      obj.tlsCertificate = base64FromBytes(message.tlsCertificate);
+    }
+    if (message.gossipAddresses?.length) {
+      obj.gossipAddresses = message.gossipAddresses;
+    }
     return obj;
   },
 
@@ -2796,6 +5345,885 @@ export const Member: MessageFns<Member> = {
     message.endpoints = object.endpoints?.map((e) => e) || [];
     message.roles = object.roles?.map((e) => e) || [];
     message.libp2pPeerId = object.libp2pPeerId ?? "";
+    message.tlsCertificate = object.tlsCertificate ?? Buffer.alloc(0);
+    message.gossipAddresses = object.gossipAddresses?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseMemberAdmission(): MemberAdmission {
+  return { member: undefined, possessionSignature: Buffer.alloc(0) };
+}
+
+export const MemberAdmission: MessageFns<MemberAdmission> = {
+  encode(message: MemberAdmission, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.member !== undefined) {
+      Member.encode(message.member, writer.uint32(10).fork()).join();
+    }
+    if (message.possessionSignature.length !== 0) {
+      writer.uint32(18).bytes(message.possessionSignature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MemberAdmission {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMemberAdmission();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.member = Member.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.possessionSignature = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MemberAdmission {
+    return {
+      member: isSet(object.member) ? Member.fromJSON(object.member) : undefined,
+      possessionSignature: isSet(object.possessionSignature)
+        ? Buffer.from(bytesFromBase64(object.possessionSignature))
+        : isSet(object.possession_signature)
+        ? Buffer.from(bytesFromBase64(object.possession_signature))
+        : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: MemberAdmission): unknown {
+    const obj: any = {};
+    if (message.member !== undefined) {
+      obj.member = Member.toJSON(message.member);
+    }
+    if (message.possessionSignature.length !== 0) {
+      obj.possessionSignature = base64FromBytes(message.possessionSignature);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MemberAdmission>, I>>(base?: I): MemberAdmission {
+    return MemberAdmission.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MemberAdmission>, I>>(object: I): MemberAdmission {
+    const message = createBaseMemberAdmission();
+    message.member = (object.member !== undefined && object.member !== null)
+      ? Member.fromPartial(object.member)
+      : undefined;
+    message.possessionSignature = object.possessionSignature ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseRecognitionPolicy(): RecognitionPolicy {
+  return { rules: [] };
+}
+
+export const RecognitionPolicy: MessageFns<RecognitionPolicy> = {
+  encode(message: RecognitionPolicy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rules) {
+      RecognitionRule.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecognitionPolicy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecognitionPolicy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rules.push(RecognitionRule.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecognitionPolicy {
+    return {
+      rules: globalThis.Array.isArray(object?.rules) ? object.rules.map((e: any) => RecognitionRule.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: RecognitionPolicy): unknown {
+    const obj: any = {};
+    if (message.rules?.length) {
+      obj.rules = message.rules.map((e) => RecognitionRule.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RecognitionPolicy>, I>>(base?: I): RecognitionPolicy {
+    return RecognitionPolicy.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RecognitionPolicy>, I>>(object: I): RecognitionPolicy {
+    const message = createBaseRecognitionPolicy();
+    message.rules = object.rules?.map((e) => RecognitionRule.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRecognitionRule(): RecognitionRule {
+  return { listType: 0, grounds: [], minRestrictionMs: 0n };
+}
+
+export const RecognitionRule: MessageFns<RecognitionRule> = {
+  encode(message: RecognitionRule, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.listType !== 0) {
+      writer.uint32(8).int32(message.listType);
+    }
+    if (message.grounds.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.grounds) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.minRestrictionMs !== 0n) {
+      if (BigInt.asIntN(64, message.minRestrictionMs) !== message.minRestrictionMs) {
+        throw new globalThis.Error("value provided for field message.minRestrictionMs of type int64 too large");
+      }
+      writer.uint32(24).int64(message.minRestrictionMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecognitionRule {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecognitionRule();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.listType = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.grounds.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.grounds.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.minRestrictionMs = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecognitionRule {
+    return {
+      listType: isSet(object.listType)
+        ? listTypeFromJSON(object.listType)
+        : isSet(object.list_type)
+        ? listTypeFromJSON(object.list_type)
+        : 0,
+      grounds: globalThis.Array.isArray(object?.grounds)
+        ? object.grounds.map((e: any) => groundsCategoryFromJSON(e))
+        : [],
+      minRestrictionMs: isSet(object.minRestrictionMs)
+        ? BigInt(object.minRestrictionMs)
+        : isSet(object.min_restriction_ms)
+        ? BigInt(object.min_restriction_ms)
+        : 0n,
+    };
+  },
+
+  toJSON(message: RecognitionRule): unknown {
+    const obj: any = {};
+    if (message.listType !== 0) {
+      obj.listType = listTypeToJSON(message.listType);
+    }
+    if (message.grounds?.length) {
+      obj.grounds = message.grounds.map((e) => groundsCategoryToJSON(e));
+    }
+    if (message.minRestrictionMs !== 0n) {
+      obj.minRestrictionMs = message.minRestrictionMs.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RecognitionRule>, I>>(base?: I): RecognitionRule {
+    return RecognitionRule.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RecognitionRule>, I>>(object: I): RecognitionRule {
+    const message = createBaseRecognitionRule();
+    message.listType = object.listType ?? 0;
+    message.grounds = object.grounds?.map((e) => e) || [];
+    message.minRestrictionMs = (object.minRestrictionMs !== undefined && object.minRestrictionMs !== null)
+      ? BigInt(object.minRestrictionMs)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseGenesisBody(): GenesisBody {
+  return {
+    allianceName: "",
+    founders: [],
+    quorum: 0,
+    trustedCaRoots: [],
+    recognition: undefined,
+    freshnessBudgetMs: 0n,
+    createdAtMs: 0n,
+  };
+}
+
+export const GenesisBody: MessageFns<GenesisBody> = {
+  encode(message: GenesisBody, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.allianceName !== "") {
+      writer.uint32(10).string(message.allianceName);
+    }
+    for (const v of message.founders) {
+      Member.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.quorum !== 0) {
+      writer.uint32(24).uint32(message.quorum);
+    }
+    for (const v of message.trustedCaRoots) {
+      writer.uint32(34).bytes(v!);
+    }
+    if (message.recognition !== undefined) {
+      RecognitionPolicy.encode(message.recognition, writer.uint32(42).fork()).join();
+    }
+    if (message.freshnessBudgetMs !== 0n) {
+      if (BigInt.asIntN(64, message.freshnessBudgetMs) !== message.freshnessBudgetMs) {
+        throw new globalThis.Error("value provided for field message.freshnessBudgetMs of type int64 too large");
+      }
+      writer.uint32(48).int64(message.freshnessBudgetMs);
+    }
+    if (message.createdAtMs !== 0n) {
+      if (BigInt.asIntN(64, message.createdAtMs) !== message.createdAtMs) {
+        throw new globalThis.Error("value provided for field message.createdAtMs of type int64 too large");
+      }
+      writer.uint32(56).int64(message.createdAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GenesisBody {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGenesisBody();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.allianceName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.founders.push(Member.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.quorum = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.trustedCaRoots.push(Buffer.from(reader.bytes()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.recognition = RecognitionPolicy.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.freshnessBudgetMs = reader.int64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.createdAtMs = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GenesisBody {
+    return {
+      allianceName: isSet(object.allianceName)
+        ? globalThis.String(object.allianceName)
+        : isSet(object.alliance_name)
+        ? globalThis.String(object.alliance_name)
+        : "",
+      founders: globalThis.Array.isArray(object?.founders) ? object.founders.map((e: any) => Member.fromJSON(e)) : [],
+      quorum: isSet(object.quorum) ? globalThis.Number(object.quorum) : 0,
+      trustedCaRoots: globalThis.Array.isArray(object?.trustedCaRoots)
+        ? object.trustedCaRoots.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : globalThis.Array.isArray(object?.trusted_ca_roots)
+        ? object.trusted_ca_roots.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : [],
+      recognition: isSet(object.recognition) ? RecognitionPolicy.fromJSON(object.recognition) : undefined,
+      freshnessBudgetMs: isSet(object.freshnessBudgetMs)
+        ? BigInt(object.freshnessBudgetMs)
+        : isSet(object.freshness_budget_ms)
+        ? BigInt(object.freshness_budget_ms)
+        : 0n,
+      createdAtMs: isSet(object.createdAtMs)
+        ? BigInt(object.createdAtMs)
+        : isSet(object.created_at_ms)
+        ? BigInt(object.created_at_ms)
+        : 0n,
+    };
+  },
+
+  toJSON(message: GenesisBody): unknown {
+    const obj: any = {};
+    if (message.allianceName !== "") {
+      obj.allianceName = message.allianceName;
+    }
+    if (message.founders?.length) {
+      obj.founders = message.founders.map((e) => Member.toJSON(e));
+    }
+    if (message.quorum !== 0) {
+      obj.quorum = Math.round(message.quorum);
+    }
+    if (message.trustedCaRoots?.length) {
+      obj.trustedCaRoots = message.trustedCaRoots.map((e) => base64FromBytes(e));
+    }
+    if (message.recognition !== undefined) {
+      obj.recognition = RecognitionPolicy.toJSON(message.recognition);
+    }
+    if (message.freshnessBudgetMs !== 0n) {
+      obj.freshnessBudgetMs = message.freshnessBudgetMs.toString();
+    }
+    if (message.createdAtMs !== 0n) {
+      obj.createdAtMs = message.createdAtMs.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GenesisBody>, I>>(base?: I): GenesisBody {
+    return GenesisBody.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GenesisBody>, I>>(object: I): GenesisBody {
+    const message = createBaseGenesisBody();
+    message.allianceName = object.allianceName ?? "";
+    message.founders = object.founders?.map((e) => Member.fromPartial(e)) || [];
+    message.quorum = object.quorum ?? 0;
+    message.trustedCaRoots = object.trustedCaRoots?.map((e) => e) || [];
+    message.recognition = (object.recognition !== undefined && object.recognition !== null)
+      ? RecognitionPolicy.fromPartial(object.recognition)
+      : undefined;
+    message.freshnessBudgetMs = (object.freshnessBudgetMs !== undefined && object.freshnessBudgetMs !== null)
+      ? BigInt(object.freshnessBudgetMs)
+      : 0n;
+    message.createdAtMs = (object.createdAtMs !== undefined && object.createdAtMs !== null)
+      ? BigInt(object.createdAtMs)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseGenesisSignature(): GenesisSignature {
+  return { nodeId: Buffer.alloc(0), signature: Buffer.alloc(0) };
+}
+
+export const GenesisSignature: MessageFns<GenesisSignature> = {
+  encode(message: GenesisSignature, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId.length !== 0) {
+      writer.uint32(10).bytes(message.nodeId);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(18).bytes(message.signature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GenesisSignature {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGenesisSignature();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GenesisSignature {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? Buffer.from(bytesFromBase64(object.nodeId))
+        : isSet(object.node_id)
+        ? Buffer.from(bytesFromBase64(object.node_id))
+        : Buffer.alloc(0),
+      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: GenesisSignature): unknown {
+    const obj: any = {};
+    if (message.nodeId.length !== 0) {
+      obj.nodeId = base64FromBytes(message.nodeId);
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GenesisSignature>, I>>(base?: I): GenesisSignature {
+    return GenesisSignature.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GenesisSignature>, I>>(object: I): GenesisSignature {
+    const message = createBaseGenesisSignature();
+    message.nodeId = object.nodeId ?? Buffer.alloc(0);
+    message.signature = object.signature ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseGenesis(): Genesis {
+  return { body: Buffer.alloc(0), signatures: [] };
+}
+
+export const Genesis: MessageFns<Genesis> = {
+  encode(message: Genesis, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.body.length !== 0) {
+      writer.uint32(10).bytes(message.body);
+    }
+    for (const v of message.signatures) {
+      GenesisSignature.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Genesis {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGenesis();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.body = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.signatures.push(GenesisSignature.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Genesis {
+    return {
+      body: isSet(object.body) ? Buffer.from(bytesFromBase64(object.body)) : Buffer.alloc(0),
+      signatures: globalThis.Array.isArray(object?.signatures)
+        ? object.signatures.map((e: any) => GenesisSignature.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: Genesis): unknown {
+    const obj: any = {};
+    if (message.body.length !== 0) {
+      obj.body = base64FromBytes(message.body);
+    }
+    if (message.signatures?.length) {
+      obj.signatures = message.signatures.map((e) => GenesisSignature.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Genesis>, I>>(base?: I): Genesis {
+    return Genesis.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Genesis>, I>>(object: I): Genesis {
+    const message = createBaseGenesis();
+    message.body = object.body ?? Buffer.alloc(0);
+    message.signatures = object.signatures?.map((e) => GenesisSignature.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSanctionOptOut(): SanctionOptOut {
+  return { issuer: Buffer.alloc(0), sanctionId: "", reason: "", withdrawn: false };
+}
+
+export const SanctionOptOut: MessageFns<SanctionOptOut> = {
+  encode(message: SanctionOptOut, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.issuer.length !== 0) {
+      writer.uint32(10).bytes(message.issuer);
+    }
+    if (message.sanctionId !== "") {
+      writer.uint32(18).string(message.sanctionId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.withdrawn !== false) {
+      writer.uint32(32).bool(message.withdrawn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SanctionOptOut {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSanctionOptOut();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.issuer = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sanctionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.withdrawn = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SanctionOptOut {
+    return {
+      issuer: isSet(object.issuer) ? Buffer.from(bytesFromBase64(object.issuer)) : Buffer.alloc(0),
+      sanctionId: isSet(object.sanctionId)
+        ? globalThis.String(object.sanctionId)
+        : isSet(object.sanction_id)
+        ? globalThis.String(object.sanction_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      withdrawn: isSet(object.withdrawn) ? globalThis.Boolean(object.withdrawn) : false,
+    };
+  },
+
+  toJSON(message: SanctionOptOut): unknown {
+    const obj: any = {};
+    if (message.issuer.length !== 0) {
+      obj.issuer = base64FromBytes(message.issuer);
+    }
+    if (message.sanctionId !== "") {
+      obj.sanctionId = message.sanctionId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.withdrawn !== false) {
+      obj.withdrawn = message.withdrawn;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SanctionOptOut>, I>>(base?: I): SanctionOptOut {
+    return SanctionOptOut.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SanctionOptOut>, I>>(object: I): SanctionOptOut {
+    const message = createBaseSanctionOptOut();
+    message.issuer = object.issuer ?? Buffer.alloc(0);
+    message.sanctionId = object.sanctionId ?? "";
+    message.reason = object.reason ?? "";
+    message.withdrawn = object.withdrawn ?? false;
+    return message;
+  },
+};
+
+function createBaseSanctionRef(): SanctionRef {
+  return { issuer: Buffer.alloc(0), sanctionId: "" };
+}
+
+export const SanctionRef: MessageFns<SanctionRef> = {
+  encode(message: SanctionRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.issuer.length !== 0) {
+      writer.uint32(10).bytes(message.issuer);
+    }
+    if (message.sanctionId !== "") {
+      writer.uint32(18).string(message.sanctionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SanctionRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSanctionRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.issuer = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sanctionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SanctionRef {
+    return {
+      issuer: isSet(object.issuer) ? Buffer.from(bytesFromBase64(object.issuer)) : Buffer.alloc(0),
+      sanctionId: isSet(object.sanctionId)
+        ? globalThis.String(object.sanctionId)
+        : isSet(object.sanction_id)
+        ? globalThis.String(object.sanction_id)
+        : "",
+    };
+  },
+
+  toJSON(message: SanctionRef): unknown {
+    const obj: any = {};
+    if (message.issuer.length !== 0) {
+      obj.issuer = base64FromBytes(message.issuer);
+    }
+    if (message.sanctionId !== "") {
+      obj.sanctionId = message.sanctionId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SanctionRef>, I>>(base?: I): SanctionRef {
+    return SanctionRef.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SanctionRef>, I>>(object: I): SanctionRef {
+    const message = createBaseSanctionRef();
+    message.issuer = object.issuer ?? Buffer.alloc(0);
+    message.sanctionId = object.sanctionId ?? "";
     return message;
   },
 };
@@ -2817,7 +6245,7 @@ export const GovernanceProposal: MessageFns<GovernanceProposal> = {
     }
     switch (message.action?.$case) {
       case "addMember":
-        Member.encode(message.action.value, writer.uint32(26).fork()).join();
+        MemberAdmission.encode(message.action.value, writer.uint32(26).fork()).join();
         break;
       case "suspendMember":
         writer.uint32(34).bytes(message.action.value);
@@ -2842,6 +6270,15 @@ export const GovernanceProposal: MessageFns<GovernanceProposal> = {
         break;
       case "rotateKey":
         KeyRotation.encode(message.action.value, writer.uint32(90).fork()).join();
+        break;
+      case "changeRecognition":
+        RecognitionPolicy.encode(message.action.value, writer.uint32(98).fork()).join();
+        break;
+      case "liftSanction":
+        SanctionRef.encode(message.action.value, writer.uint32(106).fork()).join();
+        break;
+      case "updateMember":
+        Member.encode(message.action.value, writer.uint32(114).fork()).join();
         break;
     }
     return writer;
@@ -2881,7 +6318,7 @@ export const GovernanceProposal: MessageFns<GovernanceProposal> = {
               break;
             }
 
-            message.action = { $case: "addMember", value: Member.decode(reader, reader.uint32()) };
+            message.action = { $case: "addMember", value: MemberAdmission.decode(reader, reader.uint32()) };
             continue;
           }
           case 4: {
@@ -2948,6 +6385,30 @@ export const GovernanceProposal: MessageFns<GovernanceProposal> = {
             message.action = { $case: "rotateKey", value: KeyRotation.decode(reader, reader.uint32()) };
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.action = { $case: "changeRecognition", value: RecognitionPolicy.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.action = { $case: "liftSanction", value: SanctionRef.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.action = { $case: "updateMember", value: Member.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2965,9 +6426,9 @@ export const GovernanceProposal: MessageFns<GovernanceProposal> = {
       epoch: isSet(object.epoch) ? BigInt(object.epoch) : 0n,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
       action: isSet(object.addMember)
-        ? { $case: "addMember", value: Member.fromJSON(object.addMember) }
+        ? { $case: "addMember", value: MemberAdmission.fromJSON(object.addMember) }
         : isSet(object.add_member)
-        ? { $case: "addMember", value: Member.fromJSON(object.add_member) }
+        ? { $case: "addMember", value: MemberAdmission.fromJSON(object.add_member) }
         : isSet(object.suspendMember)
         ? { $case: "suspendMember", value: Buffer.from(bytesFromBase64(object.suspendMember)) }
         : isSet(object.suspend_member)
@@ -3000,6 +6461,18 @@ export const GovernanceProposal: MessageFns<GovernanceProposal> = {
         ? { $case: "rotateKey", value: KeyRotation.fromJSON(object.rotateKey) }
         : isSet(object.rotate_key)
         ? { $case: "rotateKey", value: KeyRotation.fromJSON(object.rotate_key) }
+        : isSet(object.changeRecognition)
+        ? { $case: "changeRecognition", value: RecognitionPolicy.fromJSON(object.changeRecognition) }
+        : isSet(object.change_recognition)
+        ? { $case: "changeRecognition", value: RecognitionPolicy.fromJSON(object.change_recognition) }
+        : isSet(object.liftSanction)
+        ? { $case: "liftSanction", value: SanctionRef.fromJSON(object.liftSanction) }
+        : isSet(object.lift_sanction)
+        ? { $case: "liftSanction", value: SanctionRef.fromJSON(object.lift_sanction) }
+        : isSet(object.updateMember)
+        ? { $case: "updateMember", value: Member.fromJSON(object.updateMember) }
+        : isSet(object.update_member)
+        ? { $case: "updateMember", value: Member.fromJSON(object.update_member) }
         : undefined,
     };
   },
@@ -3013,7 +6486,7 @@ export const GovernanceProposal: MessageFns<GovernanceProposal> = {
       obj.reason = message.reason;
     }
     if (message.action?.$case === "addMember") {
-      obj.addMember = Member.toJSON(message.action.value);
+      obj.addMember = MemberAdmission.toJSON(message.action.value);
     } else if (message.action?.$case === "suspendMember") {
       obj.suspendMember = base64FromBytes(message.action.value);
     } else if (message.action?.$case === "reinstateMember") {
@@ -3030,6 +6503,12 @@ export const GovernanceProposal: MessageFns<GovernanceProposal> = {
       obj.changeQuorum = Math.round(message.action.value);
     } else if (message.action?.$case === "rotateKey") {
       obj.rotateKey = KeyRotation.toJSON(message.action.value);
+    } else if (message.action?.$case === "changeRecognition") {
+      obj.changeRecognition = RecognitionPolicy.toJSON(message.action.value);
+    } else if (message.action?.$case === "liftSanction") {
+      obj.liftSanction = SanctionRef.toJSON(message.action.value);
+    } else if (message.action?.$case === "updateMember") {
+      obj.updateMember = Member.toJSON(message.action.value);
     }
     return obj;
   },
@@ -3044,7 +6523,7 @@ export const GovernanceProposal: MessageFns<GovernanceProposal> = {
     switch (object.action?.$case) {
       case "addMember": {
         if (object.action?.value !== undefined && object.action?.value !== null) {
-          message.action = { $case: "addMember", value: Member.fromPartial(object.action.value) };
+          message.action = { $case: "addMember", value: MemberAdmission.fromPartial(object.action.value) };
         }
         break;
       }
@@ -3093,6 +6572,24 @@ export const GovernanceProposal: MessageFns<GovernanceProposal> = {
       case "rotateKey": {
         if (object.action?.value !== undefined && object.action?.value !== null) {
           message.action = { $case: "rotateKey", value: KeyRotation.fromPartial(object.action.value) };
+        }
+        break;
+      }
+      case "changeRecognition": {
+        if (object.action?.value !== undefined && object.action?.value !== null) {
+          message.action = { $case: "changeRecognition", value: RecognitionPolicy.fromPartial(object.action.value) };
+        }
+        break;
+      }
+      case "liftSanction": {
+        if (object.action?.value !== undefined && object.action?.value !== null) {
+          message.action = { $case: "liftSanction", value: SanctionRef.fromPartial(object.action.value) };
+        }
+        break;
+      }
+      case "updateMember": {
+        if (object.action?.value !== undefined && object.action?.value !== null) {
+          message.action = { $case: "updateMember", value: Member.fromPartial(object.action.value) };
         }
         break;
       }
@@ -3205,7 +6702,12 @@ export const RoleChange: MessageFns<RoleChange> = {
 };
 
 function createBaseKeyRotation(): KeyRotation {
-  return { nodeId: Buffer.alloc(0), newPublicKey: Buffer.alloc(0), newKeySignature: Buffer.alloc(0) };
+  return {
+    nodeId: Buffer.alloc(0),
+    newPublicKey: Buffer.alloc(0),
+    newKeySignature: Buffer.alloc(0),
+    newTlsCertificate: Buffer.alloc(0),
+  };
 }
 
 export const KeyRotation: MessageFns<KeyRotation> = {
@@ -3218,6 +6720,9 @@ export const KeyRotation: MessageFns<KeyRotation> = {
     }
     if (message.newKeySignature.length !== 0) {
       writer.uint32(26).bytes(message.newKeySignature);
+    }
+    if (message.newTlsCertificate.length !== 0) {
+      writer.uint32(34).bytes(message.newTlsCertificate);
     }
     return writer;
   },
@@ -3259,6 +6764,14 @@ export const KeyRotation: MessageFns<KeyRotation> = {
             message.newKeySignature = Buffer.from(reader.bytes());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.newTlsCertificate = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3288,6 +6801,11 @@ export const KeyRotation: MessageFns<KeyRotation> = {
         : isSet(object.new_key_signature)
         ? Buffer.from(bytesFromBase64(object.new_key_signature))
         : Buffer.alloc(0),
+      newTlsCertificate: isSet(object.newTlsCertificate)
+        ? Buffer.from(bytesFromBase64(object.newTlsCertificate))
+        : isSet(object.new_tls_certificate)
+        ? Buffer.from(bytesFromBase64(object.new_tls_certificate))
+        : Buffer.alloc(0),
     };
   },
 
@@ -3302,6 +6820,9 @@ export const KeyRotation: MessageFns<KeyRotation> = {
     if (message.newKeySignature.length !== 0) {
       obj.newKeySignature = base64FromBytes(message.newKeySignature);
     }
+    if (message.newTlsCertificate.length !== 0) {
+      obj.newTlsCertificate = base64FromBytes(message.newTlsCertificate);
+    }
     return obj;
   },
 
@@ -3313,6 +6834,7 @@ export const KeyRotation: MessageFns<KeyRotation> = {
     message.nodeId = object.nodeId ?? Buffer.alloc(0);
     message.newPublicKey = object.newPublicKey ?? Buffer.alloc(0);
     message.newKeySignature = object.newKeySignature ?? Buffer.alloc(0);
+    message.newTlsCertificate = object.newTlsCertificate ?? Buffer.alloc(0);
     return message;
   },
 };
