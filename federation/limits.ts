@@ -165,3 +165,27 @@ export const exportPageRowsMax = 500;
 
 /** Tries to read the same heads before and after a check, so an evidence bundle names exactly the state it was computed from; a node ingesting faster than this answers "retry". */
 export const evidenceAttemptsMax = 5;
+
+/** Validity of a node's self-signed TLS certificate: pinned through the membership, so it is renewed with an update-member proposal, not by a CA. */
+export const tlsCertificateValidityDays = 3650;
+
+/** Peer calls one member may make per second (burst twice this): anti-entropy and pulls need a few per second; a member far above is misbehaving. */
+export const peerCallsPerSecondMax = 200;
+
+/** Experts one draw record lists (candidates and exclusions over all requirements): ~30 bytes each keeps the record well inside entryBytesMax. */
+export const drawListedExpertsMax = 1000;
+
+/** Entries read to compute or audit one draw (every member's log up to the draw's basis): a few seconds of reading; past it a draw is refused rather than left to stall the node. */
+export const drawBasisEntriesMax = 2_000_000;
+
+/** Seats of one panel (sum of requirement counts): panels have 5 to about 15 members by law; room for multi-lot evaluations. */
+export const panelSeatsMax = 50;
+
+/** Bidders of one evaluation session, each scored on every sheet: large goods tenders rarely pass a hundred. */
+export const evaluationBiddersMax = 200;
+
+/** A lease request to an expert's home node (one durable write there): an unreachable home node makes the host move on to the next candidate. */
+export const leaseCallTimeoutMs = 5_000;
+
+/** Revocations of one certificate a lookup reads, earliest first: the first one decides; the rest are shown. One per member and revocation time, so rarely more than a few. */
+export const certificateRevocationsReadMax = 64;

@@ -29,6 +29,7 @@ import {
 import type { Membership } from '../../federation/membership.js';
 import type { Clock, PeerTransport } from '../../federation/replica.js';
 import { CredentialIssuer, credentialMetadata, peerChannelCredentials } from './credential.js';
+import type { PeerTls } from './tls.js';
 
 /**
  * A call that did not complete: unreachable peer, timeout, closed transport,
@@ -60,6 +61,10 @@ export interface GrpcPeerTransportInit {
   readonly pullIdleTimeoutMs?: number;
   /** Issue time of credentials; the callee compares it with its own clock. Default wall clock. */
   readonly clock?: Clock;
+  /** TLS pinned to each member's recorded certificate; plain gRPC without (tests of the protocol alone). */
+  readonly tls?: PeerTls;
+  /** This member's node id when its key was rotated. */
+  readonly nodeId?: string;
 }
 
 const wallClock: Clock = { nowMs: () => Date.now() };
@@ -88,6 +93,16 @@ export class GrpcPeerTransport implements PeerTransport {
     this.#credentials = new CredentialIssuer(init);
     this.#callTimeoutMs = init.callTimeoutMs ?? peerCallTimeoutMs;
     this.#pullIdleTimeoutMs = init.pullIdleTimeoutMs ?? pullIdleTimeoutMs;
+    // An endpoint or certificate may have changed: channels are made again on next use.
+    init.members.onChange(() => {
+      for (const client of this.#clients.values()) client.close();
+      this.#clients.clear();
+    });
+  }
+
+  /** Signs credentials with `keyPair` from now on (governance rotated this member's key). */
+  rekey(keyPair: Sm2KeyPair): void {
+    this.#credentials.rekey(keyPair);
   }
 
   /** Rejects with PeerCallError (or MembershipError for a peer that is not a member). */
@@ -207,7 +222,7 @@ export class GrpcPeerTransport implements PeerTransport {
       if (!member) throw new MembershipError(`${peer.slice(0, 12)} is not a member`);
       const endpoint = member.endpoints[0];
       if (endpoint === undefined) throw new PeerCallError(peer, Status.UNAVAILABLE, 'member has no endpoint');
-      client = new PeerServiceClient(endpoint, peerChannelCredentials(), {
+      client = new PeerServiceClient(endpoint, peerChannelCredentials(member, this.#init.tls), {
         'grpc.max_receive_message_length': grpcMessageBytesMax,
         'grpc.max_send_message_length': grpcMessageBytesMax,
         'grpc-node.flow_control_window': pullWindowBytes,

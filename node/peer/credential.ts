@@ -5,23 +5,33 @@
 // The callee learns the caller's member id from it and nothing else: callers
 // cache nothing secret, and one SM2 verify per call is cheap next to a call.
 //
-// Transport security lives here too, so that TLS between nodes (a later
-// governance issue) changes this file only.
+// The verifier also refuses members that governance suspended or removed,
+// checks that the TLS peer is the member the credential names (tls.ts), keeps
+// each member's call rate within peerCallsPerSecondMax and applies the
+// protocol revision rule (docs/PROTOCOL.md, "Versions").
 
 import { randomBytes } from 'node:crypto';
 import { credentials, Metadata, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { CallCredential } from '../../gen/tongxing/federation/v1/peer.js';
 import { nodeIdOf, sign, verify, type Sm2KeyPair } from '../../federation/crypto/sm2.js';
 import { EncodingError, LimitError, MembershipError, TongxingError } from '../../federation/errors.js';
-import { credentialAgeMsMax, credentialNoncesPerCallerMax } from '../../federation/limits.js';
+import { credentialAgeMsMax, credentialNoncesPerCallerMax, peerCallsPerSecondMax } from '../../federation/limits.js';
 import { toHex } from '../../federation/log/entry.js';
-import type { Membership } from '../../federation/membership.js';
+import type { Member, Membership } from '../../federation/membership.js';
 import type { Clock } from '../../federation/replica.js';
+import type { PeerTls } from './tls.js';
 
 /** Binary metadata key (gRPC `-bin`: the value travels base64 on the wire). */
 export const credentialMetadataKey = 'tongxing-credential-bin';
 
 export const credentialNonceBytes = 16;
+
+/**
+ * This build's protocol revision within tongxing.federation.v1. A peer whose
+ * revision differs by at most one interoperates (a rolling upgrade moves one
+ * step at a time); a revision further apart is refused, naming both.
+ */
+export const protocolRevision = 1;
 
 /**
  * The caller did not prove who it is: no credential, a malformed, stale or
@@ -40,6 +50,10 @@ export function credentialSigningBytes(credential: CallCredential): Uint8Array {
 export interface CredentialIssuerInit {
   readonly allianceId: Buffer;
   readonly keyPair: Sm2KeyPair;
+  /** The member's node id, when its key was rotated (default: SM3 of the key). */
+  readonly nodeId?: string;
+  /** Sent in each credential; tests set another to exercise the revision rule. */
+  readonly protocolRevision?: number;
 }
 
 export interface CredentialCall {
@@ -57,11 +71,18 @@ export class CredentialIssuer {
   readonly nodeId: string;
   readonly #init: CredentialIssuerInit;
   readonly #caller: Buffer;
+  #keyPair: Sm2KeyPair;
 
   constructor(init: CredentialIssuerInit) {
     this.#init = init;
-    this.nodeId = nodeIdOf(init.keyPair.publicKey);
+    this.#keyPair = init.keyPair;
+    this.nodeId = init.nodeId ?? nodeIdOf(init.keyPair.publicKey);
     this.#caller = Buffer.from(this.nodeId, 'hex');
+  }
+
+  /** Signs with `keyPair` from now on (after governance rotated this member's key). */
+  rekey(keyPair: Sm2KeyPair): void {
+    this.#keyPair = keyPair;
   }
 
   /** A signed credential for one call (~1.6 ms: one SM2 signature). */
@@ -74,8 +95,9 @@ export class CredentialIssuer {
       issuedAtMs: BigInt(call.issuedAtMs),
       nonce: Buffer.from(call.nonce ?? randomBytes(credentialNonceBytes)),
       signature: Buffer.alloc(0),
+      protocolRevision: this.#init.protocolRevision ?? protocolRevision,
     };
-    const { privateKey, publicKey } = this.#init.keyPair;
+    const { privateKey, publicKey } = this.#keyPair;
     return { ...unsigned, signature: sign(privateKey, credentialSigningBytes(unsigned), publicKey) };
   }
 }
@@ -91,6 +113,8 @@ export interface CredentialVerifierInit {
   readonly allianceId: Buffer;
   /** This node's id: credentials must name it as callee. */
   readonly nodeId: string;
+  /** Peer links run over TLS: the client certificate must be the caller's recorded one. */
+  readonly tls?: boolean;
 }
 
 export interface CredentialVerifierComponents {
@@ -106,6 +130,7 @@ export class CredentialVerifier {
   readonly #init: CredentialVerifierInit;
   readonly #c: CredentialVerifierComponents;
   readonly #nonces = new NonceCache();
+  readonly #rates = new Map<string, { tokens: number; atMs: number }>();
 
   constructor(init: CredentialVerifierInit, components: CredentialVerifierComponents) {
     this.#init = init;
@@ -118,7 +143,7 @@ export class CredentialVerifier {
    * method; a non-member caller), CredentialError (missing, malformed, stale,
    * replayed, bad signature) or LimitError (the caller's nonce cache is full).
    */
-  verifyMetadata(metadata: Metadata, method: string): string {
+  verifyMetadata(metadata: Metadata, method: string, tlsPeerCertificate?: Uint8Array): string {
     const values = metadata.get(credentialMetadataKey);
     if (values.length !== 1) throw new CredentialError(`expected one ${credentialMetadataKey}, got ${values.length}`);
     const value = values[0]!;
@@ -129,7 +154,14 @@ export class CredentialVerifier {
     } catch (error) {
       throw new CredentialError(`not a CallCredential (${(error as Error).message})`);
     }
-    return this.verify(credential, method);
+    const caller = this.verify(credential, method);
+    if (this.#init.tls) {
+      const recorded = this.#c.members.get(caller)!.tlsCertificate;
+      if (!tlsPeerCertificate || !recorded || !Buffer.from(tlsPeerCertificate).equals(recorded)) {
+        throw new MembershipError(`the TLS client certificate is not the one recorded for ${caller.slice(0, 12)}: a credential must travel on its member's own link`);
+      }
+    }
+    return caller;
   }
 
   /** As verifyMetadata, for a decoded credential. */
@@ -143,9 +175,14 @@ export class CredentialVerifier {
       throw new MembershipError(`credential is for node ${callee.slice(0, 12)}, this is ${this.#init.nodeId.slice(0, 12)}`);
     }
     if (credential.method !== method) throw new MembershipError(`credential is for ${credential.method}, the call is ${method}`);
+    const revision = credential.protocolRevision || 1;
+    if (Math.abs(revision - protocolRevision) > 1) {
+      throw new MembershipError(`protocol revision ${revision} of the caller and ${protocolRevision} of this node are more than one apart: upgrade one step at a time`);
+    }
     const caller = toHex(credential.caller);
     const member = this.#c.members.get(caller);
     if (!member) throw new MembershipError(`caller ${caller.slice(0, 12)} is not a member`);
+    if (!this.#c.members.isActive(caller)) throw new MembershipError(`caller ${member.city} (${caller.slice(0, 12)}) is ${member.status}`);
 
     const nowMs = this.#c.clock.nowMs();
     const issuedAtMs = Number(credential.issuedAtMs);
@@ -167,7 +204,19 @@ export class CredentialVerifier {
     if (!valid) throw new CredentialError(`credential signature of ${caller.slice(0, 12)} does not verify`);
     // Only verified nonces are remembered, so forged calls cannot fill a member's cache.
     this.#nonces.add(caller, nonce, issuedAtMs + credentialAgeMsMax, nowMs);
+    this.#spend(caller, nowMs);
     return caller;
+  }
+
+  /** A token bucket per member: peerCallsPerSecondMax, with a burst of twice that. */
+  #spend(caller: string, nowMs: number): void {
+    const burst = 2 * peerCallsPerSecondMax;
+    const bucket = this.#rates.get(caller) ?? { tokens: burst, atMs: nowMs };
+    bucket.tokens = Math.min(burst, bucket.tokens + ((nowMs - bucket.atMs) * peerCallsPerSecondMax) / 1000);
+    bucket.atMs = nowMs;
+    if (bucket.tokens < 1) throw new LimitError(`${caller.slice(0, 12)} calls faster than peerCallsPerSecondMax (${peerCallsPerSecondMax}/s)`);
+    bucket.tokens -= 1;
+    this.#rates.set(caller, bucket);
   }
 }
 
@@ -206,12 +255,12 @@ class NonceCache {
   }
 }
 
-/** Server transport security. Insecure until TLS between nodes arrives; the caller's identity comes from the credential. */
-export function peerServerCredentials(): ServerCredentials {
-  return ServerCredentials.createInsecure();
+/** Server transport security: TLS pinned to the members (tls.ts); plain only in tests of the protocol alone. */
+export function peerServerCredentials(tls?: PeerTls): ServerCredentials {
+  return tls ? tls.serverCredentials() : ServerCredentials.createInsecure();
 }
 
-/** Client transport security; see peerServerCredentials. */
-export function peerChannelCredentials(): ChannelCredentials {
-  return credentials.createInsecure();
+/** Client transport security for a call to `member`; see peerServerCredentials. */
+export function peerChannelCredentials(member?: Member, tls?: PeerTls): ChannelCredentials {
+  return tls && member ? tls.channelCredentials(member) : credentials.createInsecure();
 }

@@ -6,6 +6,7 @@
 import {
   Server,
   status as Status,
+  type Metadata,
   type sendUnaryData,
   type ServerErrorResponse,
   type ServerUnaryCall,
@@ -24,7 +25,9 @@ import { assert, ChainError, EncodingError, LimitError, MembershipError, Signatu
 import { grpcMessageBytesMax, peerServerStopGraceMs, pullsInFlightPerPeerMax } from '../../federation/limits.js';
 import type { Membership } from '../../federation/membership.js';
 import type { Clock, Replica } from '../../federation/replica.js';
+import { addStandardServices } from '../grpc-standard.js';
 import { CredentialError, CredentialVerifier, peerServerCredentials } from './credential.js';
+import type { PeerTls } from './tls.js';
 
 export interface PeerServerInit {
   /** host:port; port 0 picks a free port (see PeerServer.port). */
@@ -44,6 +47,8 @@ export interface PeerServerComponents {
   readonly members: Membership;
   readonly allianceId: Buffer;
   readonly clock: Clock;
+  /** TLS pinned to the members' certificates; plain gRPC without (tests of the protocol alone). */
+  readonly tls?: PeerTls;
 }
 
 export interface PeerServer {
@@ -56,7 +61,10 @@ export async function startPeerServer(init: PeerServerInit, components: PeerServ
   const messageBytesMax = init.messageBytesMax ?? grpcMessageBytesMax;
   assert(messageBytesMax >= 1024 && messageBytesMax <= grpcMessageBytesMax, `messageBytesMax ${messageBytesMax} must be in 1 KiB..grpcMessageBytesMax`);
   const { replica } = components;
-  const verifier = new CredentialVerifier({ allianceId: components.allianceId, nodeId: replica.nodeId }, components);
+  const verifier = new CredentialVerifier({ allianceId: components.allianceId, nodeId: replica.nodeId, tls: components.tls !== undefined }, components);
+  /** The caller, proven by its credential and, over TLS, by its client certificate. */
+  const callerOf = (call: { metadata: Metadata; getAuthContext(): { sslPeerCertificate?: { raw: Buffer } } | null }, method: string): string =>
+    verifier.verifyMetadata(call.metadata, method, call.getAuthContext()?.sslPeerCertificate?.raw);
   const pullsInFlight = new Map<string, number>();
   /** Handlers still running, so stop() returns only once none touches the replica. They never reject: every error becomes a status. */
   const handlers = new Set<Promise<void>>();
@@ -69,7 +77,7 @@ export async function startPeerServer(init: PeerServerInit, components: PeerServ
   const exchangeHeads = async (call: ServerUnaryCall<ExchangeHeadsRequest, ExchangeHeadsResponse>, callback: sendUnaryData<ExchangeHeadsResponse>): Promise<void> => {
     let response: ExchangeHeadsResponse;
     try {
-      const caller = verifier.verifyMetadata(call.metadata, PeerServiceService.exchangeHeads.path);
+      const caller = callerOf(call, PeerServiceService.exchangeHeads.path);
       response = await replica.handleExchangeHeads(caller, call.request);
     } catch (error) {
       callback(toServiceError(error));
@@ -80,7 +88,7 @@ export async function startPeerServer(init: PeerServerInit, components: PeerServ
 
   const pullEntries = async (call: ServerWritableStream<PullEntriesRequest, PullEntriesResponse>): Promise<void> => {
     try {
-      const caller = verifier.verifyMetadata(call.metadata, PeerServiceService.pullEntries.path);
+      const caller = callerOf(call, PeerServiceService.pullEntries.path);
       const inFlight = pullsInFlight.get(caller) ?? 0;
       if (inFlight >= pullsInFlightPerPeerMax) {
         throw new LimitError(`${inFlight} pulls in flight from ${caller.slice(0, 12)}; pullsInFlightPerPeerMax ${pullsInFlightPerPeerMax}`);
@@ -114,13 +122,15 @@ export async function startPeerServer(init: PeerServerInit, components: PeerServ
     'grpc.max_send_message_length': grpcMessageBytesMax,
   });
   server.addService(PeerServiceService, service);
+  const standard = addStandardServices(server, { services: [PeerServiceService] }); // grpc.health.v1, NOT_SERVING once stop() is called
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(init.listen, peerServerCredentials(), (error, bound) => (error ? reject(error) : resolve(bound)));
+    server.bindAsync(init.listen, peerServerCredentials(components.tls), (error, bound) => (error ? reject(error) : resolve(bound)));
   });
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      standard.stopping();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => server.forceShutdown(), peerServerStopGraceMs);
         // Called once every connection has closed, gracefully or forced.

@@ -77,6 +77,11 @@ export interface CallCredential {
   /** 16 random bytes, remembered by the callee until the credential expires */
   nonce: Buffer;
   signature: Buffer;
+  /**
+   * The caller's protocol revision within this package's major version (v1).
+   * Peers interoperate when their revisions differ by at most one; 0 means 1.
+   */
+  protocolRevision: number;
 }
 
 function createBaseExchangeHeadsRequest(): ExchangeHeadsRequest {
@@ -652,6 +657,7 @@ function createBaseCallCredential(): CallCredential {
     issuedAtMs: 0n,
     nonce: Buffer.alloc(0),
     signature: Buffer.alloc(0),
+    protocolRevision: 0,
   };
 }
 
@@ -680,6 +686,9 @@ export const CallCredential: MessageFns<CallCredential> = {
     }
     if (message.signature.length !== 0) {
       writer.uint32(58).bytes(message.signature);
+    }
+    if (message.protocolRevision !== 0) {
+      writer.uint32(64).uint32(message.protocolRevision);
     }
     return writer;
   },
@@ -753,6 +762,14 @@ export const CallCredential: MessageFns<CallCredential> = {
             message.signature = Buffer.from(reader.bytes());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.protocolRevision = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -782,6 +799,11 @@ export const CallCredential: MessageFns<CallCredential> = {
         : 0n,
       nonce: isSet(object.nonce) ? Buffer.from(bytesFromBase64(object.nonce)) : Buffer.alloc(0),
       signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+      protocolRevision: isSet(object.protocolRevision)
+        ? globalThis.Number(object.protocolRevision)
+        : isSet(object.protocol_revision)
+        ? globalThis.Number(object.protocol_revision)
+        : 0,
     };
   },
 
@@ -808,6 +830,9 @@ export const CallCredential: MessageFns<CallCredential> = {
     if (message.signature.length !== 0) {
       obj.signature = base64FromBytes(message.signature);
     }
+    if (message.protocolRevision !== 0) {
+      obj.protocolRevision = Math.round(message.protocolRevision);
+    }
     return obj;
   },
 
@@ -825,6 +850,7 @@ export const CallCredential: MessageFns<CallCredential> = {
       : 0n;
     message.nonce = object.nonce ?? Buffer.alloc(0);
     message.signature = object.signature ?? Buffer.alloc(0);
+    message.protocolRevision = object.protocolRevision ?? 0;
     return message;
   },
 };
