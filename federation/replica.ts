@@ -9,7 +9,7 @@ import type {
 import { EquivocationProof as EquivocationProofCodec } from '../gen/tongxing/log/v1/log.js';
 import type { Record } from '../gen/tongxing/records/v1/records.js';
 import { nodeIdOf, type Sm2KeyPair } from './crypto/sm2.js';
-import { ChainError, LimitError, MembershipError, TongxingError } from './errors.js';
+import { ChainError, LimitError, MembershipError, SignatureError, TongxingError } from './errors.js';
 import type { VerifiedGenesis } from './governance/genesis.js';
 import { decodeGovRecord, govPrefix } from './governance/records.js';
 import { computeGovernance, governancePolicy, governedMembers, type GovernanceState } from './governance/state.js';
@@ -206,7 +206,6 @@ export class Replica {
     try {
       const state = await this.#plan(this.nodeId, sealed.hashed);
       await this.#c.store.commit({ entries: sealed.entries, heads: [sealed.head], state });
-      await this.#refreshGovernance(true);
     } catch (error) {
       // The writer's tip has moved past what is stored: this replica cannot go on.
       this.#closed = true;
@@ -218,6 +217,8 @@ export class Replica {
     this.#c.onEvent?.({ type: 'ingested', author: this.nodeId, fromSeq: sealed.entries[0]!.seq, toSeq: Number(head.seq), source: 'local' });
     for (const w of waiting) w.resolve({ author: this.nodeId, seq: w.seq, hlc: sealed.hashed[w.seq - sealed.entries[0]!.seq]!.entry.hlc.toString() });
     this.#announceHead(sealed.head, sealed.entries.map((e) => e.bytes));
+    // After #stored: a rebuild it may start replays this node's own log up to the new head.
+    await this.#refreshGovernance(true);
   }
 
   /**
@@ -265,7 +266,7 @@ export class Replica {
         // Checked against the batch's own first prev; whether it extends our log is decided at ingest.
         const first = decodeEntry(entries[0]!, 'entries[0]');
         const tip = { seq: Number(head.seq) - entries.length, hash: first.entry.prev };
-        range = verifyRange({ allianceId: this.#init.allianceId, publicKey, signedHead: signed, tip, entries }).entries;
+        range = verifyRange({ allianceId: this.#init.allianceId, publicKey, keyOwner: author, signedHead: signed, tip, entries }).entries;
       }
     } catch (error) {
       return this.#reject(from, `announcement from ${author.slice(0, 12)}: ${(error as Error).message}`);
@@ -356,7 +357,11 @@ export class Replica {
       try {
         this.#signerKey(author, signed);
       } catch (error) {
-        this.#reject(peer, `head vector: ${(error as Error).message}`);
+        if (error instanceof SignatureError && Number(head.seq) > tipSeq && !this.#pulling.has(author)) {
+          // Perhaps signed with a key this node has not learned of yet: the
+          // rotation is in the part of the log it lacks. Pull what verifies.
+          pulls.push(this.#pullAcrossRotation(peer, author, Number(head.seq)));
+        } else this.#reject(peer, `head vector: ${(error as Error).message}`);
         continue;
       }
       if (author === this.nodeId) {
@@ -504,7 +509,28 @@ export class Replica {
    * overlaps the store's IO, one chunk deep); #ingest re-checks the stored
    * tip, so chunks stored meanwhile by another path are skipped, not doubled.
    */
-  async #pullFrom(peer: string, author: string, afterSeq: number, upToSeq: number): Promise<boolean> {
+  /**
+   * A node that missed a member's key rotation cannot verify the member's
+   * newer heads, and the rotation itself is in the entries those heads cover.
+   * The older batch heads, signed with the key it knows, are still stored
+   * everywhere: pull up to them (#pullFrom steps down to them), ingest, and
+   * once governance has applied the rotation the rest verifies as usual.
+   */
+  async #pullAcrossRotation(peer: string, author: string, claimedSeq: number): Promise<void> {
+    const run = async () => {
+      for (;;) {
+        const before = (this.#tips.get(author) ?? emptyLog).seq;
+        if (before >= claimedSeq || this.#closed) return;
+        await this.#pullFrom(peer, author, before, claimedSeq, true);
+        if ((this.#tips.get(author) ?? emptyLog).seq === before) return; // nothing more verifies from this peer
+      }
+    };
+    const running = run().finally(() => this.#pulling.delete(author));
+    this.#pulling.set(author, running);
+    await running;
+  }
+
+  async #pullFrom(peer: string, author: string, afterSeq: number, upToSeq: number, stepDown = false): Promise<boolean> {
     const start = this.#tips.get(author) ?? emptyLog;
     if (start.seq !== afterSeq) return false;
     let expected: Tip = start;
@@ -515,8 +541,12 @@ export class Replica {
         let verified;
         try {
           const publicKey = this.#signerKey(author, chunk.head);
-          verified = verifyRange({ allianceId: this.#init.allianceId, publicKey, signedHead: chunk.head, tip: expected, entries: chunk.entries });
+          verified = verifyRange({ allianceId: this.#init.allianceId, publicKey, keyOwner: author, signedHead: chunk.head, tip: expected, entries: chunk.entries });
         } catch (error) {
+          if (stepDown && error instanceof SignatureError && expected.seq === afterSeq && upToSeq - afterSeq > 1) {
+            // The first chunk's head is signed with a key not known here: ask for less, ending on an older stored head.
+            return this.#pullFrom(peer, author, afterSeq, Math.floor((afterSeq + upToSeq) / 2), true);
+          }
           if (!(error instanceof ForkError)) throw error;
           await committing;
           const head = chunk.head;
@@ -570,7 +600,7 @@ export class Replica {
     if (!member) return this.#reject(from, 'equivocation proof about a non-member');
     if (this.#proofs.has(author)) return 'ignore';
     try {
-      verifyProof(proof, member.publicKey, this.#init.allianceId);
+      verifyProof(proof, member.publicKey, this.#init.allianceId, author);
     } catch (error) {
       return this.#reject(from, `equivocation proof: ${(error as Error).message}`);
     }
@@ -587,7 +617,7 @@ export class Replica {
   async #equivocation(proof: EquivocationProof): Promise<void> {
     const author = toHex(proof.first!.head!.author);
     if (this.#proofs.has(author)) return;
-    const { seq } = verifyProof(proof, this.#init.members.get(author)!.publicKey, this.#init.allianceId);
+    const { seq } = verifyProof(proof, this.#init.members.get(author)!.publicKey, this.#init.allianceId, author);
     this.#proofs.set(author, proof);
     await this.#c.store.commit({
       entries: [],
@@ -644,12 +674,12 @@ export class Replica {
     }
     const [current, ...retired] = this.#init.members.keysFor(author, hlc);
     try {
-      verifyHead(signed, current!, this.#init.allianceId);
+      verifyHead(signed, current!, this.#init.allianceId, author);
       return current!;
     } catch (error) {
       for (const key of retired) {
         try {
-          verifyHead(signed, key, this.#init.allianceId);
+          verifyHead(signed, key, this.#init.allianceId, author);
           return key;
         } catch {
           // try the next retired key

@@ -41,7 +41,7 @@ describe('genesis', () => {
   it('refuses a tampered body: every signature breaks', () => {
     const { genesis } = signedGenesis(founders);
     const body = Buffer.from(genesis.body);
-    body[body.length - 1] ^= 1; // created_at_ms
+    body.writeUInt8(body.readUInt8(body.length - 1) ^ 1, body.length - 1); // created_at_ms
     expect(() => verifyGenesis({ ...genesis, body })).toThrow(SignatureError);
   });
 

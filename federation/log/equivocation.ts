@@ -24,11 +24,11 @@ export function makeProof(a: SignedHead, b: SignedHead, chain: readonly Uint8Arr
  * verify it offline. Throws ValidationError (or the head's SignatureError)
  * when it does not prove anything.
  */
-export function verifyProof(proof: EquivocationProof, publicKey: Uint8Array, allianceId: Uint8Array): Equivocation {
+export function verifyProof(proof: EquivocationProof, publicKey: Uint8Array, allianceId: Uint8Array, keyOwner?: string): Equivocation {
   const { first, second } = proof;
   if (!first || !second) throw new ValidationError('proof', 'needs two heads');
-  const low = verifyHead(first, publicKey, allianceId);
-  const high = verifyHead(second, publicKey, allianceId);
+  const low = verifyHead(first, publicKey, allianceId, keyOwner);
+  const high = verifyHead(second, publicKey, allianceId, keyOwner);
   if (!low.author.equals(high.author)) throw new ValidationError('proof.second.head.author', 'heads of different authors');
   if (low.seq > high.seq) throw new ValidationError('proof.first.head.seq', 'first must not be above second');
   const author = toHex(low.author);

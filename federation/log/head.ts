@@ -16,10 +16,12 @@ export function signHead(head: Head, keyPair: Sm2KeyPair): SignedHead {
 
 /**
  * Checks that `signed` is a well-formed head of this alliance, signed by the
- * holder of `publicKey`, whose node id is the head's author. Returns the head.
- * Throws ValidationError (shape), EncodingError (signature bytes) or SignatureError.
+ * holder of `publicKey`, and that `keyOwner` (the member the key belongs to:
+ * the SM3 of the key, unless the member rotated to it) is the head's author.
+ * Returns the head. Throws ValidationError (shape), EncodingError (signature
+ * bytes) or SignatureError.
  */
-export function verifyHead(signed: SignedHead, publicKey: Uint8Array, allianceId: Uint8Array): Head {
+export function verifyHead(signed: SignedHead, publicKey: Uint8Array, allianceId: Uint8Array, keyOwner?: string): Head {
   const head = signed.head;
   if (!head) throw new ValidationError('head', 'missing');
   if (!Buffer.from(allianceId).equals(head.allianceId)) {
@@ -27,13 +29,13 @@ export function verifyHead(signed: SignedHead, publicKey: Uint8Array, allianceId
   }
   const bytes = headSigningBytes(head);
   // A claim already verified (same key, head and signature) passed every check below.
-  const claim = sm3(Buffer.concat([publicKey, bytes, signed.signature])).toString('hex');
+  const claim = sm3(Buffer.concat([publicKey, bytes, signed.signature])).toString('hex'); // the author is inside `bytes`
   if (verifiedHeads.has(claim)) return head;
   if (head.entryHash.length !== 32) throw new ValidationError('head.entryHash', `must be 32 bytes, got ${head.entryHash.length}`);
   // seq 0 is the liveness beacon of a log with no entries yet.
   if (head.seq === 0n && !head.entryHash.equals(zeroHash)) throw new ValidationError('head.entryHash', 'must be zero at seq 0');
   const author = toHex(head.author);
-  if (author !== nodeIdOf(publicKey)) throw new ValidationError('head.author', `${author} is not the node id of the given key`);
+  if (author !== (keyOwner ?? nodeIdOf(publicKey))) throw new ValidationError('head.author', `${author} is not the member the given key belongs to`);
   let valid: boolean;
   try {
     valid = verify(publicKey, bytes, signed.signature);

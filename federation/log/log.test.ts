@@ -84,7 +84,7 @@ describe('log writer and range verification', () => {
     });
     it('a head signed by another key', () => {
       const other = generateKeyPair();
-      expect(() => check(bytes, batch.head, other.publicKey)).toThrow(/not the node id/);
+      expect(() => check(bytes, batch.head, other.publicKey)).toThrow(/is not the member the given key belongs to/);
     });
     it('a head of another alliance', () => {
       expect(() => verifyRange({ allianceId: sm3(Buffer.from('other')), publicKey: author.publicKey, signedHead: batch.head, tip: emptyTip, entries: bytes })).toThrow(/alliance/);

@@ -8,6 +8,8 @@ export interface VerifyRangeInput {
   readonly allianceId: Uint8Array;
   /** The author's SM2 public key, from the membership. */
   readonly publicKey: Uint8Array;
+  /** The member the key belongs to, when it is not the key's SM3 (a rotated key). */
+  readonly keyOwner?: string;
   readonly signedHead: SignedHead;
   /** The author's log as already stored here: its last seq and that entry's hash. */
   readonly tip: { readonly seq: number; readonly hash: Uint8Array };
@@ -50,7 +52,7 @@ export class ForkError extends ChainError {
  */
 export function verifyRange(input: VerifyRangeInput): VerifiedRange {
   const { signedHead, tip, entries } = input;
-  const head = verifyHead(signedHead, input.publicKey, input.allianceId);
+  const head = verifyHead(signedHead, input.publicKey, input.allianceId, input.keyOwner);
   const headSeq = Number(head.seq);
   if (entries.length > rangeEntriesMax) {
     throw new LimitError(`range of ${entries.length} entries exceeds rangeEntriesMax ${rangeEntriesMax}`);

@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import type { Announcement } from '../../gen/tongxing/federation/v1/peer.js';
+import { MemberRole, type GovernanceProposal, type Record } from '../../gen/tongxing/records/v1/records.js';
+import { generateKeyPair, type Sm2KeyPair } from '../crypto/sm2.js';
+import { Membership } from '../membership.js';
+import { getEntity } from '../queries.js';
+import { Replica, type PeerTransport } from '../replica.js';
+import { MemoryStore } from '../store/memory.js';
+import { entityRegistration, sanctionIssue, sanctionLift, usccFor } from '../testing/records.js';
+import { decodeView } from '../views/provenance.js';
+import { rejectionKey } from '../views/apply.js';
+import { keyRotation } from './genesis.js';
+import { admission, signedGenesis, testCity, type TestCity } from './testing.js';
+
+// Replicas of a governed alliance, in-process: the genesis and the governance
+// records in the logs decide membership, roles and keys on every replica alike.
+
+const t0 = Date.UTC(2026, 10, 28);
+
+async function governedAlliance(cities: TestCity[], founders: number) {
+  const { verified } = signedGenesis(cities.slice(0, founders));
+  const replicas = new Map<string, Replica>();
+  const stores = new Map<string, MemoryStore>();
+  let now = t0;
+  const clock = { nowMs: () => now };
+  const transport = (self: string): PeerTransport => ({
+    exchangeHeads: async (peer, request) => {
+      const other = replicas.get(peer);
+      if (!other) throw new Error(`${peer.slice(0, 8)} not running`);
+      return other.handleExchangeHeads(self, request);
+    },
+    pullEntries: (peer, request) => {
+      const other = replicas.get(peer);
+      if (!other) throw new Error(`${peer.slice(0, 8)} not running`);
+      return other.servePull(self, request);
+    },
+    announce: (announcement: Announcement) => {
+      for (const [id, other] of replicas) if (id !== self) void other.receiveAnnouncement(announcement, self).catch(() => undefined);
+    },
+  });
+  const start = async (city: TestCity, nextKeyPair?: Sm2KeyPair) => {
+    const store = stores.get(city.nodeId) ?? new MemoryStore();
+    stores.set(city.nodeId, store);
+    const replica = await Replica.open(
+      { allianceId: verified.allianceId, keyPair: city.keyPair, genesis: verified, members: new Membership([]), nextKeyPair, nodeId: city.nodeId },
+      { store, transport: transport(city.nodeId), clock, random: { int: () => 0 } },
+    );
+    replicas.set(city.nodeId, replica);
+    return replica;
+  };
+  for (const city of cities.slice(0, founders)) await start(city);
+  /** Anti-entropy with everyone until nothing moves. */
+  const settle = async () => {
+    for (let round = 0; round < 4; round++) {
+      for (const replica of replicas.values()) for (let i = 0; i < replicas.size; i++) await replica.antiEntropyRound().catch(() => undefined);
+    }
+  };
+  const at = (city: TestCity) => replicas.get(city.nodeId)!;
+  const tick = (ms = 1000) => (now += ms);
+  const proposeAndApprove = async (proposer: TestCity, approver: TestCity, action: GovernanceProposal['action']) => {
+    const epoch = BigInt(at(proposer).governance!.current.number);
+    const written = await at(proposer).write({ kind: { $case: 'governanceProposal', value: { epoch, reason: 'test', action } } });
+    const [entry] = await at(proposer).store.entries(proposer.nodeId, written.seq, written.seq, 1);
+    const { decodeEntry } = await import('../log/entry.js');
+    const hash = decodeEntry(entry!.bytes).hash;
+    await settle();
+    tick();
+    await at(approver).write({ kind: { $case: 'governanceApproval', value: { proposalHash: hash, epoch } } });
+    await settle();
+    tick();
+  };
+  return { verified, start, settle, at, tick, proposeAndApprove, replicas };
+}
+
+const rejection = async (replica: Replica, author: string, seq: number): Promise<string | undefined> =>
+  decodeView<{ reason: string }>(await replica.store.getState(rejectionKey(author, seq)))?.reason;
+
+describe('a governed alliance', () => {
+  it('admits a fourth city by quorum: it catches up, and its records are accepted everywhere', async () => {
+    const [km, gy, nn, cd] = [testCity('Kunming'), testCity('Guiyang'), testCity('Nanning'), testCity('Chengdu')];
+    const a = await governedAlliance([km, gy, nn, cd], 3);
+    await a.at(km).write(entityRegistration(usccFor(1)));
+    await a.settle();
+
+    const joining = await a.start(cd); // from the genesis alone: not a member yet
+    await expect(joining.write(entityRegistration(usccFor(2)))).rejects.toThrow(/not yet admitted/);
+    await joining.antiEntropyRound().catch(() => undefined);
+
+    await a.proposeAndApprove(km, gy, admission(a.verified.allianceId, cd));
+    for (const city of [km, gy, nn, cd]) expect(a.at(city).governance!.current.number, city.city).toBe(1);
+    expect(await getEntity(joining, usccFor(1))).toBeDefined(); // caught up
+    const written = await joining.write(entityRegistration(usccFor(2)));
+    await a.settle();
+    for (const city of [km, gy, nn]) {
+      expect((await getEntity(a.at(city), usccFor(2)))?.home.author, city.city).toBe(cd.nodeId);
+      expect(await rejection(a.at(city), cd.nodeId, written.seq)).toBeUndefined();
+    }
+  });
+
+  it('a proposal short of quorum changes nothing', async () => {
+    const [km, gy, nn] = [testCity('Kunming'), testCity('Guiyang'), testCity('Nanning')];
+    const a = await governedAlliance([km, gy, nn], 3);
+    await a.at(km).write({ kind: { $case: 'governanceProposal', value: { epoch: 0n, reason: 'test', action: { $case: 'removeMember', value: Buffer.from(nn.nodeId, 'hex') } } } });
+    await a.settle();
+    for (const city of [km, gy, nn]) expect(a.at(city).governance!.current.number).toBe(0);
+    await a.at(nn).write(entityRegistration(usccFor(3)));
+    await a.settle();
+    expect(await getEntity(a.at(km), usccFor(3))).toBeDefined();
+  });
+
+  it('refuses a removed member: peer calls, and its entries after the removal, on every node', async () => {
+    const [km, gy, nn] = [testCity('Kunming'), testCity('Guiyang'), testCity('Nanning')];
+    const a = await governedAlliance([km, gy, nn], 3);
+    await a.at(nn).write(entityRegistration(usccFor(4)));
+    await a.settle();
+    await a.proposeAndApprove(km, gy, { $case: 'removeMember', value: Buffer.from(nn.nodeId, 'hex') });
+    await expect(a.at(km).handleExchangeHeads(nn.nodeId, { heads: [], proofs: [] })).rejects.toThrow(/Nanning .* is removed/);
+    await expect(a.at(nn).write(entityRegistration(usccFor(5)))).rejects.toThrow(/this node is removed/);
+    // Its records from before the removal stay.
+    expect(await getEntity(a.at(gy), usccFor(4))).toBeDefined();
+  });
+
+  it('keeps a member\'s history valid across a key rotation, and accepts what it signs with the new key', async () => {
+    const [km, gy, nn] = [testCity('Kunming'), testCity('Guiyang'), testCity('Nanning')];
+    const a = await governedAlliance([km, gy, nn], 3);
+    const next = generateKeyPair();
+    // Guiyang's node holds its next key, and switches to it once governance applies the rotation.
+    a.replicas.delete(gy.nodeId);
+    await a.start(gy, next);
+    await a.at(gy).write(entityRegistration(usccFor(6)));
+    await a.settle();
+    await a.proposeAndApprove(gy, km, { $case: 'rotateKey', value: keyRotation(Buffer.from(gy.nodeId, 'hex'), next) });
+    expect(Buffer.from(a.at(km).members.get(gy.nodeId)!.publicKey).equals(next.publicKey)).toBe(true);
+    await a.at(gy).write(entityRegistration(usccFor(7))); // signed with the new key
+    await a.settle();
+    // A fresh node verifies the whole history: old heads with the old key, new ones with the new key.
+    const fresh = testCity('Chengdu');
+    await a.proposeAndApprove(km, nn, admission(a.verified.allianceId, fresh));
+    const late = await a.start(fresh);
+    await a.settle();
+    expect(await getEntity(late, usccFor(6))).toBeDefined();
+    expect(await getEntity(late, usccFor(7))).toBeDefined();
+  });
+
+  it('rejects, on every node, a lift of another member\'s sanction and a record kind the author\'s role forbids', async () => {
+    const [km, gy, nn] = [testCity('Kunming'), testCity('Guiyang'), testCity('Nanning', [MemberRole.MEMBER_ROLE_OBSERVER])];
+    const a = await governedAlliance([km, gy, nn], 3);
+    await a.at(km).write(sanctionIssue('KM-2026-001', usccFor(8), t0));
+    await a.settle();
+    const lift = await a.at(gy).write(sanctionLift('KM-2026-001', t0 + 1000));
+    const register = await a.at(nn).write(entityRegistration(usccFor(9)));
+    await a.settle();
+    for (const city of [km, gy, nn]) {
+      expect(await rejection(a.at(city), gy.nodeId, lift.seq), city.city).toMatch(/no sanction KM-2026-001 issued by this member to lift/);
+      expect(await rejection(a.at(city), nn.nodeId, register.seq), city.city).toMatch(/Nanning .* has the role\(s\) observer at epoch 0: writing entityRegistration needs the city-center role/);
+      expect(await getEntity(a.at(city), usccFor(9))).toBeUndefined();
+    }
+  });
+
+  it('judges entries by the epoch at their hlc: a suspension rebuilds views to drop what came after it', async () => {
+    const [km, gy, nn] = [testCity('Kunming'), testCity('Guiyang'), testCity('Nanning')];
+    const a = await governedAlliance([km, gy, nn], 3);
+    await a.proposeAndApprove(km, gy, { $case: 'changeRoles', value: { nodeId: Buffer.from(nn.nodeId, 'hex'), roles: [MemberRole.MEMBER_ROLE_OBSERVER] } });
+    const record: Record = entityRegistration(usccFor(10));
+    const written = await a.at(nn).write(record).catch((error: Error) => error);
+    // Nanning may still write (it is an active member), but every node rejects the kind for its role.
+    if (written instanceof Error) throw written;
+    await a.settle();
+    for (const city of [km, gy]) expect(await rejection(a.at(city), nn.nodeId, written.seq)).toMatch(/observer at epoch 1/);
+  });
+});
