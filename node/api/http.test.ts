@@ -1,0 +1,599 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type protobuf from 'protobufjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { generateKeyPair, nodeIdOf } from '../../federation/crypto/sm2.js';
+import { LimitError } from '../../federation/errors.js';
+import { apiRequestBytesMax, httpRequestBytesMax } from '../../federation/limits.js';
+import { Membership, type Member } from '../../federation/membership.js';
+import { Replica } from '../../federation/replica.js';
+import { MemoryStore } from '../../federation/store/memory.js';
+import { usccFor } from '../../federation/testing/records.js';
+import { startHttpServer, type HttpServer } from './http.js';
+import { loadProtos, protoDirectory } from './openapi.js';
+import { apiContext, type ApiService } from './service.js';
+import { apiServices } from './services.js';
+
+// The HTTP/JSON client API over a real node:http server on 127.0.0.1: in front
+// of a one-member Replica on a MemoryStore (the real services), and in front of
+// a probe service described by a proto written here, which carries every proto3
+// JSON shape the gateway converts (64-bit integers, bytes, enums, oneofs, maps,
+// server streams).
+
+const allianceId = Buffer.alloc(32, 0x5a);
+const startMs = Date.UTC(2025, 5, 1, 2, 0, 0); // 2025-06-01 10:00 +08:00
+const dayMs = 86_400_000;
+
+let cleanups: Array<() => Promise<void> | void> = [];
+
+afterEach(async () => {
+  const pending = cleanups.reverse();
+  cleanups = [];
+  for (const cleanup of pending) await cleanup();
+});
+
+/** Kunming alone: the real API services over HTTP. */
+async function kunming(): Promise<{ server: HttpServer; services: ApiService[]; nodeId: string }> {
+  const clock = { nowMs: () => startMs };
+  const keyPair = generateKeyPair();
+  const member: Member = { nodeId: nodeIdOf(keyPair.publicKey), publicKey: keyPair.publicKey, city: 'Kunming', regionCode: '530100', endpoints: [] };
+  const replica = await Replica.open(
+    { allianceId, keyPair, members: new Membership([member]) },
+    {
+      store: new MemoryStore(),
+      transport: {
+        exchangeHeads: () => Promise.reject(new Error('alone')),
+        pullEntries: () => {
+          throw new Error('alone');
+        },
+        announce: () => {},
+      },
+      clock,
+      random: { int: () => 0 },
+    },
+  );
+  cleanups.push(() => replica.close());
+  const services = apiServices(apiContext({ replica, clock, freshnessBudgetMs: 30_000, city: 'Kunming', allianceId, startedAtMs: startMs }));
+  const server = await startHttpServer({ listen: '127.0.0.1:0' }, services);
+  cleanups.push(() => server.stop());
+  return { server, services, nodeId: member.nodeId };
+}
+
+interface Answer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  readonly text: string;
+}
+
+async function call(server: HttpServer, path: string, init: { method?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+  const hasBody = init.body !== undefined || init.raw !== undefined;
+  const response = await fetch(`http://127.0.0.1:${server.port}${path}`, {
+    method: init.method ?? (hasBody ? 'POST' : 'GET'),
+    headers: { ...(hasBody ? { 'content-type': 'application/json' } : {}), ...init.headers },
+    ...(hasBody ? { body: init.raw ?? JSON.stringify(init.body) } : {}),
+  });
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  return { status: response.status, headers: response.headers, body, text };
+}
+
+const profile = (uscc: string, legalName = 'Dianchi Construction Co.') => ({
+  uscc,
+  legalName,
+  roles: ['LEGAL_ROLE_BIDDER'],
+  legalRepresentative: 'Zhang San',
+  legalType: 'limited company',
+  regionCode: '530100',
+  registeredCapital: '10000000',
+  legalStatus: 'active',
+});
+
+const sanction = (sanctionId: string, uscc: string) => ({
+  sanctionId,
+  subject: { uscc, name: 'Dianchi Construction Co.' },
+  listType: 'LIST_TYPE_SERIOUS_DISHONESTY',
+  grounds: 'Bid rigging in a public works tender',
+  groundsCategory: 'GROUNDS_CATEGORY_COLLUSION',
+  decidingAuthority: 'Municipal Development and Reform Commission',
+  documentCode: `DRC-${sanctionId}`,
+  scope: ['works'],
+  restriction: 'RESTRICTION_BAN',
+  restrictionPeriod: { fromMs: String(startMs - 30 * dayMs), untilMs: String(startMs + 335 * dayMs) },
+  publicationPeriod: { fromMs: String(startMs - 30 * dayMs), untilMs: String(startMs + 150 * dayMs) },
+  decidedAtMs: String(startMs - 30 * dayMs),
+});
+
+describe('HTTP/JSON client API in front of a node', () => {
+  it('registers an entity and reads it back by POST and by GET, in proto3 JSON', async () => {
+    const { server, nodeId } = await kunming();
+    const uscc = usccFor(1);
+
+    const registered = await call(server, '/v1/EntityService/RegisterEntity', { body: { profile: profile(uscc) } });
+    expect(registered.status).toBe(200);
+    expect(registered.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    // 64-bit integers as decimal strings, bytes as base64.
+    expect(registered.body).toEqual({ provenance: { author: Buffer.from(nodeId, 'hex').toString('base64'), authorCity: 'Kunming', seq: '1', hlc: expect.stringMatching(/^\d+$/) } });
+
+    const shown = await call(server, '/v1/EntityService/GetEntity', { body: { uscc } });
+    expect(shown.status).toBe(200);
+    expect(shown.body).toMatchObject({ found: true, profile: profile(uscc), home: registered.body.provenance, observations: [] });
+    expect(shown.body.profile).not.toHaveProperty('usccOverride'); // unset messages are left out
+    expect(shown.body.profile.roles).toEqual(['LEGAL_ROLE_BIDDER']); // enums by name
+
+    const got = await call(server, `/v1/entities/${uscc}`);
+    expect(got.status).toBe(200);
+    expect(got.body).toEqual(shown.body);
+
+    // Defaults are written, so a client can read `found` without a fallback.
+    const unknown = await call(server, `/v1/entities/${usccFor(2)}`);
+    expect(unknown.body).toEqual({ found: false, observations: [] });
+  });
+
+  it('accepts proto field names as well as lowerCamel, and an empty body as an empty request', async () => {
+    const { server } = await kunming();
+    const uscc = usccFor(3);
+    const { legalName, legalRepresentative, legalType, regionCode, registeredCapital, legalStatus, ...rest } = profile(uscc);
+    const snake = { ...rest, legal_name: legalName, legal_representative: legalRepresentative, legal_type: legalType, region_code: regionCode, registered_capital: registeredCapital, legal_status: legalStatus };
+    expect((await call(server, '/v1/EntityService/RegisterEntity', { body: { profile: snake } })).status).toBe(200);
+    expect((await call(server, '/v1/EntityService/GetEntity', { body: { uscc } })).body.profile.legalName).toBe(legalName);
+
+    // No body: the empty request, which GetEntity refuses for its missing uscc.
+    const empty = await call(server, '/v1/EntityService/GetEntity', { method: 'POST' });
+    expect(empty).toMatchObject({ status: 400, body: { code: 'INVALID_ARGUMENT', field: 'uscc', message: 'uscc: missing' } });
+  });
+
+  it('checks sanctions by POST and by GET with query parameters, as of a time', async () => {
+    const { server } = await kunming();
+    const uscc = usccFor(4);
+    const clear = await call(server, `/v1/sanctions/check?uscc=${uscc}`);
+    expect(clear.status).toBe(200);
+    expect(clear.body).toMatchObject({ verdict: 'VERDICT_CLEAR', sanctions: [], atMs: String(startMs), freshnessBudgetMs: '30000' });
+
+    const issued = await call(server, '/v1/SanctionService/IssueSanction', { body: { sanction: sanction('KM-2025-001', uscc) } });
+    expect(issued.status).toBe(200);
+
+    const restricted = await call(server, '/v1/SanctionService/CheckSanctions', { body: { uscc } });
+    expect(restricted.body.verdict).toBe('VERDICT_RESTRICTED');
+    expect(restricted.body.sanctions).toHaveLength(1);
+    expect(restricted.body.sanctions[0]).toMatchObject({ sanction: sanction('KM-2025-001', uscc), issued: issued.body.provenance, quarantined: false });
+
+    // Before the restriction period began: clear, from history.
+    const before = await call(server, `/v1/sanctions/check?uscc=${uscc}&atMs=${startMs - 60 * dayMs}`);
+    expect(before.body).toMatchObject({ verdict: 'VERDICT_CLEAR', atMs: String(startMs - 60 * dayMs) });
+  });
+
+  it('maps refusals to HTTP statuses with {code, message, field}', async () => {
+    const { server } = await kunming();
+    const uscc = usccFor(5);
+
+    const invalid = await call(server, '/v1/EntityService/RegisterEntity', { body: { profile: profile('91350100M000100Y44') } });
+    expect(invalid.status).toBe(400);
+    expect(invalid.body).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'profile.uscc', message: expect.stringMatching(/^profile\.uscc: /) });
+    const invalidByGet = await call(server, '/v1/sanctions/check?uscc=not-a-uscc');
+    expect(invalidByGet).toMatchObject({ status: 400, body: { code: 'INVALID_ARGUMENT', field: 'uscc' } });
+
+    expect((await call(server, '/v1/EntityService/RegisterEntity', { body: { profile: profile(uscc) } })).status).toBe(200);
+    const again = await call(server, '/v1/EntityService/RegisterEntity', { body: { profile: profile(uscc, 'Another Name Co.') } });
+    expect(again).toMatchObject({ status: 409, body: { code: 'ALREADY_EXISTS', message: expect.stringContaining('already registered') } });
+
+    const lift = { sanctionId: 'KM-404', reason: 'LIFT_REASON_CREDIT_REPAIR', explanation: 'Credit repair completed' };
+    const notIssued = await call(server, '/v1/SanctionService/LiftSanction', { body: { lift } });
+    expect(notIssued).toMatchObject({ status: 404, body: { code: 'NOT_FOUND', message: expect.stringContaining('only the issuing node lifts') } });
+
+    expect((await call(server, '/v1/SanctionService/IssueSanction', { body: { sanction: sanction('KM-2', uscc) } })).status).toBe(200);
+    expect((await call(server, '/v1/SanctionService/LiftSanction', { body: { lift: { ...lift, sanctionId: 'KM-2' } } })).status).toBe(200);
+    const liftedTwice = await call(server, '/v1/SanctionService/LiftSanction', { body: { lift: { ...lift, sanctionId: 'KM-2' } } });
+    expect(liftedTwice).toMatchObject({ status: 409, body: { code: 'FAILED_PRECONDITION' } });
+  });
+
+  it('refuses malformed JSON, unknown fields and wrong types before any handler runs, naming the field', async () => {
+    const { server } = await kunming();
+    const uscc = usccFor(6);
+    const refused = async (body: unknown, path = '/v1/EntityService/RegisterEntity') => {
+      const answer = await call(server, path, typeof body === 'string' ? { raw: body } : { body });
+      expect(answer.status, answer.text).toBe(400);
+      expect(answer.body.code).toBe('INVALID_ARGUMENT');
+      return answer.body as { message: string; field?: string };
+    };
+    expect(await refused('{"profile": ')).toMatchObject({ message: expect.stringMatching(/^request body is not valid JSON: /) });
+    expect(await refused('[1]')).toMatchObject({ message: 'request body must be a JSON object, not an array' });
+    expect(await refused({ profile: { ...profile(uscc), usccc: uscc } })).toMatchObject({ field: 'profile.usccc', message: 'profile.usccc: unknown field of EntityProfile' });
+    expect(await refused({ profile: profile(uscc), extra: 1 })).toMatchObject({ field: 'extra' });
+    expect(await refused({ profile: { ...profile(uscc), legalName: 5 } })).toMatchObject({ field: 'profile.legalName', message: 'profile.legalName: must be a string, not number 5' });
+    expect(await refused({ profile: { ...profile(uscc), roles: ['LEGAL_ROLE_BIDDER', 'BUYER'] } })).toMatchObject({ field: 'profile.roles[1]' });
+    expect(await refused({ profile: { ...profile(uscc), roles: 'LEGAL_ROLE_BIDDER' } })).toMatchObject({ field: 'profile.roles', message: expect.stringContaining('must be a JSON array') });
+    expect(await refused({ profile: 'x' })).toMatchObject({ field: 'profile' });
+    expect(await refused({ uscc, atMs: 'yesterday' }, '/v1/SanctionService/CheckSanctions')).toMatchObject({ field: 'atMs', message: expect.stringContaining('(a decimal string)') });
+    expect(await refused({ uscc, atMs: 2 ** 60 }, '/v1/SanctionService/CheckSanctions')).toMatchObject({ field: 'atMs', message: expect.stringContaining('send it as a decimal string') });
+    expect(await refused({ sanction: { ...sanction('KM-3', uscc), subject: { uscc, expertRef: 'km.e-1' } } }, '/v1/SanctionService/IssueSanction')).toMatchObject({
+      field: 'sanction.subject.expertRef',
+      message: expect.stringContaining('set only one of uscc and expertRef'),
+    });
+    expect(await refused({ uscc, expert_ref: 'a', expertRef: 'a' }, '/v1/SanctionService/CheckSanctions')).toMatchObject({ field: 'expertRef', message: expect.stringContaining('given twice') });
+    expect((await call(server, `/v1/sanctions/check?uscc=${uscc}&colour=red`)).body).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'colour' });
+    // Nothing was stored by any of them.
+    expect((await call(server, `/v1/entities/${uscc}`)).body.found).toBe(false);
+  });
+
+  it('answers 404, 405 and 415 at the HTTP layer', async () => {
+    const { server } = await kunming();
+    expect(await call(server, '/v1/EntityService/Nope', { body: {} })).toMatchObject({ status: 404, body: { code: 'NOT_FOUND', message: expect.stringContaining('/openapi.json') } });
+    const get = await call(server, '/v1/EntityService/GetEntity');
+    expect(get).toMatchObject({ status: 405, body: { code: 'UNIMPLEMENTED' } });
+    expect(get.headers.get('allow')).toBe('POST');
+    expect((await call(server, '/v1/status', { body: {} })).headers.get('allow')).toBe('GET');
+    const text = await call(server, '/v1/EntityService/GetEntity', { raw: 'uscc=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(text).toMatchObject({ status: 415, body: { code: 'INVALID_ARGUMENT' } });
+    const latin1 = await call(server, '/v1/EntityService/GetEntity', { raw: '{}', headers: { 'content-type': 'application/json; charset=iso-8859-1' } });
+    expect(latin1.status).toBe(415);
+    expect((await call(server, '/v1/EntityService/GetEntity?uscc=1', { body: {} })).body).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('JSON body') });
+    expect((await call(server, '/healthz')).body).toEqual({ status: 'ok' });
+  });
+
+  it('refuses a body over httpRequestBytesMax with 413, declared or chunked', async () => {
+    const { server } = await kunming();
+    const big = JSON.stringify({ profile: { ...profile(usccFor(7)), legalName: 'x'.repeat(httpRequestBytesMax) } });
+    const declared = await call(server, '/v1/EntityService/RegisterEntity', { raw: big });
+    expect(declared).toMatchObject({ status: 413, body: { code: 'RESOURCE_EXHAUSTED', message: `request body is ${big.length} bytes; at most ${httpRequestBytesMax} (httpRequestBytesMax)` } });
+
+    // Chunked (no Content-Length): refused once the count passes the limit.
+    const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = httpRequest({ host: '127.0.0.1', port: server.port, method: 'POST', path: '/v1/EntityService/RegisterEntity', headers: { 'content-type': 'application/json' } }, (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode!, body }));
+      });
+      request.on('error', reject);
+      for (let i = 0; i < big.length; i += 64 * 1024) request.write(big.slice(i, i + 64 * 1024));
+      request.end();
+    });
+    expect(chunked.status).toBe(413);
+    expect(JSON.parse(chunked.body)).toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
+
+    // Within the body limit but over the binary request limit gRPC has too.
+    const wide = JSON.stringify({ profile: { ...profile(usccFor(7)), legalName: 'x'.repeat(apiRequestBytesMax) } });
+    expect((await call(server, '/v1/EntityService/RegisterEntity', { raw: wide })).body).toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining('apiRequestBytesMax') });
+    expect((await call(server, '/healthz')).status).toBe(200);
+  });
+
+  it('serves an OpenAPI 3.1 description covering every method of every served service', async () => {
+    const { server, services } = await kunming();
+    const answer = await call(server, '/openapi.json');
+    expect(answer.status).toBe(200);
+    const doc = JSON.parse(answer.text) as OpenApi;
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.info).toMatchObject({ title: expect.any(String), version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    expect(doc).toEqual(server.openApi);
+
+    const served = services.flatMap((s) => Object.values(s.definition).map((d) => d.path));
+    expect(served.length).toBeGreaterThanOrEqual(6);
+    for (const grpcPath of served) {
+      const [, pkg, service, method] = /^\/(.+)\.(\w+)\/(\w+)$/.exec(grpcPath)!;
+      const operation = doc.paths[`/${pkg!.split('.').at(-1)}/${service}/${method}`]?.post;
+      expect(operation, grpcPath).toBeDefined();
+      expect(operation!.summary).toContain(grpcPath);
+    }
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/entities/{uscc}', '/v1/sanctions/check', '/v1/status', '/healthz', '/openapi.json']));
+    expect(doc.paths['/v1/entities/{uscc}']!.get!.parameters).toEqual([{ name: 'uscc', in: 'path', required: true, schema: { type: 'string' } }]);
+    expect(doc.paths['/v1/sanctions/check']!.get!.parameters!.map((p) => p.name)).toEqual(expect.arrayContaining(['uscc', 'expertRef', 'atMs']));
+    expectWellFormed(doc);
+
+    // Schemas carry proto3 JSON names, types and proto comments.
+    const schemas = doc.components.schemas;
+    expect(schemas['tongxing.api.v1.CheckSanctionsRequest']).toMatchObject({
+      type: 'object',
+      additionalProperties: false,
+      properties: { uscc: { type: 'string' }, expertRef: { type: 'string' }, atMs: { type: 'string', format: 'int64', description: '0: now' } },
+    });
+    expect(schemas['tongxing.api.v1.Provenance']!.properties).toMatchObject({ author: { type: 'string', contentEncoding: 'base64' }, authorCity: { type: 'string' } });
+    expect(schemas['tongxing.api.v1.Verdict']).toMatchObject({ type: 'string', enum: expect.arrayContaining(['VERDICT_CLEAR', 'VERDICT_RESTRICTED']) });
+    expect(schemas['tongxing.records.v1.SanctionSubject']!.description).toContain('at most one of uscc, expertRef');
+  });
+
+  it('finds proto/ from the sources and from the compiled dist/', () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    expect(protoDirectory(join(root, 'node', 'api'))).toBe(join(root, 'proto'));
+    expect(protoDirectory(join(root, 'dist', 'node', 'api'))).toBe(join(root, 'proto'));
+    expect(() => protoDirectory(tmpdir())).toThrow(/proto\/ not found/);
+  });
+});
+
+// ---- every proto3 JSON shape, through a probe service ----------------------
+
+const probeProto = `syntax = "proto3";
+package tongxing.probe.v1;
+
+// Every proto3 JSON shape the gateway converts.
+service ProbeService {
+  rpc Echo(Probe) returns (Probe);
+  // Counts up to up_to; fails after two messages when fail_after_two.
+  rpc Count(CountRequest) returns (stream Probe);
+  rpc Upload(stream Probe) returns (Probe);
+}
+
+enum Colour {
+  COLOUR_UNSPECIFIED = 0;
+  COLOUR_RED = 1;
+}
+
+message Inner {
+  string text = 1;
+}
+
+message Probe {
+  int64 signed64 = 1;
+  uint64 unsigned64 = 2;
+  int32 signed32 = 3;
+  uint32 unsigned32 = 4;
+  sint64 zigzag64 = 5;
+  fixed64 fixed64 = 6;
+  double real = 7;
+  float single = 8;
+  bool flag = 9;
+  string text = 10;
+  bytes blob = 11;
+  Colour colour = 12;
+  Inner inner = 13;
+  repeated Inner inners = 14;
+  repeated int64 numbers = 15;
+  map<string, Inner> by_name = 16;
+  map<int64, string> by_number = 17;
+  oneof choice {
+    string left = 18;
+    Inner right = 19;
+  }
+  optional string maybe = 20;
+  string json_named = 21 [json_name = "customName"];
+}
+
+message CountRequest {
+  uint32 up_to = 1;
+  bool fail_after_two = 2;
+}
+`;
+
+/** Echo calls wait on these, one each, first come first served. */
+const gates: Array<() => Promise<void>> = [];
+
+async function probe(): Promise<HttpServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'tongxing-http-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'tongxing', 'probe', 'v1'), { recursive: true });
+  writeFileSync(join(dir, 'tongxing', 'probe', 'v1', 'probe.proto'), probeProto);
+  const root = loadProtos(dir);
+  // Echo hands the request bytes back untouched, so what it checks is the gateway's own JSON <-> binary conversion.
+  type Codec = { serialize(value: unknown): Buffer; deserialize(value: Buffer): unknown };
+  const bytes: Codec = { serialize: (value) => value as Buffer, deserialize: (value) => value };
+  const codec = (name: string): Codec => {
+    const type = root.lookupType(name);
+    return { serialize: (value: unknown) => Buffer.from(type.encode(value as protobuf.Message).finish()), deserialize: (value: Buffer) => type.decode(value) };
+  };
+  const method = (name: string, request: Codec, response: Codec, responseStream: boolean, requestStream = false) => ({
+    path: `/tongxing.probe.v1.ProbeService/${name}`,
+    requestStream,
+    responseStream,
+    requestSerialize: request.serialize,
+    requestDeserialize: request.deserialize,
+    responseSerialize: response.serialize,
+    responseDeserialize: response.deserialize,
+  });
+  const service: ApiService = {
+    definition: {
+      echo: method('Echo', bytes, bytes, false),
+      count: method('Count', codec('tongxing.probe.v1.CountRequest'), codec('tongxing.probe.v1.Probe'), true),
+      upload: method('Upload', bytes, bytes, false, true),
+    },
+    handlers: {
+      echo: async (request: Buffer) => {
+        await gates.shift()?.();
+        return request;
+      },
+    },
+    streams: {
+      count: async function* (request: { up_to?: number; fail_after_two?: boolean }) {
+        if (request.up_to === 0) throw new LimitError('up_to: nothing to count');
+        for (let i = 1; i <= (request.up_to ?? 0); i++) {
+          if (request.fail_after_two && i === 3) throw new LimitError('count: failed after two');
+          yield { text: String(i) };
+        }
+      },
+    },
+  };
+  const server = await startHttpServer({ listen: '127.0.0.1:0', protoDirectory: dir }, [service]);
+  cleanups.push(() => server.stop());
+  return server;
+}
+
+describe('proto3 JSON mapping', () => {
+  it('round-trips every scalar, enum, message, list, map, oneof and optional', async () => {
+    const server = await probe();
+    const full = {
+      signed64: '-9223372036854775808',
+      unsigned64: '18446744073709551615',
+      signed32: -2147483648,
+      unsigned32: 4294967295,
+      zigzag64: '-1',
+      fixed64: '9007199254740993',
+      real: 1.5,
+      single: 0.25,
+      flag: true,
+      text: '昆明 ✓',
+      blob: Buffer.from([0, 1, 254, 255]).toString('base64'),
+      colour: 'COLOUR_RED',
+      inner: { text: 'a' },
+      inners: [{ text: 'b' }, { text: '' }],
+      numbers: ['1', '-2', '9223372036854775807'],
+      byName: { x: { text: 'c' } },
+      byNumber: { '-5': 'minus five', '9223372036854775807': 'max' },
+      right: { text: 'd' },
+      maybe: '',
+      customName: 'e',
+    };
+    const echoed = await call(server, '/v1/ProbeService/Echo', { body: full });
+    expect(echoed.status, echoed.text).toBe(200);
+    expect(echoed.body).toEqual(full);
+
+    // Defaults are written for fields without presence; unset messages, oneofs and optionals are left out.
+    const empty = await call(server, '/v1/ProbeService/Echo', { body: { signed64: null } });
+    expect(empty.body).toEqual({
+      signed64: '0',
+      unsigned64: '0',
+      signed32: 0,
+      unsigned32: 0,
+      zigzag64: '0',
+      fixed64: '0',
+      real: 0,
+      single: 0,
+      flag: false,
+      text: '',
+      blob: '',
+      colour: 'COLOUR_UNSPECIFIED',
+      inners: [],
+      numbers: [],
+      byName: {},
+      byNumber: {},
+      customName: '',
+    });
+
+    // Also accepted: numbers for 64-bit values within 2^53, enum numbers, base64url, special doubles, the proto name.
+    const lenient = await call(server, '/v1/ProbeService/Echo', { body: { signed64: 42, colour: 1, blob: '_-8', real: 'NaN', single: '-Infinity', json_named: 'f' } });
+    expect(lenient.body).toMatchObject({ signed64: '42', colour: 'COLOUR_RED', blob: '/+8=', real: 'NaN', single: '-Infinity', customName: 'f' });
+  });
+
+  it('names the field of every out-of-range or ill-typed value', async () => {
+    const server = await probe();
+    const cases: Array<[Record<string, unknown>, string, string]> = [
+      [{ signed64: '9223372036854775808' }, 'signed64', 'out of range'],
+      [{ unsigned64: '-1' }, 'unsigned64', 'out of range'],
+      [{ signed32: 2 ** 31 }, 'signed32', 'out of range'],
+      [{ unsigned32: 1.5 }, 'unsigned32', 'must be an integer'],
+      [{ flag: 'true' }, 'flag', 'must be true or false'],
+      [{ blob: 'not base64!' }, 'blob', 'must be base64'],
+      [{ colour: 'COLOUR_BLUE' }, 'colour', 'must be one of COLOUR_UNSPECIFIED, COLOUR_RED'],
+      [{ real: 'one' }, 'real', 'must be a number'],
+      [{ single: 1e39 }, 'single', 'out of range for float'],
+      [{ inner: { text: 1 } }, 'inner.text', 'must be a string'],
+      [{ inner: { txt: 'a' } }, 'inner.txt', 'unknown field of Inner'],
+      [{ inners: [{ text: 'a' }, null] }, 'inners[1]', 'must not be null'],
+      [{ numbers: ['1', 'two'] }, 'numbers[1]', 'must be an integer'],
+      [{ byName: { x: { text: 2 } } }, 'byName["x"].text', 'must be a string'],
+      [{ byNumber: { one: 'x' } }, 'byNumber["one"]', 'must be an integer'],
+      [{ left: 'a', right: { text: 'b' } }, 'right', 'set only one of left and right (oneof choice)'],
+      [{ customName: 'a', json_named: 'b' }, 'customName', 'given twice'],
+    ];
+    for (const [body, field, reason] of cases) {
+      const answer = await call(server, '/v1/ProbeService/Echo', { body });
+      expect(answer.status, JSON.stringify(body)).toBe(400);
+      expect(answer.body, JSON.stringify(body)).toMatchObject({ code: 'INVALID_ARGUMENT', field, message: expect.stringContaining(reason) });
+    }
+  });
+
+  it('streams server-streaming methods as NDJSON, an error after the start as a last line', async () => {
+    const server = await probe();
+    const counted = await call(server, '/v1/ProbeService/Count', { body: { upTo: 3 } });
+    expect(counted.status).toBe(200);
+    expect(counted.headers.get('content-type')).toBe('application/x-ndjson; charset=utf-8');
+    const lines = counted.text.trimEnd().split('\n').map((l) => JSON.parse(l) as { result: { text: string } });
+    expect(lines.map((l) => l.result.text)).toEqual(['1', '2', '3']);
+
+    const failed = await call(server, '/v1/ProbeService/Count', { body: { upTo: 5, failAfterTwo: true } });
+    expect(failed.status).toBe(200);
+    expect(failed.text.trimEnd().split('\n').map((l) => JSON.parse(l))).toEqual([
+      { result: expect.objectContaining({ text: '1' }) },
+      { result: expect.objectContaining({ text: '2' }) },
+      { error: { code: 'RESOURCE_EXHAUSTED', message: 'count: failed after two' } },
+    ]);
+
+    // Refused before the first message: a plain error answer with its status.
+    expect(await call(server, '/v1/ProbeService/Count', { body: { upTo: 0 } })).toMatchObject({ status: 429, body: { code: 'RESOURCE_EXHAUSTED' } });
+    // Client streaming is gRPC only.
+    expect(await call(server, '/v1/ProbeService/Upload', { body: {} })).toMatchObject({ status: 501, body: { code: 'UNIMPLEMENTED' } });
+
+    const doc = server.openApi as unknown as OpenApi;
+    expect(Object.keys(doc.paths['/v1/ProbeService/Count']!.post!.responses['200']!.content!)).toEqual(['application/x-ndjson']);
+    expect(Object.keys(doc.paths['/v1/ProbeService/Upload']!.post!.responses)).toEqual(['501']);
+    expect(doc.components.schemas['tongxing.probe.v1.Probe']!.properties).toHaveProperty('customName');
+    expectWellFormed(doc);
+  });
+
+  it('stops gracefully: in-flight requests finish, new connections are refused', async () => {
+    const server = await probe();
+    let release!: () => void;
+    let entered!: () => void;
+    const inFlight = new Promise<void>((resolve) => (entered = resolve));
+    gates.push(() => {
+      entered();
+      return new Promise<void>((resolve) => (release = resolve));
+    });
+    const pending = call(server, '/v1/ProbeService/Echo', { body: { text: 'in flight' } });
+    await inFlight;
+    const stopped = server.stop();
+    await expect(fetch(`http://127.0.0.1:${server.port}/healthz`)).rejects.toThrow();
+    release();
+    const answer = await pending;
+    expect(answer.status).toBe(200);
+    expect(answer.body.text).toBe('in flight');
+    expect(answer.headers.get('connection')).toBe('close');
+    await stopped;
+  });
+});
+
+// ---- OpenAPI structure -------------------------------------------------------
+
+interface Operation {
+  operationId: string;
+  summary: string;
+  parameters?: Array<{ name: string; in: string; required: boolean; schema: unknown }>;
+  requestBody?: unknown;
+  responses: Record<string, { $ref?: string; content?: Record<string, unknown> }>;
+}
+
+interface OpenApi {
+  openapi: string;
+  info: Record<string, unknown>;
+  paths: Record<string, { get?: Operation; post?: Operation }>;
+  components: { schemas: Record<string, { type?: string; description?: string; properties?: Record<string, unknown> }>; responses: Record<string, unknown> };
+}
+
+/** Every $ref resolves inside the document, operation ids are unique, every operation answers something, path parameters are declared. */
+function expectWellFormed(doc: OpenApi): void {
+  const refs: string[] = [];
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(walk);
+    else if (typeof value === 'object' && value !== null) {
+      for (const [key, item] of Object.entries(value)) {
+        if (key === '$ref' && typeof item === 'string') refs.push(item);
+        else walk(item);
+      }
+    }
+  };
+  walk(doc);
+  expect(refs.length).toBeGreaterThan(0);
+  for (const ref of refs) {
+    expect(ref.startsWith('#/')).toBe(true);
+    const target = ref
+      .slice(2)
+      .split('/')
+      .reduce<unknown>((at, part) => (at as Record<string, unknown> | undefined)?.[part], doc);
+    expect(target, ref).toBeDefined();
+  }
+  for (const name of Object.keys(doc.components.schemas)) expect(name).toMatch(/^[A-Za-z0-9._-]+$/);
+  const operations = Object.entries(doc.paths).flatMap(([path, item]) => Object.values(item).map((op) => [path, op as Operation] as const));
+  const ids = operations.map(([, op]) => op.operationId);
+  expect(new Set(ids).size).toBe(ids.length);
+  for (const [path, op] of operations) {
+    expect(Object.keys(op.responses).length, path).toBeGreaterThan(0);
+    for (const name of [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1])) {
+      expect(op.parameters?.find((p) => p.name === name && p.in === 'path' && p.required), `${path} declares {${name}}`).toBeDefined();
+    }
+  }
+}

@@ -1,0 +1,540 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { status } from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import { TongxingError, ValidationError } from '../../federation/errors.js';
+import { apiRequestBytesMax, apiShutdownGraceMs, httpRequestBytesMax, httpRequestTimeoutMs } from '../../federation/limits.js';
+import {
+  apiMethods,
+  jsonName,
+  loadProtos,
+  openApiDocument,
+  packageVersion,
+  pathParameters,
+  protoDirectory as findProtoDirectory,
+  queryFields,
+  type ApiMethod,
+  type QueryRoute,
+} from './openapi.js';
+import { statusOf, type ApiService, type StreamHandler, type UnaryHandler } from './service.js';
+
+// The client API over HTTP/JSON, for trading platforms that do not speak gRPC:
+// the same services and handlers as server.ts. A request is proto3 JSON,
+// converted strictly (unknown fields and wrong types are refused, naming the
+// field) to the method's binary request, which the generated definition
+// decodes for the handler; the answer goes back the same way. Plain HTTP on the
+// center's internal network, like the gRPC client API. docs/HTTP.md describes
+// the endpoints; GET /openapi.json serves the description built from proto/.
+
+export interface HttpServerInit {
+  /** host:port ('[::1]:7403' for IPv6); port 0 picks a free one (see HttpServer.port). */
+  readonly listen: string;
+  /** Where INTERNAL errors are reported (pino's argument order); the caller gets the same message. */
+  readonly log?: (fields: Record<string, unknown>, message: string) => void;
+  /** The proto/ the services are described in; found above this module when absent (tests pass their own). */
+  readonly protoDirectory?: string;
+}
+
+export interface HttpServer {
+  /** The bound port (the chosen one when `listen` asked for port 0). */
+  readonly port: number;
+  /** The document GET /openapi.json serves. */
+  readonly openApi: Readonly<Record<string, unknown>>;
+  /** Refuses new connections, lets in-flight requests finish for up to apiShutdownGraceMs, then closes them. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Read-only methods that also answer GET, request fields from the path and
+ * the query string (e.g. GET /v1/sanctions/check?uscc=...&atMs=...). Kept
+ * small on purpose: every method answers POST /v1/{Service}/{Method}. A route
+ * whose method is not served is left out.
+ */
+export const queryRouteTargets: readonly { readonly path: string; readonly grpcPath: string }[] = [
+  { path: '/v1/entities/{uscc}', grpcPath: '/tongxing.api.v1.EntityService/GetEntity' },
+  { path: '/v1/sanctions/check', grpcPath: '/tongxing.api.v1.SanctionService/CheckSanctions' },
+  { path: '/v1/status', grpcPath: '/tongxing.api.v1.NodeService/GetStatus' },
+];
+
+/** gRPC status -> HTTP status; the error body keeps the gRPC name as `code` (docs/HTTP.md). */
+const httpStatusOf: Readonly<Record<number, number>> = {
+  [status.CANCELLED]: 499,
+  [status.UNKNOWN]: 500,
+  [status.INVALID_ARGUMENT]: 400,
+  [status.DEADLINE_EXCEEDED]: 504,
+  [status.NOT_FOUND]: 404,
+  [status.ALREADY_EXISTS]: 409,
+  [status.PERMISSION_DENIED]: 403,
+  [status.RESOURCE_EXHAUSTED]: 429,
+  [status.FAILED_PRECONDITION]: 409,
+  [status.ABORTED]: 409,
+  [status.OUT_OF_RANGE]: 400,
+  [status.UNIMPLEMENTED]: 501,
+  [status.INTERNAL]: 500,
+  [status.UNAVAILABLE]: 503,
+  [status.DATA_LOSS]: 500,
+  [status.UNAUTHENTICATED]: 401,
+};
+
+/** A refusal at the HTTP layer (route, method, media type, size), before any handler runs. */
+class HttpRefusal extends TongxingError {
+  override name = 'HttpRefusal';
+  constructor(
+    readonly httpStatus: number,
+    readonly code: status,
+    message: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+  }
+}
+
+interface ErrorBody {
+  readonly code: string;
+  readonly message: string;
+  readonly field?: string;
+}
+
+function refusalOf(error: unknown): { httpStatus: number; body: ErrorBody; headers: Readonly<Record<string, string>> } {
+  if (error instanceof HttpRefusal) return { httpStatus: error.httpStatus, body: { code: status[error.code], message: error.message }, headers: error.headers };
+  const { code, details } = statusOf(error);
+  const field = error instanceof ValidationError ? error.field : undefined;
+  return {
+    httpStatus: httpStatusOf[code] ?? 500,
+    body: { code: status[code], message: details, ...(field === undefined ? {} : { field }) },
+    headers: {},
+  };
+}
+
+// ---- proto3 JSON <-> protobufjs values -------------------------------------
+// Strict reading (proto3 JSON spec, "parsers reject unknown fields" mode): both
+// the lowerCamel and the proto name are accepted; null is the default; 64-bit
+// integers as decimal strings (or numbers within 2^53); bytes as base64 or
+// base64url; enums by name (or number). Writing emits every field that has no
+// presence (defaults included, so `found: false` is visible), and messages and
+// oneof members only when set.
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+const describeJson = (value: unknown) => (value === null ? 'null' : Array.isArray(value) ? 'an array' : `${typeof value} ${JSON.stringify(value)}`.slice(0, 80));
+
+const integerRanges: Readonly<Record<string, readonly [bigint, bigint]>> = {
+  int32: [-(2n ** 31n), 2n ** 31n - 1n],
+  sint32: [-(2n ** 31n), 2n ** 31n - 1n],
+  sfixed32: [-(2n ** 31n), 2n ** 31n - 1n],
+  uint32: [0n, 2n ** 32n - 1n],
+  fixed32: [0n, 2n ** 32n - 1n],
+  int64: [-(2n ** 63n), 2n ** 63n - 1n],
+  sint64: [-(2n ** 63n), 2n ** 63n - 1n],
+  sfixed64: [-(2n ** 63n), 2n ** 63n - 1n],
+  uint64: [0n, 2n ** 64n - 1n],
+  fixed64: [0n, 2n ** 64n - 1n],
+};
+const is64 = (type: string) => type.endsWith('64');
+
+function readInteger(type: string, value: unknown, field: string): number | { low: number; high: number; unsigned: boolean } {
+  const [min, max] = integerRanges[type]!;
+  let n: bigint;
+  if (typeof value === 'number' && Number.isInteger(value)) {
+    if (!Number.isSafeInteger(value)) throw new ValidationError(field, `${value} is beyond 2^53 as a JSON number: send it as a decimal string`);
+    n = BigInt(value);
+  } else if (typeof value === 'string' && /^-?\d{1,20}$/.test(value)) {
+    n = BigInt(value);
+  } else {
+    throw new ValidationError(field, `must be an integer${is64(type) ? ' (a decimal string)' : ''}, not ${describeJson(value)}`);
+  }
+  if (n < min || n > max) throw new ValidationError(field, `${n} is out of range for ${type} (${min} .. ${max})`);
+  if (!is64(type)) return Number(n);
+  return { low: Number(BigInt.asUintN(32, n)), high: Number(BigInt.asUintN(32, n >> 32n)), unsigned: min === 0n };
+}
+
+function readScalar(field: protobuf.FieldBase, value: unknown, path: string, type = field.type): unknown {
+  const resolved = field.resolvedType;
+  if (resolved instanceof protobuf.Type) return readMessage(resolved, value, path);
+  if (resolved instanceof protobuf.Enum) {
+    if (typeof value === 'string' && value in resolved.values) return resolved.values[value];
+    if (typeof value === 'number' && Number.isInteger(value) && Math.abs(value) < 2 ** 31) return value;
+    throw new ValidationError(path, `must be one of ${Object.keys(resolved.values).join(', ')}, not ${describeJson(value)}`);
+  }
+  switch (type) {
+    case 'string':
+      if (typeof value !== 'string') throw new ValidationError(path, `must be a string, not ${describeJson(value)}`);
+      return value;
+    case 'bool':
+      if (typeof value !== 'boolean') throw new ValidationError(path, `must be true or false, not ${describeJson(value)}`);
+      return value;
+    case 'bytes':
+      if (typeof value !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(value) || value.replace(/=+$/, '').length % 4 === 1) {
+        throw new ValidationError(path, `must be base64 (or base64url), not ${describeJson(value)}`);
+      }
+      return Buffer.from(value, 'base64');
+    case 'double':
+    case 'float': {
+      const n = typeof value === 'string' && /^(NaN|-?Infinity|-?\d+(\.\d+)?([eE][-+]?\d+)?)$/.test(value) ? Number(value) : value;
+      if (typeof n !== 'number') throw new ValidationError(path, `must be a number, not ${describeJson(value)}`);
+      if (type === 'float' && Number.isFinite(n) && Math.abs(n) > 3.4028234663852886e38) throw new ValidationError(path, `${n} is out of range for float`);
+      return n;
+    }
+    default:
+      return readInteger(type, value, path);
+  }
+}
+
+function readField(field: protobuf.FieldBase, value: unknown, path: string): unknown {
+  if (field instanceof protobuf.MapField) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationError(path, `must be a JSON object (a map), not ${describeJson(value)}`);
+    const map: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      const at = `${path}[${JSON.stringify(key)}]`;
+      if (field.keyType === 'bool' && key !== 'true' && key !== 'false') throw new ValidationError(at, 'map key must be true or false');
+      if (field.keyType !== 'string' && field.keyType !== 'bool') readInteger(field.keyType, key, at);
+      if (item === null) throw new ValidationError(at, 'must not be null');
+      map[key] = readScalar(field, item, at);
+    }
+    return map;
+  }
+  if (field.repeated) {
+    if (!Array.isArray(value)) throw new ValidationError(path, `must be a JSON array, not ${describeJson(value)}`);
+    return value.map((item, i) => {
+      if (item === null) throw new ValidationError(`${path}[${i}]`, 'must not be null');
+      return readScalar(field, item, `${path}[${i}]`);
+    });
+  }
+  return readScalar(field, value, path);
+}
+
+/** proto3 JSON to the plain object protobufjs encodes for `type`; throws ValidationError naming the field (dotted JSON path). */
+function readMessage(type: protobuf.Type, value: unknown, path: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    if (path === '') throw new HttpRefusal(400, status.INVALID_ARGUMENT, `request body must be a JSON object, not ${describeJson(value)}`);
+    throw new ValidationError(path, `must be a JSON object, not ${describeJson(value)}`);
+  }
+  const at = (name: string) => (path === '' ? name : `${path}.${name}`);
+  const message: Record<string, unknown> = {};
+  const seen = new Set<protobuf.FieldBase>();
+  const oneofSet = new Map<string, string>();
+  for (const [key, item] of Object.entries(value)) {
+    const field = type.fields[key] ?? type.fieldsArray.find((f) => jsonName(f) === key);
+    if (!field) throw new ValidationError(at(key), `unknown field of ${type.name}`);
+    const name = jsonName(field);
+    if (seen.has(field)) throw new ValidationError(at(name), `given twice (as ${field.name} and ${name})`);
+    seen.add(field);
+    if (item === null) continue;
+    if (field.partOf) {
+      const other = oneofSet.get(field.partOf.name);
+      if (other !== undefined) throw new ValidationError(at(name), `set only one of ${other} and ${name} (oneof ${field.partOf.name})`);
+      oneofSet.set(field.partOf.name, name);
+    }
+    message[field.name] = readField(field, item, at(name));
+  }
+  return message;
+}
+
+const longText = (value: unknown): string => {
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  return (value as { toString(): string }).toString(); // a Long: protobufjs decodes 64-bit values with the `long` package
+};
+
+function writeScalar(field: protobuf.FieldBase, value: unknown): Json {
+  const resolved = field.resolvedType;
+  if (resolved instanceof protobuf.Type) return writeMessage(resolved, value as Record<string, unknown>);
+  if (resolved instanceof protobuf.Enum) return resolved.valuesById[value as number] ?? (value as number);
+  if (field.type === 'bytes') {
+    const bytes = value as Uint8Array;
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  }
+  if (is64(field.type)) return longText(value);
+  if ((field.type === 'double' || field.type === 'float') && !Number.isFinite(value)) return String(value);
+  return value as Json;
+}
+
+function defaultOf(field: protobuf.FieldBase): Json {
+  if (field.resolvedType instanceof protobuf.Enum) return field.resolvedType.valuesById[0] ?? 0;
+  if (field.type === 'string' || field.type === 'bytes') return '';
+  if (field.type === 'bool') return false;
+  return is64(field.type) ? '0' : 0;
+}
+
+/** A decoded protobufjs message as proto3 JSON. */
+function writeMessage(type: protobuf.Type, message: Record<string, unknown>): { [key: string]: Json } {
+  const out: { [key: string]: Json } = {};
+  for (const field of type.fieldsArray) {
+    const present = Object.hasOwn(message, field.name) && message[field.name] !== null && message[field.name] !== undefined;
+    const value = message[field.name];
+    const name = jsonName(field);
+    if (field instanceof protobuf.MapField) {
+      const map: { [key: string]: Json } = {};
+      const unsigned = field.keyType.startsWith('u') || field.keyType.startsWith('fixed');
+      for (const [key, item] of Object.entries((present ? value : {}) as Record<string, unknown>)) {
+        map[is64(field.keyType) ? protobuf.util.LongBits.fromHash(key).toLong(unsigned).toString() : key] = writeScalar(field, item);
+      }
+      out[name] = map;
+    } else if (field.repeated) {
+      out[name] = ((present ? value : []) as unknown[]).map((item) => writeScalar(field, item));
+    } else if (present) {
+      out[name] = writeScalar(field, value);
+    } else if (!field.partOf && !(field.resolvedType instanceof protobuf.Type)) {
+      out[name] = defaultOf(field);
+    }
+  }
+  return out;
+}
+
+// ---- routing and serving ---------------------------------------------------
+
+interface Route {
+  readonly method: ApiMethod;
+  readonly unary: UnaryHandler | undefined;
+  readonly stream: StreamHandler | undefined;
+}
+
+interface GetRoute extends Route {
+  readonly pattern: RegExp;
+  readonly parameters: readonly string[];
+}
+
+function parseListen(listen: string): { host: string; port: number } {
+  const match = /^\[?([^\]]*)\]?:(\d{1,5})$/.exec(listen);
+  const port = Number(match?.[2]);
+  if (!match || port > 65535) throw new TongxingError(`HTTP API: "${listen}" is not host:port`);
+  return { host: match[1]!, port };
+}
+
+/** The request body, refused with 413 past httpRequestBytesMax (by Content-Length up front, or while reading). */
+function readBody(request: IncomingMessage): Promise<Buffer> {
+  const tooLarge = (bytes: string) =>
+    new HttpRefusal(413, status.RESOURCE_EXHAUSTED, `request body is ${bytes} bytes; at most ${httpRequestBytesMax} (httpRequestBytesMax)`, { connection: 'close' });
+  const declared = Number(request.headers['content-length']);
+  if (declared > httpRequestBytesMax) return Promise.reject(tooLarge(String(declared)));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    const onData = (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > httpRequestBytesMax) {
+        request.off('data', onData);
+        request.resume(); // discard the rest; the connection closes after the answer
+        reject(tooLarge(`more than ${httpRequestBytesMax}`));
+      } else {
+        chunks.push(chunk);
+      }
+    };
+    request.on('data', onData);
+    request.once('end', () => resolve(Buffer.concat(chunks)));
+    request.once('error', reject);
+  });
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The JSON body of a POST: Content-Type application/json (UTF-8); an empty body is `{}`. */
+async function readJson(request: IncomingMessage): Promise<unknown> {
+  const contentType = request.headers['content-type'];
+  const unsupported = (what: string) => new HttpRefusal(415, status.INVALID_ARGUMENT, `${what}; send Content-Type: application/json`);
+  if (contentType !== undefined) {
+    const [mime, ...parameters] = contentType.split(';').map((p) => p.trim().toLowerCase());
+    if (mime !== 'application/json') throw unsupported(`Content-Type ${contentType} is not JSON`);
+    const charset = parameters.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/"/g, '');
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') throw unsupported(`charset ${charset} is not UTF-8`);
+  }
+  const encoding = request.headers['content-encoding'];
+  if (encoding !== undefined && encoding !== 'identity') throw new HttpRefusal(415, status.INVALID_ARGUMENT, `Content-Encoding ${encoding} is not accepted; send the body uncompressed`);
+  const body = await readBody(request);
+  if (body.length === 0) return {};
+  if (contentType === undefined) throw unsupported('a body without Content-Type');
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    throw new HttpRefusal(400, status.INVALID_ARGUMENT, 'request body is not valid UTF-8');
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new HttpRefusal(400, status.INVALID_ARGUMENT, `request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** GET route fields: template parameters from the path, the rest from the query; text values read as proto3 JSON. */
+function queryJson(route: GetRoute, match: RegExpExecArray, query: URLSearchParams): Record<string, unknown> {
+  const allowed = queryFields(route.method.request);
+  const fields = new Map(allowed.flatMap((f) => [[jsonName(f), f] as const, [f.name, f] as const]));
+  const json: Record<string, unknown> = {};
+  const set = (name: string, text: string) => {
+    const field = fields.get(name);
+    if (!field) throw new ValidationError(name, `unknown query parameter; known: ${allowed.map(jsonName).join(', ') || 'none'}`);
+    const key = jsonName(field);
+    if (key in json) throw new ValidationError(key, 'given twice');
+    json[key] = field.type === 'bool' && (text === 'true' || text === 'false') ? text === 'true' : text;
+  };
+  route.parameters.forEach((name, i) => {
+    let text: string;
+    try {
+      text = decodeURIComponent(match[i + 1]!);
+    } catch {
+      throw new ValidationError(name, 'malformed percent-encoding in the path');
+    }
+    set(name, text);
+  });
+  for (const [name, text] of query) set(name, text);
+  return json;
+}
+
+/** The binary request a handler's definition decodes, from proto3 JSON. */
+function requestOf(method: ApiMethod, json: unknown): unknown {
+  const binary = Buffer.from(method.request.encode(readMessage(method.request, json, '')).finish());
+  if (binary.length > apiRequestBytesMax) {
+    throw new HttpRefusal(413, status.RESOURCE_EXHAUSTED, `request is ${binary.length} bytes encoded; at most ${apiRequestBytesMax} (apiRequestBytesMax)`);
+  }
+  return method.definition.requestDeserialize(binary);
+}
+
+/** A handler's response as proto3 JSON, through its binary encoding. */
+function responseJson(method: ApiMethod, response: unknown): Json {
+  const decoded = method.response.decode(method.definition.responseSerialize(response)) as unknown as Record<string, unknown>;
+  return writeMessage(method.response, decoded);
+}
+
+/** Resolves when `response` can take more, or has closed. */
+function drained(response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      response.off('drain', done);
+      response.off('close', done);
+      resolve();
+    };
+    response.on('drain', done);
+    response.on('close', done);
+  });
+}
+
+/**
+ * Binds the HTTP/JSON client API on `init.listen` for `services` (the same
+ * instances the gRPC server serves, so they share state). Rejects when the
+ * address cannot be bound, or when a served method is not in proto/.
+ */
+export async function startHttpServer(init: HttpServerInit, services: readonly ApiService[]): Promise<HttpServer> {
+  const { host, port: requestedPort } = parseListen(init.listen);
+  const protoDirectory = init.protoDirectory ?? findProtoDirectory();
+  const methods = apiMethods(loadProtos(protoDirectory), services);
+  const unaries = new Map(services.flatMap((s) => Object.entries(s.handlers).map(([key, handler]) => [s.definition[key]?.path, handler] as const)));
+  const streams = new Map(services.flatMap((s) => Object.entries(s.streams ?? {}).map(([key, handler]) => [s.definition[key]?.path, handler] as const)));
+  const routeOf = (method: ApiMethod): Route => ({
+    method,
+    unary: method.streaming === 'unary' ? unaries.get(method.grpcPath) : undefined,
+    stream: method.streaming === 'server' ? streams.get(method.grpcPath) : undefined,
+  });
+  const posts = new Map(methods.map((m) => [m.httpPath, routeOf(m)]));
+  const gets: GetRoute[] = [];
+  const queryRoutes: QueryRoute[] = [];
+  for (const target of queryRouteTargets) {
+    const method = methods.find((m) => m.grpcPath === target.grpcPath && m.streaming === 'unary');
+    if (!method) continue;
+    const pattern = new RegExp(`^${target.path.replace(/\{\w+\}/g, '([^/]+)')}$`);
+    gets.push({ ...routeOf(method), pattern, parameters: pathParameters(target.path) });
+    queryRoutes.push({ path: target.path, method });
+  }
+  const openApi = openApiDocument({ methods, queryRoutes, version: packageVersion(protoDirectory) });
+  const openApiText = JSON.stringify(openApi);
+  let stopping = false;
+
+  const headersFor = (contentType: string, extra: Readonly<Record<string, string>> = {}) => ({
+    'content-type': contentType,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...(stopping ? { connection: 'close' } : {}),
+    ...extra,
+  });
+  const send = (response: ServerResponse, httpStatus: number, body: string, headers: Readonly<Record<string, string>> = {}) => {
+    response.writeHead(httpStatus, { ...headersFor('application/json; charset=utf-8', headers), 'content-length': String(Buffer.byteLength(body)) });
+    response.end(body);
+  };
+  const onlyMethod = (request: IncomingMessage, allowed: 'GET' | 'POST') => {
+    if (request.method !== allowed) throw new HttpRefusal(405, status.UNIMPLEMENTED, `${request.method} is not served here; use ${allowed}`, { allow: allowed });
+  };
+
+  /** Runs a route: unary answers one JSON object; server-streaming answers NDJSON ({"result": ...} lines, a last {"error": ...} on failure). */
+  async function run(route: Route, json: unknown, response: ServerResponse): Promise<void> {
+    const { method } = route;
+    if (route.unary) {
+      const request = requestOf(method, json);
+      send(response, 200, JSON.stringify(responseJson(method, await route.unary(request))));
+      return;
+    }
+    if (!route.stream) {
+      const why = method.streaming === 'client' || method.streaming === 'bidi' ? `${method.streaming}-streaming methods are served over gRPC only` : 'it has no handler at this node';
+      throw new HttpRefusal(501, status.UNIMPLEMENTED, `${method.grpcPath}: ${why}`);
+    }
+    const iterator = route.stream(requestOf(method, json))[Symbol.asyncIterator]();
+    // The first message (or error) comes before the status line, so a refused request gets its HTTP status.
+    let next = await iterator.next();
+    response.writeHead(200, headersFor('application/x-ndjson; charset=utf-8'));
+    try {
+      for (; !next.done; next = await iterator.next()) {
+        if (response.destroyed) break;
+        if (!response.write(JSON.stringify({ result: responseJson(method, next.value) }) + '\n')) await drained(response);
+      }
+    } catch (error) {
+      response.write(JSON.stringify({ error: refusalOf(error).body }) + '\n');
+    } finally {
+      if (!next.done) await iterator.return?.();
+    }
+    response.end();
+  }
+
+  async function serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(`http://node${request.url ?? '/'}`);
+    const post = posts.get(url.pathname);
+    if (post) {
+      onlyMethod(request, 'POST');
+      if (url.search !== '') throw new HttpRefusal(400, status.INVALID_ARGUMENT, `POST reads no query parameters (${url.search}); put the fields in the JSON body`);
+      return run(post, await readJson(request), response);
+    }
+    for (const route of gets) {
+      const match = route.pattern.exec(url.pathname);
+      if (!match) continue;
+      onlyMethod(request, 'GET');
+      return run(route, queryJson(route, match, url.searchParams), response);
+    }
+    if (url.pathname === '/openapi.json') {
+      onlyMethod(request, 'GET');
+      return send(response, 200, openApiText);
+    }
+    if (url.pathname === '/healthz') {
+      onlyMethod(request, 'GET');
+      if (stopping) throw new HttpRefusal(503, status.UNAVAILABLE, 'stopping');
+      return send(response, 200, JSON.stringify({ status: 'ok' }));
+    }
+    throw new HttpRefusal(404, status.NOT_FOUND, `no such endpoint: ${url.pathname}; methods are POST /v1/{Service}/{Method}, see GET /openapi.json`);
+  }
+
+  const server = createServer({ requestTimeout: httpRequestTimeoutMs }, (request, response) => {
+    serve(request, response).catch((error: unknown) => {
+      const { httpStatus, body, headers } = refusalOf(error);
+      if (httpStatus >= 500) init.log?.({ method: request.method, url: request.url, httpStatus, code: body.code }, `HTTP API: ${body.message}`);
+      if (!response.headersSent) send(response, httpStatus, JSON.stringify(body), headers);
+      else response.destroy();
+    });
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', (error) => reject(new TongxingError(`HTTP API cannot listen on ${init.listen}: ${error.message}`)));
+    server.listen(requestedPort, host, () => resolve((server.address() as { port: number }).port));
+  });
+
+  let stopped: Promise<void> | undefined;
+  return {
+    port,
+    openApi,
+    stop() {
+      stopped ??= new Promise<void>((resolve) => {
+        stopping = true;
+        const force = setTimeout(() => server.closeAllConnections(), apiShutdownGraceMs);
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      return stopped;
+    },
+  };
+}
