@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
-import { metricDefinitions, startTelemetry, type ReplicationLag, type Telemetry } from './telemetry.js';
+import { metricDefinitions, RateWindow, startTelemetry, type ReplicationLag, type Telemetry } from './telemetry.js';
 
 // Scrapes the real HTTP endpoint on 127.0.0.1 and reads the Prometheus text.
 
@@ -178,7 +179,7 @@ describe('telemetry', () => {
     expect(value(await scrape(port), m.equivocations.name)).toBe(0);
   });
 
-  it('rejects a port in use, a malformed address and an OTLP endpoint', async () => {
+  it('rejects a port in use, a malformed address and a malformed OTLP endpoint', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as { port: number }).port;
@@ -193,10 +194,12 @@ describe('telemetry', () => {
     for (const bad of ['9464', '127.0.0.1', '127.0.0.1:99999', 'http://127.0.0.1:9464']) {
       await expect(startTelemetry({ metricsListen: bad, nodeId: 'n', city: 'c' }), bad).rejects.toMatchObject({ name: 'ValidationError' });
     }
-    await expect(startTelemetry({ metricsListen: '', nodeId: 'n', city: 'c', otlpEndpoint: 'http://127.0.0.1:4318' })).rejects.toMatchObject({
-      name: 'ValidationError',
-      field: 'otlpEndpoint',
-    });
+    for (const bad of ['127.0.0.1:4318', 'ftp://collector', 'http://collector:4318/?x=1']) {
+      await expect(startTelemetry({ metricsListen: '', nodeId: 'n', city: 'c', otlpEndpoint: bad }), bad).rejects.toMatchObject({
+        name: 'ValidationError',
+        field: 'otlpEndpoint',
+      });
+    }
   });
 
   it('answers 404 off the metrics path', async () => {
@@ -258,6 +261,113 @@ describe('telemetry spans', () => {
     expect(value(samples, `${m.operationDuration.name}_count`, { operation: 'pull entries', outcome: 'ok' })).toBe(2);
     expect(value(samples, `${m.operationDuration.name}_count`, { operation: 'anti-entropy round', outcome: 'ok' })).toBe(1);
     expect(value(samples, `${m.operationDuration.name}_bucket`, { operation: 'anti-entropy round', outcome: 'ok', le: '+Inf' })).toBe(1);
+  });
+});
+
+describe('OTLP export', () => {
+  /** A collector's OTLP/HTTP receiver on 127.0.0.1 that keeps what is POSTed. */
+  async function collector() {
+    const received: Array<{ path: string; headers: IncomingHttpHeaders; body: any }> = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const server = createHttpServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        received.push({ path: request.url ?? '', headers: request.headers, body: JSON.parse(Buffer.concat(chunks).toString() || '{}') });
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const close = () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+    return { received, url: `http://127.0.0.1:${port}`, close };
+  }
+
+  it('pushes spans and metrics (lag gauges included) to the collector, flushing on stop', async () => {
+    const otlp = await collector();
+    try {
+      const t = await startTelemetry({ metricsListen: '127.0.0.1:0', nodeId: 'node-a', city: 'Kunming', otlpEndpoint: `${otlp.url}/`, otlpExportIntervalMs: 3_600_000 });
+      running.push(t);
+      t.onReplicaEvent({ type: 'ingested', author: 'a', fromSeq: 1, toSeq: 4, source: 'pull' });
+      t.observeLag(() => [{ member: 'node-b', city: 'Guiyang', entries: 3, ageMs: 1200 }]);
+      await t.span('anti-entropy round', { members: 3 }, async () => {});
+      // Prometheus stays the default and keeps serving beside OTLP.
+      expect(value(await scrape(t.metricsPort!), m.entriesIngested.name, { source: 'pull' })).toBe(4);
+      await t.stop();
+
+      const traces = otlp.received.filter((r) => r.path === '/v1/traces');
+      const metrics = otlp.received.filter((r) => r.path === '/v1/metrics');
+      expect(traces.length).toBeGreaterThanOrEqual(1);
+      expect(metrics.length).toBeGreaterThanOrEqual(1);
+      expect(traces[0]!.headers['content-type']).toMatch(/json/);
+      const spans = traces.flatMap((r) => r.body.resourceSpans).flatMap((rs: any) => rs.scopeSpans).flatMap((ss: any) => ss.spans); // eslint-disable-line @typescript-eslint/no-explicit-any
+      expect(spans.map((s: { name: string }) => s.name)).toEqual(['anti-entropy round']);
+      const resource = traces[0]!.body.resourceSpans[0].resource.attributes as Array<{ key: string; value: { stringValue?: string } }>;
+      expect(resource.find((a) => a.key === 'service.instance.id')?.value.stringValue).toBe('node-a');
+
+      const exported = metrics.flatMap((r) => r.body.resourceMetrics).flatMap((rm: any) => rm.scopeMetrics).flatMap((sm: any) => sm.metrics); // eslint-disable-line @typescript-eslint/no-explicit-any
+      const names = new Set(exported.map((metric: { name: string }) => metric.name));
+      expect(names).toContain(m.entriesIngested.name);
+      expect(names).toContain(m.replicationLagEntries.name);
+      expect(names).toContain(m.operationDuration.name);
+      const ingested = exported.find((metric: { name: string }) => metric.name === m.entriesIngested.name);
+      const pull = ingested.sum.dataPoints.find((p: any) => p.attributes.some((a: any) => a.value.stringValue === 'pull')); // eslint-disable-line @typescript-eslint/no-explicit-any
+      expect(Number(pull.asDouble ?? pull.asInt)).toBe(4);
+    } finally {
+      await otlp.close();
+    }
+  });
+
+  it('keeps running when the collector is unreachable', async () => {
+    const otlp = await collector();
+    await otlp.close(); // nothing listens there any more
+    const t = await startTelemetry({ metricsListen: '', nodeId: 'n', city: 'c', otlpEndpoint: otlp.url, otlpExportIntervalMs: 3_600_000 });
+    await expect(t.span('round', {}, async () => 'ok')).resolves.toBe('ok');
+    await t.stop();
+  });
+});
+
+describe('ingest rate and member sync', () => {
+  it('counts entries per second over the window, whole seconds, fixed memory', () => {
+    let now = 1_000_000;
+    const rate = new RateWindow(60_000, () => now);
+    expect(rate.perSecond()).toBe(0);
+    rate.add(30);
+    now += 2_000;
+    rate.add(30);
+    expect(rate.perSecond()).toBe(30); // 60 entries in the 2 s since start
+    now += 58_000;
+    expect(rate.perSecond()).toBe(0.5); // the window is full: 30 of them in the last 60 s
+    now += 60_000;
+    expect(rate.perSecond()).toBe(0);
+  });
+
+  it('counts each stretch of staleness once and reports since when a member is stale or behind', async () => {
+    let now = 5_000_000;
+    const t = await startTelemetry({ metricsListen: '127.0.0.1:0', nodeId: 'node-a', city: 'Kunming', freshnessBudgetMs: 30_000, nowMs: () => now });
+    running.push(t);
+    let lag: ReplicationLag = { member: 'node-b', city: 'Guiyang', entries: 0, ageMs: 1000 };
+    t.observeLag(() => [lag]);
+    expect(t.memberSync().get('node-b')).toEqual({ breaches: 0, staleSinceMs: undefined, behindSinceMs: undefined });
+
+    now += 10_000;
+    lag = { ...lag, entries: 5, ageMs: 45_000 };
+    expect(t.memberSync().get('node-b')).toEqual({ breaches: 1, staleSinceMs: now - 15_000, behindSinceMs: now });
+    const stale = now - 15_000;
+    now += 5_000;
+    lag = { ...lag, ageMs: 50_000 };
+    expect(t.memberSync().get('node-b')).toMatchObject({ breaches: 1, staleSinceMs: stale }); // the same stretch
+    lag = { ...lag, entries: 0, ageMs: 500 };
+    expect(t.memberSync().get('node-b')).toEqual({ breaches: 1, staleSinceMs: undefined, behindSinceMs: undefined });
+    lag = { ...lag, ageMs: 31_000 };
+    expect(t.memberSync().get('node-b')?.breaches).toBe(2);
+    expect(value(await scrape(t.metricsPort!), m.freshnessBreaches.name, { member: 'node-b', city: 'Guiyang' })).toBe(2);
+
+    t.onReplicaEvent({ type: 'ingested', author: 'b', fromSeq: 1, toSeq: 120, source: 'pull' });
+    now += 1_000;
+    expect(t.ingestRatePerSecond()).toBeGreaterThan(0);
   });
 });
 

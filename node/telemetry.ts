@@ -1,4 +1,5 @@
-// Metrics and traces of one node, served to Prometheus over HTTP.
+// Metrics and traces of one node, served to Prometheus over HTTP and, when a
+// collector is configured, pushed to it over OTLP/HTTP.
 // docs/METRICS.md is the reference; keep it and `metricDefinitions` in step
 // (telemetry.test.ts checks every name appears there).
 //
@@ -13,7 +14,9 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createServer, type Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { ROOT_CONTEXT, SpanStatusCode, trace, ValueType, type Context, type HrTime } from '@opentelemetry/api';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 // @opentelemetry/resources is a direct dependency of sdk-metrics and
 // sdk-trace-base (same 2.12.0 pin); it is the only way to build a Resource.
 import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
@@ -21,14 +24,16 @@ import {
   AggregationTemporality,
   DataPointType,
   MeterProvider,
+  PeriodicExportingMetricReader,
   type CollectionResult,
   type GaugeMetricData,
   type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ValidationError } from '../federation/errors.js';
 import type { ReplicaEvent } from '../federation/replica.js';
-import { spansKeptMax } from '../federation/limits.js';
+import { freshnessCheckIntervalMs, ingestRateWindowMs, otlpExportTimeoutMs, otlpFinalPushMsMax, otlpSpansQueuedMax, spansKeptMax } from '../federation/limits.js';
+import type { LogSpanContext } from './log.js';
 
 export interface TelemetryInit {
   /** `host:port` of the Prometheus endpoint (`[::1]:9464` for IPv6); port 0 picks a free port; `''` serves no endpoint. */
@@ -38,10 +43,31 @@ export interface TelemetryInit {
   /** This node's city: the `tongxing.city` resource attribute. */
   readonly city: string;
   /**
-   * Not supported yet: startTelemetry rejects when set, rather than silently
-   * dropping spans. Spans are kept in memory (`recentSpans`) meanwhile.
+   * Base URL of an OpenTelemetry collector's OTLP/HTTP receiver, e.g.
+   * `http://collector:4318`: spans are sent to `<url>/v1/traces` (batched) and
+   * metrics to `<url>/v1/metrics` every `otlpExportIntervalMs`, beside the
+   * Prometheus endpoint. Unset or `''`: nothing is pushed.
    */
   readonly otlpEndpoint?: string;
+  /** How often metrics are pushed over OTLP; default 15000. */
+  readonly otlpExportIntervalMs?: number;
+  /**
+   * The alliance's freshness budget: a member whose newest head is older is
+   * stale, and each time one becomes stale counts as a breach. Unset: none are counted.
+   */
+  readonly freshnessBudgetMs?: number;
+  /** Wall clock for the ingest rate and breach times; default Date.now. */
+  readonly nowMs?: () => number;
+}
+
+/** A member's replication as this node has sampled it since start. */
+export interface MemberSync {
+  /** Times the member's data became older than the freshness budget. */
+  readonly breaches: number;
+  /** Unix ms since when its data is older than the budget; undefined while fresh (or never heard). */
+  readonly staleSinceMs: number | undefined;
+  /** Unix ms since when entries of its log are known but not stored here; undefined while caught up. */
+  readonly behindSinceMs: number | undefined;
 }
 
 export interface ReplicationLag {
@@ -77,6 +103,16 @@ export interface Telemetry {
   span<T>(name: string, attributes: SpanAttributes, fn: () => Promise<T>): Promise<T>;
   /** The most recent finished spans, oldest first, at most `spansKeptMax`. */
   recentSpans(): ReadableSpan[];
+  /** The span the calling code runs in (inside `span`'s fn), for log lines; undefined outside any. */
+  activeSpanContext(): LogSpanContext | undefined;
+  /** Entries stored per second (all sources) over the last `ingestRateWindowMs`, or since start when shorter. */
+  ingestRatePerSecond(): number;
+  /**
+   * Per member (node id): freshness-budget breaches since start and since
+   * when it is stale or behind, from sampling the lag reader every
+   * `freshnessCheckIntervalMs` (and at this call). Empty until a reader is set.
+   */
+  memberSync(): ReadonlyMap<string, MemberSync>;
   /** Closes the HTTP endpoint (the port is free when this resolves) and shuts the providers down. Idempotent. */
   stop(): Promise<void>;
 }
@@ -145,6 +181,13 @@ export const metricDefinitions = {
     labels: ['member', 'city'],
     description: 'Age of the newest verified head of a member: how stale this node\'s picture of that member\'s log is.',
   },
+  freshnessBreaches: {
+    name: 'tongxing_freshness_breaches_total',
+    kind: 'counter',
+    unit: '{breach}',
+    labels: ['member', 'city'],
+    description: 'Times a member\'s newest verified head became older than the alliance\'s freshness budget (sanctions checks then answer unknown-stale).',
+  },
   operationDuration: {
     name: 'tongxing_operation_duration_ms',
     kind: 'histogram',
@@ -157,9 +200,12 @@ export const metricDefinitions = {
 const scopeName = 'tongxing';
 
 export async function startTelemetry(init: TelemetryInit): Promise<Telemetry> {
-  if (init.otlpEndpoint !== undefined && init.otlpEndpoint !== '') {
-    throw new ValidationError('otlpEndpoint', 'OTLP export is not supported yet; leave it unset (spans are kept in memory)');
+  const otlp = parseOtlpEndpoint(init.otlpEndpoint ?? '');
+  const otlpExportIntervalMs = init.otlpExportIntervalMs ?? 15_000;
+  if (!Number.isInteger(otlpExportIntervalMs) || otlpExportIntervalMs < 100) {
+    throw new ValidationError('otlpExportIntervalMs', `must be an integer of at least 100 ms; got ${otlpExportIntervalMs}`);
   }
+  const nowMs = init.nowMs ?? Date.now;
   const listen = parseListen(init.metricsListen);
   const resource = defaultResource().merge(
     resourceFromAttributes({ 'service.name': 'tongxing', 'service.instance.id': init.nodeId, 'tongxing.city': init.city }),
@@ -167,12 +213,33 @@ export async function startTelemetry(init: TelemetryInit): Promise<Telemetry> {
 
   // The exporter's own server is not used: its constructor turns port 0 into
   // 9464 (`config.port || ... || 9464`) and it never tells the bound port.
-  // A reader added later (OTLP metrics) must get `lag` as a producer too.
+  // Every reader gets `lag` as a producer: the lag gauges are not SDK instruments.
   const lag = new LagGauges(resource);
   const exporter = listen ? new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, metricProducers: [lag] }) : undefined;
-  const meterProvider = new MeterProvider({ resource, readers: exporter ? [exporter] : [] });
+  const readers: Array<PrometheusExporter | PeriodicExportingMetricReader> = exporter ? [exporter] : [];
+  const spanProcessors: SpanProcessor[] = [];
   const spans = new RecentSpans(spansKeptMax);
-  const tracerProvider = new BasicTracerProvider({ resource, spanProcessors: [spans] });
+  spanProcessors.push(spans);
+  if (otlp) {
+    const timeoutMillis = Math.min(otlpExportTimeoutMs, otlpExportIntervalMs);
+    readers.push(
+      new PeriodicExportingMetricReader({
+        exporter: new OTLPMetricExporter({ url: `${otlp}/v1/metrics`, timeoutMillis }),
+        exportIntervalMillis: otlpExportIntervalMs,
+        exportTimeoutMillis: timeoutMillis,
+        metricProducers: [lag],
+      }),
+    );
+    // Batched, bounded: while the collector is down spans beyond the queue are dropped, not kept.
+    spanProcessors.push(
+      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${otlp}/v1/traces`, timeoutMillis: otlpExportTimeoutMs }), {
+        maxQueueSize: otlpSpansQueuedMax,
+        exportTimeoutMillis: otlpExportTimeoutMs,
+      }),
+    );
+  }
+  const meterProvider = new MeterProvider({ resource, readers });
+  const tracerProvider = new BasicTracerProvider({ resource, spanProcessors });
 
   let server: Server | undefined;
   let metricsPort: number | undefined;
@@ -198,6 +265,7 @@ export async function startTelemetry(init: TelemetryInit): Promise<Telemetry> {
   const equivocations = counter(m.equivocations);
   const pulls = counter(m.pulls);
   const gossipMessages = counter(m.gossipMessages);
+  const freshnessBreaches = counter(m.freshnessBreaches);
   const operationDuration = meter.createHistogram(m.operationDuration.name, {
     description: m.operationDuration.description,
     unit: m.operationDuration.unit,
@@ -215,11 +283,54 @@ export async function startTelemetry(init: TelemetryInit): Promise<Telemetry> {
 
   const tracer = tracerProvider.getTracer(scopeName);
   const activeContext = new AsyncLocalStorage<Context>();
+  const ingestRate = new RateWindow(ingestRateWindowMs, nowMs);
+
+  // Breaches are found by sampling: a member counts once per stretch of staleness.
+  const sync = new Map<string, { breaches: number; staleSinceMs: number | undefined; behindSinceMs: number | undefined }>();
+  const budget = init.freshnessBudgetMs ?? Number.POSITIVE_INFINITY;
+  const checkFreshness = (): void => {
+    if (!lag.read) return;
+    let lags: ReadonlyArray<ReplicationLag>;
+    try {
+      lags = lag.read();
+    } catch {
+      return; // the replica is closing: the next check (if any) sees it again
+    }
+    const now = nowMs();
+    for (const l of lags) {
+      let record = sync.get(l.member);
+      if (!record) {
+        record = { breaches: 0, staleSinceMs: undefined, behindSinceMs: undefined };
+        sync.set(l.member, record);
+        freshnessBreaches.add(0, { member: l.member, city: l.city });
+      }
+      if (l.entries <= 0) record.behindSinceMs = undefined;
+      else record.behindSinceMs ??= now;
+      const stale = l.ageMs !== undefined && l.ageMs > budget;
+      if (stale && record.staleSinceMs === undefined) {
+        record.breaches++;
+        record.staleSinceMs = now - (l.ageMs! - budget);
+        freshnessBreaches.add(1, { member: l.member, city: l.city });
+      } else if (!stale && l.ageMs !== undefined) {
+        record.staleSinceMs = undefined;
+      }
+    }
+  };
+  // Sampled only with a budget to check against (a node always has one); memberSync() samples too.
+  const freshnessTimer = init.freshnessBudgetMs === undefined ? undefined : setInterval(checkFreshness, freshnessCheckIntervalMs);
+  freshnessTimer?.unref();
 
   let stopped: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
+    clearInterval(freshnessTimer);
     if (server) await closeServer(server);
-    await Promise.all([meterProvider.shutdown(), tracerProvider.shutdown()]);
+    // Shutdown flushes: the OTLP readers push their last metrics and queued spans. A collector
+    // that is down or slow costs at most otlpFinalPushMsMax of the stop, and no error.
+    const flushed = Promise.allSettled([meterProvider.shutdown(), tracerProvider.shutdown()]);
+    if (!otlp) return void (await flushed);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([flushed, new Promise((resolve) => (timer = setTimeout(resolve, otlpFinalPushMsMax)))]);
+    clearTimeout(timer);
   };
 
   return {
@@ -229,6 +340,7 @@ export async function startTelemetry(init: TelemetryInit): Promise<Telemetry> {
       switch (event.type) {
         case 'ingested':
           entriesIngested.add(event.toSeq - event.fromSeq + 1, { source: event.source });
+          ingestRate.add(event.toSeq - event.fromSeq + 1);
           break;
         case 'rejected':
           verificationFailures.add(1);
@@ -272,8 +384,79 @@ export async function startTelemetry(init: TelemetryInit): Promise<Telemetry> {
       return spans.list();
     },
 
+    activeSpanContext(): LogSpanContext | undefined {
+      const context = activeContext.getStore();
+      const span = context && trace.getSpanContext(context);
+      return span && { traceId: span.traceId, spanId: span.spanId };
+    },
+
+    ingestRatePerSecond(): number {
+      return ingestRate.perSecond();
+    },
+
+    memberSync(): ReadonlyMap<string, MemberSync> {
+      checkFreshness();
+      return new Map([...sync].map(([member, record]) => [member, { ...record }]));
+    },
+
     stop: () => (stopped ??= stop()),
   };
+}
+
+/** An http(s) base URL without a trailing slash; `''` → undefined (no OTLP export). */
+function parseOtlpEndpoint(value: string): string | undefined {
+  if (value === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ValidationError('otlpEndpoint', `"${value}" is not a URL (e.g. http://collector:4318)`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '') {
+    throw new ValidationError('otlpEndpoint', `"${value}" must be an http:// or https:// base URL without query (the node appends /v1/traces and /v1/metrics)`);
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
+/**
+ * A count per second over a sliding window of whole seconds: one bucket per
+ * second, so memory is fixed (window / 1 s buckets) whatever the rate.
+ */
+export class RateWindow {
+  readonly #buckets: number[];
+  readonly #seconds: number[];
+  readonly #startedMs: number;
+
+  constructor(
+    readonly windowMs: number,
+    private readonly nowMs: () => number,
+  ) {
+    const size = Math.ceil(windowMs / 1000);
+    this.#buckets = new Array<number>(size).fill(0);
+    this.#seconds = new Array<number>(size).fill(-1);
+    this.#startedMs = nowMs();
+  }
+
+  add(count: number): void {
+    const second = Math.floor(this.nowMs() / 1000);
+    const i = second % this.#buckets.length;
+    if (this.#seconds[i] !== second) {
+      this.#seconds[i] = second;
+      this.#buckets[i] = 0;
+    }
+    this.#buckets[i]! += count;
+  }
+
+  /** The count over the window (or since construction, when that is shorter) per second. */
+  perSecond(): number {
+    const now = this.nowMs();
+    const second = Math.floor(now / 1000);
+    const oldest = second - this.#buckets.length + 1;
+    let total = 0;
+    for (let i = 0; i < this.#buckets.length; i++) if (this.#seconds[i]! >= oldest) total += this.#buckets[i]!;
+    const spanMs = Math.min(this.windowMs, Math.max(1000, now - this.#startedMs));
+    return (total * 1000) / spanMs;
+  }
 }
 
 /** `host:port` → where to listen; `''` → undefined (no endpoint). */
@@ -360,7 +543,7 @@ function hrTimeNow(): HrTime {
 /**
  * A span processor that keeps the last `capacity` finished spans: the default
  * "exporter", so spans exist (and tests can read them) without printing or
- * sending anything. An OTLP exporter would sit beside it as a batch processor.
+ * sending anything. With a collector configured, an OTLP batch processor sits beside it.
  */
 class RecentSpans implements SpanProcessor {
   readonly #capacity: number;

@@ -13,3 +13,12 @@ export function sm3(data: Uint8Array): Buffer {
 export function sm3Hex(data: Uint8Array): string {
   return oneShot ? hash('sm3', data, 'hex') : createHash('sm3').update(data).digest('hex');
 }
+
+/** SM3 over data given in pieces (a file streamed through), for inputs too large to hold at once. */
+export function sm3Stream(): { update(data: Uint8Array): void; digest(): Buffer } {
+  const state = createHash('sm3');
+  return {
+    update: (data) => void state.update(data),
+    digest: () => state.digest(),
+  };
+}

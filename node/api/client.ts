@@ -3,6 +3,8 @@ import {
   EntityServiceClient,
   NodeServiceClient,
   SanctionServiceClient,
+  type BackupRequest,
+  type BackupResponse,
   type CheckSanctionsRequest,
   type CheckSanctionsResponse,
   type GetEntityResponse,
@@ -13,7 +15,7 @@ import {
 } from '../../gen/tongxing/api/v1/api.js';
 import type { EntityProfile, SanctionIssue, SanctionLift } from '../../gen/tongxing/records/v1/records.js';
 import { TongxingError } from '../../federation/errors.js';
-import { apiCallTimeoutMs, apiRequestBytesMax, apiResponseBytesMax } from '../../federation/limits.js';
+import { apiCallTimeoutMs, apiRequestBytesMax, apiResponseBytesMax, backupIdleTimeoutMs } from '../../federation/limits.js';
 
 // A promise-based client of one node's client API (node/api/server.ts), for
 // the CLI and for tests. Every call has a deadline; every failure is an ApiError.
@@ -50,8 +52,13 @@ export interface ApiClient {
   issueSanction(sanction: SanctionIssue): Promise<IssueSanctionResponse>;
   liftSanction(lift: SanctionLift): Promise<LiftSanctionResponse>;
   /** A USCC (checked now), or exactly one of uscc and expertRef with atMs (0 or absent: now). */
-  checkSanctions(request: string | { uscc?: string; expertRef?: string; atMs?: bigint }): Promise<CheckSanctionsResponse>;
+  checkSanctions(request: string | { uscc?: string; expertRef?: string; atMs?: bigint; evidence?: boolean }): Promise<CheckSanctionsResponse>;
   getStatus(): Promise<GetStatusResponse>;
+  /**
+   * The node's backup stream (NodeService.Backup). No deadline: it ends when
+   * the store is read; a silence of backupIdleTimeoutMs fails it (DEADLINE_EXCEEDED).
+   */
+  backup(request?: BackupRequest): AsyncIterable<BackupResponse>;
   /** Closes the channel; calls in flight fail with CANCELLED. */
   close(): void;
 }
@@ -97,12 +104,41 @@ export function connectApi(address: string, options: ApiClientOptions = {}): Api
     liftSanction: (lift) => call(sanction.liftSanction.bind(sanction), { lift }),
     checkSanctions: (subject) => {
       const request = typeof subject === 'string' ? { uscc: subject } : subject;
-      const full: CheckSanctionsRequest = { uscc: request.uscc ?? '', expertRef: request.expertRef ?? '', atMs: request.atMs ?? 0n };
+      const full: CheckSanctionsRequest = { uscc: request.uscc ?? '', expertRef: request.expertRef ?? '', atMs: request.atMs ?? 0n, evidence: request.evidence ?? false };
       return call(sanction.checkSanctions.bind(sanction), full);
     },
     getStatus: () => call(node.getStatus.bind(node), {}),
+    backup: (request) => backupCall(address, node, request ?? { atMs: 0n, signature: Buffer.alloc(0) }),
     close: () => entity.close(),
   };
+}
+
+/** A server stream as an async iterable; a break or throw by the consumer cancels the call. */
+async function* backupCall(address: string, node: NodeServiceClient, request: BackupRequest): AsyncGenerator<BackupResponse> {
+  const stream = node.backup(request);
+  let idle: NodeJS.Timeout | undefined;
+  let timedOut = false;
+  const arm = (): void => {
+    clearTimeout(idle);
+    idle = setTimeout(() => {
+      timedOut = true;
+      stream.cancel();
+    }, backupIdleTimeoutMs);
+  };
+  try {
+    arm();
+    for await (const message of stream as AsyncIterable<BackupResponse>) {
+      arm();
+      yield message;
+    }
+  } catch (error) {
+    if (timedOut) throw new ApiError(address, 'DEADLINE_EXCEEDED', `no backup data for backupIdleTimeoutMs (${backupIdleTimeoutMs} ms)`);
+    if ((error as Partial<ServiceError>).code !== undefined) throw toApiError(address, error as ServiceError);
+    throw error;
+  } finally {
+    clearTimeout(idle);
+    stream.cancel();
+  }
 }
 
 /** Connects, runs `use`, and closes the channel whatever happens. */

@@ -1,13 +1,23 @@
-import { Server, ServerCredentials, type handleUnaryCall, type ServerErrorResponse, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  Server,
+  ServerCredentials,
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  type ServerErrorResponse,
+  type ServerWritableStream,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import { TongxingError } from '../../federation/errors.js';
 import { apiRequestBytesMax, apiShutdownGraceMs } from '../../federation/limits.js';
-import { apiContext, statusOf, type ApiServerComponents, type UnaryHandler } from './service.js';
+import { addStandardServices } from '../grpc-standard.js';
+import { apiContext, statusOf, type ApiServerComponents, type ApiService, type StreamHandler, type UnaryHandler } from './service.js';
 import { apiServices } from './services.js';
 
 // The client API of one node over gRPC: trading platforms and the CLI call it
 // on their own node. Insecure gRPC: it listens on the trading center's internal
 // network, never between members. Reads answer from the local store; writes
 // append to this node's own log and answer once the record is durable.
+// grpc.health.v1 and server reflection are served beside (grpc-standard.ts).
 
 export { AlreadyExistsError, NotFoundError, PreconditionError, statusOf, type ApiServerComponents } from './service.js';
 
@@ -19,7 +29,7 @@ export interface ApiServerInit {
 export interface ApiServer {
   /** The bound port (the chosen one when `listen` asked for port 0). */
   readonly port: number;
-  /** Refuses new calls, lets in-flight ones finish for up to apiShutdownGraceMs, then cancels them. Idempotent. */
+  /** Health turns NOT_SERVING; refuses new calls, lets in-flight ones finish for up to apiShutdownGraceMs, then cancels them. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -37,14 +47,54 @@ function unary(handler: UnaryHandler): handleUnaryCall<unknown, unknown> {
   };
 }
 
-/** Binds the client API on `init.listen`; rejects when the address cannot be bound. */
-export async function startApiServer(init: ApiServerInit, components: ApiServerComponents): Promise<ApiServer> {
+/** Writes each response as the client takes it; a cancelled call stops the iterator (its finally blocks run). */
+function serverStream(handler: StreamHandler): handleServerStreamingCall<unknown, unknown> {
+  return (call) => {
+    void (async () => {
+      try {
+        for await (const response of handler(call.request)) {
+          if (call.cancelled || call.destroyed) return;
+          if (!call.write(response)) await drained(call);
+        }
+        if (!call.cancelled && !call.destroyed) call.end();
+      } catch (error) {
+        if (!call.cancelled && !call.destroyed) call.emit('error', toServiceError(error));
+      }
+    })();
+  };
+}
+
+/** Resolves when the stream can take more, or never will (cancelled, closed). */
+function drained(call: ServerWritableStream<unknown, unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    if (call.destroyed) return resolve();
+    const done = (): void => {
+      call.off('drain', done);
+      call.off('cancelled', done);
+      call.off('close', done);
+      resolve();
+    };
+    call.on('drain', done);
+    call.on('cancelled', done);
+    call.on('close', done);
+  });
+}
+
+/**
+ * Binds the client API on `init.listen`; rejects when the address cannot be bound.
+ * Given services are served as they are, so the HTTP/JSON API (http.ts) can
+ * serve the same instances and share their state.
+ */
+export async function startApiServer(init: ApiServerInit, components: ApiServerComponents | ApiService[]): Promise<ApiServer> {
   const server = new Server({ 'grpc.max_receive_message_length': apiRequestBytesMax });
-  for (const service of apiServices(apiContext(components))) {
+  const services = Array.isArray(components) ? components : apiServices(apiContext(components));
+  for (const service of services) {
     const implementation: UntypedServiceImplementation = {};
     for (const [method, handler] of Object.entries(service.handlers)) implementation[method] = unary(handler);
+    for (const [method, handler] of Object.entries(service.streams ?? {})) implementation[method] = serverStream(handler);
     server.addService(service.definition, implementation);
   }
+  const standard = addStandardServices(server, { services: services.map((s) => s.definition), reflect: 'tongxing/api/v1' });
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(init.listen, ServerCredentials.createInsecure(), (error, bound) => {
       if (error) reject(new TongxingError(`client API cannot listen on ${init.listen}: ${error.message}`));
@@ -55,6 +105,7 @@ export async function startApiServer(init: ApiServerInit, components: ApiServerC
   return {
     port,
     stop() {
+      standard.stopping();
       stopped ??= new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           server.forceShutdown();

@@ -1,33 +1,23 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Level } from 'level';
 import { SignedHead } from '../../gen/tongxing/log/v1/log.js';
 import { AssertionError, TongxingError, assert } from '../../federation/errors.js';
 import { assertEntriesRange, planCommit, type AuthorId, type CommitBatch, type StoredEntry, type Store } from '../../federation/store/store.js';
+import { openSchema, type Migration } from './migrate.js';
 
 // Key layout (utf8 keys, byte values). Seqs are 16 hex digits so that key order is seq order.
-//   meta/schema                    "1" (schemaVersion)
+//   meta/schema                    "1" (storeSchemaVersion; older stores are migrated, see migrate.ts)
 //   log/<author>/<seq>             encoded LogEntry
 //   head/<author>/<seq>            encoded SignedHead, one per stored batch boundary
 //   s/<key>                        derived state (views, proofs, meta of the core): its own
 //                                  prefix, so no state key can collide with the above
-const schemaKey = 'meta/schema';
-const schemaVersion = 1;
 const stateKeyPrefix = 's/';
 
-/** The directory holds no Tongxing store of the version this build reads: do not touch it. */
-export class StoreSchemaError extends TongxingError {
-  override name = 'StoreSchemaError';
-  constructor(
-    readonly directory: string,
-    /** The version found under meta/schema; undefined for a non-empty database without one. */
-    readonly versionFound: string | undefined,
-  ) {
-    super(
-      versionFound === undefined
-        ? `${directory}: a LevelDB database without ${schemaKey}, not a Tongxing store`
-        : `${directory}: store schema version ${JSON.stringify(versionFound)}, this build reads version ${schemaVersion}`,
-    );
-  }
-}
+/** A LevelDB snapshot (abstract-level's, through level's own types). */
+type AbstractSnapshot = ReturnType<Level<string, Uint8Array>['snapshot']>;
+
+export { StoreSchemaError } from './migrate.js';
 
 /** The store's keys contradict each other (e.g. a log that does not end on its latest head). */
 export class StoreCorruptError extends TongxingError {
@@ -41,6 +31,8 @@ export interface LevelStoreInit {
    * that loses heads it has already announced would equivocate on restart.
    */
   readonly sync?: boolean;
+  /** Called before each schema migration step runs on an older store (to log it). */
+  readonly onMigrate?: (step: Migration) => void;
 }
 
 interface LatestHead {
@@ -73,15 +65,16 @@ export class LevelStore implements Store {
   }
 
   /**
-   * Opens (creating if missing) the store in `directory`. Rejects with
-   * StoreSchemaError for a database of another schema version or not ours, and
-   * StoreCorruptError when a log does not end on its latest head.
+   * Opens (creating if missing) the store in `directory`, migrating an older
+   * schema first. Rejects with StoreSchemaError for a database of a newer
+   * schema version or not ours, and StoreCorruptError when a log does not end
+   * on its latest head.
    */
   static async open(directory: string, init: LevelStoreInit = {}): Promise<LevelStore> {
     const db = new Level<string, Uint8Array>(directory, { keyEncoding: 'utf8', valueEncoding: 'view' });
     await db.open();
     try {
-      await checkSchema(db, directory);
+      await openSchema(db, directory, { onMigrate: init.onMigrate });
       const latest = await loadLatestHeads(db, directory);
       return new LevelStore(directory, db, latest, init.sync ?? true);
     } catch (error) {
@@ -207,6 +200,27 @@ export class LevelStore implements Store {
     return found.map(([key, value]) => [key.slice(stateKeyPrefix.length), value]);
   }
 
+  /**
+   * A consistent, read-only view of the store as it is now (a LevelDB
+   * snapshot): commits that land later are not seen through it. Reading it
+   * does not block commits. Close it when done; closing the store closes it.
+   */
+  snapshot(): LevelSnapshot {
+    this.#assertOpen();
+    return new LevelSnapshot(this.directory, this.#db, this.#db.snapshot());
+  }
+
+  /** Bytes of the store's files on disk (LevelDB tables, logs, manifest). */
+  async diskBytes(): Promise<number> {
+    let total = 0;
+    for (const name of await readdir(this.directory)) {
+      // A table can be compacted away between readdir and stat.
+      const info = await stat(join(this.directory, name)).catch(() => undefined);
+      if (info?.isFile()) total += info.size;
+    }
+    return total;
+  }
+
   /** Waits for the commits already called, then closes the database. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -246,24 +260,96 @@ export function prefixEnd(prefix: string): string | undefined {
   return undefined;
 }
 
-async function checkSchema(db: Level<string, Uint8Array>, directory: string): Promise<void> {
-  const stored = await db.get(schemaKey);
-  if (stored === undefined) {
-    const anyKey = await db.keys({ limit: 1 }).all();
-    if (anyKey.length > 0) throw new StoreSchemaError(directory, undefined);
-    await db.put(schemaKey, new TextEncoder().encode(String(schemaVersion)), { sync: true });
-    return;
+/** One item of an author's stored log, in seq order: each entry, and after the entry a head was stored at, that head. */
+export type StoredLogItem = { readonly kind: 'entry'; readonly seq: number; readonly bytes: Uint8Array } | { readonly kind: 'head'; readonly seq: number; readonly bytes: Uint8Array };
+
+/** See LevelStore.snapshot. Reads throw StoreCorruptError when the snapshot's keys contradict each other. */
+export class LevelSnapshot {
+  readonly #db: Level<string, Uint8Array>;
+  readonly #snapshot: AbstractSnapshot;
+
+  constructor(
+    readonly directory: string,
+    db: Level<string, Uint8Array>,
+    snapshot: AbstractSnapshot,
+  ) {
+    this.#db = db;
+    this.#snapshot = snapshot;
   }
-  const version = new TextDecoder().decode(stored);
-  if (version !== String(schemaVersion)) throw new StoreSchemaError(directory, version);
+
+  /** Every author with a stored log and the seq of its latest head (= its entry count), ascending author. */
+  async logs(): Promise<Array<{ author: AuthorId; seq: number }>> {
+    const latest = await loadLatestHeads(this.#db, this.directory, this.#snapshot);
+    return [...latest].map(([author, head]) => ({ author, seq: head.seq })).sort((a, b) => (a.author < b.author ? -1 : 1));
+  }
+
+  /**
+   * `author`'s log from seq 1 to `upToSeq` (a stored head's seq): entries and
+   * stored heads interleaved in seq order, a head right after its entry.
+   * Reads ahead a little; memory does not grow with the log.
+   */
+  async *log(author: AuthorId, upToSeq: number): AsyncGenerator<StoredLogItem> {
+    const options = { snapshot: this.#snapshot };
+    const heads = this.#db.iterator({ gte: `head/${author}/`, lte: `head/${author}/${seqKey(upToSeq)}`, ...options });
+    const entries = this.#db.iterator({ gte: `log/${author}/`, lte: `log/${author}/${seqKey(upToSeq)}`, ...options });
+    try {
+      let seq = 0;
+      for await (const [key, bytes] of heads) {
+        const headSeq = Number.parseInt(key.slice(-16), 16);
+        if (!(headSeq > seq)) throw new StoreCorruptError(`${this.directory}: head key ${key} out of order`);
+        while (seq < headSeq) {
+          const next = await entries.next();
+          if (next === undefined || next[0] !== `log/${author}/${seqKey(seq + 1)}`) {
+            throw new StoreCorruptError(`${this.directory}: the log of ${author} has no entry ${seq + 1} below its head ${headSeq}`);
+          }
+          seq++;
+          yield { kind: 'entry', seq, bytes: next[1] };
+        }
+        yield { kind: 'head', seq, bytes };
+      }
+      if (seq !== upToSeq) throw new StoreCorruptError(`${this.directory}: the log of ${author} ends at ${seq}, not on its latest head ${upToSeq}`);
+    } finally {
+      await Promise.all([heads.close(), entries.close()]);
+    }
+  }
+
+  /** Derived-state entries under `prefix` (e.g. "proof/"), at most `limit`. */
+  async stateRange(prefix: string, limit: number): Promise<Array<[string, Uint8Array]>> {
+    const low = stateKeyPrefix + prefix;
+    const found = await this.#db.iterator({ gte: low, lt: prefixEnd(low), limit, snapshot: this.#snapshot }).all();
+    return found.map(([key, value]) => [key.slice(stateKeyPrefix.length), value]);
+  }
+
+  /** Keys and values of derived state under `prefix`, ascending, without a bound (read as they are consumed). */
+  async *state(prefix: string): AsyncGenerator<[string, Uint8Array]> {
+    const low = stateKeyPrefix + prefix;
+    const iterator = this.#db.iterator({ gte: low, lt: prefixEnd(low), snapshot: this.#snapshot });
+    try {
+      for await (const [key, value] of iterator) yield [key.slice(stateKeyPrefix.length), value];
+    } finally {
+      await iterator.close();
+    }
+  }
+
+  /** How many derived-state keys are under `prefix` (a keys-only scan). */
+  async stateCount(prefix: string): Promise<number> {
+    const low = stateKeyPrefix + prefix;
+    let count = 0;
+    for await (const _ of this.#db.keys({ gte: low, lt: prefixEnd(low), snapshot: this.#snapshot })) count++; // eslint-disable-line @typescript-eslint/no-unused-vars
+    return count;
+  }
+
+  close(): Promise<void> {
+    return this.#snapshot.close();
+  }
 }
 
 /** One reverse seek per author: the last head key below the previous author's range. */
-async function loadLatestHeads(db: Level<string, Uint8Array>, directory: string): Promise<Map<AuthorId, LatestHead>> {
+async function loadLatestHeads(db: Level<string, Uint8Array>, directory: string, snapshot?: AbstractSnapshot): Promise<Map<AuthorId, LatestHead>> {
   const latest = new Map<AuthorId, LatestHead>();
   let below = prefixEnd('head/')!;
   for (;;) {
-    const found = await db.iterator({ gte: 'head/', lt: below, reverse: true, limit: 1 }).all();
+    const found = await db.iterator({ gte: 'head/', lt: below, reverse: true, limit: 1, snapshot }).all();
     if (found.length === 0) return latest;
     const [key, bytes] = found[0]!;
     const author = key.slice('head/'.length, key.length - 17);
@@ -278,7 +364,7 @@ async function loadLatestHeads(db: Level<string, Uint8Array>, directory: string)
     ) {
       throw new StoreCorruptError(`${directory}: head key ${key} does not match its head`);
     }
-    const [last, next] = await db.getMany([`log/${author}/${seqKey(seq)}`, `log/${author}/${seqKey(seq + 1)}`]);
+    const [last, next] = await db.getMany([`log/${author}/${seqKey(seq)}`, `log/${author}/${seqKey(seq + 1)}`], { snapshot });
     if (last === undefined || next !== undefined) {
       throw new StoreCorruptError(`${directory}: the log of ${author} does not end on its latest head ${seq}`);
     }
