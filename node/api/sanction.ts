@@ -9,6 +9,7 @@ import {
   type LiftSanctionResponse,
 } from '../../gen/tongxing/api/v1/api.js';
 import { ValidationError } from '../../federation/errors.js';
+import { EvidenceBusyError, evidenceBody, signEvidence, withStableHeads } from '../../federation/evidence.js';
 import * as queries from '../../federation/queries.js';
 import { requireExpertRef, requireTime, validateSanctionIssue, validateSanctionLift } from '../../federation/records/validate.js';
 import { checkUscc } from '../../federation/records/uscc.js';
@@ -17,7 +18,8 @@ import { sanctionKey, type SanctionView } from '../../federation/views/sanction.
 import { AlreadyExistsError, NotFoundError, PreconditionError, type ApiContext, type ApiService } from './service.js';
 
 // SanctionService: issue and lift at the issuing node; check at any node,
-// failing closed when a member's data is older than the freshness budget.
+// failing closed when a member's data is older than the freshness budget, and
+// on request with an evidence bundle signed by this node (federation/evidence.ts).
 
 const verdicts: Record<queries.Verdict, Verdict> = {
   clear: Verdict.VERDICT_CLEAR,
@@ -25,8 +27,42 @@ const verdicts: Record<queries.Verdict, Verdict> = {
   'unknown-stale': Verdict.VERDICT_UNKNOWN_STALE,
 };
 
+/** A check as the API answers it (also inside login answers and evidence bundles). */
+export function sanctionCheckResponse(c: ApiContext, check: queries.SanctionCheck): CheckSanctionsResponse {
+  return {
+    verdict: verdicts[check.verdict],
+    sanctions: check.sanctions.map((s) => ({ sanction: s.issue, issued: c.provenance(s.issued), quarantined: s.quarantined, recognised: s.recognition.recognised, recognition: s.recognition.reason })),
+    freshness: check.freshness.map((f) => ({
+      nodeId: Buffer.from(f.nodeId, 'hex'),
+      city: c.cityOf(f.nodeId),
+      seq: BigInt(f.storedSeq),
+      ageMs: f.ageMs === undefined ? -1n : BigInt(f.ageMs),
+      stale: f.stale,
+    })),
+    atMs: BigInt(check.atMs),
+    freshnessBudgetMs: BigInt(c.freshnessBudgetMs),
+    evidence: Buffer.alloc(0),
+  };
+}
+
+/** The subject key of a check request: exactly one of uscc and expertRef, valid. */
+export function checkSubject(request: { uscc: string; expertRef: string }): string {
+  if (request.uscc !== '' && request.expertRef !== '') throw new ValidationError('expertRef', 'set exactly one of uscc and expertRef, not both');
+  if (request.uscc !== '') {
+    const checked = checkUscc(request.uscc);
+    // Legacy codes (wrong check character) may be sanctioned with an override, so they are checked too.
+    if (!checked.valid && !checked.overridable) throw new ValidationError('uscc', checked.reason);
+    return `uscc:${request.uscc}`;
+  }
+  if (request.expertRef !== '') {
+    requireExpertRef(request.expertRef, 'expertRef');
+    return `expert:${request.expertRef}`;
+  }
+  throw new ValidationError('uscc', 'missing: set exactly one of uscc and expertRef');
+}
+
 export function sanctionService(c: ApiContext): ApiService {
-  const { replica, clock, serial, provenance, cityOf } = c;
+  const { replica, clock, serial, provenance } = c;
 
   async function issueSanction(request: IssueSanctionRequest): Promise<IssueSanctionResponse> {
     const sanction = request.sanction;
@@ -64,35 +100,24 @@ export function sanctionService(c: ApiContext): ApiService {
   }
 
   async function checkSanctions(request: CheckSanctionsRequest): Promise<CheckSanctionsResponse> {
-    let subject: string;
-    if (request.uscc !== '' && request.expertRef !== '') throw new ValidationError('expertRef', 'set exactly one of uscc and expertRef, not both');
-    if (request.uscc !== '') {
-      const checked = checkUscc(request.uscc);
-      if (!checked.valid) throw new ValidationError('uscc', checked.reason);
-      subject = `uscc:${request.uscc}`;
-    } else if (request.expertRef !== '') {
-      requireExpertRef(request.expertRef, 'expertRef');
-      subject = `expert:${request.expertRef}`;
-    } else {
-      throw new ValidationError('uscc', 'missing: set exactly one of uscc and expertRef');
-    }
-    const nowMs = clock.nowMs();
+    const subject = checkSubject(request);
     if (request.atMs !== 0n) requireTime(request.atMs, 'atMs');
+    if (request.evidence && !c.signer) throw new PreconditionError('evidence: this node has no signing key configured for evidence bundles');
+    const nowMs = clock.nowMs();
     const atMs = request.atMs === 0n ? nowMs : Number(request.atMs);
-    const check = await queries.checkSanctions(replica, subject, atMs, nowMs, c.freshnessBudgetMs);
-    return {
-      verdict: verdicts[check.verdict],
-      sanctions: check.sanctions.map((s) => ({ sanction: s.issue, issued: provenance(s.issued), quarantined: s.quarantined })),
-      freshness: check.freshness.map((f) => ({
-        nodeId: Buffer.from(f.nodeId, 'hex'),
-        city: cityOf(f.nodeId),
-        seq: BigInt(f.storedSeq),
-        ageMs: f.ageMs === undefined ? -1n : BigInt(f.ageMs),
-        stale: f.stale,
-      })),
-      atMs: BigInt(check.atMs),
-      freshnessBudgetMs: BigInt(c.freshnessBudgetMs),
-    };
+    const run = () => queries.checkSanctions(replica, subject, atMs, nowMs, c.freshnessBudgetMs);
+    if (!request.evidence) return sanctionCheckResponse(c, await run());
+    let stable;
+    try {
+      stable = await withStableHeads(replica.store, run);
+    } catch (error) {
+      if (error instanceof EvidenceBusyError) throw new PreconditionError(`evidence: ${error.message}`);
+      throw error;
+    }
+    const answer = sanctionCheckResponse(c, stable.result);
+    const body = evidenceBody({ allianceId: c.allianceId, signer: c.signer!, city: c.city, answeredAtMs: nowMs, query: request, answer, heads: stable.heads });
+    // The answer returned is the one signed (freshness seqs are the heads'), plus the bundle.
+    return { ...body.answer!, evidence: Buffer.from(signEvidence(body, c.signer!)) };
   }
 
   return { definition: SanctionServiceService, handlers: { issueSanction, liftSanction, checkSanctions } };

@@ -2,6 +2,9 @@ import { Verdict, type CheckSanctionsResponse } from '../../gen/tongxing/api/v1/
 import { GroundsCategory, LiftReason, ListType, Restriction, SanctionIssue } from '../../gen/tongxing/records/v1/records.js';
 import { exitNegative, exitOk, optional, printJson, required, UsageError, type Command, type Parsed } from './command.js';
 import { describeProvenance, provenanceJson, readProtoJson } from './entity.js';
+import { alertsListMax } from '../../federation/limits.js';
+import { callDomain } from './cert.js';
+import { writeOutput } from './crypto.js';
 import { callNode, formatDuration, formatTime, hex, nodeOptions, nodeUsageLines, parseTime } from './node-client.js';
 
 // `tongxing sanction issue|lift|check`: dishonesty lists (失信 / 不良行为 / 重点关注)
@@ -274,11 +277,14 @@ const check: Command = {
   path: ['sanction', 'check'],
   summary: 'Is this entity sanctioned at any member? (fails closed when a member is not fresh)',
   usage: [
-    'USCC [--at TIME] [--node HOST:PORT] [--json]',
+    '(USCC | --expert REF) [--at TIME] [--evidence FILE] [--node HOST:PORT] [--json]',
     '',
-    '  USCC        unified social credit code, exactly as issued',
-    '  --at TIME   answer as of this time (e.g. bid opening), default now; 2025-03-01 (00:00 +08:00)',
-    '              or an ISO time with its zone, e.g. 2025-03-01T09:30:00+08:00',
+    '  USCC            unified social credit code, exactly as issued',
+    '  --expert REF    or an expert (pseudonymous reference)',
+    '  --at TIME       answer as of this time (e.g. bid opening), default now; 2025-03-01 (00:00 +08:00)',
+    '                  or an ISO time with its zone, e.g. 2025-03-01T09:30:00+08:00',
+    '  --evidence FILE also write an evidence bundle signed by the node (the query, the answer and the',
+    '                  signed heads it was read from), for the bid file; check it with `tongxing evidence verify`',
     ...nodeUsageLines,
     '',
     'Answers from this node\'s own store, with every member\'s sanctions and the age of each member\'s data.',
@@ -287,19 +293,76 @@ const check: Command = {
     '',
     'Exit: 0 clear, 1 restricted or unknown (stale), 2 bad input or the node could not answer.',
   ].join('\n'),
-  options: { ...nodeOptions, at: { type: 'string' } },
-  positionals: { min: 1, max: 1 },
+  options: { ...nodeOptions, at: { type: 'string' }, expert: { type: 'string' }, evidence: { type: 'string' } },
+  positionals: { min: 0, max: 1 },
   async run(args, io) {
-    const uscc = args.positionals[0]!;
+    const uscc = args.positionals[0];
+    const expertRef = optional(args, 'expert');
+    if ((uscc === undefined) === (expertRef === undefined)) throw new UsageError('give a USCC or --expert REF (one of them)');
+    const subject = uscc ?? expertRef!;
     const at = optional(args, 'at');
     const atMs = at === undefined ? 0n : BigInt(parseTime(at, '--at'));
+    const evidenceFile = optional(args, 'evidence');
     return callNode(args, io, async (api) => {
-      const reply = await api.checkSanctions({ uscc, atMs });
-      if (args.values.json) printJson(io, checkJson(uscc, reply));
-      else io.stdout(checkText(uscc, reply));
+      const reply = await api.checkSanctions({ uscc, expertRef, atMs, evidence: evidenceFile !== undefined });
+      if (evidenceFile !== undefined) writeOutput(evidenceFile, reply.evidence);
+      if (args.values.json) printJson(io, { ...checkJson(subject, reply), ...(evidenceFile !== undefined ? { evidenceFile } : {}) });
+      else io.stdout(checkText(subject, reply) + (evidenceFile !== undefined ? `evidence bundle (${reply.evidence.length} bytes, signed by this node) written to ${evidenceFile}\n` : ''));
       return reply.verdict === Verdict.VERDICT_CLEAR ? exitOk : exitNegative;
     });
   },
 };
 
-export const sanctionCommands: Command[] = [issue, lift, check];
+// ---- watch-list alerts ----
+
+const alerts: Command = {
+  path: ['alerts'],
+  summary: 'Watch-list alerts (重点关注): where this node\'s watched entities and experts signed in',
+  usage: [
+    '[--limit N] [--node HOST:PORT] [--json]',
+    '',
+    `  --limit N   at most N alerts, newest first (default and at most ${alertsListMax})`,
+    ...nodeUsageLines,
+    '',
+    'A member that sees a login by a subject of one of this node\'s watch-list sanctions records an',
+    'alert in its own log; this lists the alerts this node has received.',
+  ].join('\n'),
+  options: { ...nodeOptions, limit: { type: 'string' }, api: { type: 'string' } },
+  async run(args, io) {
+    const limitText = optional(args, 'limit');
+    const limit = limitText === undefined ? 0 : Number(limitText);
+    if (limitText !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > alertsListMax)) {
+      throw new UsageError(`--limit must be a whole number from 1 to ${alertsListMax}`);
+    }
+    return callDomain(args, io, async (api) => {
+      const reply = await api.listAlerts(limit);
+      if (args.values.json) {
+        printJson(io, {
+          alerts: reply.alerts.map((a) => ({
+            sanctionId: a.alert!.sanctionId,
+            subject: a.alert!.subject?.id?.value ?? '',
+            subjectName: a.alert!.subject?.name ?? '',
+            signedInAt: new Date(Number(a.alert!.signedInAtMs)).toISOString(),
+            city: a.recorded!.authorCity,
+            certificate: { serialNumber: a.alert!.serialNumber, issuerNameHash: a.alert!.issuerNameHash },
+            recorded: provenanceJson(a.recorded),
+          })),
+          truncated: reply.truncated,
+        });
+      } else if (reply.alerts.length === 0) {
+        io.stdout('no watch-list alerts\n');
+      } else {
+        const lines = reply.alerts.map((a) => {
+          const alert = a.alert!;
+          const who = `${alert.subject?.id?.value ?? '?'}${alert.subject?.name ? ` (${alert.subject.name})` : ''}`;
+          return `${formatTime(Number(alert.signedInAtMs))}  ${who} signed in at ${a.recorded!.authorCity || hex(a.recorded!.author).slice(0, 12)}  [sanction ${alert.sanctionId}, certificate ${alert.serialNumber}]`;
+        });
+        if (reply.truncated) lines.push(`(older alerts not shown: use --limit up to ${alertsListMax})`);
+        io.stdout(lines.join('\n') + '\n');
+      }
+      return exitOk;
+    });
+  },
+};
+
+export const sanctionCommands: Command[] = [issue, lift, check, alerts];

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { certificateOutcome, challengeBytes, LoginChallenges, requireSignatureEncoding, type CertificateFacts, type StandingInput } from './certificates.js';
+import { sign, generateKeyPair, signatureToDer } from './crypto/sm2.js';
+import { LimitError, ValidationError } from './errors.js';
+
+// The pure rules of logins: challenges (random, short-lived, single use) and
+// the order in which a certificate's standing is decided.
+
+/** Deterministic "randomness": counts up, so every challenge differs. */
+function counter(): (n: number) => Uint8Array {
+  let next = 0;
+  return (n) => {
+    const bytes = new Uint8Array(n);
+    new DataView(bytes.buffer).setUint32(0, ++next);
+    return bytes;
+  };
+}
+
+describe('login challenges', () => {
+  it('are 32 bytes, differ, and expire after the TTL', () => {
+    const challenges = new LoginChallenges(counter(), 1000, 10);
+    const a = challenges.issue(0);
+    const b = challenges.issue(0);
+    expect(a.challenge).toHaveLength(challengeBytes);
+    expect(Buffer.from(a.challenge).equals(b.challenge)).toBe(false);
+    expect(a.expiresAtMs).toBe(1000);
+    expect(challenges.take(a.challenge, 1000)).toBe('ok'); // the last valid millisecond
+    expect(challenges.take(b.challenge, 1001)).toBe('expired');
+  });
+
+  it('answer one attempt each: a replay is "used", whatever the first answer was', () => {
+    const challenges = new LoginChallenges(counter(), 1000, 10);
+    const { challenge } = challenges.issue(0);
+    expect(challenges.take(challenge, 10)).toBe('ok');
+    expect(challenges.take(challenge, 20)).toBe('used');
+    const late = challenges.issue(0).challenge;
+    expect(challenges.take(late, 5000)).toBe('unknown'); // forgotten after another TTL
+  });
+
+  it('tell a challenge never issued from a used one, until used ones are forgotten', () => {
+    const challenges = new LoginChallenges(counter(), 1000, 10);
+    expect(challenges.take(new Uint8Array(32).fill(9), 0)).toBe('unknown');
+    const { challenge } = challenges.issue(0);
+    challenges.take(challenge, 100);
+    expect(challenges.take(challenge, 1999)).toBe('used');
+    expect(challenges.take(challenge, 2001)).toBe('unknown');
+    expect(challenges.size).toBe(0);
+  });
+
+  it('are bounded: past the maximum outstanding, issuing fails until old ones expire', () => {
+    const challenges = new LoginChallenges(counter(), 1000, 2);
+    challenges.issue(0);
+    challenges.issue(0);
+    expect(() => challenges.issue(0)).toThrow(LimitError);
+    expect(() => challenges.issue(0)).toThrow(/loginChallengesMax 2/);
+    expect(challenges.issue(2001).expiresAtMs).toBe(3001);
+  });
+});
+
+describe('signature encodings', () => {
+  it('accepts raw r||s and DER, as USB keys and OpenSSL write them', () => {
+    const keys = generateKeyPair();
+    const der = sign(keys.privateKey, Buffer.from('challenge'));
+    expect(() => requireSignatureEncoding(der, 'signature')).not.toThrow();
+    expect(() => requireSignatureEncoding(new Uint8Array(64).fill(1), 'signature')).not.toThrow();
+    expect(() => requireSignatureEncoding(signatureToDer(new Uint8Array(64).fill(1)), 'signature')).not.toThrow();
+  });
+
+  it('refuses anything else naming the field', () => {
+    const cases: Array<[Uint8Array, RegExp]> = [
+      [new Uint8Array(0), /^signature: missing$/],
+      [new Uint8Array(63).fill(1), /neither raw r\|\|s \(64 bytes\) nor DER.*not starting with a SEQUENCE/],
+      [Buffer.from([0x30, 0x09, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]), /SEQUENCE length does not match/],
+      [Buffer.from([0x30, 0x05, 0x02, 0x01, 0x01, 0x02, 0x01]), /s has a bad length/],
+      [Buffer.from([0x30, 0x06, 0x02, 0x01, 0x01, 0x04, 0x01, 0x01]), /s is not an INTEGER/],
+      [Buffer.from([0x30, 0x07, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01, 0x00]), /bytes after s/],
+    ];
+    for (const [bytes, message] of cases) {
+      const error = (() => {
+        try {
+          requireSignatureEncoding(bytes, 'signature');
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as Error).message).toMatch(message);
+    }
+  });
+});
+
+describe('certificate standing', () => {
+  const facts: CertificateFacts = {
+    serialNumber: '1f',
+    issuerNameHash: 'ab'.repeat(32),
+    subject: 'CN=leaf',
+    issuer: 'CN=Intermediate',
+    rootCa: 'CN=Root',
+    rootFingerprint: 'cd'.repeat(32),
+    notBeforeMs: 1000,
+    notAfterMs: 2000,
+    publicKey: '04',
+    der: '',
+  };
+  const standing = (edit: Partial<StandingInput> = {}): StandingInput => ({ facts, refusals: [], revocations: [], ...edit });
+
+  it('is valid inside the chain window, not yet valid before, expired after', () => {
+    expect(certificateOutcome(standing(), 1000).outcome).toBe('valid');
+    expect(certificateOutcome(standing(), 2000).outcome).toBe('valid');
+    expect(certificateOutcome(standing(), 999).outcome).toBe('not-yet-valid');
+    expect(certificateOutcome(standing(), 2001).outcome).toBe('expired');
+  });
+
+  it('is revoked from the revocation time on, before any other reason', () => {
+    const revoked = standing({ revocations: [{ revokedAtMs: 1500, author: 'a', fromCrl: true }] });
+    expect(certificateOutcome(revoked, 1499).outcome).toBe('valid');
+    expect(certificateOutcome(revoked, 1500).outcome).toBe('revoked');
+    expect(certificateOutcome(revoked, 5000).outcome).toBe('revoked'); // expired too, but revocation wins
+    expect(certificateOutcome({ ...revoked, facts: undefined }, 1600).outcome).toBe('revoked');
+  });
+
+  it('is not recorded without an accepted record, untrusted when records were refused for their CA', () => {
+    expect(certificateOutcome(standing({ facts: undefined }), 1500)).toMatchObject({ outcome: 'not-recorded' });
+    expect(certificateOutcome(standing({ facts: undefined, refusals: ['untrusted-ca'] }), 1500)).toMatchObject({ outcome: 'untrusted-ca' });
+    expect(certificateOutcome(standing({ facts: undefined, refusals: ['expired'] }), 1500)).toMatchObject({ outcome: 'not-recorded' });
+  });
+
+  it('is untrusted once the alliance distrusts its root, when the caller says so', () => {
+    expect(certificateOutcome(standing(), 1500, (fingerprint) => fingerprint === facts.rootFingerprint).outcome).toBe('valid');
+    expect(certificateOutcome(standing(), 1500, () => false)).toMatchObject({ outcome: 'untrusted-ca', detail: expect.stringMatching(/no longer trusts/) });
+  });
+});

@@ -1,0 +1,190 @@
+import { Verdict, type CheckSanctionsRequest, type CheckSanctionsResponse } from '../gen/tongxing/api/v1/api.js';
+import { EvidenceBody, EvidenceBundle } from '../gen/tongxing/api/v1/evidence.js';
+import type { SignedHead } from '../gen/tongxing/log/v1/log.js';
+import { assertPublicKey, nodeIdOf, sign, verify, type Sm2KeyPair } from './crypto/sm2.js';
+import { EncodingError, TongxingError } from './errors.js';
+import { evidenceAttemptsMax } from './limits.js';
+import { toHex } from './log/entry.js';
+import { verifyHead } from './log/head.js';
+import type { Store } from './store/store.js';
+
+// Evidence bundles: a sanctions check an answering node signs, with the signed
+// heads of every member log it read, so a bid file can carry proof of "not
+// restricted at bid opening" that anyone verifies offline with the alliance's
+// member keys. The body is kept as encoded bytes; the signature covers them
+// with a context string, so a bundle cannot be mistaken for any other
+// signed Tongxing object.
+
+export const evidenceSigningContext = Buffer.from('tongxing-evidence');
+
+/** What signs evidence: the answering node's key (or an HSM holding it). */
+export interface EvidenceSigner {
+  readonly publicKey: Uint8Array;
+  sign(message: Uint8Array): Uint8Array;
+}
+
+export function keyPairSigner(keyPair: Sm2KeyPair): EvidenceSigner {
+  return { publicKey: keyPair.publicKey, sign: (message) => sign(keyPair.privateKey, message, keyPair.publicKey) };
+}
+
+const signingBytes = (body: Uint8Array): Buffer => Buffer.concat([evidenceSigningContext, body]);
+
+/** Encodes and signs a body: the bytes of an EvidenceBundle. */
+export function signEvidence(body: EvidenceBody, signer: EvidenceSigner): Uint8Array {
+  const bodyBytes = EvidenceBody.encode(body).finish();
+  return EvidenceBundle.encode({ body: Buffer.from(bodyBytes), signature: Buffer.from(signer.sign(signingBytes(bodyBytes))) }).finish();
+}
+
+/** A node busy storing new entries while a check ran: no consistent heads to sign over. */
+export class EvidenceBusyError extends TongxingError {
+  override name = 'EvidenceBusyError';
+}
+
+/**
+ * Runs `check` between two reads of the store's latest heads and returns both
+ * when the heads did not move: the answer was computed from exactly those
+ * logs. Retries up to evidenceAttemptsMax times, then EvidenceBusyError.
+ */
+export async function withStableHeads<T>(store: Store, check: () => Promise<T>): Promise<{ result: T; heads: SignedHead[] }> {
+  const signature = (heads: readonly SignedHead[]) => heads.map((h) => `${toHex(h.head!.author)}:${h.head!.seq}`).join(',');
+  for (let attempt = 1; attempt <= evidenceAttemptsMax; attempt++) {
+    const before = await store.latestHeads();
+    const result = await check();
+    const after = await store.latestHeads();
+    if (signature(before) === signature(after)) return { result, heads: after };
+  }
+  throw new EvidenceBusyError(`the node stored new entries during each of ${evidenceAttemptsMax} tries: retry the check with evidence`);
+}
+
+/** The member keys (and alliance) a verifier trusts: from the alliance file or genesis. */
+export interface EvidenceAlliance {
+  readonly allianceId: Uint8Array;
+  /** SM2 public key of a member by node id (hex), undefined for a non-member. */
+  keyOf(nodeId: string): Uint8Array | undefined;
+  cityOf?(nodeId: string): string | undefined;
+}
+
+export type EvidenceStatus = 'verified' | 'invalid' | 'unverified-heads';
+
+export interface EvidenceVerdict {
+  /** verified: everything checked; invalid: something does not verify (see problems); unverified-heads: signature fine, but no alliance to check heads and membership against. */
+  readonly status: EvidenceStatus;
+  readonly problems: string[];
+  readonly body: EvidenceBody | undefined;
+  readonly nodeId: string | undefined;
+  readonly headsChecked: number;
+}
+
+/**
+ * Verifies an evidence bundle offline: the answering node's signature (its node id
+ * is SM3 of the key in the bundle), that the answer is consistent with the query and
+ * the heads (each sanction at or below its issuer's head, each member's seq its
+ * head's), and, given the alliance, that the node is a member and every head is a
+ * member's valid signature in this alliance.
+ */
+export function verifyEvidence(bundleBytes: Uint8Array, alliance?: EvidenceAlliance): EvidenceVerdict {
+  const problems: string[] = [];
+  const fail = (problem: string, body?: EvidenceBody, nodeId?: string): EvidenceVerdict => ({ status: 'invalid', problems: [problem], body, nodeId, headsChecked: 0 });
+  let bundle: EvidenceBundle;
+  let body: EvidenceBody;
+  try {
+    bundle = EvidenceBundle.decode(bundleBytes);
+    body = EvidenceBody.decode(bundle.body);
+  } catch (error) {
+    return fail(`not an evidence bundle: ${(error as Error).message}`);
+  }
+  if (bundle.body.length === 0) return fail('not an evidence bundle: no body');
+  let nodeId: string;
+  try {
+    assertPublicKey(body.nodePublicKey);
+    nodeId = nodeIdOf(body.nodePublicKey);
+  } catch (error) {
+    return fail(`the answering node's public key is not an SM2 point: ${(error as Error).message}`, body);
+  }
+  let signed: boolean;
+  try {
+    signed = verify(body.nodePublicKey, signingBytes(bundle.body), bundle.signature);
+  } catch (error) {
+    if (!(error instanceof EncodingError)) throw error;
+    signed = false;
+  }
+  if (!signed) return fail(`the signature does not verify under the answering node's key (node id ${nodeId}): the bundle was altered or not signed by that node`, body, nodeId);
+
+  const query = body.query;
+  const answer = body.answer;
+  if (!query || !answer) return fail('the bundle has no query or no answer', body, nodeId);
+  if (query.atMs !== 0n && query.atMs !== answer.atMs) problems.push(`the answer is for ${answer.atMs}, the query asked for ${query.atMs}`);
+  const restricted = answer.sanctions.length > 0;
+  if ((answer.verdict === Verdict.VERDICT_RESTRICTED) !== restricted) problems.push('the verdict does not match the sanctions listed');
+
+  const heads = new Map<string, SignedHead>();
+  for (const signedHead of body.heads) {
+    const author = toHex(signedHead.head?.author ?? Buffer.alloc(0));
+    if (heads.has(author)) problems.push(`two heads of member ${author.slice(0, 12)}`);
+    heads.set(author, signedHead);
+  }
+  const headSeq = (author: string): bigint => heads.get(author)?.head?.seq ?? 0n;
+  for (const s of answer.sanctions) {
+    const issuer = toHex(s.issued?.author ?? Buffer.alloc(0));
+    if (s.issued === undefined || s.issued.seq > headSeq(issuer)) {
+      problems.push(`sanction ${s.sanction?.sanctionId ?? '?'} of ${issuer.slice(0, 12)} is not covered by the heads in the bundle`);
+    }
+  }
+  for (const f of answer.freshness) {
+    const member = toHex(f.nodeId);
+    if (f.seq !== headSeq(member)) problems.push(`member ${f.city || member.slice(0, 12)}: the answer says seq ${f.seq}, its head in the bundle ${headSeq(member)}`);
+  }
+
+  let headsChecked = 0;
+  if (alliance) {
+    if (!Buffer.from(alliance.allianceId).equals(body.allianceId)) {
+      problems.push(`the bundle is for alliance ${toHex(body.allianceId).slice(0, 16)}…, not ${toHex(alliance.allianceId).slice(0, 16)}…`);
+    }
+    const nodeKey = alliance.keyOf(nodeId);
+    if (!nodeKey || !Buffer.from(nodeKey).equals(body.nodePublicKey)) problems.push(`the answering node ${nodeId.slice(0, 12)} is not a member of the alliance`);
+    for (const [author, signedHead] of heads) {
+      const key = alliance.keyOf(author);
+      const name = alliance.cityOf?.(author) || author.slice(0, 12);
+      if (!key) {
+        problems.push(`head of ${author.slice(0, 12)}: not a member of the alliance`);
+        continue;
+      }
+      try {
+        verifyHead(signedHead, key, alliance.allianceId);
+        headsChecked++;
+      } catch (error) {
+        if (!(error instanceof TongxingError)) throw error;
+        problems.push(`head of ${name}: ${error.message}`);
+      }
+    }
+  }
+  const status: EvidenceStatus = problems.length > 0 ? 'invalid' : alliance ? 'verified' : 'unverified-heads';
+  return { status, problems, body, nodeId, headsChecked };
+}
+
+/** The body of a bundle for this answer; freshness seqs are replaced by the seqs of `heads` (see EvidenceBody.answer). */
+export function evidenceBody(init: {
+  allianceId: Uint8Array;
+  signer: EvidenceSigner;
+  city: string;
+  answeredAtMs: number;
+  query: CheckSanctionsRequest;
+  answer: CheckSanctionsResponse;
+  heads: readonly SignedHead[];
+}): EvidenceBody {
+  const seqs = new Map(init.heads.map((h) => [toHex(h.head!.author), h.head!.seq]));
+  const answer: CheckSanctionsResponse = {
+    ...init.answer,
+    evidence: Buffer.alloc(0),
+    freshness: init.answer.freshness.map((f) => ({ ...f, seq: seqs.get(toHex(f.nodeId)) ?? 0n })),
+  };
+  return {
+    allianceId: Buffer.from(init.allianceId),
+    nodePublicKey: Buffer.from(init.signer.publicKey),
+    nodeCity: init.city,
+    answeredAtMs: BigInt(init.answeredAtMs),
+    query: { ...init.query, evidence: false },
+    answer,
+    heads: [...init.heads],
+  };
+}
