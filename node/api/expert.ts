@@ -1,0 +1,147 @@
+import {
+  ExpertServiceService,
+  type ExpertPersonal,
+  type GetExpertRequest,
+  type GetExpertResponse,
+  type RegisterExpertRequest,
+  type RegisterExpertResponse,
+  type SetAvailabilityRequest,
+  type SetAvailabilityResponse,
+  type UpdateExpertRequest,
+  type UpdateExpertResponse,
+} from '../../gen/tongxing/api/v1/experts.js';
+import { ExpertProfile } from '../../gen/tongxing/records/v1/records.js';
+import { ValidationError } from '../../federation/errors.js';
+import { birthdayOf, deriveExpertRef, residentIdProblem } from '../../federation/experts/pseudonym.js';
+import { optionalText, requireExpertRef, requireText, validateExpertAvailability, validateExpertProfile } from '../../federation/records/validate.js';
+import { leaseKey, type LeaseView } from '../../federation/views/evaluation.js';
+import { expertKey, resolveExpert, type Expert, type ExpertView } from '../../federation/views/expert.js';
+import { decodeView } from '../../federation/views/provenance.js';
+import type { ExpertPersonalRecord } from '../store/expert-private.js';
+import { expertsRuntime, type EvaluationApiContext } from './experts-runtime.js';
+import { AlreadyExistsError, NotFoundError, PreconditionError, type ApiService } from './service.js';
+
+// ExpertService: an expert is registered at its home node, which keeps the
+// personal fields and replicates a pseudonymous profile; only the home node
+// updates the profile or availability; any node shows the profile.
+
+/** Mainland mobile (11 digits from 1) or a landline with area code, e.g. 0871-65123456. */
+const phonePattern = /^(1\d{10}|0\d{2,3}-?\d{7,8})$/;
+
+function checkPersonal(personal: ExpertPersonal | undefined): ExpertPersonal {
+  if (!personal) throw new ValidationError('personal', 'missing');
+  const idCardNumber = personal.idCardNumber.trim().toUpperCase();
+  if (idCardNumber === '') throw new ValidationError('personal.idCardNumber', 'missing');
+  const idProblem = residentIdProblem(idCardNumber);
+  if (idProblem !== undefined) throw new ValidationError('personal.idCardNumber', idProblem);
+  requireText(personal.name, 'personal.name', 64);
+  if (personal.phone !== '' && !phonePattern.test(personal.phone)) {
+    throw new ValidationError('personal.phone', 'must be a mobile number (11 digits from 1) or a landline with its area code (0871-65123456)');
+  }
+  const birthday = personal.birthday === '' ? birthdayOf(idCardNumber) : personal.birthday;
+  if (birthday !== birthdayOf(idCardNumber)) {
+    throw new ValidationError('personal.birthday', `${birthday} differs from the birth date in the ID card number (${birthdayOf(idCardNumber)})`);
+  }
+  optionalText(personal.employerName, 'personal.employerName', 200);
+  return { ...personal, idCardNumber, birthday };
+}
+
+export function expertService(c: EvaluationApiContext): ApiService {
+  const { replica, serial, provenance, describe, clock } = c;
+  const runtime = expertsRuntime(c);
+
+  async function currentExpert(ref: string): Promise<Expert | undefined> {
+    return resolveExpert(decodeView<ExpertView>(await replica.store.getState(expertKey(ref))), (author) => replica.isQuarantined(author));
+  }
+
+  /** The expert, which must be homed here (only the home node writes its profile and availability). */
+  async function homedHere(ref: string, field: string): Promise<Expert> {
+    const expert = await currentExpert(ref);
+    if (!expert) throw new NotFoundError(`${field}: no expert ${ref} is registered (register it with RegisterExpert first)`);
+    if (expert.home.author !== replica.nodeId) {
+      throw new PreconditionError(`${field}: expert ${ref} is homed at ${describe(expert.home.author)}; only its home node changes it`);
+    }
+    return expert;
+  }
+
+  async function registerExpert(request: RegisterExpertRequest): Promise<RegisterExpertResponse> {
+    const personal = checkPersonal(request.personal);
+    if (!request.profile) throw new ValidationError('profile', 'missing');
+    if (request.profile.expertRef !== '') throw new ValidationError('profile.expertRef', 'leave empty: the home node derives the pseudonymous ref');
+    const expertRef = deriveExpertRef(replica.nodeId, personal.idCardNumber, await runtime.privateStore.salt());
+    const profile: ExpertProfile = { ...request.profile, expertRef };
+    validateExpertProfile(profile, 'profile');
+    return serial.run(expertKey(expertRef), async () => {
+      const existing = await currentExpert(expertRef);
+      if (existing) {
+        const same = Buffer.from(ExpertProfile.encode(existing.profile).finish()).equals(ExpertProfile.encode(profile).finish());
+        if (!same) throw new AlreadyExistsError(`personal.idCardNumber: this person is already registered here as ${expertRef}; change the profile with UpdateExpert`);
+        return { expertRef, provenance: provenance(existing.home), alreadyRegistered: true };
+      }
+      // Personal fields first: a crash before the profile is written leaves only a private record, never a profile without its person.
+      const record: ExpertPersonalRecord = {
+        expertRef,
+        idCardNumber: personal.idCardNumber,
+        name: personal.name,
+        phone: personal.phone,
+        birthday: personal.birthday,
+        employerName: personal.employerName,
+        registeredAtMs: clock.nowMs(),
+      };
+      await runtime.privateStore.putPersonal(record);
+      const written = await replica.write({ kind: { $case: 'expertProfile', value: profile } });
+      return { expertRef, provenance: provenance(written), alreadyRegistered: false };
+    });
+  }
+
+  async function updateExpert(request: UpdateExpertRequest): Promise<UpdateExpertResponse> {
+    if (!request.profile) throw new ValidationError('profile', 'missing');
+    validateExpertProfile(request.profile, 'profile');
+    return serial.run(expertKey(request.profile.expertRef), async () => {
+      await homedHere(request.profile!.expertRef, 'profile.expertRef');
+      const written = await replica.write({ kind: { $case: 'expertProfile', value: request.profile! } });
+      return { provenance: provenance(written) };
+    });
+  }
+
+  async function setAvailability(request: SetAvailabilityRequest): Promise<SetAvailabilityResponse> {
+    if (!request.availability) throw new ValidationError('availability', 'missing');
+    validateExpertAvailability(request.availability, 'availability');
+    return serial.run(expertKey(request.availability.expertRef), async () => {
+      await homedHere(request.availability!.expertRef, 'availability.expertRef');
+      const written = await replica.write({ kind: { $case: 'expertAvailability', value: request.availability! } });
+      return { provenance: provenance(written) };
+    });
+  }
+
+  async function getExpert(request: GetExpertRequest): Promise<GetExpertResponse> {
+    requireExpertRef(request.expertRef, 'expertRef');
+    const expert = await currentExpert(request.expertRef);
+    if (!expert) return { found: false, profile: undefined, home: undefined, availability: undefined, leases: [], personal: undefined };
+    let personal: ExpertPersonal | undefined;
+    if (request.includePersonal) {
+      if (expert.home.author !== replica.nodeId) {
+        throw new PreconditionError(`includePersonal: personal fields are kept only at the expert's home node, ${describe(expert.home.author)}`);
+      }
+      const record = await runtime.privateStore.personal(request.expertRef);
+      personal = record && { idCardNumber: record.idCardNumber, name: record.name, phone: record.phone, birthday: record.birthday, employerName: record.employerName };
+    }
+    const leases = decodeView<LeaseView>(await replica.store.getState(leaseKey(expert.home.author, request.expertRef)))?.grants ?? [];
+    return {
+      found: true,
+      profile: expert.profile,
+      home: provenance(expert.home),
+      availability: expert.availability,
+      leases: leases.map((l) => ({
+        host: Buffer.from(l.host, 'hex'),
+        hostCity: c.cityOf(l.host),
+        sessionId: l.sessionId,
+        slot: { fromMs: BigInt(l.fromMs), untilMs: BigInt(l.untilMs) },
+        granted: provenance(l.at),
+      })),
+      personal,
+    };
+  }
+
+  return { definition: ExpertServiceService, handlers: { registerExpert, updateExpert, setAvailability, getExpert } };
+}
