@@ -9,7 +9,8 @@ import { Membership } from '../federation/membership.js';
 import { Replica } from '../federation/replica.js';
 import { entityRegistration, sanction, usccFor } from '../federation/testing/records.js';
 import { connectApi, type ApiClient } from '../node/api/client.js';
-import { loadAlliance, loadNodeConfig } from '../node/config.js';
+import { loadNodeConfig } from '../node/config.js';
+import { loadGenesis } from '../node/genesis-file.js';
 import { startLocalAlliance, startNodeProcess, writeLocalAlliance, type NodeProcess } from '../node/local-alliance.js';
 import { LevelStore } from '../node/store/level.js';
 import { median } from './micro.js';
@@ -75,10 +76,10 @@ export async function propagationFigures(cities = 5, count = 200) {
 /** Writes `count` registrations into city 0's own log, offline, straight into its LevelDB. */
 async function prepareLog(configFile: string, count: number): Promise<void> {
   const config = loadNodeConfig(configFile);
-  const alliance = loadAlliance(config.allianceFile);
+  const alliance = loadGenesis(config.allianceFile);
   const store = await LevelStore.open(join(config.dataDir, 'store'), { sync: false });
   const replica = await Replica.open(
-    { allianceId: alliance.allianceId, keyPair: readPrivateKeyPem(readFileSync(config.keyFile, 'utf8')), members: new Membership(alliance.members) },
+    { allianceId: alliance.allianceId, keyPair: readPrivateKeyPem(readFileSync(config.keyFile, 'utf8')), genesis: alliance, members: new Membership([]) },
     { store, transport: { exchangeHeads: async () => ({ heads: [], proofs: [] }), pullEntries: async function* () {}, announce: () => {} }, clock: { nowMs: () => Date.now() }, random: { int: () => 0 } },
   );
   for (let i = 0; i < count; i += 1000) {

@@ -99,6 +99,9 @@ export const otlpExportTimeoutMs = 10_000;
 /** Spans waiting to be pushed over OTLP; while the collector is unreachable newer spans are dropped rather than growing memory. */
 export const otlpSpansQueuedMax = 2048;
 
+/** On stop, the last metrics and spans get this long to reach the collector: an unreachable one does not hold up the node's stop. */
+export const otlpFinalPushMsMax = 2_000;
+
 /** How often members' head ages are sampled to count freshness-budget breaches; a breach shorter than this can go uncounted. */
 export const freshnessCheckIntervalMs = 1000;
 

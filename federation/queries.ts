@@ -1,8 +1,13 @@
+import type { WatchAlert } from '../gen/tongxing/records/v1/records.js';
 import { LimitError } from './errors.js';
-import { subjectSanctionsMax } from './limits.js';
+import { certificateRevocationsReadMax, subjectSanctionsMax } from './limits.js';
 import type { Replica } from './replica.js';
 import { entityKey, resolveEntity, type Entity, type EntityView } from './views/entity.js';
-import { decodeView } from './views/provenance.js';
+import { alertFromView, alertPrefix, type AlertView } from './views/alert.js';
+import { certificateKey, resolveCertificate, revocationPrefix, type CertificateView, type ResolvedCertificate, type RevocationView } from './views/certificate.js';
+import { hlcWallMs } from './log/hlc.js';
+import { decodeView, type Provenance } from './views/provenance.js';
+import { optOutKey, recognise, type OptOutView, type Recognition } from './views/recognition.js';
 import { isActive, sanctionFromView, sanctionKey, subjectIndexPrefix, type Sanction, type SanctionView } from './views/sanction.js';
 
 // Answers are local: read from this node's own store, never from a peer, and
@@ -32,9 +37,10 @@ export function freshness(replica: Replica, nowMs: number, budgetMs: number): Me
 export type Verdict = 'clear' | 'restricted' | 'unknown-stale';
 
 export interface SanctionCheck {
-  /** restricted: an active sanction; unknown-stale: none here, but some member's data is too old to say clear. */
+  /** restricted: an active sanction this node recognises; unknown-stale: none here, but some member's data is too old to say clear. */
   readonly verdict: Verdict;
-  readonly sanctions: Array<Sanction & { readonly quarantined: boolean }>;
+  /** Every active sanction, recognised here or not, with the reason. */
+  readonly sanctions: Array<Sanction & { readonly quarantined: boolean; readonly recognition: Recognition }>;
   readonly freshness: MemberFreshness[];
   readonly atMs: number;
 }
@@ -54,11 +60,43 @@ export async function checkSanctions(replica: Replica, subject: string, atMs: nu
     return sanctionKey(issuer!, decodeURIComponent(id!));
   });
   const views = await replica.store.getStates(keys);
-  const sanctions = views
-    .map((bytes) => sanctionFromView(decodeView<SanctionView>(bytes)!))
-    .filter((s) => isActive(s, atMs))
-    .map((s) => ({ ...s, quarantined: replica.isQuarantined(s.issued.author) }));
+  const governance = replica.governance?.current;
+  /** A quorum may lift a sanction its issuer cannot or will not: from the wall time of the approval that completed it. */
+  const liftedByQuorum = (s: Sanction) => {
+    const hlc = governance?.quorumLifts.get(`${s.issued.author}/${s.issue.sanctionId}`);
+    return hlc !== undefined && atMs >= hlcWallMs(hlc);
+  };
+  const active = views.map((bytes) => sanctionFromView(decodeView<SanctionView>(bytes)!)).filter((s) => isActive(s, atMs) && !liftedByQuorum(s));
+  const optOuts = await replica.store.getStates(active.map((s) => optOutKey(s.issued.author, s.issue.sanctionId, replica.nodeId)));
+  const sanctions = active.map((s, i) => ({
+    ...s,
+    quarantined: replica.isQuarantined(s.issued.author),
+    recognition: recognise(s, replica.nodeId, governance?.recognition, decodeView<OptOutView>(optOuts[i])),
+  }));
   const fresh = freshness(replica, nowMs, budgetMs);
-  const verdict: Verdict = sanctions.length > 0 ? 'restricted' : fresh.some((f) => f.stale) ? 'unknown-stale' : 'clear';
+  const verdict: Verdict = sanctions.some((s) => s.recognition.recognised) ? 'restricted' : fresh.some((f) => f.stale) ? 'unknown-stale' : 'clear';
   return { verdict, sanctions, freshness: fresh, atMs };
+}
+
+// ---- certificates and watch-list alerts ----
+
+/** A certificate's recordings and revocations as this node's views hold them (quarantined authors left out). */
+export async function getCertificate(replica: Replica, issuerNameHash: string, serialNumber: string): Promise<ResolvedCertificate> {
+  const view = decodeView<CertificateView>(await replica.store.getState(certificateKey(issuerNameHash, serialNumber)));
+  const revocations = await replica.store.stateRange(revocationPrefix(issuerNameHash, serialNumber), certificateRevocationsReadMax);
+  return resolveCertificate(
+    view,
+    revocations.map(([, bytes]) => decodeView<RevocationView>(bytes)!),
+    (author) => replica.isQuarantined(author),
+  );
+}
+
+/** Watch-list alerts for `watcher` (a node id), newest first; `truncated` when more than `limit` exist. */
+export async function listAlerts(replica: Replica, watcher: string, limit: number): Promise<{ alerts: Array<{ at: Provenance; alert: WatchAlert }>; truncated: boolean }> {
+  const found = await replica.store.stateRange(alertPrefix(watcher), limit + 1);
+  const alerts = found
+    .slice(0, limit)
+    .map(([, bytes]) => alertFromView(decodeView<AlertView>(bytes)!))
+    .filter((a) => !replica.isQuarantined(a.at.author));
+  return { alerts, truncated: found.length > limit };
 }

@@ -6,9 +6,10 @@ import { verifyRange } from '../federation/log/verify.js';
 import { Membership } from '../federation/membership.js';
 import { entityProfile, sanction, usccFor } from '../federation/testing/records.js';
 import { connectApi, type ApiClient } from './api/client.js';
-import { loadAlliance } from './config.js';
+import { loadGenesis } from './genesis-file.js';
 import { startLocalAlliance, type LocalAlliance } from './local-alliance.js';
 import { GrpcPeerTransport } from './peer/client.js';
+import { generateTlsIdentity, PeerTls } from './peer/tls.js';
 import { LevelStore } from './store/level.js';
 import { join } from 'node:path';
 
@@ -96,9 +97,9 @@ describe('an alliance of node processes', () => {
     const store = await LevelStore.open(join(alliance.cities[2]!.dataDir, 'store'));
     try {
       const authorId = alliance.cities[0]!.nodeId;
-      const members = loadAlliance(join(alliance.dir, 'alliance.yaml')).members;
-      const publicKey = members.find((m) => m.nodeId === authorId)!.publicKey;
-      const allianceId = loadAlliance(join(alliance.dir, 'alliance.yaml')).allianceId;
+      const genesis = loadGenesis(alliance.genesisFile);
+      const publicKey = genesis.body.founders.find((m) => nodeIdOf(m.publicKey) === authorId)!.publicKey;
+      const allianceId = genesis.allianceId;
       const head = (await store.latestHead(authorId))!;
       expect(head.head!.seq).toBe(7000n);
       let tip = { seq: 0, hash: Buffer.alloc(32) as Uint8Array };
@@ -123,26 +124,28 @@ describe('an alliance of node processes', () => {
     expect((await c.getEntity(usccFor(49))).found).toBe(true);
   });
 
-  it('refuses a non-member on the peer service', async () => {
+  it('refuses a non-member on the peer service: its TLS certificate is in no membership record', async () => {
     alliance = await startLocalAlliance({ cities: 3 });
-    const file = loadAlliance(join(alliance.dir, 'alliance.yaml'));
+    const genesis = loadGenesis(alliance.genesisFile);
     const outsider = generateKeyPair();
+    const target = alliance.cities[0]!;
     const members = new Membership([
-      ...file.members,
+      { nodeId: target.nodeId, publicKey: genesis.body.founders[0]!.publicKey, city: target.city, regionCode: target.regionCode, endpoints: [target.peerAddress], tlsCertificate: genesis.body.founders[0]!.tlsCertificate },
       { nodeId: nodeIdOf(outsider.publicKey), publicKey: outsider.publicKey, city: 'Outsider', regionCode: '110100', endpoints: [] },
     ]);
-    const transport = new GrpcPeerTransport({ allianceId: file.allianceId, keyPair: outsider, members, announce: () => {} });
+    const tls = new PeerTls(await generateTlsIdentity('Outsider'), members);
+    const transport = new GrpcPeerTransport({ allianceId: genesis.allianceId, keyPair: outsider, members, announce: () => {}, tls, callTimeoutMs: 5_000, pullIdleTimeoutMs: 5_000 });
     try {
-      const refused = await transport.exchangeHeads(file.members[0]!.nodeId, { heads: [], proofs: [] }).then(
+      const refused = await transport.exchangeHeads(target.nodeId, { heads: [], proofs: [] }).then(
         () => undefined,
         (error: { code?: number }) => error.code,
       );
-      expect(refused).toBe(grpcStatus.PERMISSION_DENIED);
+      expect(refused).toBe(grpcStatus.UNAVAILABLE);
       const pulled: unknown[] = [];
       const pull = (async () => {
-        for await (const chunk of transport.pullEntries(file.members[0]!.nodeId, { author: Buffer.from(file.members[0]!.nodeId, 'hex'), afterSeq: 0n, upToSeq: 0n })) pulled.push(chunk);
+        for await (const chunk of transport.pullEntries(target.nodeId, { author: Buffer.from(target.nodeId, 'hex'), afterSeq: 0n, upToSeq: 0n })) pulled.push(chunk);
       })();
-      await expect(pull).rejects.toMatchObject({ code: grpcStatus.PERMISSION_DENIED });
+      await expect(pull).rejects.toMatchObject({ code: grpcStatus.UNAVAILABLE });
       expect(pulled).toEqual([]);
     } finally {
       transport.close();

@@ -1,24 +1,29 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { nodeIdOf } from '../federation/crypto/sm2.js';
-import { sm3 } from '../federation/crypto/sm3.js';
 import { ValidationError } from '../federation/errors.js';
-import type { Member } from '../federation/membership.js';
+import { logLevels, type LogLevel } from './log.js';
 
-// The node's YAML configuration and the alliance file it points to.
+// The node's YAML configuration (the genesis file it names: genesis-file.ts).
 // docs/CONFIG.md is the reference; keep the two in step. Relative paths are
 // resolved against the directory of the file that names them.
 
 export interface NodeConfig {
   /** SM2 PKCS#8 PEM: the member's signing key. */
   readonly keyFile: string;
+  /** The key this member rotates to (`alliance propose rotate-key`); the node switches once governance applies it. */
+  readonly nextKeyFile: string | undefined;
+  /** TLS private key and self-signed certificate (PEM) of the peer links, as recorded in the membership. */
+  readonly tlsFile: string;
   readonly dataDir: string;
+  /** The alliance's genesis file (JSON, from `tongxing alliance finalize`). */
   readonly allianceFile: string;
   /** host:port of the gRPC peer service (other members call it). */
   readonly peerListen: string;
   /** host:port of the gRPC client API (trading platforms and the CLI call it). */
   readonly apiListen: string;
+  /** host:port of the HTTP/JSON client API and its OpenAPI description; '' turns it off. */
+  readonly httpListen: string;
   /** libp2p TCP multiaddr for gossip; '' turns gossip off (anti-entropy alone still converges). */
   readonly gossipListen: string;
   /** libp2p Ed25519 key (base64 protobuf); created on first start when missing. */
@@ -29,30 +34,24 @@ export interface NodeConfig {
   readonly metricsListen: string;
   readonly antiEntropyIntervalMs: number;
   readonly beaconIntervalMs: number;
-}
-
-export interface AllianceMember extends Member {
-  /** libp2p multiaddr including /p2p/<peer id>. */
-  readonly gossip: string;
-}
-
-export interface Alliance {
-  readonly name: string;
-  /** SM3 of the alliance's canonical body: name and members' keys, cities and region codes. */
-  readonly allianceId: Buffer;
-  /** A sanctions check fails closed when a member's data is older than this. */
-  readonly freshnessBudgetMs: number;
-  readonly members: AllianceMember[];
+  /** Least severe level of the JSON log on stderr: fatal, error, warn, info, debug, trace or silent. */
+  readonly logLevel: LogLevel;
+  /** OpenTelemetry collector's OTLP/HTTP base URL (traces and metrics pushed there); '' pushes nothing. */
+  readonly otlpEndpoint: string;
+  readonly otlpExportIntervalMs: number;
 }
 
 export const configDefaults = {
   peerListen: '127.0.0.1:7400',
   apiListen: '127.0.0.1:7401',
+  httpListen: '127.0.0.1:7403',
   gossipListen: '/ip4/127.0.0.1/tcp/7402',
   metricsListen: '127.0.0.1:9464',
   antiEntropyIntervalMs: 1000,
   beaconIntervalMs: 5000,
-  freshnessBudgetMs: 60_000,
+  logLevel: 'info',
+  otlpEndpoint: '',
+  otlpExportIntervalMs: 15_000,
 } as const;
 
 type Yaml = { [key: string]: unknown };
@@ -97,14 +96,21 @@ function milliseconds(doc: Yaml, key: string, field: string, fallback: number): 
   return value;
 }
 
+function atLeast(value: number, minimum: number, field: string): number {
+  if (value < minimum) throw new ValidationError(field, `must be at least ${minimum} ms; got ${value}`);
+  return value;
+}
+
 const knownKeys: Record<string, readonly string[]> = {
-  '': ['identity', 'dataDir', 'alliance', 'peer', 'api', 'gossip', 'metrics', 'sync'],
-  identity: ['key'],
+  '': ['identity', 'dataDir', 'alliance', 'peer', 'api', 'http', 'gossip', 'metrics', 'sync', 'logLevel', 'telemetry'],
+  identity: ['key', 'tls', 'nextKey'],
   peer: ['listen'],
   api: ['listen'],
+  http: ['listen'],
   gossip: ['listen', 'key', 'bootstrap'],
   metrics: ['listen'],
   sync: ['antiEntropyIntervalMs', 'beaconIntervalMs'],
+  telemetry: ['otlpEndpoint', 'otlpExportIntervalMs'],
 };
 
 /** Unknown keys are errors: a misspelt option must not silently fall back to a default. */
@@ -119,63 +125,43 @@ export function loadNodeConfig(path: string): NodeConfig {
   const base = dirname(resolve(path));
   const at = (p: string) => resolve(base, p);
   rejectUnknown(doc, '');
-  const [identity, peer, api, gossip, metrics, sync] = ['identity', 'peer', 'api', 'gossip', 'metrics', 'sync'].map((key) => {
+  const [identity, peer, api, http, gossip, metrics, sync, telemetry] = ['identity', 'peer', 'api', 'http', 'gossip', 'metrics', 'sync', 'telemetry'].map((key) => {
     const s = section(doc, key);
     rejectUnknown(s, key);
     return s;
-  }) as [Yaml, Yaml, Yaml, Yaml, Yaml, Yaml];
+  }) as [Yaml, Yaml, Yaml, Yaml, Yaml, Yaml, Yaml, Yaml];
+  const logLevel = doc.logLevel ?? configDefaults.logLevel;
+  if (!logLevels.includes(logLevel as LogLevel)) throw new ValidationError('logLevel', `must be one of ${logLevels.join(', ')}; got ${JSON.stringify(logLevel)}`);
+  const otlpEndpoint = text(telemetry, 'otlpEndpoint', 'telemetry.otlpEndpoint', configDefaults.otlpEndpoint, 'no OTLP export');
+  if (otlpEndpoint !== '' && !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(otlpEndpoint)) {
+    throw new ValidationError('telemetry.otlpEndpoint', `"${otlpEndpoint}" is not an http:// or https:// URL (the collector's OTLP/HTTP receiver, e.g. http://collector:4318)`);
+  }
   const bootstrap = gossip.bootstrap ?? [];
   if (!Array.isArray(bootstrap) || bootstrap.some((b) => typeof b !== 'string')) throw new ValidationError('gossip.bootstrap', 'must be a list of multiaddrs');
   const keyFile = at(text(identity, 'key', 'identity.key'));
+  const nextKey = identity.nextKey === undefined ? undefined : text(identity, 'nextKey', 'identity.nextKey');
   return {
     keyFile,
+    nextKeyFile: nextKey === undefined ? undefined : at(nextKey),
+    tlsFile: at(text(identity, 'tls', 'identity.tls', tlsPathFor(keyFile))),
     dataDir: at(text(doc, 'dataDir', 'dataDir')),
     allianceFile: at(text(doc, 'alliance', 'alliance')),
     peerListen: hostPort(text(peer, 'listen', 'peer.listen', configDefaults.peerListen), 'peer.listen'),
     apiListen: hostPort(text(api, 'listen', 'api.listen', configDefaults.apiListen), 'api.listen'),
+    httpListen: hostPort(text(http, 'listen', 'http.listen', configDefaults.httpListen, 'no HTTP/JSON API'), 'http.listen'),
     gossipListen: text(gossip, 'listen', 'gossip.listen', configDefaults.gossipListen, 'gossip off: anti-entropy only'),
     gossipKeyFile: at(text(gossip, 'key', 'gossip.key', keyFile.replace(/(\.pem)?$/, '.p2p'))),
     bootstrap: bootstrap as string[],
     metricsListen: hostPort(text(metrics, 'listen', 'metrics.listen', configDefaults.metricsListen, 'no Prometheus endpoint'), 'metrics.listen'),
     antiEntropyIntervalMs: milliseconds(sync, 'antiEntropyIntervalMs', 'sync.antiEntropyIntervalMs', configDefaults.antiEntropyIntervalMs),
     beaconIntervalMs: milliseconds(sync, 'beaconIntervalMs', 'sync.beaconIntervalMs', configDefaults.beaconIntervalMs),
+    logLevel: logLevel as LogLevel,
+    otlpEndpoint,
+    otlpExportIntervalMs: atLeast(milliseconds(telemetry, 'otlpExportIntervalMs', 'telemetry.otlpExportIntervalMs', configDefaults.otlpExportIntervalMs), 1000, 'telemetry.otlpExportIntervalMs'),
   };
 }
 
-/** The identity of an alliance: what its members agreed on, not where they listen. */
-export function allianceIdOf(name: string, members: readonly Pick<Member, 'nodeId' | 'city' | 'regionCode'>[]): Buffer {
-  const body = {
-    name,
-    members: [...members].sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1)).map((m) => [m.nodeId, m.city, m.regionCode]),
-  };
-  return sm3(Buffer.from(JSON.stringify(body)));
-}
-
-export function loadAlliance(path: string): Alliance {
-  const doc = readYaml(path, 'alliance');
-  const name = text(doc, 'name', 'alliance.name');
-  if (!Array.isArray(doc.members) || doc.members.length === 0) throw new ValidationError('alliance.members', 'must be a non-empty list');
-  const members = doc.members.map((raw: unknown, i: number): AllianceMember => {
-    const field = `alliance.members[${i}]`;
-    if (typeof raw !== 'object' || raw === null) throw new ValidationError(field, 'must be a mapping');
-    const m = raw as Yaml;
-    const publicKeyHex = text(m, 'publicKey', `${field}.publicKey`);
-    if (!/^04[0-9a-f]{128}$/.test(publicKeyHex)) throw new ValidationError(`${field}.publicKey`, 'must be 65 bytes of uncompressed SM2 point, lower-case hex starting 04');
-    const publicKey = Buffer.from(publicKeyHex, 'hex');
-    const regionCode = text(m, 'regionCode', `${field}.regionCode`);
-    if (!/^\d{6}$/.test(regionCode)) throw new ValidationError(`${field}.regionCode`, 'must be a 6-digit GB/T 2260 code');
-    return {
-      nodeId: nodeIdOf(publicKey),
-      publicKey,
-      city: text(m, 'city', `${field}.city`),
-      regionCode,
-      endpoints: [hostPort(text(m, 'peer', `${field}.peer`), `${field}.peer`)],
-      gossip: text(m, 'gossip', `${field}.gossip`),
-    };
-  });
-  const budget = doc.freshnessBudgetMs ?? configDefaults.freshnessBudgetMs;
-  if (typeof budget !== 'number' || !Number.isInteger(budget) || budget < 1000) {
-    throw new ValidationError('alliance.freshnessBudgetMs', 'must be an integer of at least 1000 ms');
-  }
-  return { name, allianceId: allianceIdOf(name, members), freshnessBudgetMs: budget, members };
+/** KEY.pem -> KEY.tls.pem: where keygen puts the TLS identity beside the SM2 key. */
+export function tlsPathFor(keyFile: string): string {
+  return keyFile.replace(/\.pem$/, '') + '.tls.pem';
 }

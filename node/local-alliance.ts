@@ -5,8 +5,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
+import { GenesisBody, MemberRole, type Genesis, type Member, type RecognitionPolicy } from '../gen/tongxing/records/v1/records.js';
 import { writePrivateKeyPem } from '../federation/crypto/pem.js';
-import { generateKeyPair, nodeIdOf } from '../federation/crypto/sm2.js';
+import { generateKeyPair, nodeIdOf, type Sm2KeyPair } from '../federation/crypto/sm2.js';
+import { allianceIdOf, encodeGenesisBody, signAdmission, signGenesis, withSignature } from '../federation/governance/genesis.js';
+import { recogniseEveryList } from '../federation/views/recognition.js';
+import { tlsPathFor } from './config.js';
+import { genesisToJson, joinRequestToJson } from './genesis-file.js';
+import { generateTlsIdentity, writeTlsIdentity } from './peer/tls.js';
 import { generatePeerKey, peerIdOfKey, peerKeyToBase64 } from './gossip.js';
 import { readyMarker } from './cli/run.js';
 
@@ -42,7 +48,11 @@ const cliPath = join(projectRoot(), 'bin', 'tongxing.js');
 
 export interface CityFiles {
   readonly city: string;
+  readonly regionCode: string;
   readonly nodeId: string;
+  readonly keyFile: string;
+  /** Cities beyond the founders: the join request they send the admins (tongxing-join/1). */
+  readonly joinRequestFile?: string;
   readonly configFile: string;
   readonly dataDir: string;
   readonly apiAddress: string;
@@ -51,6 +61,13 @@ export interface CityFiles {
 
 export interface LocalAllianceInit {
   readonly cities: number;
+  /** The first `founders` cities sign the genesis (default: all); the others get keys, configs and a join request. */
+  readonly founders?: number;
+  /** Approvals a proposal needs (default: a majority of the founders). */
+  readonly quorum?: number;
+  /** CA root certificates (DER) the alliance trusts from the genesis. */
+  readonly trustedCaRoots?: readonly Uint8Array[];
+  readonly recognition?: RecognitionPolicy;
   /** Directory to write into; a fresh temporary one (removed by stop) when absent. */
   readonly dir?: string;
   readonly antiEntropyIntervalMs?: number;
@@ -74,37 +91,52 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-/** Writes keys, the alliance file and node configs for `cities` members. */
-export async function writeLocalAlliance(init: LocalAllianceInit): Promise<{ dir: string; cities: CityFiles[] }> {
+/**
+ * Writes keys (SM2, TLS, libp2p), a genesis signed by every founder, and node
+ * configs for `cities` members: the files an admin makes with `tongxing
+ * keygen` and `tongxing alliance ...` (docs/ALLIANCE.md), made in one step.
+ */
+export async function writeLocalAlliance(init: LocalAllianceInit): Promise<{ dir: string; cities: CityFiles[]; genesisFile: string }> {
   if (init.cities < 1 || init.cities > westernCities.length) throw new RangeError(`cities must be 1..${westernCities.length}`);
+  const founders = init.founders ?? init.cities;
   const dir = init.dir ?? mkdtempSync(join(tmpdir(), 'tongxing-'));
   mkdirSync(join(dir, 'keys'), { recursive: true });
   const ports = await freePorts(init.cities * 3);
-  const members = [];
   const cities: CityFiles[] = [];
+  const identities: Array<{ keyPair: Sm2KeyPair; member: Member }> = [];
   for (let i = 0; i < init.cities; i++) {
     const [city, regionCode] = westernCities[i]!;
     const slug = city.toLowerCase().replace(/[^a-z]/g, '');
     const keyPair = generateKeyPair();
+    const nodeId = nodeIdOf(keyPair.publicKey);
     const peerKey = await generatePeerKey();
+    const tls = await generateTlsIdentity(`${city} ${nodeId.slice(0, 12)}`);
     const [peerPort, apiPort, gossipPort] = ports.slice(i * 3, i * 3 + 3) as [number, number, number];
-    writeFileSync(join(dir, 'keys', `${slug}.pem`), writePrivateKeyPem(keyPair), { mode: 0o600 });
+    const keyFile = join(dir, 'keys', `${slug}.pem`);
+    writeFileSync(keyFile, writePrivateKeyPem(keyPair), { mode: 0o600 });
+    writeTlsIdentity(tlsPathFor(keyFile), tls);
     writeFileSync(join(dir, 'keys', `${slug}.p2p`), peerKeyToBase64(peerKey) + '\n', { mode: 0o600 });
-    members.push({
+    const peerId = peerIdOfKey(peerKey);
+    const member: Member = {
+      publicKey: Buffer.from(keyPair.publicKey),
       city,
       regionCode,
-      publicKey: Buffer.from(keyPair.publicKey).toString('hex'),
-      peer: `127.0.0.1:${peerPort}`,
-      gossip: `/ip4/127.0.0.1/tcp/${gossipPort}/p2p/${peerIdOfKey(peerKey)}`,
-    });
+      endpoints: [`127.0.0.1:${peerPort}`],
+      roles: [MemberRole.MEMBER_ROLE_CITY_CENTER, MemberRole.MEMBER_ROLE_ADMIN],
+      libp2pPeerId: peerId,
+      tlsCertificate: tls.certDer,
+      gossipAddresses: [`/ip4/127.0.0.1/tcp/${gossipPort}/p2p/${peerId}`],
+    };
+    identities.push({ keyPair, member });
     const config = {
       identity: { key: `keys/${slug}.pem` },
       dataDir: `data/${slug}`,
-      alliance: 'alliance.yaml',
+      alliance: 'genesis.json',
       peer: { listen: `127.0.0.1:${peerPort}` },
       api: { listen: `127.0.0.1:${apiPort}` },
       gossip: { listen: `/ip4/127.0.0.1/tcp/${gossipPort}`, key: `keys/${slug}.p2p` },
       metrics: { listen: '127.0.0.1:0' },
+      http: { listen: '127.0.0.1:0' }, // the ready line says which port; not every city on 7403
       sync: { antiEntropyIntervalMs: init.antiEntropyIntervalMs ?? 1000, beaconIntervalMs: init.beaconIntervalMs ?? 2000 },
     };
     init.tweak?.(i, config);
@@ -112,16 +144,37 @@ export async function writeLocalAlliance(init: LocalAllianceInit): Promise<{ dir
     writeFileSync(configFile, toYaml(config));
     cities.push({
       city,
-      nodeId: nodeIdOf(keyPair.publicKey),
+      regionCode,
+      nodeId,
+      keyFile,
       configFile,
       dataDir: join(dir, 'data', slug),
       apiAddress: `127.0.0.1:${apiPort}`,
       peerAddress: `127.0.0.1:${peerPort}`,
     });
   }
-  const alliance = { name: 'Western Cities Trading Alliance', freshnessBudgetMs: init.freshnessBudgetMs ?? 30_000, members };
-  writeFileSync(join(dir, 'alliance.yaml'), toYaml(alliance));
-  return { dir, cities };
+  const body: GenesisBody = {
+    allianceName: 'Western Cities Trading Alliance',
+    founders: identities.slice(0, founders).map((f) => f.member),
+    quorum: init.quorum ?? Math.floor(founders / 2) + 1,
+    trustedCaRoots: (init.trustedCaRoots ?? []).map((r) => Buffer.from(r)),
+    recognition: init.recognition ?? recogniseEveryList,
+    freshnessBudgetMs: BigInt(init.freshnessBudgetMs ?? 30_000),
+    createdAtMs: BigInt(Date.now()),
+  };
+  const bytes = encodeGenesisBody(body);
+  let genesis: Genesis = { body: Buffer.from(bytes), signatures: [] };
+  for (const founder of identities.slice(0, founders)) genesis = withSignature(genesis, signGenesis(bytes, founder.keyPair));
+  const genesisFile = join(dir, 'genesis.json');
+  writeFileSync(genesisFile, genesisToJson(genesis));
+  const allianceId = allianceIdOf(bytes);
+  for (let i = founders; i < init.cities; i++) {
+    const { keyPair, member } = identities[i]!;
+    const joinRequestFile = join(dir, `${cities[i]!.city.toLowerCase().replace(/[^a-z]/g, '')}.join.json`);
+    writeFileSync(joinRequestFile, joinRequestToJson(allianceId, { member, possessionSignature: signAdmission(allianceId, member, keyPair) }));
+    cities[i] = { ...cities[i]!, joinRequestFile };
+  }
+  return { dir, cities, genesisFile };
 }
 
 export interface NodeProcess {
@@ -189,6 +242,7 @@ export function startNodeProcess(files: CityFiles, readyTimeoutMs = 30_000): Pro
 
 export interface LocalAlliance {
   readonly dir: string;
+  readonly genesisFile: string;
   readonly cities: CityFiles[];
   readonly nodes: Array<NodeProcess | undefined>;
   /** (Re)starts city i. */
@@ -203,11 +257,14 @@ process.once('exit', () => {
   for (const alliance of live) for (const node of alliance.nodes) node?.child.kill('SIGKILL');
 });
 
+/** Writes a local alliance and starts its founders (the others start with `start(i)` once admitted). */
 export async function startLocalAlliance(init: LocalAllianceInit): Promise<LocalAlliance> {
-  const { dir, cities } = await writeLocalAlliance(init);
+  const { dir, cities, genesisFile } = await writeLocalAlliance(init);
+  const founders = init.founders ?? init.cities;
   const nodes: Array<NodeProcess | undefined> = cities.map(() => undefined);
   const alliance: LocalAlliance = {
     dir,
+    genesisFile,
     cities,
     nodes,
     start: async (i) => (nodes[i] = await startNodeProcess(cities[i]!)),
@@ -219,7 +276,7 @@ export async function startLocalAlliance(init: LocalAllianceInit): Promise<Local
   };
   live.add(alliance);
   try {
-    await Promise.all(cities.map((_, i) => alliance.start(i)));
+    await Promise.all(cities.slice(0, founders).map((_, i) => alliance.start(i)));
   } catch (error) {
     await alliance.stop();
     throw error;

@@ -3,16 +3,26 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Announcement } from '../gen/tongxing/federation/v1/peer.js';
 import { readPrivateKeyPem } from '../federation/crypto/pem.js';
+import { nodeIdOf, type Sm2KeyPair } from '../federation/crypto/sm2.js';
+import { keyPairSigner } from '../federation/evidence.js';
 import { EncodingError } from '../federation/errors.js';
 import { Membership } from '../federation/membership.js';
 import { Replica, type Clock, type ReplicaEvent } from '../federation/replica.js';
+import { nodeOperations } from './api/node-status.js';
+import { startHttpServer } from './api/http.js';
 import { startApiServer } from './api/server.js';
-import type { Alliance, NodeConfig } from './config.js';
+import { apiContext } from './api/service.js';
+import { apiServices } from './api/services.js';
+import type { NodeConfig } from './config.js';
+import { loadGenesis } from './genesis-file.js';
 import { Gossip, generatePeerKey, peerKeyFromBase64, peerKeyToBase64 } from './gossip.js';
+import { errorFields, silentLogger, withTraceContext, type Logger } from './log.js';
 import { GrpcPeerTransport } from './peer/client.js';
+import { addEvaluationPeerService, EvaluationPeerClient, LeaseDesk } from './peer/evaluation.js';
+import { PeerTls, readTlsIdentity } from './peer/tls.js';
 import { startPeerServer } from './peer/server.js';
 import { LevelStore } from './store/level.js';
-import { startTelemetry } from './telemetry.js';
+import { startTelemetry, type Telemetry } from './telemetry.js';
 
 // The deployable node: wires the pure replica to LevelDB, gRPC, libp2p gossip
 // and OpenTelemetry, and runs the periodic anti-entropy and beacon rounds.
@@ -22,6 +32,8 @@ export interface RunningNode {
   readonly city: string;
   readonly peerPort: number;
   readonly apiPort: number;
+  /** The HTTP/JSON API's port; undefined when httpListen is ''. */
+  readonly httpPort: number | undefined;
   readonly metricsPort: number | undefined;
   readonly gossipAddresses: string[];
   readonly replica: Replica;
@@ -40,50 +52,92 @@ function loadGossipKey(path: string) {
   });
 }
 
-export async function startNode(config: NodeConfig, alliance: Alliance, log: (line: string) => void = () => {}): Promise<RunningNode> {
-  const keyPair = readPrivateKeyPem(readFileSync(config.keyFile, 'utf8'));
-  const members = new Membership(alliance.members);
-  const self = alliance.members.find((m) => Buffer.from(m.publicKey).equals(keyPair.publicKey));
-  if (!self) throw new EncodingError(`the key in ${config.keyFile} belongs to no member of alliance "${alliance.name}"`);
+/**
+ * This node's member id: recorded in the data directory at first start, so a
+ * node keeps it after its key is rotated (ids are SM3 of the first key).
+ */
+function memberIdOf(dataDir: string, keyPair: Sm2KeyPair): string {
+  const path = join(dataDir, 'node-id');
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  const nodeId = nodeIdOf(keyPair.publicKey);
+  writeFileSync(path, nodeId + '\n');
+  return nodeId;
+}
 
+/** `baseLog` gets the node's lines (with node id, city and the active trace); the CLI passes its JSON logger. */
+export async function startNode(config: NodeConfig, baseLog: Logger = silentLogger): Promise<RunningNode> {
+  const alliance = loadGenesis(config.allianceFile);
+  const freshnessBudgetMs = Number(alliance.body.freshnessBudgetMs);
+  const keyPair = readPrivateKeyPem(readFileSync(config.keyFile, 'utf8'));
+  const nextKeyPair = config.nextKeyFile === undefined ? undefined : readPrivateKeyPem(readFileSync(config.nextKeyFile, 'utf8'));
+  const tlsIdentity = readTlsIdentity(config.tlsFile);
   mkdirSync(config.dataDir, { recursive: true });
+  const nodeId = memberIdOf(config.dataDir, keyPair);
+  // Governance fills the membership when the replica opens, and changes it as epochs open.
+  const members = new Membership([]);
+  let log = baseLog.child({ nodeId });
+
   const cleanup: Array<() => Promise<void>> = [];
   const stopAll = async () => {
-    for (const step of cleanup.splice(0).reverse()) await step().catch((error) => log(`stop: ${(error as Error).message}`));
+    for (const step of cleanup.splice(0).reverse()) await step().catch((error) => log.error(errorFields(error), 'stop step failed'));
   };
   try {
-    const store = await LevelStore.open(join(config.dataDir, 'store'));
+    const store = await LevelStore.open(join(config.dataDir, 'store'), { onMigrate: (m) => log.warn({ from: m.from, to: m.to }, `store schema migration: ${m.description}`) });
     cleanup.push(() => store.close());
-    const telemetry = await startTelemetry({ metricsListen: config.metricsListen, nodeId: self.nodeId, city: self.city });
-    cleanup.push(() => telemetry.stop());
-
+    let telemetry: Telemetry | undefined;
     let gossip: Gossip | undefined;
+    const tls = new PeerTls(tlsIdentity, members);
     const transport = new GrpcPeerTransport({
       allianceId: alliance.allianceId,
       keyPair,
+      nodeId,
       members,
+      tls,
       announce: (announcement) => {
-        telemetry.gossipMessage('out');
-        void gossip?.publish(Announcement.encode(announcement).finish()).catch((error) => log(`gossip: ${(error as Error).message}`));
+        telemetry?.gossipMessage('out');
+        void gossip?.publish(Announcement.encode(announcement).finish()).catch((error) => log.warn(errorFields(error), 'gossip publish failed'));
       },
     });
     cleanup.push(async () => transport.close());
 
     const onEvent = (event: ReplicaEvent) => {
-      telemetry.onReplicaEvent(event);
-      if (event.type === 'rejected' || event.type === 'equivocation') log(`${event.type}: ${JSON.stringify(event)}`);
+      telemetry?.onReplicaEvent(event);
+      if (event.type === 'epoch') log.info({ epoch: event.epoch }, 'alliance epoch opened');
+      if (event.type === 'rejected' || event.type === 'equivocation') log.warn({ event }, event.type === 'rejected' ? `rejected data: ${event.reason}` : 'equivocation proved');
     };
     const replica = await Replica.open(
-      { allianceId: alliance.allianceId, keyPair, members },
+      { allianceId: alliance.allianceId, keyPair, genesis: alliance, members, nodeId, nextKeyPair },
       { store, transport, clock: wallClock, random: { int: (n) => randomInt(n) }, onEvent },
     );
     cleanup.push(() => replica.close());
+    const self = members.get(nodeId);
+    const city = self?.city ?? 'not yet a member';
+    if (self && !Buffer.from(self.tlsCertificate ?? []).equals(tlsIdentity.certDer)) {
+      throw new EncodingError(`${config.tlsFile} is not the TLS certificate the membership records for ${self.city}: use the one made with this member's key, or propose update-member`);
+    }
+    if (!self) log.warn('this node is not a member yet: it catches up from the members and writes once governance admits it');
+    // The key this member signs with: the next one once governance applies its rotation (the replica switches its log by itself).
+    let currentKey = keyPair;
+    const signers: Array<{ rekey(keyPair: Sm2KeyPair): void }> = [transport];
+    const followRotation = () => {
+      const me = members.get(nodeId);
+      if (!nextKeyPair || currentKey === nextKeyPair || !me || !Buffer.from(me.publicKey).equals(nextKeyPair.publicKey)) return;
+      currentKey = nextKeyPair;
+      for (const s of signers) s.rekey(nextKeyPair);
+      log.info('now signing with the next key: governance applied the rotation');
+    };
+    followRotation();
+    members.onChange(followRotation);
+    telemetry = await startTelemetry({ ...config, nodeId, city, freshnessBudgetMs });
+    const started = telemetry;
+    cleanup.push(() => started.stop());
+    log = withTraceContext(baseLog, () => started.activeSpanContext(), { nodeId, city });
 
     if (config.gossipListen !== '') gossip = new Gossip({
       allianceIdHex: alliance.allianceId.toString('hex'),
       listen: config.gossipListen,
       privateKey: await loadGossipKey(config.gossipKeyFile),
-      bootstrap: [...alliance.members.filter((m) => m.nodeId !== self.nodeId).map((m) => m.gossip), ...config.bootstrap],
+      bootstrap: [...members.active().filter((m) => m.nodeId !== nodeId).flatMap((m) => m.gossipAddresses ?? []), ...config.bootstrap],
       validate: async (payload) => {
         let verdict: 'accept' | 'reject' | 'ignore';
         try {
@@ -91,7 +145,7 @@ export async function startNode(config: NodeConfig, alliance: Alliance, log: (li
         } catch {
           verdict = 'reject';
         }
-        telemetry.gossipMessage('in', verdict);
+        started.gossipMessage('in', verdict);
         return verdict;
       },
     });
@@ -101,19 +155,35 @@ export async function startNode(config: NodeConfig, alliance: Alliance, log: (li
       cleanup.push(() => running.stop());
     }
 
-    const peerServer = await startPeerServer({ listen: config.peerListen }, { replica, members, allianceId: alliance.allianceId, clock: wallClock });
-    cleanup.push(() => peerServer.stop());
-    const apiServer = await startApiServer(
-      { listen: config.apiListen },
-      { replica, clock: wallClock, freshnessBudgetMs: alliance.freshnessBudgetMs, city: self.city, allianceId: alliance.allianceId, startedAtMs: Date.now() },
+    // One lease desk decides every reservation of this node's experts, asked locally or by a host node.
+    const desk = new LeaseDesk(replica);
+    const leases = new EvaluationPeerClient({ allianceId: alliance.allianceId, keyPair: currentKey, nodeId, members, tls });
+    signers.push(leases);
+    cleanup.push(async () => leases.close());
+    const peerServer = await startPeerServer(
+      { listen: config.peerListen },
+      { replica, members, allianceId: alliance.allianceId, clock: wallClock, tls, addServices: (server, verifier) => addEvaluationPeerService(server, { desk, verifier }) },
     );
+    cleanup.push(() => peerServer.stop());
+    // One set of service instances behind gRPC and HTTP/JSON: what a service keeps (its KeyedSerial, challenges) is shared.
+    const services = apiServices(apiContext(
+      { replica, clock: wallClock, freshnessBudgetMs, city, allianceId: alliance.allianceId, startedAtMs: Date.now(),
+        evaluation: { desk, leaseClient: leases },
+        signer: { get publicKey() { return currentKey.publicKey; }, sign: (message) => keyPairSigner(currentKey).sign(message) },
+        // The replica's policy object changes with each epoch: always ask the current one.
+        policy: { refusal: (...args) => replica.policy.refusal(...args), trustedRoots: (hlc) => replica.policy.trustedRoots(hlc) },
+        operations: nodeOperations({ store, telemetry, allianceId: alliance.allianceId, nodeId, nodeKey: () => members.get(nodeId)?.publicKey, members: () => members.size, antiEntropyIntervalMs: config.antiEntropyIntervalMs, nowMs: Date.now }) },
+    ));
+    const apiServer = await startApiServer({ listen: config.apiListen }, services);
     cleanup.push(() => apiServer.stop());
+    const httpServer = config.httpListen === '' ? undefined : await startHttpServer({ listen: config.httpListen, log: (fields, message) => log.error(fields, message) }, services);
+    if (httpServer) cleanup.push(() => httpServer.stop());
 
     telemetry.observeLag(() => {
       const now = Date.now();
       return replica.logs().map((l) => ({
         member: l.nodeId,
-        city: members.get(l.nodeId)!.city,
+        city: members.get(l.nodeId)?.city ?? '',
         entries: l.knownSeq - l.storedSeq,
         ageMs: l.signedAtMs === undefined ? undefined : now - l.signedAtMs,
       }));
@@ -127,7 +197,7 @@ export async function startNode(config: NodeConfig, alliance: Alliance, log: (li
       const schedule = () => {
         if (stopping) return;
         timer = setTimeout(() => {
-          running = Promise.resolve(task()).catch((error) => log(`round: ${(error as Error).message}`)).finally(schedule);
+          running = Promise.resolve(task()).catch((error) => log.warn(errorFields(error), 'periodic round failed')).finally(schedule);
         }, intervalMs * (0.75 + Math.random() / 2));
       };
       schedule();
@@ -137,16 +207,17 @@ export async function startNode(config: NodeConfig, alliance: Alliance, log: (li
         await running;
       });
     };
-    every(config.antiEntropyIntervalMs, () => telemetry.span('anti-entropy round', {}, () => replica.antiEntropyRound()));
+    every(config.antiEntropyIntervalMs, () => started.span('anti-entropy round', {}, () => replica.antiEntropyRound()));
     every(config.beaconIntervalMs, () => replica.beacon(config.beaconIntervalMs / 2));
     replica.beacon();
 
     let stopped: Promise<void> | undefined;
     return {
-      nodeId: self.nodeId,
-      city: self.city,
+      nodeId,
+      city,
       peerPort: peerServer.port,
       apiPort: apiServer.port,
+      httpPort: httpServer?.port,
       metricsPort: telemetry.metricsPort,
       gossipAddresses: running?.addresses() ?? [],
       replica,

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Announcement } from '../../gen/tongxing/federation/v1/peer.js';
-import { MemberRole, type GovernanceProposal, type Record } from '../../gen/tongxing/records/v1/records.js';
+import { ListType, MemberRole, type GenesisBody, type GovernanceProposal, type Record } from '../../gen/tongxing/records/v1/records.js';
 import { generateKeyPair, type Sm2KeyPair } from '../crypto/sm2.js';
 import { Membership } from '../membership.js';
-import { getEntity } from '../queries.js';
+import { checkSanctions, getEntity } from '../queries.js';
 import { Replica, type PeerTransport } from '../replica.js';
 import { MemoryStore } from '../store/memory.js';
 import { entityRegistration, sanctionIssue, sanctionLift, usccFor } from '../testing/records.js';
@@ -17,8 +17,8 @@ import { admission, signedGenesis, testCity, type TestCity } from './testing.js'
 
 const t0 = Date.UTC(2026, 10, 28);
 
-async function governedAlliance(cities: TestCity[], founders: number) {
-  const { verified } = signedGenesis(cities.slice(0, founders));
+async function governedAlliance(cities: TestCity[], founders: number, edit?: (body: GenesisBody) => void) {
+  const { verified } = signedGenesis(cities.slice(0, founders), edit);
   const replicas = new Map<string, Replica>();
   const stores = new Map<string, MemoryStore>();
   let now = t0;
@@ -167,5 +167,29 @@ describe('a governed alliance', () => {
     if (written instanceof Error) throw written;
     await a.settle();
     for (const city of [km, gy]) expect(await rejection(a.at(city), nn.nodeId, written.seq)).toMatch(/observer at epoch 1/);
+  });
+
+  it('enforces what the recognition policy covers, reports why, and honours an opt-out', async () => {
+    const [km, gy, nn] = [testCity('Kunming'), testCity('Guiyang'), testCity('Nanning')];
+    const a = await governedAlliance([km, gy, nn], 3, (body) => (body.recognition = { rules: [{ listType: ListType.LIST_TYPE_SERIOUS_DISHONESTY, grounds: [], minRestrictionMs: 0n }] }));
+    const serious = sanctionIssue('KM-1', usccFor(11), t0);
+    const bad = sanctionIssue('KM-2', usccFor(12), t0);
+    if (serious.kind?.$case !== 'sanctionIssue' || bad.kind?.$case !== 'sanctionIssue') throw new Error('unreachable');
+    serious.kind.value.listType = ListType.LIST_TYPE_SERIOUS_DISHONESTY;
+    bad.kind.value.listType = ListType.LIST_TYPE_BAD_BEHAVIOUR;
+    await a.at(km).write(serious);
+    await a.at(km).write(bad);
+    await a.settle();
+    const check = (city: TestCity, n: number) => checkSanctions(a.at(city), `uscc:${usccFor(n)}`, t0 + 1000, t0 + 1000, 60_000);
+    expect((await check(gy, 11)).sanctions[0]!.recognition).toEqual({ recognised: true, reason: expect.stringMatching(/rule 1/) });
+    expect((await check(gy, 11)).verdict).toBe('restricted');
+    const notCovered = await check(gy, 12);
+    expect(notCovered.sanctions[0]!.recognition).toEqual({ recognised: false, reason: expect.stringMatching(/binds its issuer only/) });
+    expect(notCovered.verdict).not.toBe('restricted');
+    expect((await check(km, 12)).verdict).toBe('restricted'); // its issuer enforces it
+    await a.at(nn).write({ kind: { $case: 'sanctionOptOut', value: { issuer: Buffer.from(km.nodeId, 'hex'), sanctionId: 'KM-1', reason: 'under appeal here', withdrawn: false } } });
+    await a.settle();
+    expect((await check(nn, 11)).sanctions[0]!.recognition).toEqual({ recognised: false, reason: 'this member opted out of it: under appeal here' });
+    expect((await check(gy, 11)).verdict).toBe('restricted'); // an opt-out binds only its author
   });
 });

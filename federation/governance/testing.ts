@@ -1,5 +1,6 @@
 import { MemberRole, type Genesis, type GenesisBody, type GovernanceProposal, type Member } from '../../gen/tongxing/records/v1/records.js';
 import { generateKeyPair, nodeIdOf, type Sm2KeyPair } from '../crypto/sm2.js';
+import { recogniseEveryList } from '../views/recognition.js';
 import { encodeGenesisBody, signAdmission, signGenesis, verifyGenesis, withSignature, type VerifiedGenesis } from './genesis.js';
 
 // Builders for governance tests: founders with keys, a signed genesis, join requests.
@@ -36,7 +37,7 @@ export function testGenesisBody(founders: readonly TestCity[], edit: (body: Gene
     founders: founders.map((f) => f.member),
     quorum: 2,
     trustedCaRoots: [],
-    recognition: { rules: [] },
+    recognition: recogniseEveryList,
     freshnessBudgetMs: 60_000n,
     createdAtMs: BigInt(Date.UTC(2025, 0, 1)),
   };

@@ -73,7 +73,7 @@ const entity = (edit: Edit<EntityProfile> = keep): Record => {
   return { kind: { $case: 'entityRegistration', value: { profile } } };
 };
 const certificate = (edit: Edit<CertificateRecord> = keep): Record => {
-  const value: CertificateRecord = { certificateDer, holder: { $case: 'entityUscc', value: uscc } };
+  const value: CertificateRecord = { certificateDer, holder: { $case: 'entityUscc', value: uscc }, intermediatesDer: [] };
   edit(value);
   return { kind: { $case: 'certificateRecord', value } };
 };

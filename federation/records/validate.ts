@@ -19,6 +19,7 @@ import {
   RevocationReason,
   type CertificateRecord,
   type CertificateRevocation,
+  type CertificateRevocationList,
   type Employment,
   type EntityProfile,
   type ExpertAvailability,
@@ -35,9 +36,21 @@ import {
   type SanctionLift,
   type SanctionOptOut,
   type SanctionSubject,
+  type WatchAlert,
+  Exclusion,
+  LeaseOutcome,
+  ScoreSheet,
+  type EvaluationDraw,
+  type EvaluationOutcome,
+  type EvaluationScore,
+  type EvaluationSession,
+  type ExpertLease,
 } from '../../gen/tongxing/records/v1/records.js';
 import { ValidationError } from '../errors.js';
-import { certificateBytesMax, entryBytesMax, identifierCharsMax, listItemsMax, textCharsMax } from '../limits.js';
+import { specialtyCodeProblem } from '../experts/specialty.js';
+import { drawSeedBytes } from '../experts/shuffle.js';
+import { certificateBytesMax, chainCertificatesMax, crlBytesMax, entryBytesMax, identifierCharsMax, listItemsMax, textCharsMax } from '../limits.js';
+import { drawListedExpertsMax, evaluationBiddersMax, panelSeatsMax } from '../limits.js';
 import { assertUscc } from './uscc.js';
 
 /** The ECMAScript Date range, so every recorded time converts to a Date. */
@@ -64,12 +77,8 @@ export const expertRefPattern = /^[A-Za-z0-9._-]{1,64}$/;
  */
 const personalDataPattern = /^(\d{15}|\d{17}[\dXx]|1\d{10})$/;
 
-/**
- * MAJOR_CODE of the national expert specialty classification (发改法规〔2018〕316号):
- * a category letter (A works, B goods, C services) then one to three 2-digit levels,
- * so at most 7 characters (A08, A0801, A080101).
- */
-export const specialtyCodePattern = /^[ABC](\d{2}){1,3}$/;
+/** MAJOR_CODE: format and known categories in federation/experts/specialty.ts. */
+export { specialtyCodePattern } from '../experts/specialty.js';
 
 /** gRPC endpoint: host or [IPv6] then a port. */
 const endpointPattern = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
@@ -175,9 +184,8 @@ export function requireExpertRef(value: string, field: string): void {
 
 export function requireSpecialtyCode(value: string, field: string): void {
   if (value === '') throw new ValidationError(field, 'missing');
-  if (!specialtyCodePattern.test(value)) {
-    throw new ValidationError(field, 'must be A, B or C then 2, 4 or 6 digits (classification 2018-316)');
-  }
+  const problem = specialtyCodeProblem(value);
+  if (problem !== undefined) throw new ValidationError(field, problem);
 }
 
 export function requireBytes(bytes: Uint8Array, field: string, length: number): void {
@@ -234,6 +242,20 @@ export function validateRecord(record: Record, field = 'record'): void {
       return validateGovernanceApproval(kind.value, at);
     case 'sanctionOptOut':
       return validateSanctionOptOut(kind.value, at);
+    case 'certificateRevocationList':
+      return validateCertificateRevocationList(kind.value, at);
+    case 'watchAlert':
+      return validateWatchAlert(kind.value, at);
+    case 'evaluationSession':
+      return validateEvaluationSession(kind.value, at);
+    case 'evaluationDraw':
+      return validateEvaluationDraw(kind.value, at);
+    case 'expertLease':
+      return validateExpertLease(kind.value, at);
+    case 'evaluationOutcome':
+      return validateEvaluationOutcome(kind.value, at);
+    case 'evaluationScore':
+      return validateEvaluationScore(kind.value, at);
   }
   // A kind this build does not know (hand-built object): treated as absent.
   throw new ValidationError(`${field}.kind`, `missing (unknown kind '${String((kind as { $case: unknown }).$case)}')`);
@@ -255,12 +277,52 @@ export function validateEntityProfile(profile: EntityProfile | undefined, field:
   optionalText(profile.legalStatus, `${field}.legalStatus`);
 }
 
+/** Shape only: whether the certificate is SM2 and chains to a trusted root is the views' rule (federation/certificates.ts). */
 export function validateCertificateRecord(record: CertificateRecord, field: string): void {
   requireDer(record.certificateDer, `${field}.certificateDer`, certificateBytesMax);
   const holder = record.holder;
   if (!holder) throw new ValidationError(`${field}.holder`, 'missing');
-  if (holder.$case === 'entityUscc') requireUscc(holder.value, `${field}.entityUscc`);
-  else requireExpertRef(holder.value, `${field}.expertRef`);
+  if (holder.$case === 'entityUscc') {
+    if (holder.value === '') throw new ValidationError(`${field}.entityUscc`, 'missing');
+    assertUscc(holder.value, `${field}.entityUscc`, record.usccOverride);
+  } else {
+    if (record.usccOverride) throw new ValidationError(`${field}.usccOverride`, 'only for an entity holder');
+    requireExpertRef(holder.value, `${field}.expertRef`);
+  }
+  requireCertificateList(record.intermediatesDer, `${field}.intermediatesDer`);
+}
+
+/** CA certificates of a chain (DER), at most chainCertificatesMax. */
+export function requireCertificateList(certificates: readonly Uint8Array[], field: string): void {
+  requireList(certificates, field, 0, chainCertificatesMax);
+  certificates.forEach((der, i) => requireDer(der, `${field}[${i}]`, certificateBytesMax));
+}
+
+export function validateCertificateRevocationList(crl: CertificateRevocationList, field: string): void {
+  requireDer(crl.crlDer, `${field}.crlDer`, crlBytesMax);
+  requireCertificateList(crl.issuerChainDer, `${field}.issuerChainDer`);
+}
+
+export function validateWatchAlert(alert: WatchAlert, field: string): void {
+  requireBytes(alert.watcher, `${field}.watcher`, digestBytes);
+  requireIdentifier(alert.sanctionId, `${field}.sanctionId`);
+  validateSanctionSubject(alert.subject, `${field}.subject`);
+  requireSerialNumber(alert.serialNumber, `${field}.serialNumber`);
+  requireNameHash(alert.issuerNameHash, `${field}.issuerNameHash`);
+  requireTime(alert.signedInAtMs, `${field}.signedInAtMs`);
+}
+
+/** A certificate serial as views key it: lowercase hex of the magnitude, no leading zeros, at most 20 octets. */
+export function requireSerialNumber(serial: string, field: string): void {
+  if (serial === '') throw new ValidationError(field, 'missing');
+  if (!/^(0|[1-9a-f][0-9a-f]*)$/.test(serial)) throw new ValidationError(field, 'must be lowercase hex without leading zeros');
+  if (serial.length > serialHexCharsMax) throw new ValidationError(field, `${serial.length} hex digits, at most ${serialHexCharsMax} (20 octets)`);
+}
+
+/** SM3 of an issuer Name DER, lowercase hex. */
+export function requireNameHash(hash: string, field: string): void {
+  if (hash === '') throw new ValidationError(field, 'missing');
+  if (!/^[0-9a-f]{64}$/.test(hash)) throw new ValidationError(field, 'must be 64 lowercase hex digits (SM3)');
 }
 
 export function validateCertificateRevocation(revocation: CertificateRevocation, field: string): void {
@@ -287,9 +349,11 @@ export function validateSanctionSubject(subject: SanctionSubject | undefined, fi
   const id = subject.id;
   if (!id) throw new ValidationError(`${field}.id`, 'missing');
   if (id.$case === 'uscc') {
-    requireUscc(id.value, `${field}.uscc`);
+    if (id.value === '') throw new ValidationError(`${field}.uscc`, 'missing');
+    assertUscc(id.value, `${field}.uscc`, subject.usccOverride);
     requireText(subject.name, `${field}.name`);
   } else {
+    if (subject.usccOverride) throw new ValidationError(`${field}.usccOverride`, 'only for an entity subject');
     requireExpertRef(id.value, `${field}.expertRef`);
     optionalText(subject.name, `${field}.name`);
   }
@@ -321,7 +385,8 @@ export function validateSanctionLift(lift: SanctionLift, field: string): void {
 }
 
 export function validateEmployment(employment: Employment, field: string): void {
-  requireUscc(employment.employerUscc, `${field}.employerUscc`);
+  if (employment.employerUscc === '') throw new ValidationError(`${field}.employerUscc`, 'missing');
+  assertUscc(employment.employerUscc, `${field}.employerUscc`, employment.employerUsccOverride); // errors name employerUsccOverride
   requirePeriod(employment.period, `${field}.period`, true); // untilMs = 0 while current
 }
 
@@ -437,4 +502,122 @@ export function validateGovernanceProposal(proposal: GovernanceProposal, field: 
 
 export function validateGovernanceApproval(approval: GovernanceApproval, field: string): void {
   requireBytes(approval.proposalHash, `${field}.proposalHash`, digestBytes);
+}
+
+// ---- Remote evaluation ----
+
+/** A score above 1000 points is a typing error, not a scoring scheme. */
+const scoreHundredthsMax = 100_000;
+
+/** Node ids and hosts: SM3 digests. */
+const requireNodeId = (bytes: Uint8Array, field: string): void => requireBytes(bytes, field, digestBytes);
+
+function requireUsccList(usccs: readonly string[], field: string, min: number, max: number): void {
+  requireList(usccs, field, min, max);
+  usccs.forEach((uscc, i) => requireUscc(uscc, `${field}[${i}]`));
+  requireDistinct(usccs, field);
+}
+
+export function validateEvaluationSession(session: EvaluationSession, field: string): void {
+  requireIdentifier(session.sessionId, `${field}.sessionId`);
+  requireIdentifier(session.projectCode, `${field}.projectCode`);
+  optionalText(session.projectName, `${field}.projectName`);
+  requireUsccList(session.bidderUsccs, `${field}.bidderUsccs`, 1, evaluationBiddersMax);
+  requireUsccList(session.tendererUsccs, `${field}.tendererUsccs`, 1, listItemsMax);
+  requireUsccList(session.agencyUsccs, `${field}.agencyUsccs`, 0, listItemsMax);
+  requireList(session.requirements, `${field}.requirements`, 1);
+  let seats = 0;
+  session.requirements.forEach((requirement, i) => {
+    requireSpecialtyCode(requirement.specialtyCode, `${field}.requirements[${i}].specialtyCode`);
+    if (requirement.count < 1) throw new ValidationError(`${field}.requirements[${i}].count`, 'must be at least 1');
+    seats += requirement.count;
+  });
+  requireDistinct(session.requirements.map((r) => r.specialtyCode), `${field}.requirements`);
+  if (seats > panelSeatsMax) throw new ValidationError(`${field}.requirements`, `${seats} seats in all, panelSeatsMax ${panelSeatsMax}`);
+  requirePeriod(session.window, `${field}.window`);
+  requireList(session.cityQuotas, `${field}.cityQuotas`);
+  session.cityQuotas.forEach((quota, i) => {
+    requireRegionCode(quota.regionCode, `${field}.cityQuotas[${i}].regionCode`);
+    if (quota.expertsMax < 1) throw new ValidationError(`${field}.cityQuotas[${i}].expertsMax`, 'must be at least 1 (leave the city out, or use otherCitiesOnly, to exclude it)');
+  });
+  requireDistinct(session.cityQuotas.map((q) => q.regionCode), `${field}.cityQuotas`);
+  requireRegionCode(session.hostRegionCode, `${field}.hostRegionCode`);
+  requireBytes(session.seedCommitment, `${field}.seedCommitment`, digestBytes);
+}
+
+export function validateEvaluationDraw(draw: EvaluationDraw, field: string): void {
+  requireIdentifier(draw.sessionId, `${field}.sessionId`);
+  requireBytes(draw.seed, `${field}.seed`, drawSeedBytes);
+  // One position per member: bounded by the membership and entryBytesMax, not by listItemsMax.
+  requireList(draw.basis, `${field}.basis`, 1, Number.MAX_SAFE_INTEGER);
+  draw.basis.forEach((position, i) => {
+    requireNodeId(position.author, `${field}.basis[${i}].author`);
+    if (position.seq < 1n) throw new ValidationError(`${field}.basis[${i}].seq`, 'must be at least 1');
+  });
+  requireDistinct(draw.basis.map((p) => Buffer.from(p.author).toString('hex')), `${field}.basis`);
+  requireList(draw.orders, `${field}.orders`, 1);
+  let listed = 0;
+  draw.orders.forEach((order, i) => {
+    const at = `${field}.orders[${i}]`;
+    order.expertRefs.forEach((ref, j) => requireExpertRef(ref, `${at}.expertRefs[${j}]`));
+    order.excluded.forEach((excluded, j) => {
+      requireExpertRef(excluded.expertRef, `${at}.excluded[${j}].expertRef`);
+      requireEnum(excluded.reason, Exclusion, `${at}.excluded[${j}].reason`);
+    });
+    requireDistinct([...order.expertRefs, ...order.excluded.map((e) => e.expertRef)], `${at}.expertRefs`);
+    listed += order.expertRefs.length + order.excluded.length;
+  });
+  if (listed > drawListedExpertsMax) throw new ValidationError(`${field}.orders`, `${listed} experts listed, drawListedExpertsMax ${drawListedExpertsMax}`);
+}
+
+export function validateExpertLease(lease: ExpertLease, field: string): void {
+  requireExpertRef(lease.expertRef, `${field}.expertRef`);
+  requireNodeId(lease.host, `${field}.host`);
+  requireIdentifier(lease.sessionId, `${field}.sessionId`);
+  requirePeriod(lease.slot, `${field}.slot`);
+  if (lease.granted && lease.refusalReason !== '') throw new ValidationError(`${field}.refusalReason`, 'must be empty for a grant');
+  if (!lease.granted) requireText(lease.refusalReason, `${field}.refusalReason`);
+}
+
+export function validateEvaluationOutcome(outcome: EvaluationOutcome, field: string): void {
+  requireIdentifier(outcome.sessionId, `${field}.sessionId`);
+  if (outcome.requirementIndex >= listItemsMax) {
+    throw new ValidationError(`${field}.requirementIndex`, `${outcome.requirementIndex} is beyond listItemsMax ${listItemsMax} requirements`);
+  }
+  requireExpertRef(outcome.expertRef, `${field}.expertRef`);
+  requireEnum(outcome.outcome, LeaseOutcome, `${field}.outcome`);
+  optionalText(outcome.reason, `${field}.reason`);
+  requireNodeId(outcome.homeNode, `${field}.homeNode`);
+  const unreachable = outcome.outcome === LeaseOutcome.LEASE_OUTCOME_UNREACHABLE;
+  if (unreachable && outcome.leaseSeq !== 0n) throw new ValidationError(`${field}.leaseSeq`, 'must be 0 when the home node was unreachable');
+  if (!unreachable && outcome.leaseSeq < 1n) throw new ValidationError(`${field}.leaseSeq`, "missing: a grant or refusal names the home node's lease entry");
+}
+
+export function validateScoreSheet(sheet: ScoreSheet, field: string): void {
+  requireNodeId(sheet.host, `${field}.host`);
+  requireIdentifier(sheet.sessionId, `${field}.sessionId`);
+  requireExpertRef(sheet.expertRef, `${field}.expertRef`);
+  requireList(sheet.scores, `${field}.scores`, 1, evaluationBiddersMax);
+  sheet.scores.forEach((score, i) => {
+    requireUscc(score.bidderUscc, `${field}.scores[${i}].bidderUscc`);
+    if (score.scoreHundredths > scoreHundredthsMax) {
+      throw new ValidationError(`${field}.scores[${i}].scoreHundredths`, `${score.scoreHundredths} is above ${scoreHundredthsMax} (1000 points)`);
+    }
+  });
+  requireDistinct(sheet.scores.map((s) => s.bidderUscc), `${field}.scores`);
+  requireTime(sheet.signedAtMs, `${field}.signedAtMs`);
+}
+
+/** The sheet's signature is checked by the views (a well-formed record may still carry a bad one). */
+export function validateEvaluationScore(score: EvaluationScore, field: string): void {
+  if (score.sheet.length === 0) throw new ValidationError(`${field}.sheet`, 'missing');
+  let sheet: ScoreSheet;
+  try {
+    sheet = ScoreSheet.decode(score.sheet);
+  } catch (error) {
+    throw new ValidationError(`${field}.sheet`, `not a ScoreSheet (${(error as Error).message})`);
+  }
+  validateScoreSheet(sheet, `${field}.sheet`);
+  requireSignature(score.signature, `${field}.signature`);
+  requireDer(score.certificateDer, `${field}.certificateDer`, certificateBytesMax);
 }

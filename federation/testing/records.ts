@@ -4,7 +4,11 @@ import {
   LiftReason,
   ListType,
   Restriction,
+  RevocationReason,
+  ExpertStatus,
   type EntityProfile,
+  type EvaluationSession,
+  type ExpertProfile,
   type Record,
   type SanctionIssue,
   type SanctionLift,
@@ -77,4 +81,108 @@ export function sanctionLift(sanctionId: string, effectiveAtMs: number): Record 
 
 export function lift(sanctionId: string, effectiveAtMs: number): SanctionLift {
   return { sanctionId, reason: LiftReason.LIFT_REASON_CREDIT_REPAIR, explanation: 'Credit repair completed', effectiveAtMs: BigInt(effectiveAtMs) };
+}
+
+// ---- Experts and remote evaluation ----
+
+export interface ExpertOptions {
+  readonly specialties?: string[];
+  readonly regionCode?: string;
+  readonly paused?: boolean;
+  /** [employer USCC, fromMs, untilMs (0 while current)] */
+  readonly employment?: Array<readonly [string, number, number]>;
+}
+
+/** An active works-construction (A0801) expert in Kunming with no employment on record, unless told otherwise. */
+export function expertProfile(expertRef: string, options: ExpertOptions = {}): ExpertProfile {
+  return {
+    expertRef,
+    specialtyCodes: options.specialties ?? ['A0801'],
+    employment: (options.employment ?? []).map(([employerUscc, fromMs, untilMs]) => ({
+      employerUscc,
+      period: { fromMs: BigInt(fromMs), untilMs: BigInt(untilMs) },
+      employerUsccOverride: undefined,
+    })),
+    regionCode: options.regionCode ?? '530100',
+    status: options.paused ? ExpertStatus.EXPERT_STATUS_PAUSED : ExpertStatus.EXPERT_STATUS_ACTIVE,
+  };
+}
+
+export function expertProfileRecord(expertRef: string, options?: ExpertOptions): Record {
+  return { kind: { $case: 'expertProfile', value: expertProfile(expertRef, options) } };
+}
+
+export function expertAvailabilityRecord(expertRef: string, windows: Array<readonly [number, number]>): Record {
+  return { kind: { $case: 'expertAvailability', value: { expertRef, windows: windows.map(([f, u]) => ({ fromMs: BigInt(f), untilMs: BigInt(u) })) } } };
+}
+
+/** A sanction on an expert (a one-year ban unless `days` says otherwise). */
+export function expertSanctionRecord(sanctionId: string, expertRef: string, fromMs: number, days = 365): Record {
+  const issue = sanction(sanctionId, usccFor(1), fromMs, days);
+  return { kind: { $case: 'sanctionIssue', value: { ...issue, subject: { id: { $case: 'expertRef', value: expertRef }, name: '' } } } };
+}
+
+export interface SessionOptions {
+  readonly sessionId?: string;
+  readonly requirements?: Array<readonly [specialtyCode: string, count: number]>;
+  readonly bidders?: string[];
+  readonly tenderers?: string[];
+  readonly agencies?: string[];
+  readonly hostRegionCode?: string;
+  readonly otherCitiesOnly?: boolean;
+  readonly cityQuotas?: Array<readonly [regionCode: string, expertsMax: number]>;
+  readonly seedCommitment?: Uint8Array;
+}
+
+/** A session for [fromMs, fromMs + 4 h) hosted in Kunming: 3 A08 experts, bidders usccFor(101..103), tenderer usccFor(201). */
+export function evaluationSession(fromMs: number, options: SessionOptions = {}): EvaluationSession {
+  return {
+    sessionId: options.sessionId ?? 'KM-2025-0001',
+    projectCode: 'KM-GC-2025-017',
+    projectName: 'Dianchi wetland boardwalk works',
+    bidderUsccs: options.bidders ?? [usccFor(101), usccFor(102), usccFor(103)],
+    tendererUsccs: options.tenderers ?? [usccFor(201)],
+    agencyUsccs: options.agencies ?? [],
+    requirements: (options.requirements ?? [['A08', 3]]).map(([specialtyCode, count]) => ({ specialtyCode, count })),
+    window: { fromMs: BigInt(fromMs), untilMs: BigInt(fromMs + 4 * 3_600_000) },
+    cityQuotas: (options.cityQuotas ?? []).map(([regionCode, expertsMax]) => ({ regionCode, expertsMax })),
+    otherCitiesOnly: options.otherCitiesOnly ?? false,
+    hostRegionCode: options.hostRegionCode ?? '530100',
+    seedCommitment: Buffer.from(options.seedCommitment ?? Buffer.alloc(32, 1)),
+  };
+}
+
+// ---- certificates and watch-list alerts ----
+
+/** A certificate record binding `certificateDer` to an entity (USCC) or, with `expertRef`, an expert. */
+export function certificateRecord(certificateDer: Uint8Array, holder: { uscc: string } | { expertRef: string }, intermediatesDer: Uint8Array[] = []): Record {
+  return {
+    kind: {
+      $case: 'certificateRecord',
+      value: {
+        certificateDer: Buffer.from(certificateDer),
+        holder: 'uscc' in holder ? { $case: 'entityUscc', value: holder.uscc } : { $case: 'expertRef', value: holder.expertRef },
+        usccOverride: undefined,
+        intermediatesDer: intermediatesDer.map((der) => Buffer.from(der)),
+      },
+    },
+  };
+}
+
+export function certificateRevocation(issuerNameHash: string, serialNumber: string, revokedAtMs: number): Record {
+  return {
+    kind: {
+      $case: 'certificateRevocation',
+      value: { serialNumber, issuerNameHash, revokedAtMs: BigInt(revokedAtMs), reason: RevocationReason.REVOCATION_REASON_KEY_COMPROMISE, crlDer: Buffer.alloc(0) },
+    },
+  };
+}
+
+export function certificateRevocationList(crlDer: Uint8Array, issuerChainDer: Uint8Array[] = []): Record {
+  return { kind: { $case: 'certificateRevocationList', value: { crlDer: Buffer.from(crlDer), issuerChainDer: issuerChainDer.map((der) => Buffer.from(der)) } } };
+}
+
+/** A sanction like `sanction()` but on the watch list (重点关注), alert only. */
+export function watchSanction(sanctionId: string, uscc: string, fromMs: number, days = 365): SanctionIssue {
+  return { ...sanction(sanctionId, uscc, fromMs, days), listType: ListType.LIST_TYPE_WATCH, restriction: Restriction.RESTRICTION_ALERT_ONLY };
 }

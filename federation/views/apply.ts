@@ -1,12 +1,17 @@
 import { SanctionIssue, SanctionLift, type Record } from '../../gen/tongxing/records/v1/records.js';
 import { TongxingError } from '../errors.js';
 import { govRecordChange, isGovernanceEntry } from '../governance/records.js';
+import { hlcWallMs } from '../log/hlc.js';
 import { decodeRecord, type HashedEntry } from '../log/entry.js';
 import { validateRecord } from '../records/validate.js';
 import type { StateChange } from '../store/store.js';
+import { alertChange } from './alert.js';
+import { applyCertificateRecord, certificateKeyOf, crlChanges, revocationChanges, type CertificateView } from './certificate.js';
 import { applyEntityRegistration, applyEntityUpdate, entityKey, type EntityView } from './entity.js';
+import { applyEvaluationRecord, evaluationViewKey, isEvaluationKind } from './evaluation.js';
 import { applyExpertAvailability, applyExpertProfile, expertKey, type ExpertView } from './expert.js';
 import { openPolicy, type ViewPolicy } from './policy.js';
+import { applyOptOut, optOutKey, type OptOutView } from './recognition.js';
 import { decodeView, encodeView, type Provenance } from './provenance.js';
 import { sanctionKey, subjectIndexKey, subjectKey, type SanctionView } from './sanction.js';
 
@@ -66,6 +71,31 @@ function viewKeyOf(entry: ViewEntry): string | undefined {
     case 'expertProfile':
     case 'expertAvailability':
       return expertKey(kind.value.expertRef);
+    case 'certificateRecord':
+      return certificateKeyOf(kind.value);
+    case 'sanctionOptOut':
+      return optOutKey(Buffer.from(kind.value.issuer).toString('hex'), kind.value.sanctionId, entry.author);
+    default:
+      return kind && isEvaluationKind(kind) ? evaluationViewKey(kind, entry.author) : undefined;
+  }
+}
+
+/**
+ * Records that only add index keys, written without reading (revocations, CRLs,
+ * watch alerts; see views/certificate.ts and views/alert.ts), and certificate
+ * records whose certificate does not parse; undefined for every other kind.
+ */
+function planIndexed(entry: ViewEntry, at: Provenance, policy: ViewPolicy): { changes: StateChange[] } | { rejection: string } | undefined {
+  const kind = entry.record.kind!;
+  switch (kind.$case) {
+    case 'certificateRevocation':
+      return { changes: revocationChanges(at, kind.value) };
+    case 'certificateRevocationList':
+      return crlChanges(at, kind.value, policy.trustedRoots(entry.hlc));
+    case 'watchAlert':
+      return { changes: [alertChange(at, kind.value)] };
+    case 'certificateRecord':
+      return certificateKeyOf(kind.value) === undefined ? { rejection: 'certificate does not parse as an SM2 X.509 certificate' } : undefined;
     default:
       return undefined;
   }
@@ -100,9 +130,15 @@ export async function planViews(entries: readonly ViewEntry[], read: ReadState, 
       reject(refusal);
       continue;
     }
+    const at: Provenance = { author: entry.author, seq: entry.seq, hlc: entry.hlc.toString() };
+    const indexed = planIndexed(entry, at, policy);
+    if (indexed !== undefined) {
+      if ('rejection' in indexed) reject(indexed.rejection);
+      else extra.push(...indexed.changes);
+      continue;
+    }
     const key = viewKeyOf(entry);
     if (key === undefined) continue;
-    const at: Provenance = { author: entry.author, seq: entry.seq, hlc: entry.hlc.toString() };
     const kind = entry.record.kind!;
     const current = overlay.get(key);
     switch (kind.$case) {
@@ -135,6 +171,25 @@ export async function planViews(entries: readonly ViewEntry[], read: ReadState, 
       case 'expertAvailability':
         set(key, applyExpertAvailability(current as ExpertView | undefined, at, kind.value));
         break;
+      case 'sanctionOptOut':
+        set(key, applyOptOut(current as OptOutView | undefined, at, kind.value));
+        break;
+      case 'certificateRecord': {
+        const applied = applyCertificateRecord(current as CertificateView | undefined, at, kind.value, policy.trustedRoots(entry.hlc), hlcWallMs(entry.hlc));
+        set(key, applied.view);
+        if (applied.rejection !== undefined) reject(applied.rejection);
+        break;
+      }
+      case 'evaluationSession':
+      case 'evaluationDraw':
+      case 'evaluationOutcome':
+      case 'evaluationScore':
+      case 'expertLease': {
+        const applied = applyEvaluationRecord(kind, current, at, entry.hlc); // federation/views/evaluation.ts
+        if (applied && 'reject' in applied) reject(applied.reject);
+        else if (applied) set(key, applied.view);
+        break;
+      }
     }
   }
 

@@ -1,8 +1,12 @@
 import { status, type ServiceDefinition } from '@grpc/grpc-js';
 import type { Provenance as ApiProvenance } from '../../gen/tongxing/api/v1/api.js';
 import { EncodingError, LimitError, TongxingError, ValidationError } from '../../federation/errors.js';
+import type { EvidenceSigner } from '../../federation/evidence.js';
 import type { Replica } from '../../federation/replica.js';
+import type { ViewPolicy } from '../../federation/views/policy.js';
 import type { Provenance } from '../../federation/views/provenance.js';
+import type { EvaluationApiComponents } from './experts-runtime.js';
+import type { NodeOperations } from './node-status.js';
 
 // What every client API service shares: the node it answers for, the error
 // classes of the API edge and their one mapping to gRPC statuses. A service is
@@ -20,15 +24,37 @@ export interface ApiServerComponents {
   readonly allianceId: Buffer;
   /** Unix ms when the node process started, for GetStatus uptime. */
   readonly startedAtMs: number;
+  /** What a running node adds to GetStatus (link state, ingest rate, store size, breaches) and Backup; absent in tests of the API alone. */
+  readonly operations?: NodeOperations;
+  /** The expert feature's private store, lease desk and lease client (node/api/experts-runtime.ts); defaults serve this node's experts only. */
+  readonly evaluation?: EvaluationApiComponents;
+  /** This node's SM2 key, to sign evidence bundles; without it a check with evidence is refused (FAILED_PRECONDITION). */
+  readonly signer?: EvidenceSigner;
+  /**
+   * The same policy the replica's views use: recording a certificate or CRL is
+   * refused up front when its CA is not trusted now, and logins are refused once
+   * the alliance no longer trusts a certificate's root. Default openPolicy (no CA trusted).
+   */
+  readonly policy?: ViewPolicy;
 }
 
 /** One unary method: request in, response out; errors are typed (see statusOf). */
 export type UnaryHandler = (request: any) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/**
+ * One server-streaming method: request in, responses out in order. The
+ * server pulls the next response only when the client can take it, and stops
+ * pulling (calling the iterator's return) when the call is cancelled; a throw
+ * ends the call with the error's status (see statusOf).
+ */
+export type StreamHandler = (request: any) => AsyncIterable<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
 /** A client API service: its generated definition and a handler per method (keys as in the definition). */
 export interface ApiService {
   readonly definition: ServiceDefinition;
   readonly handlers: Readonly<Record<string, UnaryHandler>>;
+  /** Server-streaming methods, keyed like `handlers`. */
+  readonly streams?: Readonly<Record<string, StreamHandler>>;
 }
 
 /** A well-formed request that this node's state refuses: the record already exists here. */

@@ -246,9 +246,9 @@ describe('tongxing sanction', () => {
 
   it('exits 2 on bad input: invalid code, bad time, bad choice', async () => {
     const { address } = await startNode();
-    const invalid = await tongxing('sanction', 'check', '91350100M000100Y44', '--node', address);
+    const invalid = await tongxing('sanction', 'check', '91350100M000100Y4', '--node', address);
     expect(invalid.code).toBe(2);
-    expect(invalid.stderr).toMatch(/^tongxing: node at .*: INVALID_ARGUMENT: uscc: check character/);
+    expect(invalid.stderr).toMatch(/^tongxing: node at .*: INVALID_ARGUMENT: uscc: has 17 characters/);
 
     const badTime = await tongxing('sanction', 'check', uscc, '--node', address, '--at', '2025-03-01 09:30');
     expect(badTime.code).toBe(2);
@@ -282,10 +282,11 @@ describe('tongxing node status', () => {
     const table = await tongxing('node', 'status', '--node', address);
     expect(table.code).toBe(0);
     const lines = table.stdout.split('\n');
-    expect(lines[0]).toMatch(/^Kunming node [0-9a-f]{12}, alliance 3c3c3c3c3c3c, up 1\.5 s, 1 entries stored$/);
-    expect(lines[2]).toMatch(/^city +node id +stored \/ known +head age +last contact +flags$/);
-    expect(table.stdout).toMatch(/\nKunming +[0-9a-f]{12} +1 \/ 1 +1\.5 s +- +self\n/);
-    expect(table.stdout).toMatch(/\nGuiyang +[0-9a-f]{12} +0 \/ 0 +never heard +never\n/);
+    expect(lines[0]).toMatch(/^Kunming node [0-9a-f]{12}, alliance 3c3c3c3c3c3c, up 1\.5 s, 1 entries stored, 0 B on disk, ingesting 0\.0 entries\/s \(last minute\)$/);
+    expect(lines[1]).toMatch(/^freshness budget 30\.0 s: 0 member\(s\) stale now, 0 breach\(es\) since start; link timeout 30\.0 s$/);
+    expect(lines[3]).toMatch(/^city +node id +link +stored \/ known +lag +head age +breaches +flags$/);
+    expect(table.stdout).toMatch(/\nKunming +[0-9a-f]{12} +- +1 \/ 1 +- +1\.5 s +0 +self\n/);
+    expect(table.stdout).toMatch(/\nGuiyang +[0-9a-f]{12} +DOWN, never heard +0 \/ 0 +- +never heard +0\n/);
   });
 
   it('reports an unreachable node and a malformed address', async () => {

@@ -1,17 +1,24 @@
 import type { Command } from './command.js';
+import { allianceCommands } from './alliance.js';
+import { backupCommands } from './backup.js';
 import { certCommands } from './cert.js';
 import { cryptoCommands } from './crypto.js';
 import { demoCommands } from './demo.js';
 import { entityCommands } from './entity.js';
+import { evidenceCommands } from './evidence.js';
+import { evaluationCommands, expertCommands } from './expert.js';
 import { keygenCommands } from './keygen.js';
+import { restoreCommands } from './restore.js';
 import { runCommands } from './run.js';
 import { sanctionCommands } from './sanction.js';
 import { statusCommands } from './status.js';
+import { transferCommands } from './transfer.js';
 import { usccCommands } from './uscc.js';
 
 /** Every CLI command; main.ts dispatches on the longest matching path. */
 export const commands: Command[] = [
   ...keygenCommands,
+  ...allianceCommands,
   ...cryptoCommands,
   ...certCommands,
   ...usccCommands,
@@ -19,5 +26,11 @@ export const commands: Command[] = [
   ...demoCommands,
   ...entityCommands,
   ...sanctionCommands,
+  ...evidenceCommands,
+  ...transferCommands,
+  ...expertCommands,
+  ...evaluationCommands,
   ...statusCommands,
+  ...backupCommands,
+  ...restoreCommands,
 ];

@@ -53,7 +53,7 @@ beforeAll(() => {
 afterAll(() => pki.dir.remove());
 
 describe('tongxing keygen', () => {
-  it('writes a 0600 PKCS#8 key openssl accepts, its public key, and prints the node id', async () => {
+  it('writes a 0600 PKCS#8 key openssl accepts, its public key, TLS identity and gossip key, and prints the node id', async () => {
     const keyFile = pki.dir.file('node.pem');
     const result = await run('keygen', '--out', keyFile, '--json');
     expect(result.code).toBe(0);
@@ -64,8 +64,11 @@ describe('tongxing keygen', () => {
       publicKey: Buffer.from(pair.publicKey).toString('hex'),
       privateKeyFile: keyFile,
       publicKeyFile: pki.dir.file('node.pub.pem'),
+      tlsFile: pki.dir.file('node.tls.pem'),
+      gossipKeyFile: pki.dir.file('node.p2p'),
     });
-    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    for (const secret of [keyFile, pki.dir.file('node.tls.pem'), pki.dir.file('node.p2p')]) expect(statSync(secret).mode & 0o777).toBe(0o600);
+    expect(openssl(['x509', '-in', pki.dir.file('node.tls.pem'), '-noout', '-subject']).toString()).toContain(nodeIdOf(pair.publicKey).slice(0, 16));
     expect(openssl(['pkey', '-in', keyFile, '-check', '-noout']).toString()).toMatch(/valid/);
     expect(openssl(['pkey', '-in', keyFile, '-pubout']).toString()).toBe(readFileSync(printed.publicKeyFile, 'utf8'));
   });

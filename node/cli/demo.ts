@@ -1,12 +1,23 @@
 import { Verdict } from '../../gen/tongxing/api/v1/api.js';
-import { entityProfile, lift, sanction, usccFor } from '../../federation/testing/records.js';
+import { AuditVerdict } from '../../gen/tongxing/api/v1/experts.js';
+import { LoginOutcome } from '../../gen/tongxing/api/v1/certificates.js';
+import type { CertificateRecord } from '../../gen/tongxing/records/v1/records.js';
+import { issueCertificate } from '../../federation/crypto/issue.js';
+import { generateKeyPair, sign } from '../../federation/crypto/sm2.js';
+import { certificateRecord, entityProfile, evaluationSession, expertProfile, lift, sanction, usccFor } from '../../federation/testing/records.js';
+import { connectDomainApi } from '../api/domain-client.js';
+import { connectExperts } from '../api/experts-client.js';
 import { connectApi, type ApiClient } from '../api/client.js';
 import { startLocalAlliance, westernCities } from '../local-alliance.js';
 import { exitNegative, exitOk, optional, printJson, UsageError, type Command } from './command.js';
 
-// `make demo`: "fail once, restricted everywhere" on real node processes.
+// `make demo` on real node processes: "fail once, restricted everywhere", one
+// USB key logging in at another city, and a remote expert draw across cities.
 
 const pollIntervalMs = 2;
+const dayMs = 86_400_000;
+/** VERDICT_CLEAR -> clear, LOGIN_OUTCOME_CHALLENGE_USED -> challenge used. */
+const spoken = (name: string | undefined, prefix: string): string => (name ?? 'unknown').replace(prefix, '').toLowerCase().replace(/_/g, ' ');
 
 interface Actor {
   readonly api: ApiClient;
@@ -34,9 +45,93 @@ function propagation(apis: ApiClient[], cities: string[], startMs: number, what:
   );
 }
 
+/** A CA the demo alliance trusts from its genesis, made in-process (no openssl needed). */
+function demoCa() {
+  const keyPair = generateKeyPair();
+  const name = { commonName: 'Western Cities Demo CA' };
+  const now = Date.now();
+  const root = issueCertificate({ subject: name, publicKey: keyPair.publicKey, issuer: { name, keyPair }, serialNumber: 1n, notBefore: new Date(now - dayMs), notAfter: new Date(now + 3650 * dayMs), ca: true });
+  const issue = (commonName: string, publicKey: Uint8Array, serialNumber: bigint) =>
+    issueCertificate({ subject: { commonName }, publicKey, issuer: { name, keyPair }, serialNumber, notBefore: new Date(now - dayMs), notAfter: new Date(now + 365 * dayMs) });
+  return { root, issue };
+}
+
+/** 一锁通行: a company's USB key certificate, recorded in the first city, logs in at the third. */
+async function certificateScene(apis: ApiClient[], cities: string[], ca: ReturnType<typeof demoCa>, uscc: string, name: string, say: (line: string) => void) {
+  const [home, , elsewhere] = [0, 1, 2].map((i) => connectDomainApi(apis[i]!.address));
+  try {
+    const usbKey = generateKeyPair();
+    const certificate = ca.issue(`${name} ${uscc}`, usbKey.publicKey, 0x2026_1128n);
+    const recordedAt = Date.now();
+    await home!.recordCertificate(certificateRecord(certificate, { uscc }).kind!.value as CertificateRecord);
+    say(`6. ${cities[0]} records ${name}'s USB-key certificate (SM2, issued by a CA the alliance trusts).`);
+    const loginAt = async () => {
+      const { challenge } = await elsewhere!.issueChallenge();
+      return { challenge, answer: await elsewhere!.verifyLogin({ challenge, certificateDer: certificate, signature: sign(usbKey.privateKey, challenge, usbKey.publicKey) }) };
+    };
+    const { challenge, answer } = await until('the certificate at the third city', async () => {
+      const attempt = await loginAt();
+      return attempt.answer.valid ? attempt : undefined;
+    });
+    const holder = answer.holder?.id?.$case === 'entityUscc' ? `${answer.holder.name || answer.holder.id.value}` : 'an expert';
+    say(`7. It logs in at ${cities[2]} ${Date.now() - recordedAt} ms later: the node's random challenge, signed by the USB key -> valid, ${holder}, CA "${answer.certificate?.rootCa}", sanctions now: ${spoken(Verdict[answer.sanctions?.verdict ?? 0], 'VERDICT_')}.`);
+    const replay = await elsewhere!.verifyLogin({ challenge, certificateDer: certificate, signature: sign(usbKey.privateKey, challenge, usbKey.publicKey) });
+    say(`   The same signed challenge sent again: refused (${spoken(LoginOutcome[replay.outcome], 'LOGIN_OUTCOME_')}).`);
+    return { valid: answer.valid, replay: LoginOutcome[replay.outcome] };
+  } finally {
+    for (const api of [home, elsewhere]) api!.close();
+  }
+}
+
+let person = 0;
+/** A resident ID number (GB 11643) with its check character, for demo experts. */
+function residentId(region: string): string {
+  const body = `${region}19780312${String(100 + ++person).padStart(3, '0')}`;
+  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  const sum = [...body].reduce((total, digit, i) => total + Number(digit) * weights[i]!, 0);
+  return body + '10X98765432'[sum % 11]!;
+}
+
+/** 远程异地评标: the first city draws three experts from the other cities' libraries, leased by their home nodes, audited elsewhere. */
+async function expertScene(addresses: string[], cities: string[], say: (line: string) => void) {
+  const experts = addresses.map((address) => connectExperts(address));
+  try {
+    const slotFrom = Date.now() + 2 * dayMs;
+    const refs: string[] = [];
+    for (const [i, home] of experts.entries()) {
+      if (i === 0) continue;
+      const region = westernCities[i]![1];
+      for (let n = 0; n < 2; n++) {
+        const { expertRef } = await home.registerExpert(
+          { idCardNumber: residentId(region), name: `专家${i}${n}`, phone: '13800000000', birthday: '1978-03-12', employerName: '' },
+          { ...expertProfile('', { specialties: ['A0801'], regionCode: region }), expertRef: '' },
+        );
+        await home.setAvailability({ expertRef, windows: [{ fromMs: BigInt(slotFrom - dayMs), untilMs: BigInt(slotFrom + dayMs) }] });
+        refs.push(expertRef);
+      }
+    }
+    say(`8. ${cities.slice(1).join(', ')} list ${refs.length} evaluation experts; ID numbers and phones stay at their home nodes, peers see pseudonyms (${refs[0]}).`);
+    await until('the experts at the host', async () => ((await Promise.all(refs.map((ref) => experts[0]!.getExpert(ref)))).every((e) => e.found) ? true : undefined));
+    const sessionId = `KM-PJ-${String(Date.now() % 100000).padStart(5, '0')}`;
+    await experts[0]!.createSession(evaluationSession(slotFrom, { sessionId, otherCitiesOnly: true, requirements: [['A08', 3]] }));
+    const drawn = await experts[0]!.drawExperts(sessionId);
+    const panel = drawn.panel.map((seat) => `${seat.expertRef} (${seat.homeCity})`);
+    say(`9. ${cities[0]} draws a remote panel of 3 for session ${sessionId}, other cities only, seed committed first: ${panel.join(', ')}; each home node granted the lease.`);
+    const auditor = experts[2]!;
+    const audit = await until('the draw at the auditor', async () => {
+      const result = await auditor.auditDraw(sessionId);
+      return result.verdict === AuditVerdict.AUDIT_VERDICT_INCOMPLETE ? undefined : result;
+    });
+    say(`10. ${cities[2]} re-runs the draw from its own copy of the logs: ${spoken(AuditVerdict[audit.verdict], 'AUDIT_VERDICT_')} (${audit.checks.length} checks).`);
+    return { session: sessionId, panel: drawn.panel.map((seat) => ({ expert: seat.expertRef, home: seat.homeCity })), audit: AuditVerdict[audit.verdict] };
+  } finally {
+    for (const api of experts) api.close();
+  }
+}
+
 const demo: Command = {
   path: ['demo'],
-  summary: 'start a local alliance and show "fail once, restricted everywhere"',
+  summary: 'start a local alliance: a sanction enforced everywhere, a cross-city certificate login, a remote expert draw',
   usage: '[--cities N] [--json]\n\n  --cities N  city nodes to start (3 to 12, default 3)\n  --json      print one JSON object instead of the story\n',
   options: { cities: { type: 'string' }, json: { type: 'boolean' } },
   async run(args, io) {
@@ -48,7 +143,8 @@ const demo: Command = {
     };
 
     say(`Starting ${count} city nodes on 127.0.0.1, each its own process with its own LevelDB, SM2 key and gossip peer...`);
-    const alliance = await startLocalAlliance({ cities: count, beaconIntervalMs: 1000 });
+    const ca = demoCa();
+    const alliance = await startLocalAlliance({ cities: count, beaconIntervalMs: 1000, trustedCaRoots: [ca.root] });
     const apis: ApiClient[] = [];
     try {
       const cities = alliance.cities.map((c) => c.city);
@@ -86,7 +182,10 @@ const demo: Command = {
       await b.api.liftSanction(lift(sanctionId, liftedAt - 1));
       const liftMs = await propagation(apis, cities, liftedAt, 'the lift', async (api) => (await api.checkSanctions(uscc)).verdict === Verdict.VERDICT_CLEAR);
       say(`5. ${b.city} lifts it after credit repair; ${c.city} clears it: ${cities.map((city, i) => `${city} ${liftMs[i]} ms`).join(', ')}.`);
-      say(`\nFail once, restricted everywhere: no central database, every record SM2-signed at its source.`);
+      say(`\nFail once, restricted everywhere: no central database, every record SM2-signed at its source.\n`);
+
+      const login = await certificateScene(apis, cities, ca, uscc, name, say);
+      const draw = await expertScene(alliance.cities.map((x) => x.apiAddress), cities, say);
 
       if (json) {
         printJson(io, {
@@ -97,6 +196,8 @@ const demo: Command = {
           registration_propagation_ms: Object.fromEntries(cities.map((city, i) => [city, entityMs[i]])),
           propagation_ms: Object.fromEntries(cities.map((city, i) => [city, issueMs[i]])),
           lift_propagation_ms: Object.fromEntries(cities.map((city, i) => [city, liftMs[i]])),
+          login,
+          draw,
         });
       }
       return exitOk;

@@ -6,6 +6,7 @@
 import {
   Server,
   status as Status,
+  type ServiceDefinition,
   type Metadata,
   type sendUnaryData,
   type ServerErrorResponse,
@@ -49,6 +50,8 @@ export interface PeerServerComponents {
   readonly clock: Clock;
   /** TLS pinned to the members' certificates; plain gRPC without (tests of the protocol alone). */
   readonly tls?: PeerTls;
+  /** More peer services on the same port, authenticated by the same verifier (its nonces and rate limit are shared). */
+  readonly addServices?: (server: Server, verifier: CredentialVerifier) => ServiceDefinition[];
 }
 
 export interface PeerServer {
@@ -122,7 +125,8 @@ export async function startPeerServer(init: PeerServerInit, components: PeerServ
     'grpc.max_send_message_length': grpcMessageBytesMax,
   });
   server.addService(PeerServiceService, service);
-  const standard = addStandardServices(server, { services: [PeerServiceService] }); // grpc.health.v1, NOT_SERVING once stop() is called
+  const more = components.addServices?.(server, verifier) ?? [];
+  const standard = addStandardServices(server, { services: [PeerServiceService, ...more] }); // grpc.health.v1, NOT_SERVING once stop() is called
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(init.listen, peerServerCredentials(components.tls), (error, bound) => (error ? reject(error) : resolve(bound)));
   });

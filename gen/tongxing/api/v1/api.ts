@@ -11,13 +11,16 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { EquivocationProof, SignedHead } from "../../log/v1/log.js";
 import { EntityProfile, SanctionIssue, SanctionLift } from "../../records/v1/records.js";
 
 export const protobufPackage = "tongxing.api.v1";
@@ -130,6 +133,8 @@ export interface CheckSanctionsRequest {
   expertRef: string;
   /** 0: now */
   atMs: bigint;
+  /** Also return an evidence bundle signed by this node (see evidence.proto). */
+  evidence: boolean;
 }
 
 export interface ActiveSanction {
@@ -139,6 +144,10 @@ export interface ActiveSanction {
     | undefined;
   /** its issuer equivocated: shown, but pending governance */
   quarantined: boolean;
+  /** enforced at this node: issued here, or covered by the recognition policy and not opted out of */
+  recognised: boolean;
+  /** why (or why not), for the platform and for audit */
+  recognition: string;
 }
 
 export interface MemberFreshness {
@@ -158,6 +167,11 @@ export interface CheckSanctionsResponse {
   freshness: MemberFreshness[];
   atMs: bigint;
   freshnessBudgetMs: bigint;
+  /**
+   * When requested: an encoded tongxing.api.v1.EvidenceBundle (evidence.proto),
+   * kept as bytes so the signed encoding travels unchanged.
+   */
+  evidence: Buffer;
 }
 
 export interface GetStatusRequest {
@@ -177,6 +191,14 @@ export interface MemberStatus {
   lastContactMs: bigint;
   equivocated: boolean;
   self: boolean;
+  /** last contact within link_timeout_ms (always true for self) */
+  connected: boolean;
+  /** how long known_seq has been ahead of stored_seq; 0 when caught up */
+  lagMs: bigint;
+  /** times its data became older than the freshness budget since this node started */
+  freshnessBreaches: number;
+  /** Unix ms since when its data is older than the freshness budget; 0 when fresh or never heard */
+  staleSinceMs: bigint;
 }
 
 export interface GetStatusResponse {
@@ -186,6 +208,93 @@ export interface GetStatusResponse {
   members: MemberStatus[];
   entriesStored: bigint;
   uptimeMs: bigint;
+  /** entries stored (all sources) per second over the last minute */
+  ingestEntriesPerSecond: number;
+  /** size of the store's files on disk */
+  storeBytes: bigint;
+  freshnessBudgetMs: bigint;
+  /** a member not heard from for longer is shown disconnected */
+  linkTimeoutMs: bigint;
+}
+
+/**
+ * Without a signature the backup holds what every member already shares (the
+ * logs and proofs). With one, made with the node's own signing key (as
+ * `tongxing backup --config` does), it holds the node's private state too.
+ */
+export interface BackupRequest {
+  /** Unix ms when signed; within credentialAgeMsMax of the node's clock */
+  atMs: bigint;
+  /** SM2 (DER) over "tongxing backup v1", the alliance id, the node id and at_ms (8 bytes, big-endian) */
+  signature: Buffer;
+}
+
+export interface BackupResponse {
+  part?:
+    | //
+    /** first */
+    { $case: "header"; value: BackupHeader }
+    | { $case: "chunk"; value: BackupChunk }
+    | { $case: "proof"; value: EquivocationProof }
+    | //
+    /** last message a node sends */
+    { $case: "trailer"; value: BackupTrailer }
+    | //
+    /** files only, after the trailer: SM3 of every byte of the file before this message */
+    { $case: "checksum"; value: Buffer }
+    | //
+    /** after the proofs, ascending key */
+    { $case: "privateState"; value: BackupPrivateState }
+    | undefined;
+}
+
+export interface BackupHeader {
+  /** 1 */
+  formatVersion: number;
+  allianceId: Buffer;
+  /** the node that was backed up */
+  nodeId: Buffer;
+  /** when the snapshot was taken */
+  createdAtMs: bigint;
+  /** every author with stored entries, ascending node id: the order of the chunks */
+  logs: BackupLog[];
+  proofs: number;
+  /** 0 when the request was not signed by the node's key */
+  privateStates: bigint;
+  privateStateIncluded: boolean;
+}
+
+/**
+ * Primary data of the node that is in no log (experts' salt and personal
+ * records, evaluation seeds): not signed, so restored as is, and only into
+ * the node it was taken from.
+ */
+export interface BackupPrivateState {
+  /** under private/ */
+  key: string;
+  value: Buffer;
+}
+
+/** One author's stored log: entries 1..entries, ending on a stored head. */
+export interface BackupLog {
+  author: Buffer;
+  entries: bigint;
+}
+
+/**
+ * Entries of one author following the previous chunk's head, up to and
+ * including `head`'s seq. A chunk too large for one message is split: the
+ * messages before the last carry entries and no head.
+ */
+export interface BackupChunk {
+  entries: Buffer[];
+  head?: SignedHead | undefined;
+}
+
+export interface BackupTrailer {
+  /** messages with a head */
+  chunks: bigint;
+  entries: bigint;
 }
 
 function createBaseProvenance(): Provenance {
@@ -938,7 +1047,7 @@ export const LiftSanctionResponse: MessageFns<LiftSanctionResponse> = {
 };
 
 function createBaseCheckSanctionsRequest(): CheckSanctionsRequest {
-  return { uscc: "", expertRef: "", atMs: 0n };
+  return { uscc: "", expertRef: "", atMs: 0n, evidence: false };
 }
 
 export const CheckSanctionsRequest: MessageFns<CheckSanctionsRequest> = {
@@ -954,6 +1063,9 @@ export const CheckSanctionsRequest: MessageFns<CheckSanctionsRequest> = {
         throw new globalThis.Error("value provided for field message.atMs of type int64 too large");
       }
       writer.uint32(24).int64(message.atMs);
+    }
+    if (message.evidence !== false) {
+      writer.uint32(32).bool(message.evidence);
     }
     return writer;
   },
@@ -995,6 +1107,14 @@ export const CheckSanctionsRequest: MessageFns<CheckSanctionsRequest> = {
             message.atMs = reader.int64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.evidence = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1016,6 +1136,7 @@ export const CheckSanctionsRequest: MessageFns<CheckSanctionsRequest> = {
         ? globalThis.String(object.expert_ref)
         : "",
       atMs: isSet(object.atMs) ? BigInt(object.atMs) : isSet(object.at_ms) ? BigInt(object.at_ms) : 0n,
+      evidence: isSet(object.evidence) ? globalThis.Boolean(object.evidence) : false,
     };
   },
 
@@ -1030,6 +1151,9 @@ export const CheckSanctionsRequest: MessageFns<CheckSanctionsRequest> = {
     if (message.atMs !== 0n) {
       obj.atMs = message.atMs.toString();
     }
+    if (message.evidence !== false) {
+      obj.evidence = message.evidence;
+    }
     return obj;
   },
 
@@ -1041,12 +1165,13 @@ export const CheckSanctionsRequest: MessageFns<CheckSanctionsRequest> = {
     message.uscc = object.uscc ?? "";
     message.expertRef = object.expertRef ?? "";
     message.atMs = (object.atMs !== undefined && object.atMs !== null) ? BigInt(object.atMs) : 0n;
+    message.evidence = object.evidence ?? false;
     return message;
   },
 };
 
 function createBaseActiveSanction(): ActiveSanction {
-  return { sanction: undefined, issued: undefined, quarantined: false };
+  return { sanction: undefined, issued: undefined, quarantined: false, recognised: false, recognition: "" };
 }
 
 export const ActiveSanction: MessageFns<ActiveSanction> = {
@@ -1059,6 +1184,12 @@ export const ActiveSanction: MessageFns<ActiveSanction> = {
     }
     if (message.quarantined !== false) {
       writer.uint32(24).bool(message.quarantined);
+    }
+    if (message.recognised !== false) {
+      writer.uint32(32).bool(message.recognised);
+    }
+    if (message.recognition !== "") {
+      writer.uint32(42).string(message.recognition);
     }
     return writer;
   },
@@ -1100,6 +1231,22 @@ export const ActiveSanction: MessageFns<ActiveSanction> = {
             message.quarantined = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.recognised = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.recognition = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1117,6 +1264,8 @@ export const ActiveSanction: MessageFns<ActiveSanction> = {
       sanction: isSet(object.sanction) ? SanctionIssue.fromJSON(object.sanction) : undefined,
       issued: isSet(object.issued) ? Provenance.fromJSON(object.issued) : undefined,
       quarantined: isSet(object.quarantined) ? globalThis.Boolean(object.quarantined) : false,
+      recognised: isSet(object.recognised) ? globalThis.Boolean(object.recognised) : false,
+      recognition: isSet(object.recognition) ? globalThis.String(object.recognition) : "",
     };
   },
 
@@ -1130,6 +1279,12 @@ export const ActiveSanction: MessageFns<ActiveSanction> = {
     }
     if (message.quarantined !== false) {
       obj.quarantined = message.quarantined;
+    }
+    if (message.recognised !== false) {
+      obj.recognised = message.recognised;
+    }
+    if (message.recognition !== "") {
+      obj.recognition = message.recognition;
     }
     return obj;
   },
@@ -1146,6 +1301,8 @@ export const ActiveSanction: MessageFns<ActiveSanction> = {
       ? Provenance.fromPartial(object.issued)
       : undefined;
     message.quarantined = object.quarantined ?? false;
+    message.recognised = object.recognised ?? false;
+    message.recognition = object.recognition ?? "";
     return message;
   },
 };
@@ -1294,7 +1451,7 @@ export const MemberFreshness: MessageFns<MemberFreshness> = {
 };
 
 function createBaseCheckSanctionsResponse(): CheckSanctionsResponse {
-  return { verdict: 0, sanctions: [], freshness: [], atMs: 0n, freshnessBudgetMs: 0n };
+  return { verdict: 0, sanctions: [], freshness: [], atMs: 0n, freshnessBudgetMs: 0n, evidence: Buffer.alloc(0) };
 }
 
 export const CheckSanctionsResponse: MessageFns<CheckSanctionsResponse> = {
@@ -1319,6 +1476,9 @@ export const CheckSanctionsResponse: MessageFns<CheckSanctionsResponse> = {
         throw new globalThis.Error("value provided for field message.freshnessBudgetMs of type int64 too large");
       }
       writer.uint32(40).int64(message.freshnessBudgetMs);
+    }
+    if (message.evidence.length !== 0) {
+      writer.uint32(50).bytes(message.evidence);
     }
     return writer;
   },
@@ -1376,6 +1536,14 @@ export const CheckSanctionsResponse: MessageFns<CheckSanctionsResponse> = {
             message.freshnessBudgetMs = reader.int64() as bigint;
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.evidence = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1403,6 +1571,7 @@ export const CheckSanctionsResponse: MessageFns<CheckSanctionsResponse> = {
         : isSet(object.freshness_budget_ms)
         ? BigInt(object.freshness_budget_ms)
         : 0n,
+      evidence: isSet(object.evidence) ? Buffer.from(bytesFromBase64(object.evidence)) : Buffer.alloc(0),
     };
   },
 
@@ -1423,6 +1592,9 @@ export const CheckSanctionsResponse: MessageFns<CheckSanctionsResponse> = {
     if (message.freshnessBudgetMs !== 0n) {
       obj.freshnessBudgetMs = message.freshnessBudgetMs.toString();
     }
+    if (message.evidence.length !== 0) {
+      obj.evidence = base64FromBytes(message.evidence);
+    }
     return obj;
   },
 
@@ -1438,6 +1610,7 @@ export const CheckSanctionsResponse: MessageFns<CheckSanctionsResponse> = {
     message.freshnessBudgetMs = (object.freshnessBudgetMs !== undefined && object.freshnessBudgetMs !== null)
       ? BigInt(object.freshnessBudgetMs)
       : 0n;
+    message.evidence = object.evidence ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -1505,6 +1678,10 @@ function createBaseMemberStatus(): MemberStatus {
     lastContactMs: 0n,
     equivocated: false,
     self: false,
+    connected: false,
+    lagMs: 0n,
+    freshnessBreaches: 0,
+    staleSinceMs: 0n,
   };
 }
 
@@ -1548,6 +1725,24 @@ export const MemberStatus: MessageFns<MemberStatus> = {
     }
     if (message.self !== false) {
       writer.uint32(72).bool(message.self);
+    }
+    if (message.connected !== false) {
+      writer.uint32(80).bool(message.connected);
+    }
+    if (message.lagMs !== 0n) {
+      if (BigInt.asIntN(64, message.lagMs) !== message.lagMs) {
+        throw new globalThis.Error("value provided for field message.lagMs of type int64 too large");
+      }
+      writer.uint32(88).int64(message.lagMs);
+    }
+    if (message.freshnessBreaches !== 0) {
+      writer.uint32(96).uint32(message.freshnessBreaches);
+    }
+    if (message.staleSinceMs !== 0n) {
+      if (BigInt.asIntN(64, message.staleSinceMs) !== message.staleSinceMs) {
+        throw new globalThis.Error("value provided for field message.staleSinceMs of type int64 too large");
+      }
+      writer.uint32(104).int64(message.staleSinceMs);
     }
     return writer;
   },
@@ -1637,6 +1832,38 @@ export const MemberStatus: MessageFns<MemberStatus> = {
             message.self = reader.bool();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.connected = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.lagMs = reader.int64() as bigint;
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.freshnessBreaches = reader.uint32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.staleSinceMs = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1684,6 +1911,18 @@ export const MemberStatus: MessageFns<MemberStatus> = {
         : 0n,
       equivocated: isSet(object.equivocated) ? globalThis.Boolean(object.equivocated) : false,
       self: isSet(object.self) ? globalThis.Boolean(object.self) : false,
+      connected: isSet(object.connected) ? globalThis.Boolean(object.connected) : false,
+      lagMs: isSet(object.lagMs) ? BigInt(object.lagMs) : isSet(object.lag_ms) ? BigInt(object.lag_ms) : 0n,
+      freshnessBreaches: isSet(object.freshnessBreaches)
+        ? globalThis.Number(object.freshnessBreaches)
+        : isSet(object.freshness_breaches)
+        ? globalThis.Number(object.freshness_breaches)
+        : 0,
+      staleSinceMs: isSet(object.staleSinceMs)
+        ? BigInt(object.staleSinceMs)
+        : isSet(object.stale_since_ms)
+        ? BigInt(object.stale_since_ms)
+        : 0n,
     };
   },
 
@@ -1716,6 +1955,18 @@ export const MemberStatus: MessageFns<MemberStatus> = {
     if (message.self !== false) {
       obj.self = message.self;
     }
+    if (message.connected !== false) {
+      obj.connected = message.connected;
+    }
+    if (message.lagMs !== 0n) {
+      obj.lagMs = message.lagMs.toString();
+    }
+    if (message.freshnessBreaches !== 0) {
+      obj.freshnessBreaches = Math.round(message.freshnessBreaches);
+    }
+    if (message.staleSinceMs !== 0n) {
+      obj.staleSinceMs = message.staleSinceMs.toString();
+    }
     return obj;
   },
 
@@ -1735,6 +1986,12 @@ export const MemberStatus: MessageFns<MemberStatus> = {
       : 0n;
     message.equivocated = object.equivocated ?? false;
     message.self = object.self ?? false;
+    message.connected = object.connected ?? false;
+    message.lagMs = (object.lagMs !== undefined && object.lagMs !== null) ? BigInt(object.lagMs) : 0n;
+    message.freshnessBreaches = object.freshnessBreaches ?? 0;
+    message.staleSinceMs = (object.staleSinceMs !== undefined && object.staleSinceMs !== null)
+      ? BigInt(object.staleSinceMs)
+      : 0n;
     return message;
   },
 };
@@ -1747,6 +2004,10 @@ function createBaseGetStatusResponse(): GetStatusResponse {
     members: [],
     entriesStored: 0n,
     uptimeMs: 0n,
+    ingestEntriesPerSecond: 0,
+    storeBytes: 0n,
+    freshnessBudgetMs: 0n,
+    linkTimeoutMs: 0n,
   };
 }
 
@@ -1775,6 +2036,27 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
         throw new globalThis.Error("value provided for field message.uptimeMs of type int64 too large");
       }
       writer.uint32(48).int64(message.uptimeMs);
+    }
+    if (message.ingestEntriesPerSecond !== 0) {
+      writer.uint32(57).double(message.ingestEntriesPerSecond);
+    }
+    if (message.storeBytes !== 0n) {
+      if (BigInt.asUintN(64, message.storeBytes) !== message.storeBytes) {
+        throw new globalThis.Error("value provided for field message.storeBytes of type uint64 too large");
+      }
+      writer.uint32(64).uint64(message.storeBytes);
+    }
+    if (message.freshnessBudgetMs !== 0n) {
+      if (BigInt.asIntN(64, message.freshnessBudgetMs) !== message.freshnessBudgetMs) {
+        throw new globalThis.Error("value provided for field message.freshnessBudgetMs of type int64 too large");
+      }
+      writer.uint32(72).int64(message.freshnessBudgetMs);
+    }
+    if (message.linkTimeoutMs !== 0n) {
+      if (BigInt.asIntN(64, message.linkTimeoutMs) !== message.linkTimeoutMs) {
+        throw new globalThis.Error("value provided for field message.linkTimeoutMs of type int64 too large");
+      }
+      writer.uint32(80).int64(message.linkTimeoutMs);
     }
     return writer;
   },
@@ -1840,6 +2122,38 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
             message.uptimeMs = reader.int64() as bigint;
             continue;
           }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.ingestEntriesPerSecond = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.storeBytes = reader.uint64() as bigint;
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.freshnessBudgetMs = reader.int64() as bigint;
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.linkTimeoutMs = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1878,6 +2192,26 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
         : isSet(object.uptime_ms)
         ? BigInt(object.uptime_ms)
         : 0n,
+      ingestEntriesPerSecond: isSet(object.ingestEntriesPerSecond)
+        ? globalThis.Number(object.ingestEntriesPerSecond)
+        : isSet(object.ingest_entries_per_second)
+        ? globalThis.Number(object.ingest_entries_per_second)
+        : 0,
+      storeBytes: isSet(object.storeBytes)
+        ? BigInt(object.storeBytes)
+        : isSet(object.store_bytes)
+        ? BigInt(object.store_bytes)
+        : 0n,
+      freshnessBudgetMs: isSet(object.freshnessBudgetMs)
+        ? BigInt(object.freshnessBudgetMs)
+        : isSet(object.freshness_budget_ms)
+        ? BigInt(object.freshness_budget_ms)
+        : 0n,
+      linkTimeoutMs: isSet(object.linkTimeoutMs)
+        ? BigInt(object.linkTimeoutMs)
+        : isSet(object.link_timeout_ms)
+        ? BigInt(object.link_timeout_ms)
+        : 0n,
     };
   },
 
@@ -1901,6 +2235,18 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     if (message.uptimeMs !== 0n) {
       obj.uptimeMs = message.uptimeMs.toString();
     }
+    if (message.ingestEntriesPerSecond !== 0) {
+      obj.ingestEntriesPerSecond = floatToJson(message.ingestEntriesPerSecond);
+    }
+    if (message.storeBytes !== 0n) {
+      obj.storeBytes = message.storeBytes.toString();
+    }
+    if (message.freshnessBudgetMs !== 0n) {
+      obj.freshnessBudgetMs = message.freshnessBudgetMs.toString();
+    }
+    if (message.linkTimeoutMs !== 0n) {
+      obj.linkTimeoutMs = message.linkTimeoutMs.toString();
+    }
     return obj;
   },
 
@@ -1917,6 +2263,870 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
       ? BigInt(object.entriesStored)
       : 0n;
     message.uptimeMs = (object.uptimeMs !== undefined && object.uptimeMs !== null) ? BigInt(object.uptimeMs) : 0n;
+    message.ingestEntriesPerSecond = object.ingestEntriesPerSecond ?? 0;
+    message.storeBytes = (object.storeBytes !== undefined && object.storeBytes !== null)
+      ? BigInt(object.storeBytes)
+      : 0n;
+    message.freshnessBudgetMs = (object.freshnessBudgetMs !== undefined && object.freshnessBudgetMs !== null)
+      ? BigInt(object.freshnessBudgetMs)
+      : 0n;
+    message.linkTimeoutMs = (object.linkTimeoutMs !== undefined && object.linkTimeoutMs !== null)
+      ? BigInt(object.linkTimeoutMs)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseBackupRequest(): BackupRequest {
+  return { atMs: 0n, signature: Buffer.alloc(0) };
+}
+
+export const BackupRequest: MessageFns<BackupRequest> = {
+  encode(message: BackupRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.atMs !== 0n) {
+      if (BigInt.asIntN(64, message.atMs) !== message.atMs) {
+        throw new globalThis.Error("value provided for field message.atMs of type int64 too large");
+      }
+      writer.uint32(8).int64(message.atMs);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(18).bytes(message.signature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.atMs = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupRequest {
+    return {
+      atMs: isSet(object.atMs) ? BigInt(object.atMs) : isSet(object.at_ms) ? BigInt(object.at_ms) : 0n,
+      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: BackupRequest): unknown {
+    const obj: any = {};
+    if (message.atMs !== 0n) {
+      obj.atMs = message.atMs.toString();
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BackupRequest>, I>>(base?: I): BackupRequest {
+    return BackupRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BackupRequest>, I>>(object: I): BackupRequest {
+    const message = createBaseBackupRequest();
+    message.atMs = (object.atMs !== undefined && object.atMs !== null) ? BigInt(object.atMs) : 0n;
+    message.signature = object.signature ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseBackupResponse(): BackupResponse {
+  return { part: undefined };
+}
+
+export const BackupResponse: MessageFns<BackupResponse> = {
+  encode(message: BackupResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.part?.$case) {
+      case "header":
+        BackupHeader.encode(message.part.value, writer.uint32(10).fork()).join();
+        break;
+      case "chunk":
+        BackupChunk.encode(message.part.value, writer.uint32(18).fork()).join();
+        break;
+      case "proof":
+        EquivocationProof.encode(message.part.value, writer.uint32(26).fork()).join();
+        break;
+      case "trailer":
+        BackupTrailer.encode(message.part.value, writer.uint32(34).fork()).join();
+        break;
+      case "checksum":
+        writer.uint32(42).bytes(message.part.value);
+        break;
+      case "privateState":
+        BackupPrivateState.encode(message.part.value, writer.uint32(50).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.part = { $case: "header", value: BackupHeader.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.part = { $case: "chunk", value: BackupChunk.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.part = { $case: "proof", value: EquivocationProof.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.part = { $case: "trailer", value: BackupTrailer.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.part = { $case: "checksum", value: Buffer.from(reader.bytes()) };
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.part = { $case: "privateState", value: BackupPrivateState.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupResponse {
+    return {
+      part: isSet(object.header)
+        ? { $case: "header", value: BackupHeader.fromJSON(object.header) }
+        : isSet(object.chunk)
+        ? { $case: "chunk", value: BackupChunk.fromJSON(object.chunk) }
+        : isSet(object.proof)
+        ? { $case: "proof", value: EquivocationProof.fromJSON(object.proof) }
+        : isSet(object.trailer)
+        ? { $case: "trailer", value: BackupTrailer.fromJSON(object.trailer) }
+        : isSet(object.checksum)
+        ? { $case: "checksum", value: Buffer.from(bytesFromBase64(object.checksum)) }
+        : isSet(object.privateState)
+        ? { $case: "privateState", value: BackupPrivateState.fromJSON(object.privateState) }
+        : isSet(object.private_state)
+        ? { $case: "privateState", value: BackupPrivateState.fromJSON(object.private_state) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: BackupResponse): unknown {
+    const obj: any = {};
+    if (message.part?.$case === "header") {
+      obj.header = BackupHeader.toJSON(message.part.value);
+    } else if (message.part?.$case === "chunk") {
+      obj.chunk = BackupChunk.toJSON(message.part.value);
+    } else if (message.part?.$case === "proof") {
+      obj.proof = EquivocationProof.toJSON(message.part.value);
+    } else if (message.part?.$case === "trailer") {
+      obj.trailer = BackupTrailer.toJSON(message.part.value);
+    } else if (message.part?.$case === "checksum") {
+      obj.checksum = base64FromBytes(message.part.value);
+    } else if (message.part?.$case === "privateState") {
+      obj.privateState = BackupPrivateState.toJSON(message.part.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BackupResponse>, I>>(base?: I): BackupResponse {
+    return BackupResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BackupResponse>, I>>(object: I): BackupResponse {
+    const message = createBaseBackupResponse();
+    switch (object.part?.$case) {
+      case "header": {
+        if (object.part?.value !== undefined && object.part?.value !== null) {
+          message.part = { $case: "header", value: BackupHeader.fromPartial(object.part.value) };
+        }
+        break;
+      }
+      case "chunk": {
+        if (object.part?.value !== undefined && object.part?.value !== null) {
+          message.part = { $case: "chunk", value: BackupChunk.fromPartial(object.part.value) };
+        }
+        break;
+      }
+      case "proof": {
+        if (object.part?.value !== undefined && object.part?.value !== null) {
+          message.part = { $case: "proof", value: EquivocationProof.fromPartial(object.part.value) };
+        }
+        break;
+      }
+      case "trailer": {
+        if (object.part?.value !== undefined && object.part?.value !== null) {
+          message.part = { $case: "trailer", value: BackupTrailer.fromPartial(object.part.value) };
+        }
+        break;
+      }
+      case "checksum": {
+        if (object.part?.value !== undefined && object.part?.value !== null) {
+          message.part = { $case: "checksum", value: object.part.value };
+        }
+        break;
+      }
+      case "privateState": {
+        if (object.part?.value !== undefined && object.part?.value !== null) {
+          message.part = { $case: "privateState", value: BackupPrivateState.fromPartial(object.part.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseBackupHeader(): BackupHeader {
+  return {
+    formatVersion: 0,
+    allianceId: Buffer.alloc(0),
+    nodeId: Buffer.alloc(0),
+    createdAtMs: 0n,
+    logs: [],
+    proofs: 0,
+    privateStates: 0n,
+    privateStateIncluded: false,
+  };
+}
+
+export const BackupHeader: MessageFns<BackupHeader> = {
+  encode(message: BackupHeader, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.formatVersion !== 0) {
+      writer.uint32(8).uint32(message.formatVersion);
+    }
+    if (message.allianceId.length !== 0) {
+      writer.uint32(18).bytes(message.allianceId);
+    }
+    if (message.nodeId.length !== 0) {
+      writer.uint32(26).bytes(message.nodeId);
+    }
+    if (message.createdAtMs !== 0n) {
+      if (BigInt.asIntN(64, message.createdAtMs) !== message.createdAtMs) {
+        throw new globalThis.Error("value provided for field message.createdAtMs of type int64 too large");
+      }
+      writer.uint32(32).int64(message.createdAtMs);
+    }
+    for (const v of message.logs) {
+      BackupLog.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.proofs !== 0) {
+      writer.uint32(48).uint32(message.proofs);
+    }
+    if (message.privateStates !== 0n) {
+      if (BigInt.asUintN(64, message.privateStates) !== message.privateStates) {
+        throw new globalThis.Error("value provided for field message.privateStates of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.privateStates);
+    }
+    if (message.privateStateIncluded !== false) {
+      writer.uint32(64).bool(message.privateStateIncluded);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupHeader {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupHeader();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.formatVersion = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.allianceId = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nodeId = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.createdAtMs = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.logs.push(BackupLog.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.proofs = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.privateStates = reader.uint64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.privateStateIncluded = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupHeader {
+    return {
+      formatVersion: isSet(object.formatVersion)
+        ? globalThis.Number(object.formatVersion)
+        : isSet(object.format_version)
+        ? globalThis.Number(object.format_version)
+        : 0,
+      allianceId: isSet(object.allianceId)
+        ? Buffer.from(bytesFromBase64(object.allianceId))
+        : isSet(object.alliance_id)
+        ? Buffer.from(bytesFromBase64(object.alliance_id))
+        : Buffer.alloc(0),
+      nodeId: isSet(object.nodeId)
+        ? Buffer.from(bytesFromBase64(object.nodeId))
+        : isSet(object.node_id)
+        ? Buffer.from(bytesFromBase64(object.node_id))
+        : Buffer.alloc(0),
+      createdAtMs: isSet(object.createdAtMs)
+        ? BigInt(object.createdAtMs)
+        : isSet(object.created_at_ms)
+        ? BigInt(object.created_at_ms)
+        : 0n,
+      logs: globalThis.Array.isArray(object?.logs)
+        ? object.logs.map((e: any) => BackupLog.fromJSON(e))
+        : [],
+      proofs: isSet(object.proofs) ? globalThis.Number(object.proofs) : 0,
+      privateStates: isSet(object.privateStates)
+        ? BigInt(object.privateStates)
+        : isSet(object.private_states)
+        ? BigInt(object.private_states)
+        : 0n,
+      privateStateIncluded: isSet(object.privateStateIncluded)
+        ? globalThis.Boolean(object.privateStateIncluded)
+        : isSet(object.private_state_included)
+        ? globalThis.Boolean(object.private_state_included)
+        : false,
+    };
+  },
+
+  toJSON(message: BackupHeader): unknown {
+    const obj: any = {};
+    if (message.formatVersion !== 0) {
+      obj.formatVersion = Math.round(message.formatVersion);
+    }
+    if (message.allianceId.length !== 0) {
+      obj.allianceId = base64FromBytes(message.allianceId);
+    }
+    if (message.nodeId.length !== 0) {
+      obj.nodeId = base64FromBytes(message.nodeId);
+    }
+    if (message.createdAtMs !== 0n) {
+      obj.createdAtMs = message.createdAtMs.toString();
+    }
+    if (message.logs?.length) {
+      obj.logs = message.logs.map((e) => BackupLog.toJSON(e));
+    }
+    if (message.proofs !== 0) {
+      obj.proofs = Math.round(message.proofs);
+    }
+    if (message.privateStates !== 0n) {
+      obj.privateStates = message.privateStates.toString();
+    }
+    if (message.privateStateIncluded !== false) {
+      obj.privateStateIncluded = message.privateStateIncluded;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BackupHeader>, I>>(base?: I): BackupHeader {
+    return BackupHeader.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BackupHeader>, I>>(object: I): BackupHeader {
+    const message = createBaseBackupHeader();
+    message.formatVersion = object.formatVersion ?? 0;
+    message.allianceId = object.allianceId ?? Buffer.alloc(0);
+    message.nodeId = object.nodeId ?? Buffer.alloc(0);
+    message.createdAtMs = (object.createdAtMs !== undefined && object.createdAtMs !== null)
+      ? BigInt(object.createdAtMs)
+      : 0n;
+    message.logs = object.logs?.map((e) => BackupLog.fromPartial(e)) || [];
+    message.proofs = object.proofs ?? 0;
+    message.privateStates = (object.privateStates !== undefined && object.privateStates !== null)
+      ? BigInt(object.privateStates)
+      : 0n;
+    message.privateStateIncluded = object.privateStateIncluded ?? false;
+    return message;
+  },
+};
+
+function createBaseBackupPrivateState(): BackupPrivateState {
+  return { key: "", value: Buffer.alloc(0) };
+}
+
+export const BackupPrivateState: MessageFns<BackupPrivateState> = {
+  encode(message: BackupPrivateState, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value.length !== 0) {
+      writer.uint32(18).bytes(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupPrivateState {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupPrivateState();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupPrivateState {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? Buffer.from(bytesFromBase64(object.value)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: BackupPrivateState): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value.length !== 0) {
+      obj.value = base64FromBytes(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BackupPrivateState>, I>>(base?: I): BackupPrivateState {
+    return BackupPrivateState.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BackupPrivateState>, I>>(object: I): BackupPrivateState {
+    const message = createBaseBackupPrivateState();
+    message.key = object.key ?? "";
+    message.value = object.value ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseBackupLog(): BackupLog {
+  return { author: Buffer.alloc(0), entries: 0n };
+}
+
+export const BackupLog: MessageFns<BackupLog> = {
+  encode(message: BackupLog, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.author.length !== 0) {
+      writer.uint32(10).bytes(message.author);
+    }
+    if (message.entries !== 0n) {
+      if (BigInt.asUintN(64, message.entries) !== message.entries) {
+        throw new globalThis.Error("value provided for field message.entries of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.entries);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupLog {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupLog();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.author = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.entries = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupLog {
+    return {
+      author: isSet(object.author) ? Buffer.from(bytesFromBase64(object.author)) : Buffer.alloc(0),
+      entries: isSet(object.entries) ? BigInt(object.entries) : 0n,
+    };
+  },
+
+  toJSON(message: BackupLog): unknown {
+    const obj: any = {};
+    if (message.author.length !== 0) {
+      obj.author = base64FromBytes(message.author);
+    }
+    if (message.entries !== 0n) {
+      obj.entries = message.entries.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BackupLog>, I>>(base?: I): BackupLog {
+    return BackupLog.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BackupLog>, I>>(object: I): BackupLog {
+    const message = createBaseBackupLog();
+    message.author = object.author ?? Buffer.alloc(0);
+    message.entries = (object.entries !== undefined && object.entries !== null) ? BigInt(object.entries) : 0n;
+    return message;
+  },
+};
+
+function createBaseBackupChunk(): BackupChunk {
+  return { entries: [], head: undefined };
+}
+
+export const BackupChunk: MessageFns<BackupChunk> = {
+  encode(message: BackupChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      writer.uint32(10).bytes(v!);
+    }
+    if (message.head !== undefined) {
+      SignedHead.encode(message.head, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(Buffer.from(reader.bytes()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.head = SignedHead.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupChunk {
+    return {
+      entries: globalThis.Array.isArray(object?.entries)
+        ? object.entries.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : [],
+      head: isSet(object.head) ? SignedHead.fromJSON(object.head) : undefined,
+    };
+  },
+
+  toJSON(message: BackupChunk): unknown {
+    const obj: any = {};
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => base64FromBytes(e));
+    }
+    if (message.head !== undefined) {
+      obj.head = SignedHead.toJSON(message.head);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BackupChunk>, I>>(base?: I): BackupChunk {
+    return BackupChunk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BackupChunk>, I>>(object: I): BackupChunk {
+    const message = createBaseBackupChunk();
+    message.entries = object.entries?.map((e) => e) || [];
+    message.head = (object.head !== undefined && object.head !== null)
+      ? SignedHead.fromPartial(object.head)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBackupTrailer(): BackupTrailer {
+  return { chunks: 0n, entries: 0n };
+}
+
+export const BackupTrailer: MessageFns<BackupTrailer> = {
+  encode(message: BackupTrailer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chunks !== 0n) {
+      if (BigInt.asUintN(64, message.chunks) !== message.chunks) {
+        throw new globalThis.Error("value provided for field message.chunks of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.chunks);
+    }
+    if (message.entries !== 0n) {
+      if (BigInt.asUintN(64, message.entries) !== message.entries) {
+        throw new globalThis.Error("value provided for field message.entries of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.entries);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupTrailer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupTrailer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.chunks = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.entries = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupTrailer {
+    return {
+      chunks: isSet(object.chunks) ? BigInt(object.chunks) : 0n,
+      entries: isSet(object.entries) ? BigInt(object.entries) : 0n,
+    };
+  },
+
+  toJSON(message: BackupTrailer): unknown {
+    const obj: any = {};
+    if (message.chunks !== 0n) {
+      obj.chunks = message.chunks.toString();
+    }
+    if (message.entries !== 0n) {
+      obj.entries = message.entries.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BackupTrailer>, I>>(base?: I): BackupTrailer {
+    return BackupTrailer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BackupTrailer>, I>>(object: I): BackupTrailer {
+    const message = createBaseBackupTrailer();
+    message.chunks = (object.chunks !== undefined && object.chunks !== null) ? BigInt(object.chunks) : 0n;
+    message.entries = (object.entries !== undefined && object.entries !== null) ? BigInt(object.entries) : 0n;
     return message;
   },
 };
@@ -2101,10 +3311,34 @@ export const NodeServiceService = {
     responseSerialize: (value: GetStatusResponse): Buffer => Buffer.from(GetStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetStatusResponse => GetStatusResponse.decode(value),
   },
+  /**
+   * A consistent snapshot of this node's store, read from one LevelDB
+   * snapshot while the node runs: a header, every author's log as chunks that
+   * each end on a stored signed head, the equivocation proofs, the node's
+   * private state (signed requests only), a trailer. `tongxing backup` writes
+   * it to a file (docs/OPERATIONS.md).
+   */
+  backup: {
+    path: "/tongxing.api.v1.NodeService/Backup" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: BackupRequest): Buffer => Buffer.from(BackupRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BackupRequest => BackupRequest.decode(value),
+    responseSerialize: (value: BackupResponse): Buffer => Buffer.from(BackupResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BackupResponse => BackupResponse.decode(value),
+  },
 } as const;
 
 export interface NodeServiceServer extends UntypedServiceImplementation {
   getStatus: handleUnaryCall<GetStatusRequest, GetStatusResponse>;
+  /**
+   * A consistent snapshot of this node's store, read from one LevelDB
+   * snapshot while the node runs: a header, every author's log as chunks that
+   * each end on a stored signed head, the equivocation proofs, the node's
+   * private state (signed requests only), a trailer. `tongxing backup` writes
+   * it to a file (docs/OPERATIONS.md).
+   */
+  backup: handleServerStreamingCall<BackupRequest, BackupResponse>;
 }
 
 export interface NodeServiceClient extends Client {
@@ -2123,6 +3357,19 @@ export interface NodeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetStatusResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * A consistent snapshot of this node's store, read from one LevelDB
+   * snapshot while the node runs: a header, every author's log as chunks that
+   * each end on a stored signed head, the equivocation proofs, the node's
+   * private state (signed requests only), a trailer. `tongxing backup` writes
+   * it to a file (docs/OPERATIONS.md).
+   */
+  backup(request: BackupRequest, options?: Partial<CallOptions>): ClientReadableStream<BackupResponse>;
+  backup(
+    request: BackupRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<BackupResponse>;
 }
 
 export const NodeServiceClient = makeGenericClientConstructor(
@@ -2140,6 +3387,10 @@ function bytesFromBase64(b64: string): Uint8Array {
 
 function base64FromBytes(arr: Uint8Array): string {
   return globalThis.Buffer.from(arr).toString("base64");
+}
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;

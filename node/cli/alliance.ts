@@ -1,0 +1,429 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { GenesisBody, GroundsCategory, ListType, MemberRole, type GovernanceProposal, type Member, type RecognitionRule } from '../../gen/tongxing/records/v1/records.js';
+import type { GetGovernanceResponse } from '../../gen/tongxing/api/v1/governance.js';
+import { readPrivateKeyPem } from '../../federation/crypto/pem.js';
+import { nodeIdOf } from '../../federation/crypto/sm2.js';
+import { sm3Hex } from '../../federation/crypto/sm3.js';
+import { readCertificates } from '../../federation/crypto/x509.js';
+import { encodeGenesisBody, keyRotation, signAdmission, signGenesis, validateGenesisBody, verifyGenesis, withSignature } from '../../federation/governance/genesis.js';
+import { roleName } from '../../federation/governance/state.js';
+import { configDefaults, tlsPathFor } from '../config.js';
+import { genesisToJson, joinRequestToJson, memberToJson, readGenesisFile, readJoinRequest, readMemberFile } from '../genesis-file.js';
+import { governanceClient } from '../api/governance.js';
+import { generatePeerKey, peerIdOfKey, peerKeyFromBase64, peerKeyToBase64 } from '../gossip.js';
+import { readTlsIdentity } from '../peer/tls.js';
+import { recogniseEveryList } from '../../federation/views/recognition.js';
+import { exitNegative, exitOk, many, optional, printJson, required, UsageError, type Command, type Io, type Parsed } from './command.js';
+import { callNode, hex, nodeAddress, nodeOptions, nodeUsageLines } from './node-client.js';
+
+// `tongxing alliance ...`: what alliance admins do (docs/ALLIANCE.md).
+// Founding is offline and file based: each founder describes its node
+// (member), one drafts the genesis, each signs it with its own key, anyone
+// checks it (finalize). Changes afterwards go through a member's node:
+// propose, approve, status. A new city makes a join request file.
+
+const roles: Record<string, MemberRole> = {
+  'city-center': MemberRole.MEMBER_ROLE_CITY_CENTER,
+  admin: MemberRole.MEMBER_ROLE_ADMIN,
+  observer: MemberRole.MEMBER_ROLE_OBSERVER,
+};
+
+function parseRoles(text: string, option: string): MemberRole[] {
+  return text.split(',').map((name) => {
+    const role = roles[name.trim()];
+    if (role === undefined) throw new UsageError(`${option}: unknown role ${JSON.stringify(name)}; roles are ${Object.keys(roles).join(', ')}`);
+    return role;
+  });
+}
+
+const listTypes: Record<string, ListType> = {
+  'serious-dishonesty': ListType.LIST_TYPE_SERIOUS_DISHONESTY,
+  'bad-behaviour': ListType.LIST_TYPE_BAD_BEHAVIOUR,
+  watch: ListType.LIST_TYPE_WATCH,
+};
+const groundsNames: Record<string, GroundsCategory> = {
+  fraud: GroundsCategory.GROUNDS_CATEGORY_FRAUD,
+  corruption: GroundsCategory.GROUNDS_CATEGORY_CORRUPTION,
+  collusion: GroundsCategory.GROUNDS_CATEGORY_COLLUSION,
+  coercion: GroundsCategory.GROUNDS_CATEGORY_COERCION,
+  other: GroundsCategory.GROUNDS_CATEGORY_OTHER,
+};
+const dayMs = 86_400_000n;
+/** A sanctions check fails closed when a member's newest head is older than this (a minute: beacons come every few seconds). */
+const freshnessBudgetMsDefault = 60_000;
+
+/** LIST[:GROUNDS,...][:MIN_DAYS d], e.g. serious-dishonesty:fraud,corruption:365d or bad-behaviour. */
+export function parseRecognitionRule(spec: string): RecognitionRule {
+  const [list = '', grounds = '', minimum = ''] = spec.split(':');
+  const listType = listTypes[list];
+  if (listType === undefined) throw new UsageError(`--recognize ${JSON.stringify(spec)}: list type must be one of ${Object.keys(listTypes).join(', ')}`);
+  const categories = grounds === '' ? [] : grounds.split(',').map((g) => {
+    const category = groundsNames[g];
+    if (category === undefined) throw new UsageError(`--recognize ${JSON.stringify(spec)}: grounds must be among ${Object.keys(groundsNames).join(', ')}`);
+    return category;
+  });
+  const days = /^(\d+)d$/.exec(minimum);
+  if (minimum !== '' && !days) throw new UsageError(`--recognize ${JSON.stringify(spec)}: the minimum restriction is days, like 365d`);
+  return { listType, grounds: categories, minRestrictionMs: days ? BigInt(days[1]!) * dayMs : 0n };
+}
+
+export function describeRule(rule: RecognitionRule): string {
+  const list = Object.keys(listTypes).find((k) => listTypes[k] === rule.listType) ?? `list ${rule.listType}`;
+  const grounds = rule.grounds.length === 0 ? 'any grounds' : rule.grounds.map((g) => Object.keys(groundsNames).find((k) => groundsNames[k] === g)).join(', ');
+  const minimum = rule.minRestrictionMs > 0n ? `, restricted at least ${rule.minRestrictionMs / dayMs} days` : '';
+  return `${list}, ${grounds}${minimum}`;
+}
+
+function writeNew(file: string, text: string, force: boolean): void {
+  if (!force && existsSync(file)) throw new UsageError(`${file} exists; pass --force to overwrite it`);
+  writeFileSync(file, text);
+}
+
+/** The member record of the node whose SM2 key is `--key`, from the options every founder and joining city gives. */
+async function memberFromOptions(args: Parsed): Promise<{ member: Member; keyFile: string }> {
+  const keyFile = required(args, 'key');
+  const keyPair = readPrivateKeyPem(readFileSync(keyFile, 'utf8'));
+  const tls = readTlsIdentity(optional(args, 'tls') ?? tlsPathFor(keyFile));
+  const gossipKeyFile = optional(args, 'gossip-key') ?? keyFile.replace(/(\.pem)?$/, '.p2p');
+  let peerKey;
+  if (existsSync(gossipKeyFile)) peerKey = await peerKeyFromBase64(readFileSync(gossipKeyFile, 'utf8').trim());
+  else {
+    peerKey = await generatePeerKey();
+    writeFileSync(gossipKeyFile, peerKeyToBase64(peerKey) + '\n', { mode: 0o600 });
+  }
+  const peerId = peerIdOfKey(peerKey);
+  const gossip = many(args, 'gossip').map((address) => (address.includes('/p2p/') ? address : `${address}/p2p/${peerId}`));
+  const member: Member = {
+    publicKey: Buffer.from(keyPair.publicKey),
+    city: required(args, 'city'),
+    regionCode: required(args, 'region'),
+    endpoints: many(args, 'peer'),
+    roles: parseRoles(optional(args, 'roles') ?? 'city-center,admin', '--roles'),
+    libp2pPeerId: peerId,
+    tlsCertificate: tls.certDer,
+    gossipAddresses: gossip,
+  };
+  if (member.endpoints.length === 0) throw new UsageError(`--peer HOST:PORT is required (where other members reach this node's peer service, e.g. ${configDefaults.peerListen})`);
+  return { member, keyFile };
+}
+
+const memberOptions = {
+  key: { type: 'string' },
+  tls: { type: 'string' },
+  'gossip-key': { type: 'string' },
+  city: { type: 'string' },
+  region: { type: 'string' },
+  peer: { type: 'string', multiple: true },
+  gossip: { type: 'string', multiple: true },
+  roles: { type: 'string' },
+  out: { type: 'string' },
+  force: { type: 'boolean' },
+} as const;
+
+const memberUsage = [
+  '  --key KEY.pem          the node\'s SM2 key (tongxing keygen)',
+  '  --tls FILE             its TLS identity (default KEY.tls.pem, made by keygen)',
+  '  --city NAME --region CODE   city and GB/T 2260 region code (e.g. Kunming 530100)',
+  '  --peer HOST:PORT       where other members reach its peer service (repeatable)',
+  '  --gossip MULTIADDR     its libp2p listen address, e.g. /ip4/10.1.2.3/tcp/7402 (repeatable; /p2p/<id> is added',
+  '                         from the gossip key KEY.p2p, created when missing)',
+  '  --roles LIST           city-center, admin, observer (default city-center,admin)',
+  '  --out FILE [--force]',
+];
+
+const member: Command = {
+  path: ['alliance', 'member'],
+  summary: 'describe a founding node for the genesis draft (member file)',
+  usage: ['--key KEY.pem --city NAME --region CODE --peer HOST:PORT [--gossip MULTIADDR] [--roles LIST] --out MEMBER.json', '', ...memberUsage].join('\n'),
+  options: memberOptions,
+  async run(args, io) {
+    const { member } = await memberFromOptions(args);
+    const out = required(args, 'out');
+    writeNew(out, memberToJson(member), args.values.force === true);
+    io.stdout(`${member.city} node ${nodeIdOf(member.publicKey)} described in ${out}\n`);
+    return exitOk;
+  },
+};
+
+const draft: Command = {
+  path: ['alliance', 'draft'],
+  summary: 'draft a genesis from the founders\' member files (then each founder signs it)',
+  usage: [
+    '--name NAME --member MEMBER.json... [--quorum N] [--trust-ca ROOT.pem]... [--recognize RULE]... [--freshness-budget-ms MS] --out GENESIS.json',
+    '',
+    '  --member FILE          a founder (alliance member output), one per founder',
+    '  --quorum N             approvals a change needs (default: a majority of the admin founders)',
+    '  --trust-ca FILE        a CA root certificate (PEM or DER) the alliance trusts; repeatable',
+    '  --recognize RULE       LIST[:GROUNDS,...][:MIN_DAYSd], e.g. serious-dishonesty:fraud,corruption:365d;',
+    '                         sanctions matching a rule are enforced by every member (default: every list type)',
+    `  --freshness-budget-ms  a sanctions check fails closed beyond this (default ${freshnessBudgetMsDefault})`,
+  ].join('\n'),
+  options: {
+    name: { type: 'string' },
+    member: { type: 'string', multiple: true },
+    quorum: { type: 'string' },
+    'trust-ca': { type: 'string', multiple: true },
+    recognize: { type: 'string', multiple: true },
+    'freshness-budget-ms': { type: 'string' },
+    out: { type: 'string' },
+    force: { type: 'boolean' },
+  },
+  async run(args, io) {
+    const founders = many(args, 'member').map(readMemberFile);
+    if (founders.length === 0) throw new UsageError('--member is required, once per founder');
+    const admins = founders.filter((f) => f.roles.includes(MemberRole.MEMBER_ROLE_ADMIN)).length;
+    const quorum = optional(args, 'quorum');
+    const rules = many(args, 'recognize').map(parseRecognitionRule);
+    const body: GenesisBody = {
+      allianceName: required(args, 'name'),
+      founders,
+      quorum: quorum === undefined ? Math.floor(admins / 2) + 1 : Number(quorum),
+      trustedCaRoots: many(args, 'trust-ca').flatMap((file) => readCertificates(readFileSync(file)).map((c) => Buffer.from(c.der))),
+      recognition: rules.length > 0 ? { rules } : recogniseEveryList,
+      freshnessBudgetMs: BigInt(optional(args, 'freshness-budget-ms') ?? freshnessBudgetMsDefault),
+      createdAtMs: BigInt(Date.now()),
+    };
+    validateGenesisBody(body);
+    const out = required(args, 'out');
+    writeNew(out, genesisToJson({ body: Buffer.from(encodeGenesisBody(body)), signatures: [] }), args.values.force === true);
+    io.stdout(`drafted ${out}: ${founders.map((f) => f.city).join(', ')}; quorum ${body.quorum}. Each founder now runs: tongxing alliance sign ${out} --key KEY.pem\n`);
+    return exitOk;
+  },
+};
+
+const sign: Command = {
+  path: ['alliance', 'sign'],
+  summary: 'sign a genesis draft as one founder, with its own key (offline; the file is updated)',
+  usage: ['GENESIS.json --key KEY.pem', '', '  the body is not changed: a founder who disagrees with it does not sign'].join('\n'),
+  options: { key: { type: 'string' } },
+  positionals: { min: 1, max: 1 },
+  async run(args, io) {
+    const file = args.positionals[0]!;
+    const genesis = readGenesisFile(file);
+    const keyPair = readPrivateKeyPem(readFileSync(required(args, 'key'), 'utf8'));
+    const signed = withSignature(genesis, signGenesis(genesis.body, keyPair));
+    const { missing } = verifyGenesis(signed, { partial: true });
+    writeFileSync(file, genesisToJson(signed));
+    io.stdout(missing.length === 0 ? `signed; every founder has signed ${file}: run tongxing alliance finalize ${file}\n` : `signed; still to sign: ${missing.join(', ')}\n`);
+    return exitOk;
+  },
+};
+
+const finalize: Command = {
+  path: ['alliance', 'finalize'],
+  summary: 'check a genesis: body valid and signed by every founder; print the alliance id',
+  usage: ['GENESIS.json [--json]', '', 'exit 0 when final, 1 when signatures are missing or do not verify'].join('\n'),
+  options: { json: { type: 'boolean' } },
+  positionals: { min: 1, max: 1 },
+  async run(args, io) {
+    const file = args.positionals[0]!;
+    const genesis = readGenesisFile(file);
+    const { body, allianceId, missing } = verifyGenesis(genesis, { partial: true });
+    const summary = {
+      allianceId: allianceId.toString('hex'),
+      name: body.allianceName,
+      founders: body.founders.map((f) => ({ city: f.city, nodeId: nodeIdOf(f.publicKey), roles: f.roles.map(roleName) })),
+      quorum: body.quorum,
+      trustedCaRoots: body.trustedCaRoots.map((r) => sm3Hex(r)),
+      missingSignatures: missing,
+    };
+    if (args.values.json) printJson(io, summary);
+    else {
+      io.stdout(`${body.allianceName}\nalliance id ${summary.allianceId}\nquorum ${body.quorum}\n`);
+      for (const f of summary.founders) io.stdout(`  ${f.city.padEnd(12)} ${f.nodeId.slice(0, 16)}  ${f.roles.join(', ')}\n`);
+      io.stdout(missing.length === 0 ? `final: signed by all ${body.founders.length} founders; nodes start with it (alliance: ${file})\n` : `not final: ${missing.join(', ')} must still sign\n`);
+    }
+    return missing.length === 0 ? exitOk : exitNegative;
+  },
+};
+
+const joinRequest: Command = {
+  path: ['alliance', 'join-request'],
+  summary: 'as a new city: make the join request file the admins propose',
+  usage: ['--genesis GENESIS.json --key KEY.pem --city NAME --region CODE --peer HOST:PORT [--gossip MULTIADDR] --out JOIN.json', '', ...memberUsage].join('\n'),
+  options: { ...memberOptions, genesis: { type: 'string' } },
+  async run(args, io) {
+    const genesis = verifyGenesis(readGenesisFile(required(args, 'genesis')));
+    const { member, keyFile } = await memberFromOptions(args);
+    const keyPair = readPrivateKeyPem(readFileSync(keyFile, 'utf8'));
+    const out = required(args, 'out');
+    writeNew(out, joinRequestToJson(genesis.allianceId, { member, possessionSignature: signAdmission(genesis.allianceId, member, keyPair) }), args.values.force === true);
+    io.stdout(`join request of ${member.city} (${nodeIdOf(member.publicKey).slice(0, 16)}) for "${genesis.body.allianceName}" in ${out}: send it to an admin, who runs tongxing alliance propose add-member ${out}\n`);
+    return exitOk;
+  },
+};
+
+/** A member named by city (case-insensitive) or by node id (or a unique prefix of at least 8 hex digits). */
+function resolveMember(state: GetGovernanceResponse, name: string): Buffer {
+  const lower = name.toLowerCase();
+  const matches = state.members.filter((m) => m.city.toLowerCase() === lower || (lower.length >= 8 && hex(m.nodeId).startsWith(lower)));
+  if (matches.length !== 1) throw new UsageError(`${JSON.stringify(name)} names ${matches.length === 0 ? 'no member' : 'more than one member'}; give a city or a node id (tongxing alliance status lists them)`);
+  return Buffer.from(matches[0]!.nodeId);
+}
+
+type Action = NonNullable<GovernanceProposal['action']>;
+const actions: Record<string, { usage: string; arity: number; build: (words: string[], state: GetGovernanceResponse, args: Parsed) => Action }> = {
+  'add-member': {
+    usage: 'add-member JOIN.json',
+    arity: 1,
+    build: ([file], state) => {
+      const request = readJoinRequest(file!);
+      if (request.allianceId !== hex(state.allianceId)) throw new UsageError(`${file} is a request to join alliance ${request.allianceId.slice(0, 12)}, not this one (${hex(state.allianceId).slice(0, 12)})`);
+      return { $case: 'addMember', value: request.admission };
+    },
+  },
+  suspend: { usage: 'suspend MEMBER', arity: 1, build: ([m], state) => ({ $case: 'suspendMember', value: resolveMember(state, m!) }) },
+  reinstate: { usage: 'reinstate MEMBER', arity: 1, build: ([m], state) => ({ $case: 'reinstateMember', value: resolveMember(state, m!) }) },
+  remove: { usage: 'remove MEMBER', arity: 1, build: ([m], state) => ({ $case: 'removeMember', value: resolveMember(state, m!) }) },
+  roles: { usage: 'roles MEMBER ROLE[,ROLE]', arity: 2, build: ([m, r], state) => ({ $case: 'changeRoles', value: { nodeId: resolveMember(state, m!), roles: parseRoles(r!, 'roles') } }) },
+  quorum: {
+    usage: 'quorum N',
+    arity: 1,
+    build: ([n]) => {
+      if (!/^\d+$/.test(n!)) throw new UsageError(`quorum must be a whole number, got ${JSON.stringify(n)}`);
+      return { $case: 'changeQuorum', value: Number(n) };
+    },
+  },
+  'trust-ca': { usage: 'trust-ca ROOT.pem', arity: 1, build: ([file]) => ({ $case: 'trustCa', value: Buffer.from(readCertificates(readFileSync(file!))[0]!.der) }) },
+  'distrust-ca': {
+    usage: 'distrust-ca ROOT.pem|SM3_FINGERPRINT',
+    arity: 1,
+    build: ([what]) => ({ $case: 'distrustCa', value: Buffer.from(/^[0-9a-f]{64}$/.test(what!) ? what! : sm3Hex(readCertificates(readFileSync(what!))[0]!.der), 'hex') }),
+  },
+  recognition: { usage: 'recognition RULE... (as alliance draft --recognize)', arity: -1, build: (rules) => ({ $case: 'changeRecognition', value: { rules: rules.map(parseRecognitionRule) } }) },
+  'lift-sanction': { usage: 'lift-sanction ISSUER SANCTION_ID', arity: 2, build: ([issuer, id], state) => ({ $case: 'liftSanction', value: { issuer: resolveMember(state, issuer!), sanctionId: id! } }) },
+  'update-member': { usage: 'update-member MEMBER.json', arity: 1, build: ([file]) => ({ $case: 'updateMember', value: readMemberFile(file!) }) },
+  'rotate-key': {
+    usage: 'rotate-key NEW_KEY.pem [--tls NEW.tls.pem]   (at the node whose key it is)',
+    arity: 1,
+    build: ([file], state, args) => {
+      const self = state.members.find((m) => m.self);
+      if (!self) throw new UsageError('the node at --node is not a member: run rotate-key at the node whose key it rotates');
+      const next = readPrivateKeyPem(readFileSync(file!, 'utf8'));
+      const tls = optional(args, 'tls');
+      return { $case: 'rotateKey', value: keyRotation(self.nodeId, next, tls ? readTlsIdentity(tls).certDer : undefined) };
+    },
+  },
+};
+
+function withGovernance(args: Parsed, io: Io, use: (client: ReturnType<typeof governanceClient>) => Promise<number>): Promise<number> {
+  return callNode(args, io, async () => {
+    const client = governanceClient(nodeAddress(args));
+    try {
+      return await use(client);
+    } finally {
+      client.close();
+    }
+  });
+}
+
+const propose: Command = {
+  path: ['alliance', 'propose'],
+  summary: 'propose a change at this node (approvals from a quorum of admins make it take effect)',
+  usage: [
+    'ACTION ARGS... --reason TEXT [--node HOST:PORT] [--json]',
+    '',
+    ...Object.values(actions).map((a) => `  ${a.usage}`),
+    '',
+    '  MEMBER is a city name or a node id (prefix of 8+ hex digits)',
+    ...nodeUsageLines,
+  ].join('\n'),
+  options: { reason: { type: 'string' }, tls: { type: 'string' }, ...nodeOptions },
+  positionals: { min: 1, max: 64 },
+  async run(args, io) {
+    const [name, ...words] = args.positionals as [string, ...string[]];
+    const action = actions[name];
+    if (!action) throw new UsageError(`unknown action ${JSON.stringify(name)}; actions: ${Object.keys(actions).join(', ')}`);
+    if (action.arity >= 0 && words.length !== action.arity) throw new UsageError(`usage: tongxing alliance propose ${action.usage}`);
+    if (action.arity < 0 && words.length === 0) throw new UsageError(`usage: tongxing alliance propose ${action.usage}`);
+    const reason = required(args, 'reason');
+    return withGovernance(args, io, async (client) => {
+      const state = await client.getGovernance();
+      const proposal: GovernanceProposal = { epoch: state.epoch, reason, action: action.build(words, state, args) };
+      const reply = await client.propose(proposal);
+      const hash = hex(reply.proposalHash);
+      if (args.values.json) printJson(io, { proposalHash: hash, epoch: Number(reply.epoch) });
+      else io.stdout(`proposal ${hash}\nnames epoch ${reply.epoch}; needs ${state.quorum} approvals (this node's counts if it is an admin).\nOther admins run: tongxing alliance approve ${hash} --node THEIR_NODE\n`);
+      return exitOk;
+    });
+  },
+};
+
+const approve: Command = {
+  path: ['alliance', 'approve'],
+  summary: 'approve a pending proposal at this node',
+  usage: ['PROPOSAL_HASH [--node HOST:PORT] [--json]', '', ...nodeUsageLines].join('\n'),
+  options: nodeOptions,
+  positionals: { min: 1, max: 1 },
+  async run(args, io) {
+    const hash = args.positionals[0]!;
+    if (!/^[0-9a-f]{64}$/.test(hash)) throw new UsageError(`PROPOSAL_HASH must be the 64 hex digits 'alliance propose' printed; got ${JSON.stringify(hash)}`);
+    return withGovernance(args, io, async (client) => {
+      const reply = await client.approve(Buffer.from(hash, 'hex'));
+      const proposal = (await client.getGovernance()).proposals.find((p) => hex(p.hash) === hash);
+      if (args.values.json) printJson(io, { approved: hash, state: proposal?.state, approvals: proposal?.approvals.length, needed: proposal?.needed });
+      else io.stdout(`approved ${hash.slice(0, 16)} (epoch ${reply.epoch}): ${proposal?.state === 'applied' ? `applied, epoch ${proposal.openedEpoch} opened` : `${proposal?.approvals.length ?? '?'} of ${proposal?.needed ?? '?'} approvals here so far`}\n`);
+      return exitOk;
+    });
+  },
+};
+
+const status: Command = {
+  path: ['alliance', 'status'],
+  summary: 'members, epoch, quorum and proposals with their approvals, as this node sees them',
+  usage: ['[--node HOST:PORT] [--json]', '', ...nodeUsageLines].join('\n'),
+  options: nodeOptions,
+  async run(args, io) {
+    return withGovernance(args, io, async (client) => {
+      const state = await client.getGovernance();
+      const cityOf = (id: Uint8Array) => state.members.find((m) => Buffer.from(m.nodeId).equals(id))?.city ?? hex(id).slice(0, 12);
+      if (args.values.json) {
+        printJson(io, {
+          allianceId: hex(state.allianceId),
+          name: state.name,
+          epoch: Number(state.epoch),
+          quorum: state.quorum,
+          members: state.members.map((m) => ({ city: m.city, nodeId: hex(m.nodeId), regionCode: m.regionCode, roles: m.roles.map(roleName), status: m.status, endpoints: m.endpoints, self: m.self })),
+          proposals: state.proposals.map((p) => ({ hash: hex(p.hash), author: cityOf(p.author), epoch: Number(p.epoch), action: p.action, summary: p.summary, reason: p.reason, state: p.state, approvals: p.approvals.map(cityOf), needed: p.needed, detail: p.detail })),
+          trustedCaRoots: state.trustedCaFingerprints.map(hex),
+          recognition: state.recognition?.rules.map(describeRule) ?? [],
+          ignoredApprovals: state.ignoredApprovals.map((i) => ({ author: cityOf(i.author), seq: Number(i.seq), reason: i.reason })),
+        });
+        return exitOk;
+      }
+      io.stdout(`${state.name}  (alliance ${hex(state.allianceId).slice(0, 16)})\nepoch ${state.epoch}, quorum ${state.quorum}\n\nmembers\n`);
+      for (const m of state.members) {
+        io.stdout(`  ${m.self ? '*' : ' '} ${m.city.padEnd(12)} ${hex(m.nodeId).slice(0, 16)}  ${m.status.padEnd(9)} ${m.roles.map(roleName).join(', ')}\n`);
+      }
+      io.stdout(`\ntrusted CA roots: ${state.trustedCaFingerprints.length === 0 ? 'none' : state.trustedCaFingerprints.map((f) => hex(f).slice(0, 16)).join(', ')}\n`);
+      io.stdout(`recognised alliance-wide: ${state.recognition?.rules.map(describeRule).join('; ') || 'nothing (each sanction binds its issuer only)'}\n`);
+      const open = state.proposals.filter((p) => p.state === 'pending');
+      io.stdout(`\nproposals (${open.length} pending)\n`);
+      for (const p of state.proposals) {
+        io.stdout(`  ${hex(p.hash).slice(0, 16)}  ${p.state.padEnd(9)} ${p.summary}  [by ${p.authorCity || hex(p.author).slice(0, 12)}, epoch ${p.epoch}, ${p.approvals.length}/${p.needed}: ${p.approvals.map(cityOf).join(', ')}]${p.detail && p.state !== 'applied' ? `  ${p.detail}` : ''}\n`);
+      }
+      for (const i of state.ignoredApprovals) io.stdout(`  ignored approval by ${cityOf(i.author)} (seq ${i.seq}): ${i.reason}\n`);
+      return exitOk;
+    });
+  },
+};
+
+const optOut: Command = {
+  path: ['alliance', 'opt-out'],
+  summary: "decline to enforce one member's sanction at this node, with a reason every member sees",
+  usage: ['ISSUER SANCTION_ID --reason TEXT [--withdraw] [--node HOST:PORT]', '', '  ISSUER is a city name or node id', '  --withdraw   enforce it again', ...nodeUsageLines].join('\n'),
+  options: { reason: { type: 'string' }, withdraw: { type: 'boolean' }, ...nodeOptions },
+  positionals: { min: 2, max: 2 },
+  async run(args, io) {
+    const [issuer, sanctionId] = args.positionals as [string, string];
+    const reason = required(args, 'reason');
+    return withGovernance(args, io, async (client) => {
+      const state = await client.getGovernance();
+      await client.optOut({ optOut: { issuer: resolveMember(state, issuer), sanctionId, reason, withdrawn: args.values.withdraw === true } });
+      io.stdout(args.values.withdraw ? `opt-out from ${sanctionId} withdrawn: enforced here again\n` : `opted out of ${sanctionId}: this node no longer enforces it; every member sees why\n`);
+      return exitOk;
+    });
+  },
+};
+
+export const allianceCommands: Command[] = [member, draft, sign, finalize, joinRequest, propose, approve, status, optOut];
