@@ -221,6 +221,8 @@ function checkJson(uscc: string, reply: CheckSanctionsResponse): object {
       issuer: hex(s.issued!.author),
       issuerCity: s.issued!.authorCity,
       quarantined: s.quarantined,
+      recognised: s.recognised,
+      recognition: s.recognition,
       issued: provenanceJson(s.issued),
       sanction: SanctionIssue.toJSON(s.sanction!),
     })),
@@ -239,10 +241,13 @@ function checkText(uscc: string, reply: CheckSanctionsResponse): string {
   const at = formatTime(Number(reply.atMs));
   const budget = formatDuration(Number(reply.freshnessBudgetMs));
   const lines: string[] = [];
-  if (reply.verdict === Verdict.VERDICT_CLEAR) lines.push(`${uscc}: CLEAR at ${at}: no active sanction at any member, and every member's data is fresh`);
+  const binding = reply.sanctions.filter((s) => s.recognised).length;
+  const notBinding = reply.sanctions.length - binding;
+  if (reply.verdict === Verdict.VERDICT_CLEAR) {
+    lines.push(`${uscc}: CLEAR at ${at}: no active sanction binding here${notBinding > 0 ? ` (${notBinding} not recognised here, listed below)` : ''}, and every member's data is fresh`);
+  }
   if (reply.verdict === Verdict.VERDICT_RESTRICTED) {
-    const n = reply.sanctions.length;
-    lines.push(`${uscc}: RESTRICTED at ${at}: ${n} active sanction${n === 1 ? '' : 's'}`);
+    lines.push(`${uscc}: RESTRICTED at ${at}: ${binding} active sanction${binding === 1 ? '' : 's'} binding here${notBinding > 0 ? `, ${notBinding} not recognised here` : ''}`);
   }
   for (const s of reply.sanctions) {
     const issue = s.sanction!;
@@ -253,6 +258,7 @@ function checkText(uscc: string, reply: CheckSanctionsResponse): string {
         (s.quarantined ? ' (ISSUER EQUIVOCATED: pending governance)' : ''),
       `    id ${issue.sanctionId}; grounds (${nameOf(categories, issue.groundsCategory)}): ${issue.grounds}`,
       `    decided by ${issue.decidingAuthority}, document ${issue.documentCode}` + (issue.scope.length > 0 ? `; scope ${issue.scope.join(', ')}` : ''),
+      `    ${s.recognised ? 'binding here' : 'NOT binding here'}: ${s.recognition}`,
     );
   }
   const stale = reply.freshness.filter((f) => f.stale);
