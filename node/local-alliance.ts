@@ -16,7 +16,7 @@ import { generateTlsIdentity, writeTlsIdentity } from './peer/tls.js';
 import { generatePeerKey, peerIdOfKey, peerKeyToBase64 } from './gossip.js';
 import { readyMarker } from './cli/run.js';
 
-// A whole alliance on one machine: keys, alliance file and one config per
+// A whole alliance on one machine: keys, genesis and one config per
 // city in a fresh directory, each node a separate `tongxing node start`
 // process on 127.0.0.1. Used by the demo, the integration tests and the
 // benchmarks; everything it starts is stopped by stop(), also on failure.
@@ -275,11 +275,12 @@ export async function startLocalAlliance(init: LocalAllianceInit): Promise<Local
     },
   };
   live.add(alliance);
-  try {
-    await Promise.all(cities.slice(0, founders).map((_, i) => alliance.start(i)));
-  } catch (error) {
+  // Every start settles before any failure is reported, so a node that came up beside a failed one is stopped too.
+  const started = await Promise.allSettled(cities.slice(0, founders).map((_, i) => alliance.start(i)));
+  const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) {
     await alliance.stop();
-    throw error;
+    throw failed.reason;
   }
   return alliance;
 }
