@@ -63,38 +63,53 @@ export interface ApiClient {
   close(): void;
 }
 
-type UnaryMethod<Request, Response> = (
+/** A generated client's unary method, bound to its client. */
+export type UnaryMethod<Request, Response> = (
   request: Request,
   metadata: Metadata,
   options: Partial<CallOptions>,
   callback: (error: ServiceError | null, response: Response) => void,
 ) => ClientUnaryCall;
 
+/** Channel options of every client API client: requests and answers as large as the node allows. */
+export const apiChannelOptions = {
+  'grpc.max_receive_message_length': apiResponseBytesMax,
+  'grpc.max_send_message_length': apiRequestBytesMax,
+};
+
 function toApiError(address: string, error: ServiceError): ApiError {
   const code = (status[error.code] as ApiCode | undefined) ?? 'UNKNOWN';
   return new ApiError(address, code, error.details || error.message);
 }
 
+/** One unary call with a deadline of `timeoutMs`; a failure becomes an ApiError. Used by every client of the client API. */
+export function unaryCall<Request, Response>(address: string, method: UnaryMethod<Request, Response>, request: Request, timeoutMs = apiCallTimeoutMs): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    method(request, new Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
+      if (error) reject(toApiError(address, error));
+      else resolve(response);
+    });
+  });
+}
+
+/** Runs `use` with a client and closes it whatever happens. */
+export async function using<Client extends { close(): void }, T>(client: Client, use: (client: Client) => Promise<T>): Promise<T> {
+  try {
+    return await use(client);
+  } finally {
+    client.close();
+  }
+}
+
 /** A client over one lazily connected channel: nothing is dialled until the first call. */
 export function connectApi(address: string, options: ApiClientOptions = {}): ApiClient {
   const timeoutMs = options.callTimeoutMs ?? apiCallTimeoutMs;
-  const channelOptions = {
-    'grpc.max_receive_message_length': apiResponseBytesMax,
-    'grpc.max_send_message_length': apiRequestBytesMax,
-  };
-  const entity = new EntityServiceClient(address, credentials.createInsecure(), channelOptions);
+  const entity = new EntityServiceClient(address, credentials.createInsecure(), apiChannelOptions);
   const shared = { channelOverride: entity.getChannel() };
   const sanction = new SanctionServiceClient(address, credentials.createInsecure(), shared);
   const node = new NodeServiceClient(address, credentials.createInsecure(), shared);
 
-  function call<Request, Response>(method: UnaryMethod<Request, Response>, request: Request): Promise<Response> {
-    return new Promise((resolve, reject) => {
-      method(request, new Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
-        if (error) reject(toApiError(address, error));
-        else resolve(response);
-      });
-    });
-  }
+  const call = <Request, Response>(method: UnaryMethod<Request, Response>, request: Request): Promise<Response> => unaryCall(address, method, request, timeoutMs);
 
   return {
     address,
@@ -142,11 +157,6 @@ async function* backupCall(address: string, node: NodeServiceClient, request: Ba
 }
 
 /** Connects, runs `use`, and closes the channel whatever happens. */
-export async function withApi<T>(address: string, use: (api: ApiClient) => Promise<T>, options?: ApiClientOptions): Promise<T> {
-  const api = connectApi(address, options);
-  try {
-    return await use(api);
-  } finally {
-    api.close();
-  }
+export function withApi<T>(address: string, use: (api: ApiClient) => Promise<T>, options?: ApiClientOptions): Promise<T> {
+  return using(connectApi(address, options), use);
 }

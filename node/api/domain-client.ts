@@ -1,4 +1,4 @@
-import { credentials, Metadata, status, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { credentials } from '@grpc/grpc-js';
 import {
   AlertServiceClient,
   CertificateServiceClient,
@@ -24,8 +24,8 @@ import {
   type StageImportResponse,
 } from '../../gen/tongxing/api/v1/transfer.js';
 import type { CertificateRecord, CertificateRevocation, CertificateRevocationList } from '../../gen/tongxing/records/v1/records.js';
-import { apiCallTimeoutMs, apiRequestBytesMax, apiResponseBytesMax } from '../../federation/limits.js';
-import { ApiError, type ApiClientOptions, type ApiCode } from './client.js';
+import { apiCallTimeoutMs } from '../../federation/limits.js';
+import { apiChannelOptions, unaryCall, using, type ApiClientOptions, type UnaryMethod } from './client.js';
 
 // A promise-based client of the certificate, alert and transfer services of
 // one node's client API, like client.ts for the others: every call has a
@@ -47,30 +47,15 @@ export interface DomainClient {
   close(): void;
 }
 
-type UnaryMethod<Request, Response> = (
-  request: Request,
-  metadata: Metadata,
-  options: Partial<CallOptions>,
-  callback: (error: ServiceError | null, response: Response) => void,
-) => ClientUnaryCall;
-
 export function connectDomainApi(address: string, options: ApiClientOptions = {}): DomainClient {
   const timeoutMs = options.callTimeoutMs ?? apiCallTimeoutMs;
-  const channelOptions = { 'grpc.max_receive_message_length': apiResponseBytesMax, 'grpc.max_send_message_length': apiRequestBytesMax };
-  const certificates = new CertificateServiceClient(address, credentials.createInsecure(), channelOptions);
+  const certificates = new CertificateServiceClient(address, credentials.createInsecure(), apiChannelOptions);
   const shared = { channelOverride: certificates.getChannel() };
   const alerts = new AlertServiceClient(address, credentials.createInsecure(), shared);
   const transfer = new TransferServiceClient(address, credentials.createInsecure(), shared);
 
-  function call<Request, Response>(client: object, method: UnaryMethod<Request, Response>, request: Request): Promise<Response> {
-    return new Promise((resolve, reject) => {
-      method.call(client, request, new Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
-        if (!error) return resolve(response);
-        const code = (status[error.code] as ApiCode | undefined) ?? 'UNKNOWN';
-        reject(new ApiError(address, code, error.details || error.message));
-      });
-    });
-  }
+  const call = <Request, Response>(client: object, method: UnaryMethod<Request, Response>, request: Request): Promise<Response> =>
+    unaryCall(address, method.bind(client), request, timeoutMs);
 
   return {
     address,
@@ -103,11 +88,6 @@ export function connectDomainApi(address: string, options: ApiClientOptions = {}
 }
 
 /** Connects, runs `use`, and closes the channel whatever happens. */
-export async function withDomainApi<T>(address: string, use: (api: DomainClient) => Promise<T>, options?: ApiClientOptions): Promise<T> {
-  const api = connectDomainApi(address, options);
-  try {
-    return await use(api);
-  } finally {
-    api.close();
-  }
+export function withDomainApi<T>(address: string, use: (api: DomainClient) => Promise<T>, options?: ApiClientOptions): Promise<T> {
+  return using(connectDomainApi(address, options), use);
 }

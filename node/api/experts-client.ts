@@ -1,4 +1,4 @@
-import { credentials, Metadata, status, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { credentials } from '@grpc/grpc-js';
 import {
   EvaluationServiceClient,
   ExpertServiceClient,
@@ -16,8 +16,8 @@ import {
   type UpdateExpertResponse,
 } from '../../gen/tongxing/api/v1/experts.js';
 import type { EvaluationScore, EvaluationSession, ExpertAvailability, ExpertProfile } from '../../gen/tongxing/records/v1/records.js';
-import { apiCallTimeoutMs, apiRequestBytesMax, apiResponseBytesMax, leaseCallTimeoutMs, panelSeatsMax } from '../../federation/limits.js';
-import { ApiError, type ApiClientOptions, type ApiCode } from './client.js';
+import { apiCallTimeoutMs, leaseCallTimeoutMs, panelSeatsMax } from '../../federation/limits.js';
+import { apiChannelOptions, unaryCall, using, type ApiClientOptions, type UnaryMethod } from './client.js';
 
 // A promise-based client of ExpertService and EvaluationService on one node,
 // for the CLI and tests; failures are ApiErrors, as with the other services.
@@ -37,30 +37,16 @@ export interface ExpertsClient {
   close(): void;
 }
 
-type UnaryMethod<Request, Response> = (
-  request: Request,
-  metadata: Metadata,
-  options: Partial<CallOptions>,
-  callback: (error: ServiceError | null, response: Response) => void,
-) => ClientUnaryCall;
-
 /** A draw waits for one lease call per attempt: give it room for a full panel of slow home nodes. */
 const drawCallTimeoutMs = apiCallTimeoutMs + 2 * panelSeatsMax * leaseCallTimeoutMs;
 
 export function connectExperts(address: string, options: ApiClientOptions = {}): ExpertsClient {
   const timeoutMs = options.callTimeoutMs ?? apiCallTimeoutMs;
-  const channelOptions = { 'grpc.max_receive_message_length': apiResponseBytesMax, 'grpc.max_send_message_length': apiRequestBytesMax };
-  const experts = new ExpertServiceClient(address, credentials.createInsecure(), channelOptions);
+  const experts = new ExpertServiceClient(address, credentials.createInsecure(), apiChannelOptions);
   const evaluation = new EvaluationServiceClient(address, credentials.createInsecure(), { channelOverride: experts.getChannel() });
 
-  function call<Request, Response>(method: UnaryMethod<Request, Response>, request: Request, deadlineMs = timeoutMs): Promise<Response> {
-    return new Promise((resolve, reject) => {
-      method(request, new Metadata(), { deadline: Date.now() + deadlineMs }, (error, response) => {
-        if (error) reject(new ApiError(address, (status[error.code] as ApiCode | undefined) ?? 'UNKNOWN', error.details || error.message));
-        else resolve(response);
-      });
-    });
-  }
+  const call = <Request, Response>(method: UnaryMethod<Request, Response>, request: Request, deadlineMs = timeoutMs): Promise<Response> =>
+    unaryCall(address, method, request, deadlineMs);
   const none = Buffer.alloc(0);
 
   return {
@@ -85,11 +71,6 @@ export function connectExperts(address: string, options: ApiClientOptions = {}):
   };
 }
 
-export async function withExperts<T>(address: string, use: (api: ExpertsClient) => Promise<T>, options?: ApiClientOptions): Promise<T> {
-  const api = connectExperts(address, options);
-  try {
-    return await use(api);
-  } finally {
-    api.close();
-  }
+export function withExperts<T>(address: string, use: (api: ExpertsClient) => Promise<T>, options?: ApiClientOptions): Promise<T> {
+  return using(connectExperts(address, options), use);
 }

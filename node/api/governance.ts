@@ -1,4 +1,4 @@
-import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { credentials } from '@grpc/grpc-js';
 import {
   GovernanceServiceClient,
   GovernanceServiceService,
@@ -16,10 +16,9 @@ import { sm3Hex } from '../../federation/crypto/sm3.js';
 import { MembershipError, ValidationError } from '../../federation/errors.js';
 import { verifyAdmission, verifyRotation } from '../../federation/governance/genesis.js';
 import { roleName, type GovernanceState } from '../../federation/governance/state.js';
-import { apiCallTimeoutMs } from '../../federation/limits.js';
 import { decodeEntry } from '../../federation/log/entry.js';
 import { validateGovernanceProposal, validateSanctionOptOut } from '../../federation/records/validate.js';
-import { ApiError, type ApiCode } from './client.js';
+import { apiChannelOptions, unaryCall } from './client.js';
 import { AlreadyExistsError, NotFoundError, PreconditionError, type ApiContext, type ApiService } from './service.js';
 
 // GovernanceService: proposals and approvals are records in this node's own
@@ -198,19 +197,12 @@ export function governanceClient(address: string): {
   optOut(request: OptOutRequest): Promise<OptOutResponse>;
   close(): void;
 } {
-  const client = new GovernanceServiceClient(address, credentials.createInsecure());
-  const call = <Q, R>(method: (q: Q, m: Metadata, o: { deadline: number }, cb: (e: ServiceError | null, r: R) => void) => unknown, request: Q): Promise<R> =>
-    new Promise((resolve, reject) =>
-      method.call(client, request, new Metadata(), { deadline: Date.now() + apiCallTimeoutMs }, (error, response) => {
-        if (error) reject(new ApiError(address, (status[error.code] as ApiCode | undefined) ?? 'UNKNOWN', error.details || error.message));
-        else resolve(response);
-      }),
-    );
+  const client = new GovernanceServiceClient(address, credentials.createInsecure(), apiChannelOptions);
   return {
-    propose: (proposal) => call(client.propose, { proposal }),
-    approve: (proposalHash) => call(client.approve, { proposalHash: Buffer.from(proposalHash) }),
-    getGovernance: () => call(client.getGovernance, {}),
-    optOut: (request) => call(client.optOut, request),
+    propose: (proposal) => unaryCall(address, client.propose.bind(client), { proposal }),
+    approve: (proposalHash) => unaryCall(address, client.approve.bind(client), { proposalHash: Buffer.from(proposalHash) }),
+    getGovernance: () => unaryCall(address, client.getGovernance.bind(client), {}),
+    optOut: (request) => unaryCall(address, client.optOut.bind(client), request),
     close: () => client.close(),
   };
 }

@@ -29,7 +29,7 @@ import {
 import type { Membership } from '../../federation/membership.js';
 import type { Clock, PeerTransport } from '../../federation/replica.js';
 import { CredentialIssuer, credentialMetadata, peerChannelCredentials } from './credential.js';
-import type { PeerTls } from './tls.js';
+import { peerTlsChannelOptions, type PeerTls } from './tls.js';
 
 /**
  * A call that did not complete: unreachable peer, timeout, closed transport,
@@ -223,6 +223,7 @@ export class GrpcPeerTransport implements PeerTransport {
       const endpoint = member.endpoints[0];
       if (endpoint === undefined) throw new PeerCallError(peer, Status.UNAVAILABLE, 'member has no endpoint');
       client = new PeerServiceClient(endpoint, peerChannelCredentials(member, this.#init.tls), {
+        ...(this.#init.tls ? peerTlsChannelOptions : {}),
         'grpc.max_receive_message_length': grpcMessageBytesMax,
         'grpc.max_send_message_length': grpcMessageBytesMax,
         'grpc-node.flow_control_window': pullWindowBytes,

@@ -24,7 +24,7 @@ import { expertKey, resolveExpert, type ExpertView } from '../../federation/view
 import { decodeView } from '../../federation/views/provenance.js';
 import { CredentialIssuer, credentialMetadata, peerChannelCredentials, type CredentialVerifier } from './credential.js';
 import { toGrpcStatus } from './server.js';
-import type { PeerTls } from './tls.js';
+import { peerTlsChannelOptions, type PeerTls } from './tls.js';
 
 /** The expert is not homed at the node asked: no lease decision was recorded. gRPC FAILED_PRECONDITION. */
 export class NotHomeNodeError extends TongxingError {
@@ -229,6 +229,7 @@ export class EvaluationPeerClient implements LeaseClient {
       const endpoint = member.endpoints[0];
       if (endpoint === undefined) throw new LeaseCallError(homeNode, Status.UNAVAILABLE, 'member has no endpoint');
       client = new EvaluationPeerServiceClient(endpoint, peerChannelCredentials(member, this.#init.tls), {
+        ...(this.#init.tls ? peerTlsChannelOptions : {}),
         'grpc.max_receive_message_length': grpcMessageBytesMax,
         'grpc.max_send_message_length': grpcMessageBytesMax,
       });

@@ -17,7 +17,7 @@ import { freePorts } from '../local-alliance.js';
 import { GrpcPeerTransport } from './client.js';
 import { CredentialIssuer, credentialMetadata, CredentialVerifier, peerChannelCredentials, protocolRevision } from './credential.js';
 import { startPeerServer } from './server.js';
-import { generateTlsIdentity, PeerTls, type TlsIdentity } from './tls.js';
+import { generateTlsIdentity, PeerTls, peerTlsChannelOptions, type TlsIdentity } from './tls.js';
 
 const allianceId = sm3(Buffer.from('tongxing tls test alliance'));
 const clock = { nowMs: () => Date.now() };
@@ -62,7 +62,7 @@ async function serve(city: City, all: readonly City[]) {
 async function exchange(target: City, caller: Sm2KeyPair, presenting: TlsIdentity, revision = protocolRevision): Promise<{ code: Status; details: string }> {
   const members = new Membership([target.member]);
   const credentials = peerChannelCredentials(target.member, new PeerTls(presenting, members));
-  const client = new PeerServiceClient(target.member.endpoints[0]!, credentials);
+  const client = new PeerServiceClient(target.member.endpoints[0]!, credentials, peerTlsChannelOptions);
   cleanups.push(() => client.close());
   const issuer = new CredentialIssuer({ allianceId, keyPair: caller, protocolRevision: revision });
   const metadata = credentialMetadata(issuer.issue({ callee: target.nodeId, method: PeerServiceService.exchangeHeads.path, issuedAtMs: Date.now() }));

@@ -74,6 +74,13 @@ export function readTlsIdentity(path: string): TlsIdentity {
 
 const certPemOf = (der: Uint8Array): string => pem('CERTIFICATE', der);
 
+/**
+ * Channel options of a peer link. Certificates are pinned, so the TLS server
+ * name plays no part; a fixed one keeps Node from sending an IP address as SNI
+ * (which RFC 6066 forbids, and Node warns about).
+ */
+export const peerTlsChannelOptions = { 'grpc.ssl_target_name_override': 'tongxing-peer' } as const;
+
 /** Transport security for one node's peer links, following the membership as governance changes it. */
 export class PeerTls {
   readonly #identity: TlsIdentity;
