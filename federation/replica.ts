@@ -269,6 +269,9 @@ export class Replica {
         range = verifyRange({ allianceId: this.#init.allianceId, publicKey, keyOwner: author, signedHead: signed, tip, entries }).entries;
       }
     } catch (error) {
+      // Not (or no longer) a member here: the relay may be an epoch ahead of this
+      // node, so the head is not forwarded, but the relay is not penalised either.
+      if (error instanceof MembershipError) return 'ignore';
       return this.#reject(from, `announcement from ${author.slice(0, 12)}: ${(error as Error).message}`);
     }
     if (author === this.nodeId) return this.#ownHead(signed, from);
