@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { Announcement } from '../../gen/tongxing/federation/v1/peer.js';
 import { ListType, MemberRole, type GenesisBody, type GovernanceProposal, type Record } from '../../gen/tongxing/records/v1/records.js';
 import { generateKeyPair, type Sm2KeyPair } from '../crypto/sm2.js';
 import { Membership } from '../membership.js';
 import { checkSanctions, getEntity } from '../queries.js';
-import { Replica, type PeerTransport } from '../replica.js';
+import { Replica } from '../replica.js';
+import { Bus } from '../testing/bus.js';
 import { MemoryStore } from '../store/memory.js';
 import { entityRegistration, sanctionIssue, sanctionLift, usccFor } from '../testing/records.js';
 import { decodeView } from '../views/provenance.js';
@@ -19,31 +19,17 @@ const t0 = Date.UTC(2026, 10, 28);
 
 async function governedAlliance(cities: TestCity[], founders: number, edit?: (body: GenesisBody) => void) {
   const { verified } = signedGenesis(cities.slice(0, founders), edit);
-  const replicas = new Map<string, Replica>();
+  const bus = new Bus();
+  const replicas = bus.replicas;
   const stores = new Map<string, MemoryStore>();
   let now = t0;
   const clock = { nowMs: () => now };
-  const transport = (self: string): PeerTransport => ({
-    exchangeHeads: async (peer, request) => {
-      const other = replicas.get(peer);
-      if (!other) throw new Error(`${peer.slice(0, 8)} not running`);
-      return other.handleExchangeHeads(self, request);
-    },
-    pullEntries: (peer, request) => {
-      const other = replicas.get(peer);
-      if (!other) throw new Error(`${peer.slice(0, 8)} not running`);
-      return other.servePull(self, request);
-    },
-    announce: (announcement: Announcement) => {
-      for (const [id, other] of replicas) if (id !== self) void other.receiveAnnouncement(announcement, self).catch(() => undefined);
-    },
-  });
   const start = async (city: TestCity, nextKeyPair?: Sm2KeyPair) => {
     const store = stores.get(city.nodeId) ?? new MemoryStore();
     stores.set(city.nodeId, store);
     const replica = await Replica.open(
       { allianceId: verified.allianceId, keyPair: city.keyPair, genesis: verified, members: new Membership([]), nextKeyPair, nodeId: city.nodeId },
-      { store, transport: transport(city.nodeId), clock, random: { int: () => 0 } },
+      { store, transport: bus.transport(city.nodeId), clock, random: { int: () => 0 } },
     );
     replicas.set(city.nodeId, replica);
     return replica;

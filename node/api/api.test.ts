@@ -3,7 +3,8 @@ import { Verdict } from '../../gen/tongxing/api/v1/api.js';
 import type { EntityProfile, SanctionIssue, SanctionLift } from '../../gen/tongxing/records/v1/records.js';
 import { generateKeyPair, nodeIdOf, type Sm2KeyPair } from '../../federation/crypto/sm2.js';
 import { Membership, type Member } from '../../federation/membership.js';
-import { Replica, type PeerTransport } from '../../federation/replica.js';
+import { Replica } from '../../federation/replica.js';
+import { Bus } from '../../federation/testing/bus.js';
 import { MemoryStore } from '../../federation/store/memory.js';
 import { entityRegistration, sanctionIssue, sanctionLift, usccFor } from '../../federation/testing/records.js';
 import { ApiError, connectApi, type ApiClient } from './client.js';
@@ -53,30 +54,15 @@ async function alliance(cities: string[], started = cities.length): Promise<{ no
     regionCode: ['530100', '520100', '450100'][i] ?? '510100',
     endpoints: [],
   }));
-  const bus = new Map<string, Replica>();
-  const transport = (self: string): PeerTransport => ({
-    async exchangeHeads(peer, request) {
-      const other = bus.get(peer);
-      if (!other) throw new Error(`${peer.slice(0, 12)} unreachable`);
-      return other.handleExchangeHeads(self, request);
-    },
-    pullEntries(peer, request) {
-      const other = bus.get(peer);
-      if (!other) throw new Error(`${peer.slice(0, 12)} unreachable`);
-      return other.servePull(self, request);
-    },
-    announce(announcement) {
-      for (const [id, other] of bus) if (id !== self) void other.receiveAnnouncement(announcement, self);
-    },
-  });
+  const bus = new Bus();
   const nodes: TestNode[] = [];
   for (const [i, city] of cities.slice(0, started).entries()) {
     const nodeId = members[i]!.nodeId;
     const replica = await Replica.open(
       { allianceId, keyPair: keys[i]!, members: new Membership(members) },
-      { store: new MemoryStore(), transport: transport(nodeId), clock, random: { int: () => 0 } },
+      { store: new MemoryStore(), transport: bus.transport(nodeId), clock, random: { int: () => 0 } },
     );
-    bus.set(nodeId, replica);
+    bus.replicas.set(nodeId, replica);
     cleanups.push(() => replica.close());
     const server = await startApiServer(
       { listen: '127.0.0.1:0' },

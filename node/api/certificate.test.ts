@@ -14,7 +14,8 @@ import { parseCertificate } from '../../federation/crypto/x509.js';
 import { keyPairSigner, verifyEvidence } from '../../federation/evidence.js';
 import { loginChallengeTtlMs } from '../../federation/limits.js';
 import { Membership, type Member } from '../../federation/membership.js';
-import { Replica, type PeerTransport } from '../../federation/replica.js';
+import { Replica } from '../../federation/replica.js';
+import { Bus } from '../../federation/testing/bus.js';
 import { MemoryStore } from '../../federation/store/memory.js';
 import { certificateRecord, entityProfile, sanction, usccFor, watchSanction } from '../../federation/testing/records.js';
 import { openPolicy, type ViewPolicy } from '../../federation/views/policy.js';
@@ -79,22 +80,15 @@ async function alliance(options: { policy?: ViewPolicy; signer?: boolean } = {})
   const policy = options.policy ?? { ...openPolicy, trustedRoots: () => [rootDer] };
   const keys = names.map(() => generateKeyPair());
   const members: Member[] = names.map((city, i) => ({ nodeId: nodeIdOf(keys[i]!.publicKey), publicKey: keys[i]!.publicKey, city, regionCode: ['530100', '520100', '450100'][i]!, endpoints: [] }));
-  const bus = new Map<string, Replica>();
-  const transport = (self: string): PeerTransport => ({
-    exchangeHeads: async (peer, request) => bus.get(peer)!.handleExchangeHeads(self, request),
-    pullEntries: (peer, request) => bus.get(peer)!.servePull(self, request),
-    announce(announcement) {
-      for (const [id, other] of bus) if (id !== self) void other.receiveAnnouncement(announcement, self);
-    },
-  });
+  const bus = new Bus();
   const cities: City[] = [];
   for (const [i, city] of names.entries()) {
     const nodeId = members[i]!.nodeId;
     const replica = await Replica.open(
       { allianceId, keyPair: keys[i]!, members: new Membership(members), policy },
-      { store: new MemoryStore(), transport: transport(nodeId), clock, random: { int: () => 0 } },
+      { store: new MemoryStore(), transport: bus.transport(nodeId), clock, random: { int: () => 0 } },
     );
-    bus.set(nodeId, replica);
+    bus.replicas.set(nodeId, replica);
     cleanups.push(() => replica.close());
     const server = await startApiServer(
       { listen: '127.0.0.1:0' },

@@ -10,7 +10,8 @@ import { parseCertificate } from '../../federation/crypto/x509.js';
 import { signScoreSheet } from '../../federation/experts/scores.js';
 import { decodeEntry, decodeRecord } from '../../federation/log/entry.js';
 import { Membership, type Member } from '../../federation/membership.js';
-import { Replica, type PeerTransport } from '../../federation/replica.js';
+import { Replica } from '../../federation/replica.js';
+import { Bus } from '../../federation/testing/bus.js';
 import { MemoryStore } from '../../federation/store/memory.js';
 import { evaluationSession, expertProfile, expertSanctionRecord, usccFor } from '../../federation/testing/records.js';
 import { freePorts } from '../local-alliance.js';
@@ -74,27 +75,12 @@ async function alliance(count: number, started = count): Promise<{ nodes: TestNo
     endpoints: [`127.0.0.1:${ports[i]}`],
   }));
   const membership = new Membership(members);
-  const bus = new Map<string, Replica>();
-  const transport = (self: string): PeerTransport => ({
-    async exchangeHeads(peer, request) {
-      const other = bus.get(peer);
-      if (!other) throw new Error(`${peer.slice(0, 12)} unreachable`);
-      return other.handleExchangeHeads(self, request);
-    },
-    pullEntries(peer, request) {
-      const other = bus.get(peer);
-      if (!other) throw new Error(`${peer.slice(0, 12)} unreachable`);
-      return other.servePull(self, request);
-    },
-    announce(announcement) {
-      for (const [id, other] of bus) if (id !== self) void other.receiveAnnouncement(announcement, self);
-    },
-  });
+  const bus = new Bus();
   const nodes: TestNode[] = [];
   for (let i = 0; i < started; i++) {
     const { nodeId, city } = members[i]!;
-    const replica = await Replica.open({ allianceId, keyPair: keys[i]!, members: membership }, { store: new MemoryStore(), transport: transport(nodeId), clock, random: { int: () => 0 } });
-    bus.set(nodeId, replica);
+    const replica = await Replica.open({ allianceId, keyPair: keys[i]!, members: membership }, { store: new MemoryStore(), transport: bus.transport(nodeId), clock, random: { int: () => 0 } });
+    bus.replicas.set(nodeId, replica);
     cleanups.push(() => replica.close());
 
     // What node.ts wires: one desk shared by the peer service and the client API.
