@@ -30,10 +30,13 @@ export interface Member {
  */
 export class Membership {
   #members = new Map<string, Member>();
+  /** Kept with the map: anti-entropy and pulls ask for it every round. */
+  #active: Member[] = [];
   readonly #listeners = new Set<() => void>();
 
   constructor(members: readonly Member[], options: { checkIds?: boolean } = {}) {
     this.#members = Membership.#index(members, options.checkIds ?? true);
+    this.#active = this.list().filter((m) => (m.status ?? 'active') === 'active');
   }
 
   static #index(members: readonly Member[], checkIds: boolean): Map<string, Member> {
@@ -52,6 +55,7 @@ export class Membership {
   /** Replaces every member (governance opened an epoch) and tells the listeners. */
   replace(members: readonly Member[]): void {
     this.#members = Membership.#index(members, false);
+    this.#active = this.list().filter((m) => (m.status ?? 'active') === 'active');
     for (const listener of this.#listeners) listener();
   }
 
@@ -86,9 +90,9 @@ export class Membership {
     return [...this.#members.values()];
   }
 
-  /** Members that may take part now (call, gossip, be pulled from). */
-  active(): Member[] {
-    return this.list().filter((m) => (m.status ?? 'active') === 'active');
+  /** Members that may take part now (call, gossip, be pulled from). Do not modify. */
+  active(): readonly Member[] {
+    return this.#active;
   }
 
   get size(): number {

@@ -675,15 +675,16 @@ export class Replica {
     if (member.cutoffHlc !== undefined && hlc > member.cutoffHlc) {
       throw new MembershipError(`${member.city} (${author.slice(0, 12)}) is ${member.status}: its entries after hlc ${member.cutoffHlc} are not accepted`);
     }
-    const [current, ...retired] = this.#init.members.keysFor(author, hlc);
     try {
-      verifyHead(signed, current!, this.#init.allianceId, author);
-      return current!;
+      verifyHead(signed, member.publicKey, this.#init.allianceId, author);
+      return member.publicKey;
     } catch (error) {
-      for (const key of retired) {
+      // Only a member that rotated its key has others to try (no allocation on the common path).
+      for (const retired of member.retiredKeys ?? []) {
+        if (hlc > retired.untilHlc) continue;
         try {
-          verifyHead(signed, key, this.#init.allianceId, author);
-          return key;
+          verifyHead(signed, retired.publicKey, this.#init.allianceId, author);
+          return retired.publicKey;
         } catch {
           // try the next retired key
         }
