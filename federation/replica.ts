@@ -93,6 +93,18 @@ const proofKey = (author: string): string => `proof/${author}`;
 /** Present while views are being rebuilt: a rebuild cut short by a crash is resumed at open. */
 const rebuildKey = 'meta/views-rebuild';
 
+/**
+ * The hlc from which two governance states judge entries differently: the
+ * start of the first epoch where they part. Entries at or below it were
+ * judged by epochs both agree on, so their view decisions stand.
+ */
+function changedFrom(before: GovernanceState, after: GovernanceState): bigint {
+  let i = 0;
+  while (i < before.epochs.length && i < after.epochs.length && before.epochs[i]!.proposal === after.epochs[i]!.proposal) i++;
+  const starts = [before.epochs[i]?.fromHlc, after.epochs[i]?.fromHlc].filter((h): h is bigint => h !== undefined);
+  return starts.reduce((min, h) => (h < min ? h : min), starts[0] ?? 0n);
+}
+
 export class Replica {
   readonly nodeId: string;
   readonly #init: ReplicaInit;
@@ -715,10 +727,16 @@ export class Replica {
     this.#init.members.replace(governedMembers(state));
     this.#switchKeyIfRotated();
     this.#c.onEvent?.({ type: 'epoch', epoch: state.current.number });
-    if (rebuild && before) {
+    if (rebuild && before && this.#storedAfter(changedFrom(before, state))) {
       await this.#rebuildViews();
       this.#governanceDirty = false;
     }
+  }
+
+  /** Whether any stored entry has an hlc above `hlc` (each log's newest entry has its highest hlc). */
+  #storedAfter(hlc: bigint): boolean {
+    for (const signed of this.#served.values()) if (signed.head!.hlc > hlc) return true;
+    return false;
   }
 
   /** Once governance has rotated this node's key to the prepared next key, sign with it. */

@@ -178,4 +178,31 @@ describe('a governed alliance', () => {
     expect((await check(nn, 11)).sanctions[0]!.recognition).toEqual({ recognised: false, reason: 'this member opted out of it: under appeal here' });
     expect((await check(gy, 11)).verdict).toBe('restricted'); // an opt-out binds only its author
   });
+
+  it('drops, on a node that applied it first, an entry made after its author\'s suspension once the suspension arrives', async () => {
+    const [km, gy, nn] = [testCity('Kunming'), testCity('Guiyang'), testCity('Nanning')];
+    const a = await governedAlliance([km, gy, nn], 3);
+    const [kunming, nanning] = [a.at(km), a.at(nn)];
+    const suspend = await kunming.write({ kind: { $case: 'governanceProposal', value: { epoch: 0n, reason: 'test', action: { $case: 'suspendMember', value: Buffer.from(nn.nodeId, 'hex') } } } });
+    await a.settle();
+    const [entry] = await kunming.store.entries(km.nodeId, suspend.seq, suspend.seq, 1);
+    const { decodeEntry } = await import('../log/entry.js');
+    // Guiyang approves while Kunming and Nanning hear nothing of it.
+    a.replicas.delete(km.nodeId);
+    a.replicas.delete(nn.nodeId);
+    a.tick();
+    await a.at(gy).write({ kind: { $case: 'governanceApproval', value: { proposalHash: decodeEntry(entry!.bytes).hash, epoch: 0n } } });
+    a.replicas.set(km.nodeId, kunming);
+    a.replicas.set(nn.nodeId, nanning);
+    a.tick();
+    // Nanning, unaware, registers an entity after its suspension took effect; Kunming applies it.
+    await nanning.write(entityRegistration(usccFor(13)));
+    await expect.poll(async () => (await getEntity(kunming, usccFor(13)))?.home.author).toBe(nn.nodeId);
+    expect(kunming.governance!.current.number).toBe(0);
+    // The approval arrives: the epoch opens before Nanning's entry, so Kunming rebuilds its views without it.
+    await a.settle();
+    expect(kunming.governance!.current.number).toBe(1);
+    expect(await getEntity(kunming, usccFor(13))).toBeUndefined();
+    expect(await getEntity(a.at(gy), usccFor(13))).toBeUndefined();
+  });
 });
