@@ -5,6 +5,7 @@ import type { SignedHead } from '../gen/tongxing/log/v1/log.js';
 import { generateKeyPair, nodeIdOf, type Sm2KeyPair } from './crypto/sm2.js';
 import { EvidenceBusyError, evidenceBody, keyPairSigner, signEvidence, verifyEvidence, withStableHeads, type EvidenceAlliance } from './evidence.js';
 import { signHead } from './log/head.js';
+import { Membership } from './membership.js';
 import type { Store } from './store/store.js';
 import { sanction, usccFor } from './testing/records.js';
 
@@ -117,5 +118,19 @@ describe('stable heads', () => {
     const settles = [[head(kunming, 1)], [head(kunming, 2)], [head(kunming, 2)], [head(kunming, 2)]];
     const { heads } = await withStableHeads(fakeStore(settles), async () => 'answer');
     expect(heads[0]!.head!.seq).toBe(2n);
+  });
+});
+
+describe('evidence bundles from members the genesis does not know', () => {
+  it('verify heads with the keys the answering node vouches for, and say which', () => {
+    const chengdu = generateKeyPair();
+    const members = new Membership([kunming, guiyang, chengdu].map((k, i) => ({ nodeId: idOf(k), publicKey: k.publicKey, city: ['Kunming', 'Guiyang', 'Chengdu'][i]!, regionCode: '530100', endpoints: [] })));
+    const heads = [head(kunming, 1), head(guiyang, 3), head(chengdu, 2)];
+    const body = evidenceBody({ allianceId, signer: keyPairSigner(kunming), nodeId: idOf(kunming), city: 'Kunming', answeredAtMs: 1_750_000_000_000, query, answer: answer(), heads, members });
+    const verdict = verifyEvidence(signEvidence(body, keyPairSigner(kunming)), alliance);
+    expect(verdict).toMatchObject({ status: 'verified', problems: [], vouched: [idOf(chengdu)], headsChecked: 3 });
+    // Without the vouching, the same head is a non-member's.
+    const bare = evidenceBody({ allianceId, signer: keyPairSigner(kunming), city: 'Kunming', answeredAtMs: 1_750_000_000_000, query, answer: answer(), heads });
+    expect(verifyEvidence(signEvidence(bare, keyPairSigner(kunming)), alliance).problems).toEqual([expect.stringMatching(/not a member of the alliance/)]);
   });
 });

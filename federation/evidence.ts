@@ -6,6 +6,7 @@ import { EncodingError, TongxingError } from './errors.js';
 import { evidenceAttemptsMax } from './limits.js';
 import { toHex } from './log/entry.js';
 import { verifyHead } from './log/head.js';
+import type { Membership } from './membership.js';
 import type { Store } from './store/store.js';
 
 // Evidence bundles: a sanctions check an answering node signs, with the signed
@@ -70,6 +71,8 @@ export interface EvidenceVerdict {
   /** verified: everything checked; invalid: something does not verify (see problems); unverified-heads: signature fine, but no alliance to check heads and membership against. */
   readonly status: EvidenceStatus;
   readonly problems: string[];
+  /** Members whose keys came from the bundle (the answering node vouches for them), not from the alliance given. */
+  readonly vouched: string[];
   readonly body: EvidenceBody | undefined;
   readonly nodeId: string | undefined;
   readonly headsChecked: number;
@@ -84,7 +87,7 @@ export interface EvidenceVerdict {
  */
 export function verifyEvidence(bundleBytes: Uint8Array, alliance?: EvidenceAlliance): EvidenceVerdict {
   const problems: string[] = [];
-  const fail = (problem: string, body?: EvidenceBody, nodeId?: string): EvidenceVerdict => ({ status: 'invalid', problems: [problem], body, nodeId, headsChecked: 0 });
+  const fail = (problem: string, body?: EvidenceBody, nodeId?: string): EvidenceVerdict => ({ status: 'invalid', problems: [problem], vouched: [], body, nodeId, headsChecked: 0 });
   let bundle: EvidenceBundle;
   let body: EvidenceBody;
   try {
@@ -97,7 +100,7 @@ export function verifyEvidence(bundleBytes: Uint8Array, alliance?: EvidenceAllia
   let nodeId: string;
   try {
     assertPublicKey(body.nodePublicKey);
-    nodeId = nodeIdOf(body.nodePublicKey);
+    nodeId = body.nodeId.length > 0 ? toHex(body.nodeId) : nodeIdOf(body.nodePublicKey);
   } catch (error) {
     return fail(`the answering node's public key is not an SM2 point: ${(error as Error).message}`, body);
   }
@@ -136,41 +139,63 @@ export function verifyEvidence(bundleBytes: Uint8Array, alliance?: EvidenceAllia
   }
 
   let headsChecked = 0;
+  const vouched = new Set<string>();
   if (alliance) {
     if (!Buffer.from(alliance.allianceId).equals(body.allianceId)) {
       problems.push(`the bundle is for alliance ${toHex(body.allianceId).slice(0, 16)}…, not ${toHex(alliance.allianceId).slice(0, 16)}…`);
     }
-    const nodeKey = alliance.keyOf(nodeId);
-    if (!nodeKey || !Buffer.from(nodeKey).equals(body.nodePublicKey)) problems.push(`the answering node ${nodeId.slice(0, 12)} is not a member of the alliance`);
+    const offered = new Map(body.members.map((m) => [toHex(m.nodeId), m]));
+    const nameOf = (id: string) => alliance.cityOf?.(id) || offered.get(id)?.city || id.slice(0, 12);
+    /** The alliance's key first; keys the bundle offers only for members the alliance given does not settle. */
+    const keysOf = (id: string): Array<{ key: Uint8Array; vouched: boolean }> => [
+      ...[alliance.keyOf(id)].filter((k): k is Uint8Array => k !== undefined).map((key) => ({ key, vouched: false })),
+      ...(offered.get(id)?.publicKeys ?? []).map((key) => ({ key: key as Uint8Array, vouched: true })),
+    ];
+    const nodeKey = keysOf(nodeId).find((k) => Buffer.from(k.key).equals(body.nodePublicKey));
+    if (!nodeKey) problems.push(`the answering node ${nodeId.slice(0, 12)} is not a member of the alliance`);
+    else if (nodeKey.vouched) vouched.add(nodeId);
     for (const [author, signedHead] of heads) {
-      const key = alliance.keyOf(author);
-      const name = alliance.cityOf?.(author) || author.slice(0, 12);
-      if (!key) {
+      const keys = keysOf(author);
+      if (keys.length === 0) {
         problems.push(`head of ${author.slice(0, 12)}: not a member of the alliance`);
         continue;
       }
-      try {
-        verifyHead(signedHead, key, alliance.allianceId);
-        headsChecked++;
-      } catch (error) {
-        if (!(error instanceof TongxingError)) throw error;
-        problems.push(`head of ${name}: ${error.message}`);
+      let firstError: unknown;
+      const signer = keys.find(({ key }) => {
+        try {
+          verifyHead(signedHead, key, alliance.allianceId, author);
+          return true;
+        } catch (error) {
+          if (!(error instanceof TongxingError)) throw error;
+          firstError ??= error;
+          return false;
+        }
+      });
+      if (!signer) {
+        problems.push(`head of ${nameOf(author)}: ${(firstError as Error).message}`);
+        continue;
       }
+      if (signer.vouched) vouched.add(author);
+      headsChecked++;
     }
   }
   const status: EvidenceStatus = problems.length > 0 ? 'invalid' : alliance ? 'verified' : 'unverified-heads';
-  return { status, problems, body, nodeId, headsChecked };
+  return { status, problems, vouched: [...vouched], body, nodeId, headsChecked };
 }
 
 /** The body of a bundle for this answer; freshness seqs are replaced by the seqs of `heads` (see EvidenceBody.answer). */
 export function evidenceBody(init: {
   allianceId: Uint8Array;
   signer: EvidenceSigner;
+  /** The answering node's member id (differs from SM3 of the signer's key after a rotation). */
+  nodeId?: string;
   city: string;
   answeredAtMs: number;
   query: CheckSanctionsRequest;
   answer: CheckSanctionsResponse;
   heads: readonly SignedHead[];
+  /** The answering node's membership: the keys a verifier without later governance records needs. */
+  members?: Membership;
 }): EvidenceBody {
   const seqs = new Map(init.heads.map((h) => [toHex(h.head!.author), h.head!.seq]));
   const answer: CheckSanctionsResponse = {
@@ -186,5 +211,12 @@ export function evidenceBody(init: {
     query: { ...init.query, evidence: false },
     answer,
     heads: [...init.heads],
+    members: [...new Set([...init.heads.map((h) => toHex(h.head!.author)), ...(init.nodeId ? [init.nodeId] : [])])].flatMap((id) => {
+      const member = init.members?.get(id);
+      if (!member) return [];
+      const hlc = init.heads.find((h) => toHex(h.head!.author) === id)?.head?.hlc ?? 0n;
+      return [{ nodeId: Buffer.from(id, 'hex'), city: member.city, publicKeys: init.members!.keysFor(id, hlc).map((k) => Buffer.from(k)) }];
+    }),
+    nodeId: Buffer.from(init.nodeId ?? '', 'hex'),
   };
 }

@@ -115,7 +115,7 @@ export function sanctionService(c: ApiContext): ApiService {
       throw error;
     }
     const answer = sanctionCheckResponse(c, stable.result);
-    const body = evidenceBody({ allianceId: c.allianceId, signer: c.signer!, city: c.city, answeredAtMs: nowMs, query: request, answer, heads: stable.heads });
+    const body = evidenceBody({ allianceId: c.allianceId, signer: c.signer!, nodeId: replica.nodeId, city: c.city, answeredAtMs: nowMs, query: request, answer, heads: stable.heads, members: replica.members });
     // The answer returned is the one signed (freshness seqs are the heads'), plus the bundle.
     return { ...body.answer!, evidence: Buffer.from(signEvidence(body, c.signer!)) };
   }

@@ -35,6 +35,10 @@ function report(verdict: EvidenceVerdict, alliance: EvidenceAlliance | undefined
   const lines: string[] = [];
   const node = verdict.nodeId ? `${body?.nodeCity || 'unknown city'} (node ${verdict.nodeId.slice(0, nodeIdPrefixChars)})` : 'an unknown node';
   if (verdict.status === 'verified') lines.push(`VERIFIED: this answer was given by ${node} and computed from the signed logs listed below.`);
+  if (verdict.status === 'verified' && verdict.vouched.length > 0) {
+    const names = verdict.vouched.map((id) => body?.members.find((m) => toHex(m.nodeId) === id)?.city || id.slice(0, nodeIdPrefixChars));
+    lines.push(`  the keys of ${names.join(', ')} come from the answering node's membership (admitted or rotated after the genesis); compare with \`tongxing alliance status\` at another member to check them independently.`);
+  }
   else if (verdict.status === 'unverified-heads') lines.push(`SIGNATURE VALID, NOT VERIFIED: signed by ${node}, but without the alliance's genesis (--genesis FILE) nobody can tell whether that node and the heads belong to the alliance.`);
   else lines.push(`INVALID: do not rely on this evidence.`, ...verdict.problems.map((p) => `  - ${p}`));
   const query = body?.query;
@@ -87,6 +91,7 @@ const verify: Command = {
       printJson(io, {
         status: verdict.status,
         problems: verdict.problems,
+        vouched: verdict.vouched,
         nodeId: verdict.nodeId ?? null,
         nodeCity: verdict.body?.nodeCity ?? null,
         answeredAtMs: verdict.body ? Number(verdict.body.answeredAtMs) : null,

@@ -38,6 +38,21 @@ export interface EvidenceBody {
    * the answer was read from, no more and no less.
    */
   heads: SignedHead[];
+  /**
+   * Keys of members the genesis does not give a verifier (admitted later, or
+   * rotated): as the answering node's membership holds them, vouched for by its
+   * signature. A verifier reports which members it took from here.
+   */
+  members: EvidenceMember[];
+  /** the answering node's member id when its key was rotated (else SM3 of node_public_key) */
+  nodeId: Buffer;
+}
+
+export interface EvidenceMember {
+  nodeId: Buffer;
+  city: string;
+  /** the keys that may have signed its head: current first */
+  publicKeys: Buffer[];
 }
 
 function createBaseEvidenceBundle(): EvidenceBundle {
@@ -134,6 +149,8 @@ function createBaseEvidenceBody(): EvidenceBody {
     query: undefined,
     answer: undefined,
     heads: [],
+    members: [],
+    nodeId: Buffer.alloc(0),
   };
 }
 
@@ -162,6 +179,12 @@ export const EvidenceBody: MessageFns<EvidenceBody> = {
     }
     for (const v of message.heads) {
       SignedHead.encode(v!, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.members) {
+      EvidenceMember.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.nodeId.length !== 0) {
+      writer.uint32(74).bytes(message.nodeId);
     }
     return writer;
   },
@@ -235,6 +258,22 @@ export const EvidenceBody: MessageFns<EvidenceBody> = {
             message.heads.push(SignedHead.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.members.push(EvidenceMember.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.nodeId = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -274,6 +313,14 @@ export const EvidenceBody: MessageFns<EvidenceBody> = {
       heads: globalThis.Array.isArray(object?.heads)
         ? object.heads.map((e: any) => SignedHead.fromJSON(e))
         : [],
+      members: globalThis.Array.isArray(object?.members)
+        ? object.members.map((e: any) => EvidenceMember.fromJSON(e))
+        : [],
+      nodeId: isSet(object.nodeId)
+        ? Buffer.from(bytesFromBase64(object.nodeId))
+        : isSet(object.node_id)
+        ? Buffer.from(bytesFromBase64(object.node_id))
+        : Buffer.alloc(0),
     };
   },
 
@@ -300,6 +347,12 @@ export const EvidenceBody: MessageFns<EvidenceBody> = {
     if (message.heads?.length) {
       obj.heads = message.heads.map((e) => SignedHead.toJSON(e));
     }
+    if (message.members?.length) {
+      obj.members = message.members.map((e) => EvidenceMember.toJSON(e));
+    }
+    if (message.nodeId.length !== 0) {
+      obj.nodeId = base64FromBytes(message.nodeId);
+    }
     return obj;
   },
 
@@ -321,6 +374,117 @@ export const EvidenceBody: MessageFns<EvidenceBody> = {
       ? CheckSanctionsResponse.fromPartial(object.answer)
       : undefined;
     message.heads = object.heads?.map((e) => SignedHead.fromPartial(e)) || [];
+    message.members = object.members?.map((e) => EvidenceMember.fromPartial(e)) || [];
+    message.nodeId = object.nodeId ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseEvidenceMember(): EvidenceMember {
+  return { nodeId: Buffer.alloc(0), city: "", publicKeys: [] };
+}
+
+export const EvidenceMember: MessageFns<EvidenceMember> = {
+  encode(message: EvidenceMember, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId.length !== 0) {
+      writer.uint32(10).bytes(message.nodeId);
+    }
+    if (message.city !== "") {
+      writer.uint32(18).string(message.city);
+    }
+    for (const v of message.publicKeys) {
+      writer.uint32(26).bytes(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvidenceMember {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvidenceMember();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.city = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.publicKeys.push(Buffer.from(reader.bytes()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvidenceMember {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? Buffer.from(bytesFromBase64(object.nodeId))
+        : isSet(object.node_id)
+        ? Buffer.from(bytesFromBase64(object.node_id))
+        : Buffer.alloc(0),
+      city: isSet(object.city) ? globalThis.String(object.city) : "",
+      publicKeys: globalThis.Array.isArray(object?.publicKeys)
+        ? object.publicKeys.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : globalThis.Array.isArray(object?.public_keys)
+        ? object.public_keys.map((e: any) => Buffer.from(bytesFromBase64(e)))
+        : [],
+    };
+  },
+
+  toJSON(message: EvidenceMember): unknown {
+    const obj: any = {};
+    if (message.nodeId.length !== 0) {
+      obj.nodeId = base64FromBytes(message.nodeId);
+    }
+    if (message.city !== "") {
+      obj.city = message.city;
+    }
+    if (message.publicKeys?.length) {
+      obj.publicKeys = message.publicKeys.map((e) => base64FromBytes(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EvidenceMember>, I>>(base?: I): EvidenceMember {
+    return EvidenceMember.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EvidenceMember>, I>>(object: I): EvidenceMember {
+    const message = createBaseEvidenceMember();
+    message.nodeId = object.nodeId ?? Buffer.alloc(0);
+    message.city = object.city ?? "";
+    message.publicKeys = object.publicKeys?.map((e) => e) || [];
     return message;
   },
 };
