@@ -188,7 +188,7 @@ export class Replica {
     if (behind) return Promise.reject(new TongxingError(behind));
     if (!this.#init.members.isActive(this.nodeId)) {
       const status = this.#init.members.get(this.nodeId)?.status ?? 'not yet admitted (or its admission has not reached this node)';
-      return Promise.reject(new MembershipError(`this node is ${status}: it writes again once governance makes it an active member`));
+      return Promise.reject(new MembershipError(`this node is ${status}: it writes once governance makes it an active member`));
     }
     let seq: number;
     try {
