@@ -12,7 +12,8 @@ import { nodeIdOf, type Sm2KeyPair } from './crypto/sm2.js';
 import { ChainError, LimitError, MembershipError, SignatureError, TongxingError } from './errors.js';
 import type { VerifiedGenesis } from './governance/genesis.js';
 import { decodeGovRecord, govPrefix } from './governance/records.js';
-import { computeGovernance, governancePolicy, governedMembers, type GovernanceState } from './governance/state.js';
+import { membersWithSnapshot, type VerifiedSnapshot } from './governance/snapshot.js';
+import { computeGovernance, governancePolicy, type GovernanceState } from './governance/state.js';
 import { announceBytesMax, governanceRecordsMax, pullPeersMax, rangeEntriesMax } from './limits.js';
 import { decodeEntry, equalBytes, toHex, zeroHash, type HashedEntry } from './log/entry.js';
 import { makeProof, verifyProof } from './log/equivocation.js';
@@ -71,6 +72,8 @@ export interface ReplicaInit {
   readonly nodeId?: string;
   /** A key this node switches to, by itself, once governance applies its rotation to it. */
   readonly nextKeyPair?: Sm2KeyPair;
+  /** A member's signed membership at a later epoch: whom to ask until this node's own governance state catches up. */
+  readonly snapshot?: Pick<VerifiedSnapshot, 'epoch' | 'members'>;
 }
 
 export interface ReplicaComponents {
@@ -724,7 +727,7 @@ export class Replica {
     const changed = !before || before.epochs.length !== state.epochs.length || before.current.proposal !== state.current.proposal;
     if (!changed) return;
     this.#policy = governancePolicy(state);
-    this.#init.members.replace(governedMembers(state));
+    this.#init.members.replace(membersWithSnapshot(state, this.#init.snapshot));
     this.#switchKeyIfRotated();
     this.#c.onEvent?.({ type: 'epoch', epoch: state.current.number });
     if (rebuild && before && this.#storedAfter(changedFrom(before, state))) {

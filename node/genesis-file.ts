@@ -1,20 +1,22 @@
 import { readFileSync } from 'node:fs';
-import { GenesisBody, Member, MemberAdmission, type Genesis } from '../gen/tongxing/records/v1/records.js';
+import { GenesisBody, Member, MemberAdmission, SignedSnapshot, type Genesis } from '../gen/tongxing/records/v1/records.js';
 import { nodeIdOf } from '../federation/crypto/sm2.js';
 import { EncodingError, ValidationError } from '../federation/errors.js';
 import { allianceIdOf, verifyGenesis, type VerifiedGenesis } from '../federation/governance/genesis.js';
+import { verifySnapshot, type VerifiedSnapshot } from '../federation/governance/snapshot.js';
 import { validateMember, validateMemberAdmission } from '../federation/records/validate.js';
 
 // The files alliance admins pass around, as JSON: a genesis (drafted, signed
 // by each founder in turn, then final), a member description (what a founder
-// contributes to the draft) and a join request (what a new city sends the
-// admins). Each names its format, so a file of one kind cannot be mistaken
+// contributes to the draft), a join request (what a new city sends the
+// admins) and a membership snapshot (what a new city may start from). Each names its format, so a file of one kind cannot be mistaken
 // for another. The genesis body travels as the exact bytes that were signed;
 // `description` repeats it readably and is never trusted.
 
 export const genesisFormat = 'tongxing-genesis/1';
 export const memberFormat = 'tongxing-member/1';
 export const joinFormat = 'tongxing-join/1';
+export const snapshotFormat = 'tongxing-snapshot/1';
 
 interface GenesisJson {
   format: string;
@@ -73,6 +75,29 @@ export function readGenesisFile(path: string): Genesis {
       return { nodeId: Buffer.from(s.nodeId, 'hex'), signature: Buffer.from(s.signature, 'base64') };
     }),
   };
+}
+
+export function snapshotToJson(signed: SignedSnapshot): string {
+  const snapshot = verifySnapshot(signed);
+  const description = { epoch: snapshot.epoch, signer: snapshot.signer.city, takenAtMs: snapshot.takenAtMs, members: snapshot.members.map((m) => ({ city: m.city, nodeId: m.nodeId, status: m.status })) };
+  return JSON.stringify({ format: snapshotFormat, allianceId: snapshot.genesis.allianceId.toString('hex'), snapshot: Buffer.from(SignedSnapshot.encode(signed).finish()).toString('base64'), description }, null, 2) + '\n';
+}
+
+/**
+ * What a node starts from (its config's `alliance:`): a final genesis, or a
+ * member's signed membership snapshot, which holds the genesis too.
+ */
+export function loadAlliance(path: string): VerifiedGenesis & { genesis: Genesis; snapshot?: VerifiedSnapshot } {
+  const doc = readJson(path, 'alliance file');
+  if (doc.format !== snapshotFormat) return loadGenesis(path);
+  if (typeof doc.snapshot !== 'string') throw new ValidationError('snapshot', `${path}: missing`);
+  try {
+    const snapshot = verifySnapshot(SignedSnapshot.decode(Buffer.from(doc.snapshot, 'base64')));
+    return { ...snapshot.genesis, snapshot };
+  } catch (error) {
+    if (error instanceof Error) error.message = `${path}: ${error.message}`;
+    throw error;
+  }
 }
 
 /** A final genesis: body valid and signed by every founder. */

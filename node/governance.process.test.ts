@@ -143,6 +143,16 @@ describe('alliance governance, end to end with the CLI', () => {
       }
       const status = JSON.parse(await ok('alliance', 'status', '--node', nn!.apiAddress, '--json'));
       expect(status.epoch).toBe(1);
+      // A member's signed snapshot: a node may start from it instead of the genesis (same alliance id).
+      const snapshotFile = `${dir}/snapshot.json`;
+      await ok('alliance', 'snapshot', '--out', snapshotFile, '--node', gy!.apiAddress);
+      const snapshot = JSON.parse(readFileSync(snapshotFile, 'utf8'));
+      expect(snapshot).toMatchObject({ format: 'tongxing-snapshot/1', allianceId: file.allianceId, description: { epoch: 1, signer: 'Guiyang' } });
+      expect(snapshot.description.members.map((m: { city: string }) => m.city).sort()).toEqual(['Chengdu', 'Guiyang', 'Kunming', 'Nanning']);
+      writeFileSync(cd!.configFile, readFileSync(cd!.configFile, 'utf8').replace('alliance: genesis.json', 'alliance: snapshot.json'));
+      await nodes[3]!.stop();
+      nodes[3] = await startNodeProcess(cd!);
+      await eventually('Chengdu writes after restarting from the snapshot', async () => (await apiCd!.registerEntity(profile(usccFor(4)))).provenance);
       expect(status.members.map((m: { city: string; status: string }) => `${m.city}:${m.status}`).sort()).toEqual(['Chengdu:active', 'Guiyang:active', 'Kunming:active', 'Nanning:active']);
 
       // Removing Nanning: once a quorum approves, it can write no more.

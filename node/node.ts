@@ -14,7 +14,7 @@ import { startApiServer } from './api/server.js';
 import { apiContext } from './api/service.js';
 import { apiServices } from './api/services.js';
 import type { NodeConfig } from './config.js';
-import { loadGenesis } from './genesis-file.js';
+import { loadAlliance } from './genesis-file.js';
 import { Gossip, generatePeerKey, peerKeyFromBase64, peerKeyToBase64 } from './gossip.js';
 import { errorFields, silentLogger, withTraceContext, type Logger } from './log.js';
 import { GrpcPeerTransport } from './peer/client.js';
@@ -66,7 +66,7 @@ function memberIdOf(dataDir: string, keyPair: Sm2KeyPair): string {
 
 /** `baseLog` gets the node's lines (with node id, city and the active trace); the CLI passes its JSON logger. */
 export async function startNode(config: NodeConfig, baseLog: Logger = silentLogger): Promise<RunningNode> {
-  const alliance = loadGenesis(config.allianceFile);
+  const alliance = loadAlliance(config.allianceFile);
   const freshnessBudgetMs = Number(alliance.body.freshnessBudgetMs);
   const keyPair = readPrivateKeyPem(readFileSync(config.keyFile, 'utf8'));
   const nextKeyPair = config.nextKeyFile === undefined ? undefined : readPrivateKeyPem(readFileSync(config.nextKeyFile, 'utf8'));
@@ -106,7 +106,7 @@ export async function startNode(config: NodeConfig, baseLog: Logger = silentLogg
       if (event.type === 'rejected' || event.type === 'equivocation') log.warn({ event }, event.type === 'rejected' ? `rejected data: ${event.reason}` : 'equivocation proved');
     };
     const replica = await Replica.open(
-      { allianceId: alliance.allianceId, keyPair, genesis: alliance, members, nodeId, nextKeyPair },
+      { allianceId: alliance.allianceId, keyPair, genesis: alliance, members, nodeId, nextKeyPair, snapshot: alliance.snapshot },
       { store, transport, clock: wallClock, random: { int: (n) => randomInt(n) }, onEvent },
     );
     cleanup.push(() => replica.close());
@@ -167,7 +167,7 @@ export async function startNode(config: NodeConfig, baseLog: Logger = silentLogg
     cleanup.push(() => peerServer.stop());
     // One set of service instances behind gRPC and HTTP/JSON: what a service keeps (its KeyedSerial, challenges) is shared.
     const services = apiServices(apiContext(
-      { replica, clock: wallClock, freshnessBudgetMs, city, allianceId: alliance.allianceId, startedAtMs: Date.now(),
+      { replica, clock: wallClock, freshnessBudgetMs, city, allianceId: alliance.allianceId, startedAtMs: Date.now(), genesis: alliance.genesis,
         evaluation: { desk, leaseClient: leases },
         signer: { get publicKey() { return currentKey.publicKey; }, sign: (message) => keyPairSigner(currentKey).sign(message) },
         // The replica's policy object changes with each epoch: always ask the current one.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ListType, MemberRole, type GenesisBody, type GovernanceProposal, type Record } from '../../gen/tongxing/records/v1/records.js';
-import { generateKeyPair, type Sm2KeyPair } from '../crypto/sm2.js';
+import { generateKeyPair, sign, type Sm2KeyPair } from '../crypto/sm2.js';
 import { Membership } from '../membership.js';
 import { checkSanctions, getEntity } from '../queries.js';
 import { Replica } from '../replica.js';
@@ -10,6 +10,8 @@ import { entityRegistration, sanctionIssue, sanctionLift, usccFor } from '../tes
 import { decodeView } from '../views/provenance.js';
 import { rejectionKey } from '../views/apply.js';
 import { keyRotation } from './genesis.js';
+import { signSnapshot, verifySnapshot, type VerifiedSnapshot } from './snapshot.js';
+import { computeGovernance } from './state.js';
 import { admission, signedGenesis, testCity, type TestCity } from './testing.js';
 
 // Replicas of a governed alliance, in-process: the genesis and the governance
@@ -18,18 +20,19 @@ import { admission, signedGenesis, testCity, type TestCity } from './testing.js'
 const t0 = Date.UTC(2026, 10, 28);
 
 async function governedAlliance(cities: TestCity[], founders: number, edit?: (body: GenesisBody) => void) {
-  const { verified } = signedGenesis(cities.slice(0, founders), edit);
+  const { genesis, verified } = signedGenesis(cities.slice(0, founders), edit);
   const bus = new Bus();
   const replicas = bus.replicas;
   const stores = new Map<string, MemoryStore>();
   let now = t0;
   const clock = { nowMs: () => now };
-  const start = async (city: TestCity, nextKeyPair?: Sm2KeyPair) => {
+  let turn = 0; // peers in turn: every reachable one is asked sooner or later
+  const start = async (city: TestCity, nextKeyPair?: Sm2KeyPair, snapshot?: VerifiedSnapshot) => {
     const store = stores.get(city.nodeId) ?? new MemoryStore();
     stores.set(city.nodeId, store);
     const replica = await Replica.open(
-      { allianceId: verified.allianceId, keyPair: city.keyPair, genesis: verified, members: new Membership([]), nextKeyPair, nodeId: city.nodeId },
-      { store, transport: bus.transport(city.nodeId), clock, random: { int: () => 0 } },
+      { allianceId: verified.allianceId, keyPair: city.keyPair, genesis: verified, members: new Membership([]), nextKeyPair, nodeId: city.nodeId, snapshot },
+      { store, transport: bus.transport(city.nodeId), clock, random: { int: (n: number) => turn++ % n } },
     );
     replicas.set(city.nodeId, replica);
     return replica;
@@ -55,7 +58,7 @@ async function governedAlliance(cities: TestCity[], founders: number, edit?: (bo
     await settle();
     tick();
   };
-  return { verified, start, settle, at, tick, proposeAndApprove, replicas };
+  return { genesis, verified, start, settle, at, tick, proposeAndApprove, replicas, now: () => now };
 }
 
 const rejection = async (replica: Replica, author: string, seq: number): Promise<string | undefined> =>
@@ -204,5 +207,46 @@ describe('a governed alliance', () => {
     expect(kunming.governance!.current.number).toBe(1);
     expect(await getEntity(kunming, usccFor(13))).toBeUndefined();
     expect(await getEntity(a.at(gy), usccFor(13))).toBeUndefined();
+  });
+
+  it('lets a new city start from a member\'s signed snapshot and reach members admitted after the genesis', async () => {
+    const [km, gy, nn, cd, lz] = [testCity('Kunming'), testCity('Guiyang'), testCity('Nanning'), testCity('Chengdu'), testCity('Lanzhou')];
+    const a = await governedAlliance([km, gy, nn, cd, lz], 3);
+    await a.start(cd);
+    await a.proposeAndApprove(km, gy, admission(a.verified.allianceId, cd));
+    await a.proposeAndApprove(km, gy, admission(a.verified.allianceId, lz));
+    await a.at(km).write(entityRegistration(usccFor(14)));
+    await a.settle();
+    const signed = signSnapshot(a.genesis, a.at(km).governance!, { nodeId: km.nodeId, sign: (m) => sign(km.keyPair.privateKey, m, km.keyPair.publicKey) }, a.now());
+    // The founders' endpoints are gone: only Chengdu, admitted later, can be reached.
+    for (const founder of [km, gy, nn]) a.replicas.delete(founder.nodeId);
+
+    const fromGenesis = await a.start(lz);
+    await a.settle();
+    expect(fromGenesis.governance!.current.number).toBe(0); // it knows nobody it can reach
+    await fromGenesis.close();
+    a.replicas.delete(lz.nodeId);
+
+    const fromSnapshot = await a.start(lz, undefined, verifySnapshot(signed));
+    await a.settle();
+    expect(fromSnapshot.governance!.current.number).toBe(2);
+    expect(await getEntity(fromSnapshot, usccFor(14))).toBeDefined();
+    await fromSnapshot.write(entityRegistration(usccFor(15)));
+    await a.settle();
+    expect((await getEntity(a.at(cd), usccFor(15)))?.home.author).toBe(lz.nodeId);
+  });
+
+  it('refuses a snapshot changed after signing, or signed by a non-member', () => {
+    const [km, gy] = [testCity('Kunming'), testCity('Guiyang')];
+    const { genesis, verified } = signedGenesis([km, gy]);
+    const state = computeGovernance(verified, []);
+    const signed = signSnapshot(genesis, state, { nodeId: km.nodeId, sign: (m) => sign(km.keyPair.privateKey, m, km.keyPair.publicKey) }, t0);
+    expect(verifySnapshot(signed).members.map((m) => m.city)).toEqual(['Kunming', 'Guiyang']);
+    const changed = Buffer.from(signed.snapshot);
+    changed.writeUInt8(changed.readUInt8(changed.length - 40) ^ 1, changed.length - 40);
+    expect(() => verifySnapshot({ ...signed, snapshot: changed })).toThrow(/does not verify|not a MembershipSnapshot|genesis/);
+    const outsider = generateKeyPair();
+    const forged = signSnapshot(genesis, state, { nodeId: 'ab'.repeat(32), sign: (m) => sign(outsider.privateKey, m, outsider.publicKey) }, t0);
+    expect(() => verifySnapshot(forged)).toThrow(/is not an active member in it/);
   });
 });

@@ -5,6 +5,7 @@ import {
   type ApproveRequest,
   type ApproveResponse,
   type GetGovernanceResponse,
+  type GetSnapshotResponse,
   type OptOutRequest,
   type OptOutResponse,
   type ProposeRequest,
@@ -15,6 +16,7 @@ import { nodeIdOf } from '../../federation/crypto/sm2.js';
 import { sm3Hex } from '../../federation/crypto/sm3.js';
 import { MembershipError, ValidationError } from '../../federation/errors.js';
 import { verifyAdmission, verifyRotation } from '../../federation/governance/genesis.js';
+import { signSnapshot } from '../../federation/governance/snapshot.js';
 import { roleName, type GovernanceState } from '../../federation/governance/state.js';
 import { decodeEntry } from '../../federation/log/entry.js';
 import { validateGovernanceProposal, validateSanctionOptOut } from '../../federation/records/validate.js';
@@ -186,7 +188,14 @@ export function governanceService(c: ApiContext): ApiService {
     return { provenance: provenance(written) };
   }
 
-  return { definition: GovernanceServiceService, handlers: { propose, approve, getGovernance, optOut } };
+  async function getSnapshot(): Promise<GetSnapshotResponse> {
+    const governance = state();
+    if (!c.genesis || !c.signer) throw new PreconditionError('this node has no genesis or signing key to sign a membership snapshot with');
+    const signer = c.signer;
+    return { snapshot: signSnapshot(c.genesis, governance, { nodeId: replica.nodeId, sign: (message) => signer.sign(message) }, c.clock.nowMs()) };
+  }
+
+  return { definition: GovernanceServiceService, handlers: { propose, approve, getGovernance, optOut, getSnapshot } };
 }
 
 /** The CLI's side: a GovernanceService client with the same deadlines and errors as the other API clients. */
@@ -195,6 +204,7 @@ export function governanceClient(address: string): {
   approve(proposalHash: Uint8Array): Promise<ApproveResponse>;
   getGovernance(): Promise<GetGovernanceResponse>;
   optOut(request: OptOutRequest): Promise<OptOutResponse>;
+  getSnapshot(): Promise<GetSnapshotResponse>;
   close(): void;
 } {
   const client = new GovernanceServiceClient(address, credentials.createInsecure(), apiChannelOptions);
@@ -203,6 +213,7 @@ export function governanceClient(address: string): {
     approve: (proposalHash) => unaryCall(address, client.approve.bind(client), { proposalHash: Buffer.from(proposalHash) }),
     getGovernance: () => unaryCall(address, client.getGovernance.bind(client), {}),
     optOut: (request) => unaryCall(address, client.optOut.bind(client), request),
+    getSnapshot: () => unaryCall(address, client.getSnapshot.bind(client), {}),
     close: () => client.close(),
   };
 }

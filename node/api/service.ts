@@ -1,5 +1,6 @@
 import { status, type ServiceDefinition } from '@grpc/grpc-js';
 import type { Provenance as ApiProvenance } from '../../gen/tongxing/api/v1/api.js';
+import type { Genesis } from '../../gen/tongxing/records/v1/records.js';
 import { EncodingError, LimitError, TongxingError, ValidationError } from '../../federation/errors.js';
 import type { EvidenceSigner } from '../../federation/evidence.js';
 import type { Replica } from '../../federation/replica.js';
@@ -30,6 +31,8 @@ export interface ApiServerComponents {
   readonly evaluation?: EvaluationApiComponents;
   /** This node's SM2 key, to sign evidence bundles; without it a check with evidence is refused (FAILED_PRECONDITION). */
   readonly signer?: EvidenceSigner;
+  /** The alliance's genesis as signed, for membership snapshots. */
+  readonly genesis?: Genesis;
   /**
    * The same policy the replica's views use: recording a certificate or CRL is
    * refused up front when its CA is not trusted now, and logins are refused once

@@ -8,7 +8,7 @@ import { readCertificates } from '../../federation/crypto/x509.js';
 import { encodeGenesisBody, keyRotation, signAdmission, signGenesis, validateGenesisBody, verifyGenesis, withSignature } from '../../federation/governance/genesis.js';
 import { roleName } from '../../federation/governance/state.js';
 import { configDefaults, tlsPathFor } from '../config.js';
-import { genesisToJson, joinRequestToJson, memberToJson, readGenesisFile, readJoinRequest, readMemberFile } from '../genesis-file.js';
+import { genesisToJson, joinRequestToJson, memberToJson, readGenesisFile, readJoinRequest, readMemberFile, snapshotToJson } from '../genesis-file.js';
 import { governanceClient } from '../api/governance.js';
 import { generatePeerKey, peerIdOfKey, peerKeyFromBase64, peerKeyToBase64 } from '../gossip.js';
 import { readTlsIdentity } from '../peer/tls.js';
@@ -426,4 +426,27 @@ const optOut: Command = {
   },
 };
 
-export const allianceCommands: Command[] = [member, draft, sign, finalize, joinRequest, propose, approve, status, optOut];
+const snapshot: Command = {
+  path: ['alliance', 'snapshot'],
+  summary: "the current membership signed by this node: a new city may start from it instead of the genesis",
+  usage: [
+    '--out SNAPSHOT.json [--force] [--node HOST:PORT]',
+    '',
+    '  A node configured with `alliance: SNAPSHOT.json` reaches the members listed in it (not only the founders)',
+    '  until it has replicated the governance records; give it to a joining city when the founders\' endpoints',
+    '  have changed. It holds the genesis, so the alliance id is the same.',
+    ...nodeUsageLines,
+  ].join('\n'),
+  options: { out: { type: 'string' }, force: { type: 'boolean' }, ...nodeOptions },
+  async run(args, io) {
+    const out = required(args, 'out');
+    return withGovernance(args, io, async (client) => {
+      const reply = await client.getSnapshot();
+      writeNew(out, snapshotToJson(reply.snapshot!), args.values.force === true);
+      io.stdout(`membership snapshot written to ${out}\n`);
+      return exitOk;
+    });
+  },
+};
+
+export const allianceCommands: Command[] = [member, draft, sign, finalize, joinRequest, propose, approve, status, optOut, snapshot];

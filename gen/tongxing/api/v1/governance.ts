@@ -25,12 +25,20 @@ import {
   memberRoleToJSON,
   RecognitionPolicy,
   SanctionOptOut,
+  SignedSnapshot,
 } from "../../records/v1/records.js";
 import { Provenance } from "./api.js";
 
 export const protobufPackage = "tongxing.api.v1";
 
 export const protobufFileName = "tongxing/api/v1/governance.proto";
+
+export interface GetSnapshotRequest {
+}
+
+export interface GetSnapshotResponse {
+  snapshot?: SignedSnapshot | undefined;
+}
 
 export interface ProposeRequest {
   proposal?: GovernanceProposal | undefined;
@@ -117,6 +125,127 @@ export interface OptOutRequest {
 export interface OptOutResponse {
   provenance?: Provenance | undefined;
 }
+
+function createBaseGetSnapshotRequest(): GetSnapshotRequest {
+  return {};
+}
+
+export const GetSnapshotRequest: MessageFns<GetSnapshotRequest> = {
+  encode(_: GetSnapshotRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSnapshotRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSnapshotRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetSnapshotRequest {
+    return {};
+  },
+
+  toJSON(_: GetSnapshotRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetSnapshotRequest>, I>>(base?: I): GetSnapshotRequest {
+    return GetSnapshotRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetSnapshotRequest>, I>>(_: I): GetSnapshotRequest {
+    const message = createBaseGetSnapshotRequest();
+    return message;
+  },
+};
+
+function createBaseGetSnapshotResponse(): GetSnapshotResponse {
+  return { snapshot: undefined };
+}
+
+export const GetSnapshotResponse: MessageFns<GetSnapshotResponse> = {
+  encode(message: GetSnapshotResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.snapshot !== undefined) {
+      SignedSnapshot.encode(message.snapshot, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSnapshotResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSnapshotResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.snapshot = SignedSnapshot.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetSnapshotResponse {
+    return { snapshot: isSet(object.snapshot) ? SignedSnapshot.fromJSON(object.snapshot) : undefined };
+  },
+
+  toJSON(message: GetSnapshotResponse): unknown {
+    const obj: any = {};
+    if (message.snapshot !== undefined) {
+      obj.snapshot = SignedSnapshot.toJSON(message.snapshot);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetSnapshotResponse>, I>>(base?: I): GetSnapshotResponse {
+    return GetSnapshotResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetSnapshotResponse>, I>>(object: I): GetSnapshotResponse {
+    const message = createBaseGetSnapshotResponse();
+    message.snapshot = (object.snapshot !== undefined && object.snapshot !== null)
+      ? SignedSnapshot.fromPartial(object.snapshot)
+      : undefined;
+    return message;
+  },
+};
 
 function createBaseProposeRequest(): ProposeRequest {
   return { proposal: undefined };
@@ -1572,6 +1701,16 @@ export const GovernanceServiceService = {
     responseSerialize: (value: OptOutResponse): Buffer => Buffer.from(OptOutResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): OptOutResponse => OptOutResponse.decode(value),
   },
+  /** The current membership, signed by this node: a new city starts from it when the founders' endpoints are gone. */
+  getSnapshot: {
+    path: "/tongxing.api.v1.GovernanceService/GetSnapshot" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetSnapshotRequest): Buffer => Buffer.from(GetSnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetSnapshotRequest => GetSnapshotRequest.decode(value),
+    responseSerialize: (value: GetSnapshotResponse): Buffer => Buffer.from(GetSnapshotResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetSnapshotResponse => GetSnapshotResponse.decode(value),
+  },
 } as const;
 
 export interface GovernanceServiceServer extends UntypedServiceImplementation {
@@ -1583,6 +1722,8 @@ export interface GovernanceServiceServer extends UntypedServiceImplementation {
   getGovernance: handleUnaryCall<GetGovernanceRequest, GetGovernanceResponse>;
   /** This member declines to enforce one sanction, with its reason, for every member to see. */
   optOut: handleUnaryCall<OptOutRequest, OptOutResponse>;
+  /** The current membership, signed by this node: a new city starts from it when the founders' endpoints are gone. */
+  getSnapshot: handleUnaryCall<GetSnapshotRequest, GetSnapshotResponse>;
 }
 
 export interface GovernanceServiceClient extends Client {
@@ -1649,6 +1790,22 @@ export interface GovernanceServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: OptOutResponse) => void,
+  ): ClientUnaryCall;
+  /** The current membership, signed by this node: a new city starts from it when the founders' endpoints are gone. */
+  getSnapshot(
+    request: GetSnapshotRequest,
+    callback: (error: ServiceError | null, response: GetSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  getSnapshot(
+    request: GetSnapshotRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  getSnapshot(
+    request: GetSnapshotRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetSnapshotResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -902,6 +902,46 @@ export interface Genesis {
 }
 
 /**
+ * A member's signed word on the alliance's membership at one epoch: a new
+ * node can start from it (instead of the bare genesis) to reach members
+ * admitted after the genesis. The governance records still decide; the
+ * snapshot only tells the node whom to ask until it has caught up.
+ */
+export interface MembershipSnapshot {
+  genesis?: Genesis | undefined;
+  epoch: bigint;
+  members: SnapshotMember[];
+  takenAtMs: bigint;
+  /** node id of the member that signed it */
+  signer: Buffer;
+}
+
+export interface SnapshotMember {
+  nodeId: Buffer;
+  /** public_key is its current key */
+  member?:
+    | Member
+    | undefined;
+  /** active, suspended, removed */
+  status: string;
+  retiredKeys: RetiredKey[];
+  /** when its status last changed: a suspended or removed member's entries after it are refused */
+  sinceHlc: bigint;
+}
+
+export interface RetiredKey {
+  publicKey: Buffer;
+  untilHlc: bigint;
+}
+
+export interface SignedSnapshot {
+  /** encoded MembershipSnapshot, kept as signed */
+  snapshot: Buffer;
+  /** SM2 by the signer's current key over "tongxing-snapshot" || snapshot */
+  signature: Buffer;
+}
+
+/**
  * A member declines to enforce one sanction it would otherwise recognise,
  * with its reason, for everyone to see. Withdrawn by a later opt-out with
  * withdrawn = true.
@@ -6014,6 +6054,484 @@ export const Genesis: MessageFns<Genesis> = {
     const message = createBaseGenesis();
     message.body = object.body ?? Buffer.alloc(0);
     message.signatures = object.signatures?.map((e) => GenesisSignature.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseMembershipSnapshot(): MembershipSnapshot {
+  return { genesis: undefined, epoch: 0n, members: [], takenAtMs: 0n, signer: Buffer.alloc(0) };
+}
+
+export const MembershipSnapshot: MessageFns<MembershipSnapshot> = {
+  encode(message: MembershipSnapshot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.genesis !== undefined) {
+      Genesis.encode(message.genesis, writer.uint32(10).fork()).join();
+    }
+    if (message.epoch !== 0n) {
+      if (BigInt.asUintN(64, message.epoch) !== message.epoch) {
+        throw new globalThis.Error("value provided for field message.epoch of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.epoch);
+    }
+    for (const v of message.members) {
+      SnapshotMember.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.takenAtMs !== 0n) {
+      if (BigInt.asIntN(64, message.takenAtMs) !== message.takenAtMs) {
+        throw new globalThis.Error("value provided for field message.takenAtMs of type int64 too large");
+      }
+      writer.uint32(32).int64(message.takenAtMs);
+    }
+    if (message.signer.length !== 0) {
+      writer.uint32(42).bytes(message.signer);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MembershipSnapshot {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMembershipSnapshot();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.genesis = Genesis.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.epoch = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.members.push(SnapshotMember.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.takenAtMs = reader.int64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.signer = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MembershipSnapshot {
+    return {
+      genesis: isSet(object.genesis) ? Genesis.fromJSON(object.genesis) : undefined,
+      epoch: isSet(object.epoch) ? BigInt(object.epoch) : 0n,
+      members: globalThis.Array.isArray(object?.members)
+        ? object.members.map((e: any) => SnapshotMember.fromJSON(e))
+        : [],
+      takenAtMs: isSet(object.takenAtMs)
+        ? BigInt(object.takenAtMs)
+        : isSet(object.taken_at_ms)
+        ? BigInt(object.taken_at_ms)
+        : 0n,
+      signer: isSet(object.signer) ? Buffer.from(bytesFromBase64(object.signer)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: MembershipSnapshot): unknown {
+    const obj: any = {};
+    if (message.genesis !== undefined) {
+      obj.genesis = Genesis.toJSON(message.genesis);
+    }
+    if (message.epoch !== 0n) {
+      obj.epoch = message.epoch.toString();
+    }
+    if (message.members?.length) {
+      obj.members = message.members.map((e) => SnapshotMember.toJSON(e));
+    }
+    if (message.takenAtMs !== 0n) {
+      obj.takenAtMs = message.takenAtMs.toString();
+    }
+    if (message.signer.length !== 0) {
+      obj.signer = base64FromBytes(message.signer);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MembershipSnapshot>, I>>(base?: I): MembershipSnapshot {
+    return MembershipSnapshot.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MembershipSnapshot>, I>>(object: I): MembershipSnapshot {
+    const message = createBaseMembershipSnapshot();
+    message.genesis = (object.genesis !== undefined && object.genesis !== null)
+      ? Genesis.fromPartial(object.genesis)
+      : undefined;
+    message.epoch = (object.epoch !== undefined && object.epoch !== null) ? BigInt(object.epoch) : 0n;
+    message.members = object.members?.map((e) => SnapshotMember.fromPartial(e)) || [];
+    message.takenAtMs = (object.takenAtMs !== undefined && object.takenAtMs !== null) ? BigInt(object.takenAtMs) : 0n;
+    message.signer = object.signer ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseSnapshotMember(): SnapshotMember {
+  return { nodeId: Buffer.alloc(0), member: undefined, status: "", retiredKeys: [], sinceHlc: 0n };
+}
+
+export const SnapshotMember: MessageFns<SnapshotMember> = {
+  encode(message: SnapshotMember, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId.length !== 0) {
+      writer.uint32(10).bytes(message.nodeId);
+    }
+    if (message.member !== undefined) {
+      Member.encode(message.member, writer.uint32(18).fork()).join();
+    }
+    if (message.status !== "") {
+      writer.uint32(26).string(message.status);
+    }
+    for (const v of message.retiredKeys) {
+      RetiredKey.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.sinceHlc !== 0n) {
+      if (BigInt.asUintN(64, message.sinceHlc) !== message.sinceHlc) {
+        throw new globalThis.Error("value provided for field message.sinceHlc of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.sinceHlc);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SnapshotMember {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSnapshotMember();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.member = Member.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.retiredKeys.push(RetiredKey.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.sinceHlc = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SnapshotMember {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? Buffer.from(bytesFromBase64(object.nodeId))
+        : isSet(object.node_id)
+        ? Buffer.from(bytesFromBase64(object.node_id))
+        : Buffer.alloc(0),
+      member: isSet(object.member) ? Member.fromJSON(object.member) : undefined,
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      retiredKeys: globalThis.Array.isArray(object?.retiredKeys)
+        ? object.retiredKeys.map((e: any) => RetiredKey.fromJSON(e))
+        : globalThis.Array.isArray(object?.retired_keys)
+        ? object.retired_keys.map((e: any) => RetiredKey.fromJSON(e))
+        : [],
+      sinceHlc: isSet(object.sinceHlc)
+        ? BigInt(object.sinceHlc)
+        : isSet(object.since_hlc)
+        ? BigInt(object.since_hlc)
+        : 0n,
+    };
+  },
+
+  toJSON(message: SnapshotMember): unknown {
+    const obj: any = {};
+    if (message.nodeId.length !== 0) {
+      obj.nodeId = base64FromBytes(message.nodeId);
+    }
+    if (message.member !== undefined) {
+      obj.member = Member.toJSON(message.member);
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.retiredKeys?.length) {
+      obj.retiredKeys = message.retiredKeys.map((e) => RetiredKey.toJSON(e));
+    }
+    if (message.sinceHlc !== 0n) {
+      obj.sinceHlc = message.sinceHlc.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SnapshotMember>, I>>(base?: I): SnapshotMember {
+    return SnapshotMember.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SnapshotMember>, I>>(object: I): SnapshotMember {
+    const message = createBaseSnapshotMember();
+    message.nodeId = object.nodeId ?? Buffer.alloc(0);
+    message.member = (object.member !== undefined && object.member !== null)
+      ? Member.fromPartial(object.member)
+      : undefined;
+    message.status = object.status ?? "";
+    message.retiredKeys = object.retiredKeys?.map((e) => RetiredKey.fromPartial(e)) || [];
+    message.sinceHlc = (object.sinceHlc !== undefined && object.sinceHlc !== null) ? BigInt(object.sinceHlc) : 0n;
+    return message;
+  },
+};
+
+function createBaseRetiredKey(): RetiredKey {
+  return { publicKey: Buffer.alloc(0), untilHlc: 0n };
+}
+
+export const RetiredKey: MessageFns<RetiredKey> = {
+  encode(message: RetiredKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.publicKey.length !== 0) {
+      writer.uint32(10).bytes(message.publicKey);
+    }
+    if (message.untilHlc !== 0n) {
+      if (BigInt.asUintN(64, message.untilHlc) !== message.untilHlc) {
+        throw new globalThis.Error("value provided for field message.untilHlc of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.untilHlc);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetiredKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetiredKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.publicKey = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.untilHlc = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetiredKey {
+    return {
+      publicKey: isSet(object.publicKey)
+        ? Buffer.from(bytesFromBase64(object.publicKey))
+        : isSet(object.public_key)
+        ? Buffer.from(bytesFromBase64(object.public_key))
+        : Buffer.alloc(0),
+      untilHlc: isSet(object.untilHlc)
+        ? BigInt(object.untilHlc)
+        : isSet(object.until_hlc)
+        ? BigInt(object.until_hlc)
+        : 0n,
+    };
+  },
+
+  toJSON(message: RetiredKey): unknown {
+    const obj: any = {};
+    if (message.publicKey.length !== 0) {
+      obj.publicKey = base64FromBytes(message.publicKey);
+    }
+    if (message.untilHlc !== 0n) {
+      obj.untilHlc = message.untilHlc.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RetiredKey>, I>>(base?: I): RetiredKey {
+    return RetiredKey.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetiredKey>, I>>(object: I): RetiredKey {
+    const message = createBaseRetiredKey();
+    message.publicKey = object.publicKey ?? Buffer.alloc(0);
+    message.untilHlc = (object.untilHlc !== undefined && object.untilHlc !== null) ? BigInt(object.untilHlc) : 0n;
+    return message;
+  },
+};
+
+function createBaseSignedSnapshot(): SignedSnapshot {
+  return { snapshot: Buffer.alloc(0), signature: Buffer.alloc(0) };
+}
+
+export const SignedSnapshot: MessageFns<SignedSnapshot> = {
+  encode(message: SignedSnapshot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.snapshot.length !== 0) {
+      writer.uint32(10).bytes(message.snapshot);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(18).bytes(message.signature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignedSnapshot {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignedSnapshot();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.snapshot = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SignedSnapshot {
+    return {
+      snapshot: isSet(object.snapshot) ? Buffer.from(bytesFromBase64(object.snapshot)) : Buffer.alloc(0),
+      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: SignedSnapshot): unknown {
+    const obj: any = {};
+    if (message.snapshot.length !== 0) {
+      obj.snapshot = base64FromBytes(message.snapshot);
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SignedSnapshot>, I>>(base?: I): SignedSnapshot {
+    return SignedSnapshot.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SignedSnapshot>, I>>(object: I): SignedSnapshot {
+    const message = createBaseSignedSnapshot();
+    message.snapshot = object.snapshot ?? Buffer.alloc(0);
+    message.signature = object.signature ?? Buffer.alloc(0);
     return message;
   },
 };
