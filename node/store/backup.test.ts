@@ -200,10 +200,10 @@ describe('backup and restore', () => {
       expect(await readdir(dataDir), `${name}: nothing written`).toEqual([]);
     };
 
-    // One bit flipped inside an entry: the checksum no longer matches.
+    // One bit flipped mid-file: whichever check it lands under (checksum, decoding, an entry, a chunk's author) refuses.
     const flipped = Buffer.from(good);
     flipped[Math.floor(good.length / 2)]! ^= 0x01;
-    await refused('flipped.txbak', flipped, /checksum mismatch|does not decode|entries \d+\.\.\d+: /);
+    await refused('flipped.txbak', flipped, /checksum mismatch|does not decode|entries \d+\.\.\d+: |a chunk of /);
 
     // An entry changed and the checksum recomputed: the hash chain to the signed head catches it.
     const messages: BackupResponse[] = [];
