@@ -2,6 +2,10 @@
 // recorded certificates, suspended members refused, the protocol revision
 // rule and the per-member call rate.
 
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { status as Status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PeerServiceClient, PeerServiceService } from '../../gen/tongxing/federation/v1/peer.js';
@@ -17,7 +21,7 @@ import { freePorts } from '../local-alliance.js';
 import { GrpcPeerTransport } from './client.js';
 import { CredentialIssuer, credentialMetadata, CredentialVerifier, peerChannelCredentials, protocolRevision } from './credential.js';
 import { startPeerServer } from './server.js';
-import { generateTlsIdentity, PeerTls, peerTlsChannelOptions, type TlsIdentity } from './tls.js';
+import { generateTlsIdentity, PeerTls, peerTlsChannelOptions, readTlsIdentity, writeTlsIdentity, type TlsIdentity } from './tls.js';
 
 const allianceId = sm3(Buffer.from('tongxing tls test alliance'));
 const clock = { nowMs: () => Date.now() };
@@ -72,6 +76,22 @@ async function exchange(target: City, caller: Sm2KeyPair, presenting: TlsIdentit
     );
   });
 }
+
+describe('TLS identities', () => {
+  it('are certificates Node parses back, with a positive serial that never starts with a zero byte', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tongxing-tls-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    // A serial starting 0x00 0x0N is invalid DER and was once made about 1 time in 128.
+    for (let i = 0; i < 200; i++) {
+      const identity = await generateTlsIdentity(`city-${i}`);
+      writeTlsIdentity(join(dir, 'node.tls.pem'), identity);
+      const read = readTlsIdentity(join(dir, 'node.tls.pem'));
+      const serial = new X509Certificate(read.certPem).serialNumber;
+      expect(parseInt(serial.slice(0, 2), 16), serial).toBeGreaterThanOrEqual(0x40);
+      expect(parseInt(serial.slice(0, 2), 16), serial).toBeLessThanOrEqual(0x7f);
+    }
+  });
+});
 
 describe('peer links over TLS', () => {
   it('replicate between members whose certificates the membership records', async () => {

@@ -32,7 +32,8 @@ export async function generateTlsIdentity(commonName: string): Promise<TlsIdenti
   const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
   const certificate = new Certificate();
   certificate.version = 2;
-  certificate.serialNumber = new asn1js.Integer({ valueHex: webcrypto.getRandomValues(new Uint8Array(16)).map((b, i) => (i === 0 ? b & 0x7f : b)).buffer });
+  // 16 random bytes, the first in 0x40..0x7f: positive, and never a leading zero byte (which DER forbids).
+  certificate.serialNumber = new asn1js.Integer({ valueHex: webcrypto.getRandomValues(new Uint8Array(16)).map((b, i) => (i === 0 ? (b & 0x3f) | 0x40 : b)).buffer });
   const name = [new AttributeTypeAndValue({ type: '2.5.4.3', value: new asn1js.Utf8String({ value: commonName }) })];
   certificate.subject.typesAndValues = name;
   certificate.issuer.typesAndValues = name;
