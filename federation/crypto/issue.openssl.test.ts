@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { generateKeyPair } from './sm2.js';
 import { issueCertificate } from './issue.js';
 import { makeTempDir, openssl, opensslVerifiesLink } from './testing/openssl.js';
@@ -25,6 +25,7 @@ describe('issueCertificate', () => {
   it('makes an SM2 root and leaf that openssl verify accepts', () => {
     const { root, leaf } = pki();
     const dir = makeTempDir();
+    onTestFinished(() => dir.remove());
     writeFileSync(dir.file('root.pem'), pem(root));
     writeFileSync(dir.file('leaf.pem'), pem(leaf));
     // OpenSSL 3.0 needs the SM2 default ID passed in to verify (see opensslVerifiesLink).
