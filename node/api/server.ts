@@ -4,11 +4,11 @@ import {
   type handleServerStreamingCall,
   type handleUnaryCall,
   type ServerErrorResponse,
-  type ServerWritableStream,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { TongxingError } from '../../federation/errors.js';
 import { apiRequestBytesMax, apiShutdownGraceMs } from '../../federation/limits.js';
+import { drained, shutdownServer } from '../grpc-server.js';
 import { addStandardServices } from '../grpc-standard.js';
 import { apiContext, statusOf, type ApiServerComponents, type ApiService, type StreamHandler, type UnaryHandler } from './service.js';
 import { apiServices } from './services.js';
@@ -64,22 +64,6 @@ function serverStream(handler: StreamHandler): handleServerStreamingCall<unknown
   };
 }
 
-/** Resolves when the stream can take more, or never will (cancelled, closed). */
-function drained(call: ServerWritableStream<unknown, unknown>): Promise<void> {
-  return new Promise((resolve) => {
-    if (call.destroyed) return resolve();
-    const done = (): void => {
-      call.off('drain', done);
-      call.off('cancelled', done);
-      call.off('close', done);
-      resolve();
-    };
-    call.on('drain', done);
-    call.on('cancelled', done);
-    call.on('close', done);
-  });
-}
-
 /**
  * Binds the client API on `init.listen`; rejects when the address cannot be bound.
  * Given services are served as they are, so the HTTP/JSON API (http.ts) can
@@ -106,16 +90,7 @@ export async function startApiServer(init: ApiServerInit, components: ApiServerC
     port,
     stop() {
       standard.stopping();
-      stopped ??= new Promise<void>((resolve) => {
-        const force = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, apiShutdownGraceMs);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      });
+      stopped ??= shutdownServer(server, apiShutdownGraceMs);
       return stopped;
     },
   };

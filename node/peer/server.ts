@@ -26,6 +26,7 @@ import { assert, ChainError, EncodingError, LimitError, MembershipError, Signatu
 import { grpcMessageBytesMax, peerServerStopGraceMs, pullsInFlightPerPeerMax } from '../../federation/limits.js';
 import type { Membership } from '../../federation/membership.js';
 import type { Clock, Replica } from '../../federation/replica.js';
+import { drained, shutdownServer } from '../grpc-server.js';
 import { addStandardServices } from '../grpc-standard.js';
 import { CredentialError, CredentialVerifier, peerServerCredentials } from './credential.js';
 import type { PeerTls } from './tls.js';
@@ -135,36 +136,13 @@ export async function startPeerServer(init: PeerServerInit, components: PeerServ
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       standard.stopping();
-      await new Promise<void>((resolve) => {
-        const force = setTimeout(() => server.forceShutdown(), peerServerStopGraceMs);
-        // Called once every connection has closed, gracefully or forced.
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      });
+      await shutdownServer(server, peerServerStopGraceMs);
       // Cancelled handlers notice at their next write; wait so none outlives stop().
       await Promise.allSettled([...handlers]);
     })();
     return stopping;
   };
   return { port, stop };
-}
-
-/** Resolves when the stream can take more, or will never (cancelled, closed). */
-function drained(call: ServerWritableStream<PullEntriesRequest, PullEntriesResponse>): Promise<void> {
-  return new Promise((resolve) => {
-    if (call.destroyed) return resolve(); // 'close' has been or is about to be emitted
-    const done = (): void => {
-      call.off('drain', done);
-      call.off('cancelled', done);
-      call.off('close', done);
-      resolve();
-    };
-    call.on('drain', done);
-    call.on('cancelled', done);
-    call.on('close', done);
-  });
 }
 
 /** Length-delimited field overhead in protobuf: the tag byte and the length varint. */
