@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditVerdict } from '../gen/tongxing/api/v1/experts.js';
 import { LeaseOutcome } from '../gen/tongxing/records/v1/records.js';
-import { evaluationSession, expertProfile } from '../federation/testing/records.js';
+import { evaluationSession, expertProfile, residentId } from '../federation/testing/records.js';
 import { connectExperts, type ExpertsClient } from './api/experts-client.js';
 import { startLocalAlliance, type LocalAlliance } from './local-alliance.js';
+import { eventually } from '../federation/testing/eventually.js';
 
 // Remote evaluation on real node processes (bin/tongxing.js from dist/: `make
 // test` builds first): two cities draw from a third city's experts for the same
@@ -20,23 +21,7 @@ afterEach(async () => {
   alliance = undefined;
 });
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 let person = 0;
-function residentId(): string {
-  const body = `45010219700101${String(100 + ++person).padStart(3, '0')}`;
-  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-  const sum = [...body].reduce((total, digit, i) => total + Number(digit) * weights[i]!, 0);
-  return body + '10X98765432'[sum % 11]!;
-}
 
 describe('remote evaluation across node processes', () => {
   it('two cities drawing concurrently never double-book an expert, and a third city audits both draws', async () => {
@@ -47,7 +32,7 @@ describe('remote evaluation across node processes', () => {
     const refs: string[] = [];
     for (let i = 0; i < 3; i++) {
       const { expertRef } = await nanning.registerExpert(
-        { idCardNumber: residentId(), name: `专家${i}`, phone: '13900000000', birthday: '1970-01-01', employerName: '' },
+        { idCardNumber: residentId('450102', '19700101', 100 + ++person), name: `专家${i}`, phone: '13900000000', birthday: '1970-01-01', employerName: '' },
         { ...expertProfile('', { specialties: ['A0801'], regionCode: '450100' }), expertRef: '' },
       );
       await nanning.setAvailability({ expertRef, windows: [{ fromMs: BigInt(slotFrom - dayMs), untilMs: BigInt(slotFrom + dayMs) }] });

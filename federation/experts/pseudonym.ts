@@ -20,6 +20,13 @@ export const derivedExpertRefPattern = /^e-[0-9a-f]{24}$/;
 const residentIdWeights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
 const residentIdChecks = '10X98765432';
 
+/** The check character (GB 11643-1999, ISO 7064 MOD 11-2) of the first 17 digits of a resident ID number. */
+export function residentIdCheckCharacter(first17: string): string {
+  let sum = 0;
+  for (let i = 0; i < 17; i++) sum += Number(first17[i]) * residentIdWeights[i]!;
+  return residentIdChecks[sum % 11]!;
+}
+
 /**
  * Why `idCard` is not an 18-character resident identity number (GB 11643-1999:
  * 6-digit division, 8-digit birth date, 3-digit sequence, check character
@@ -35,9 +42,7 @@ export function residentIdProblem(idCard: string): string | undefined {
   if (year < 1900 || date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
     return `positions 7-14 must be a birth date, got ${idCard.slice(6, 14)}`;
   }
-  let sum = 0;
-  for (let i = 0; i < 17; i++) sum += Number(idCard[i]) * residentIdWeights[i]!;
-  const expected = residentIdChecks[sum % 11]!;
+  const expected = residentIdCheckCharacter(idCard.slice(0, 17));
   if (idCard[17] !== expected) return `check character (position 18) is '${idCard[17]}', expected '${expected}'`;
   return undefined;
 }

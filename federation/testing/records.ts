@@ -13,6 +13,7 @@ import {
   type SanctionIssue,
   type SanctionLift,
 } from '../../gen/tongxing/records/v1/records.js';
+import { residentIdCheckCharacter } from '../experts/pseudonym.js';
 
 // Valid records for tests, benchmarks, the demo and the simulator.
 
@@ -185,4 +186,10 @@ export function certificateRevocationList(crlDer: Uint8Array, issuerChainDer: Ui
 /** A sanction like `sanction()` but on the watch list (重点关注), alert only. */
 export function watchSanction(sanctionId: string, uscc: string, fromMs: number, days = 365): SanctionIssue {
   return { ...sanction(sanctionId, uscc, fromMs, days), listType: ListType.LIST_TYPE_WATCH, restriction: Restriction.RESTRICTION_ALERT_ONLY };
+}
+
+/** A valid resident ID number (GB 11643): division, birth date YYYYMMDD, 3-digit sequence, and its check character. */
+export function residentId(division: string, birthDate: string, sequence: number): string {
+  const first17 = `${division}${birthDate}${String(sequence).padStart(3, '0')}`;
+  return first17 + residentIdCheckCharacter(first17);
 }

@@ -13,7 +13,7 @@ import { Membership, type Member } from '../../federation/membership.js';
 import { Replica } from '../../federation/replica.js';
 import { Bus } from '../../federation/testing/bus.js';
 import { MemoryStore } from '../../federation/store/memory.js';
-import { evaluationSession, expertProfile, expertSanctionRecord, usccFor } from '../../federation/testing/records.js';
+import { evaluationSession, expertProfile, expertSanctionRecord, residentId, usccFor } from '../../federation/testing/records.js';
 import { freePorts } from '../local-alliance.js';
 import { CredentialVerifier } from '../peer/credential.js';
 import { addEvaluationPeerService, EvaluationPeerClient, LeaseDesk } from '../peer/evaluation.js';
@@ -126,10 +126,7 @@ async function refusal(call: Promise<unknown>): Promise<ApiError> {
 let person = 0;
 /** A person with a valid resident ID number (GB 11643 check character computed). */
 function personal(name = `专家${++person}`): ExpertPersonal {
-  const body = `45010219800101${String(100 + person).padStart(3, '0')}`;
-  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-  const sum = [...body].reduce((s, d, i) => s + Number(d) * weights[i]!, 0);
-  return { idCardNumber: body + '10X98765432'[sum % 11]!, name, phone: `139${String(10_000_000 + person)}`, birthday: '', employerName: '广西建工集团' };
+  return { idCardNumber: residentId('450102', '19800101', 100 + person), name, phone: `139${String(10_000_000 + person)}`, birthday: '', employerName: '广西建工集团' };
 }
 
 /** Registers an expert at `home` and makes it available around `slotFrom`; returns its ref. */

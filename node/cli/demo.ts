@@ -4,7 +4,7 @@ import { LoginOutcome } from '../../gen/tongxing/api/v1/certificates.js';
 import type { CertificateRecord } from '../../gen/tongxing/records/v1/records.js';
 import { issueCertificate } from '../../federation/crypto/issue.js';
 import { generateKeyPair, sign } from '../../federation/crypto/sm2.js';
-import { certificateRecord, entityProfile, evaluationSession, expertProfile, lift, sanction, usccFor } from '../../federation/testing/records.js';
+import { certificateRecord, entityProfile, evaluationSession, expertProfile, lift, residentId, sanction, usccFor } from '../../federation/testing/records.js';
 import { connectDomainApi } from '../api/domain-client.js';
 import { connectExperts } from '../api/experts-client.js';
 import { connectApi, type ApiClient } from '../api/client.js';
@@ -84,13 +84,6 @@ async function certificateScene(apis: ApiClient[], cities: string[], ca: ReturnT
 }
 
 let person = 0;
-/** A resident ID number (GB 11643) with its check character, for demo experts. */
-function residentId(region: string): string {
-  const body = `${region}19780312${String(100 + ++person).padStart(3, '0')}`;
-  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-  const sum = [...body].reduce((total, digit, i) => total + Number(digit) * weights[i]!, 0);
-  return body + '10X98765432'[sum % 11]!;
-}
 
 /** 远程异地评标: the first city draws three experts from the other cities' libraries, leased by their home nodes, audited elsewhere. */
 async function expertScene(addresses: string[], cities: string[], say: (line: string) => void) {
@@ -103,7 +96,7 @@ async function expertScene(addresses: string[], cities: string[], say: (line: st
       const region = westernCities[i]![1];
       for (let n = 0; n < 2; n++) {
         const { expertRef } = await home.registerExpert(
-          { idCardNumber: residentId(region), name: `专家${i}${n}`, phone: '13800000000', birthday: '1978-03-12', employerName: '' },
+          { idCardNumber: residentId(region, '19780312', 100 + ++person), name: `专家${i}${n}`, phone: '13800000000', birthday: '1978-03-12', employerName: '' },
           { ...expertProfile('', { specialties: ['A0801'], regionCode: region }), expertRef: '' },
         );
         await home.setAvailability({ expertRef, windows: [{ fromMs: BigInt(slotFrom - dayMs), untilMs: BigInt(slotFrom + dayMs) }] });

@@ -5,6 +5,7 @@ import { makeTempDir, opensslIssue, type TempDir } from '../../federation/crypto
 import { Membership } from '../../federation/membership.js';
 import { Replica } from '../../federation/replica.js';
 import { MemoryStore } from '../../federation/store/memory.js';
+import { residentIdCheckCharacter } from '../../federation/experts/pseudonym.js';
 import { usccFor } from '../../federation/testing/records.js';
 import { startApiServer } from '../api/server.js';
 import type { Io } from './command.js';
@@ -47,11 +48,8 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
 }
 
 const idCards = ['53010219800101002X', '530102198502020035', '530102199003030041'];
-function validId(body: string): string {
-  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-  const sum = [...body].reduce((s, d, i) => s + Number(d) * weights[i]!, 0);
-  return body + '10X98765432'[sum % 11]!;
-}
+/** The first 17 digits with their check character. */
+const validId = (first17: string): string => first17 + residentIdCheckCharacter(first17);
 
 describe('tongxing expert / evaluation', () => {
   it('registers experts, opens a session, draws, audits, scores and analyses', async () => {
