@@ -12,12 +12,12 @@ import { GrpcPeerTransport } from './peer/client.js';
 import { generateTlsIdentity, PeerTls } from './peer/tls.js';
 import { LevelStore } from './store/level.js';
 import { join } from 'node:path';
+import { eventually } from '../federation/testing/eventually.js';
 
 // Real node processes (bin/tongxing.js from dist/: `make test` builds first)
 // with real LevelDB, gRPC and libp2p on 127.0.0.1. Conditions are awaited
 // with deadlines; nothing asserts on how long anything took.
 
-const deadlineMs = 60_000;
 let alliance: LocalAlliance | undefined;
 const clients: ApiClient[] = [];
 
@@ -26,21 +26,6 @@ afterEach(async () => {
   await alliance?.stop();
   alliance = undefined;
 });
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error; // a node that is restarting refuses calls for a moment
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((ok) => setTimeout(ok, 50));
-  }
-}
 
 function api(i: number): ApiClient {
   const client = connectApi(alliance!.cities[i]!.apiAddress);

@@ -9,6 +9,7 @@ import { connectApi, type ApiClient } from './api/client.js';
 import { connectDomainApi, type DomainClient } from './api/domain-client.js';
 import { loadGenesis } from './genesis-file.js';
 import { startLocalAlliance, type LocalAlliance } from './local-alliance.js';
+import { eventually } from '../federation/testing/eventually.js';
 
 // 一锁通行 and 一处失信、处处受限 across real node processes (bin/tongxing.js
 // from dist/: `make test` builds first) with LevelDB, gRPC and libp2p on
@@ -16,7 +17,6 @@ import { startLocalAlliance, type LocalAlliance } from './local-alliance.js';
 // by the OpenSSL CLI. Conditions are awaited with deadlines; nothing asserts
 // on how long anything took.
 
-const deadlineMs = 60_000;
 let pki: OpensslPki;
 let alliance: LocalAlliance | undefined;
 const closers: Array<() => void> = [];
@@ -31,21 +31,6 @@ afterEach(async () => {
   await alliance?.stop();
   alliance = undefined;
 });
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
-}
 
 function clients(i: number): { api: ApiClient; domain: DomainClient } {
   const address = alliance!.cities[i]!.apiAddress;

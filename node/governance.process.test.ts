@@ -9,6 +9,7 @@ import { connectApi } from './api/client.js';
 import { main } from './cli/main.js';
 import type { Io } from './cli/command.js';
 import { freePorts, startNodeProcess, type CityFiles, type NodeProcess } from './local-alliance.js';
+import { eventually } from '../federation/testing/eventually.js';
 
 // An alliance founded and grown the way docs/ALLIANCE.md tells admins to:
 // every step is a `tongxing` command, and the nodes are real processes
@@ -34,15 +35,6 @@ async function ok(...argv: string[]): Promise<string> {
   return result.stdout;
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 const nodes: NodeProcess[] = [];
 let dir: string | undefined;

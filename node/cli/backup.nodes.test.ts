@@ -9,6 +9,7 @@ import { writeLocalAlliance, type CityFiles } from '../local-alliance.js';
 import { startNode, type RunningNode } from '../node.js';
 import type { Io } from './command.js';
 import { main } from './main.js';
+import { eventually as waitFor } from '../../federation/testing/eventually.js';
 
 // Backup and restore end to end: two city nodes started in this process
 // (real LevelDB, gRPC with TLS between them, 127.0.0.1 only, gossip off so
@@ -19,7 +20,7 @@ import { main } from './main.js';
 // again. A tampered copy of the backup is refused and writes nothing.
 // Conditions are awaited with deadlines; nothing asserts on durations.
 
-const deadlineMs = 30_000;
+const eventually = <T>(what: string, probe: () => Promise<T | undefined | false>) => waitFor(what, probe, { timeoutMs: 30_000, pollMs: 50 });
 const nodes = new Set<RunningNode>();
 const clients: ApiClient[] = [];
 let dir: string | undefined;
@@ -29,21 +30,6 @@ afterAll(async () => {
   await Promise.all([...nodes].map((node) => node.stop()));
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((ok) => setTimeout(ok, 50));
-  }
-}
 
 async function start(configFile: string): Promise<RunningNode> {
   const node = await startNode(loadNodeConfig(configFile));
