@@ -363,7 +363,7 @@ export function governedMembers(state: GovernanceState): Member[] {
   }));
 }
 
-const roleNames: Record<number, string> = {
+export const roleNames: Record<number, string> = {
   [MemberRole.MEMBER_ROLE_CITY_CENTER]: 'city-center',
   [MemberRole.MEMBER_ROLE_ADMIN]: 'admin',
   [MemberRole.MEMBER_ROLE_OBSERVER]: 'observer',

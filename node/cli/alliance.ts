@@ -1,12 +1,12 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { GenesisBody, GroundsCategory, ListType, MemberRole, type GovernanceProposal, type Member, type RecognitionRule } from '../../gen/tongxing/records/v1/records.js';
+import { GenesisBody, MemberRole, type GovernanceProposal, type Member, type RecognitionRule } from '../../gen/tongxing/records/v1/records.js';
 import type { GetGovernanceResponse } from '../../gen/tongxing/api/v1/governance.js';
 import { readPrivateKeyPem } from '../../federation/crypto/pem.js';
 import { nodeIdOf } from '../../federation/crypto/sm2.js';
 import { sm3Hex } from '../../federation/crypto/sm3.js';
 import { readCertificates } from '../../federation/crypto/x509.js';
 import { encodeGenesisBody, keyRotation, signAdmission, signGenesis, validateGenesisBody, verifyGenesis, withSignature } from '../../federation/governance/genesis.js';
-import { roleName } from '../../federation/governance/state.js';
+import { roleName, roleNames } from '../../federation/governance/state.js';
 import { configDefaults, tlsPathFor } from '../config.js';
 import { genesisToJson, joinRequestToJson, memberToJson, readGenesisFile, readJoinRequest, readMemberFile, snapshotToJson } from '../genesis-file.js';
 import { governanceClient } from '../api/governance.js';
@@ -15,6 +15,7 @@ import { readTlsIdentity } from '../peer/tls.js';
 import { recogniseEveryList } from '../../federation/views/recognition.js';
 import { exitNegative, exitOk, many, optional, printJson, required, UsageError, type Command, type Io, type Parsed } from './command.js';
 import { callNode, hex, nodeAddress, nodeOptions, nodeUsageLines } from './node-client.js';
+import { categories, listTypes, nameOf } from './sanction.js';
 
 // `tongxing alliance ...`: what alliance admins do (docs/ALLIANCE.md).
 // Founding is offline and file based: each founder describes its node
@@ -22,11 +23,8 @@ import { callNode, hex, nodeAddress, nodeOptions, nodeUsageLines } from './node-
 // checks it (finalize). Changes afterwards go through a member's node:
 // propose, approve, status. A new city makes a join request file.
 
-const roles: Record<string, MemberRole> = {
-  'city-center': MemberRole.MEMBER_ROLE_CITY_CENTER,
-  admin: MemberRole.MEMBER_ROLE_ADMIN,
-  observer: MemberRole.MEMBER_ROLE_OBSERVER,
-};
+/** Role names as the CLI takes them: the names governance reports them by. */
+const roles: Record<string, MemberRole> = Object.fromEntries(Object.entries(roleNames).map(([role, name]) => [name, Number(role) as MemberRole]));
 
 function parseRoles(text: string, option: string): MemberRole[] {
   return text.split(',').map((name) => {
@@ -36,18 +34,6 @@ function parseRoles(text: string, option: string): MemberRole[] {
   });
 }
 
-const listTypes: Record<string, ListType> = {
-  'serious-dishonesty': ListType.LIST_TYPE_SERIOUS_DISHONESTY,
-  'bad-behaviour': ListType.LIST_TYPE_BAD_BEHAVIOUR,
-  watch: ListType.LIST_TYPE_WATCH,
-};
-const groundsNames: Record<string, GroundsCategory> = {
-  fraud: GroundsCategory.GROUNDS_CATEGORY_FRAUD,
-  corruption: GroundsCategory.GROUNDS_CATEGORY_CORRUPTION,
-  collusion: GroundsCategory.GROUNDS_CATEGORY_COLLUSION,
-  coercion: GroundsCategory.GROUNDS_CATEGORY_COERCION,
-  other: GroundsCategory.GROUNDS_CATEGORY_OTHER,
-};
 const dayMs = 86_400_000n;
 /** A sanctions check fails closed when a member's newest head is older than this (a minute: beacons come every few seconds). */
 const freshnessBudgetMsDefault = 60_000;
@@ -55,21 +41,21 @@ const freshnessBudgetMsDefault = 60_000;
 /** LIST[:GROUNDS,...][:MIN_DAYS d], e.g. serious-dishonesty:fraud,corruption:365d or bad-behaviour. */
 export function parseRecognitionRule(spec: string): RecognitionRule {
   const [list = '', grounds = '', minimum = ''] = spec.split(':');
-  const listType = listTypes[list];
+  const listType = list in listTypes ? listTypes[list as keyof typeof listTypes] : undefined;
   if (listType === undefined) throw new UsageError(`--recognize ${JSON.stringify(spec)}: list type must be one of ${Object.keys(listTypes).join(', ')}`);
-  const categories = grounds === '' ? [] : grounds.split(',').map((g) => {
-    const category = groundsNames[g];
-    if (category === undefined) throw new UsageError(`--recognize ${JSON.stringify(spec)}: grounds must be among ${Object.keys(groundsNames).join(', ')}`);
+  const groundsCategories = grounds === '' ? [] : grounds.split(',').map((g) => {
+    const category = g in categories ? categories[g as keyof typeof categories] : undefined;
+    if (category === undefined) throw new UsageError(`--recognize ${JSON.stringify(spec)}: grounds must be among ${Object.keys(categories).join(', ')}`);
     return category;
   });
   const days = /^(\d+)d$/.exec(minimum);
   if (minimum !== '' && !days) throw new UsageError(`--recognize ${JSON.stringify(spec)}: the minimum restriction is days, like 365d`);
-  return { listType, grounds: categories, minRestrictionMs: days ? BigInt(days[1]!) * dayMs : 0n };
+  return { listType, grounds: groundsCategories, minRestrictionMs: days ? BigInt(days[1]!) * dayMs : 0n };
 }
 
 export function describeRule(rule: RecognitionRule): string {
-  const list = Object.keys(listTypes).find((k) => listTypes[k] === rule.listType) ?? `list ${rule.listType}`;
-  const grounds = rule.grounds.length === 0 ? 'any grounds' : rule.grounds.map((g) => Object.keys(groundsNames).find((k) => groundsNames[k] === g)).join(', ');
+  const list = nameOf(listTypes, rule.listType);
+  const grounds = rule.grounds.length === 0 ? 'any grounds' : rule.grounds.map((g) => nameOf(categories, g)).join(', ');
   const minimum = rule.minRestrictionMs > 0n ? `, restricted at least ${rule.minRestrictionMs / dayMs} days` : '';
   return `${list}, ${grounds}${minimum}`;
 }

@@ -13,7 +13,7 @@ import { callNode, formatDuration, formatTime, hex, nodeOptions, nodeUsageLines,
 
 const dayMs = 86_400_000;
 
-const listTypes = {
+export const listTypes = {
   'serious-dishonesty': ListType.LIST_TYPE_SERIOUS_DISHONESTY,
   'bad-behaviour': ListType.LIST_TYPE_BAD_BEHAVIOUR,
   watch: ListType.LIST_TYPE_WATCH,
@@ -25,7 +25,7 @@ const listLabels: Record<number, string> = {
   [ListType.LIST_TYPE_WATCH]: 'watch list (重点关注)',
 };
 
-const categories = {
+export const categories = {
   fraud: GroundsCategory.GROUNDS_CATEGORY_FRAUD,
   corruption: GroundsCategory.GROUNDS_CATEGORY_CORRUPTION,
   collusion: GroundsCategory.GROUNDS_CATEGORY_COLLUSION,
@@ -57,7 +57,8 @@ function choice<T extends Record<string, number>>(args: Parsed, option: string, 
   return names[value as keyof T]!;
 }
 
-const nameOf = <T extends Record<string, number>>(names: T, value: number): string =>
+/** The CLI name of an enum value in `names`. */
+export const nameOf = <T extends Record<string, number>>(names: T, value: number): string =>
   Object.keys(names).find((name) => names[name] === value) ?? `unknown (${value})`;
 
 /** Six calendar months later (DOMAIN.md: bidding violation records are published for 6 months). */
