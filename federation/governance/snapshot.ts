@@ -3,7 +3,7 @@ import { verify } from '../crypto/sm2.js';
 import { SignatureError, ValidationError } from '../errors.js';
 import type { Member } from '../membership.js';
 import { verifyGenesis, type VerifiedGenesis } from './genesis.js';
-import { governedMembers, type GovernanceState } from './state.js';
+import { governedMembers, memberOf, type GovernanceState, type MemberStatus } from './state.js';
 
 // A membership snapshot: one member's signed statement of who the members
 // are at an epoch, with their keys, endpoints and TLS certificates. A new
@@ -59,21 +59,13 @@ export function verifySnapshot(signed: SignedSnapshot): VerifiedSnapshot {
   const members: Member[] = snapshot.members.map((m, i) => {
     if (!m.member) throw new ValidationError(`snapshot.members[${i}].member`, 'missing');
     if (!['active', 'suspended', 'removed'].includes(m.status)) throw new ValidationError(`snapshot.members[${i}].status`, `unknown status ${JSON.stringify(m.status)}`);
-    const status = m.status as Member['status'];
-    return {
+    return memberOf({
       nodeId: Buffer.from(m.nodeId).toString('hex'),
-      publicKey: m.member.publicKey,
-      city: m.member.city,
-      regionCode: m.member.regionCode,
-      endpoints: m.member.endpoints,
-      roles: m.member.roles,
-      tlsCertificate: m.member.tlsCertificate,
-      gossipAddresses: m.member.gossipAddresses,
-      libp2pPeerId: m.member.libp2pPeerId,
-      status,
+      record: m.member,
       retiredKeys: m.retiredKeys.map((k) => ({ publicKey: k.publicKey, untilHlc: k.untilHlc })),
-      cutoffHlc: status === 'active' ? undefined : m.sinceHlc,
-    };
+      status: m.status as MemberStatus,
+      sinceHlc: m.sinceHlc,
+    });
   });
   const signerId = Buffer.from(snapshot.signer).toString('hex');
   const signer = members.find((m) => m.nodeId === signerId && m.status === 'active');

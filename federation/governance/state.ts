@@ -347,7 +347,12 @@ export function computeGovernance(genesis: VerifiedGenesis, records: readonly Go
 
 /** Every member ever admitted, as the replication layer sees it now (current key, status, and when its entries stop counting). */
 export function governedMembers(state: GovernanceState): Member[] {
-  return [...state.current.members.values()].map((m) => ({
+  return [...state.current.members.values()].map(memberOf);
+}
+
+/** A member's state as the replication layer takes it: current key, status, and when its entries stop counting. */
+export function memberOf(m: MemberState): Member {
+  return {
     nodeId: m.nodeId,
     publicKey: m.record.publicKey,
     city: m.record.city,
@@ -360,7 +365,7 @@ export function governedMembers(state: GovernanceState): Member[] {
     status: m.status,
     retiredKeys: m.retiredKeys,
     cutoffHlc: m.status === 'active' ? undefined : m.sinceHlc,
-  }));
+  };
 }
 
 export const roleNames: Record<number, string> = {
