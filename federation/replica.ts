@@ -694,12 +694,11 @@ export class Replica {
       verifyHead(signed, member.publicKey, this.#init.allianceId, author);
       return member.publicKey;
     } catch (error) {
-      // Only a member that rotated its key has others to try (no allocation on the common path).
-      for (const retired of member.retiredKeys ?? []) {
-        if (hlc > retired.untilHlc) continue;
+      // Keys rotated away but still valid at this hlc (Membership.keysFor: current key first, already tried).
+      for (const key of this.#init.members.keysFor(author, hlc).slice(1)) {
         try {
-          verifyHead(signed, retired.publicKey, this.#init.allianceId, author);
-          return retired.publicKey;
+          verifyHead(signed, key, this.#init.allianceId, author);
+          return key;
         } catch {
           // try the next retired key
         }
