@@ -150,7 +150,7 @@ export function loadNodeConfig(path: string): NodeConfig {
     apiListen: hostPort(text(api, 'listen', 'api.listen', configDefaults.apiListen), 'api.listen'),
     httpListen: hostPort(text(http, 'listen', 'http.listen', configDefaults.httpListen, 'no HTTP/JSON API'), 'http.listen'),
     gossipListen: text(gossip, 'listen', 'gossip.listen', configDefaults.gossipListen, 'gossip off: anti-entropy only'),
-    gossipKeyFile: at(text(gossip, 'key', 'gossip.key', keyFile.replace(/(\.pem)?$/, '.p2p'))),
+    gossipKeyFile: at(text(gossip, 'key', 'gossip.key', gossipKeyPathFor(keyFile))),
     bootstrap: bootstrap as string[],
     metricsListen: hostPort(text(metrics, 'listen', 'metrics.listen', configDefaults.metricsListen, 'no Prometheus endpoint'), 'metrics.listen'),
     antiEntropyIntervalMs: milliseconds(sync, 'antiEntropyIntervalMs', 'sync.antiEntropyIntervalMs', configDefaults.antiEntropyIntervalMs),
@@ -159,6 +159,11 @@ export function loadNodeConfig(path: string): NodeConfig {
     otlpEndpoint,
     otlpExportIntervalMs: atLeast(milliseconds(telemetry, 'otlpExportIntervalMs', 'telemetry.otlpExportIntervalMs', configDefaults.otlpExportIntervalMs), 1000, 'telemetry.otlpExportIntervalMs'),
   };
+}
+
+/** KEY.pem -> KEY.p2p: where keygen puts the gossip (libp2p) key beside the SM2 key. */
+export function gossipKeyPathFor(keyFile: string): string {
+  return keyFile.replace(/(\.pem)?$/, '.p2p');
 }
 
 /** KEY.pem -> KEY.tls.pem: where keygen puts the TLS identity beside the SM2 key. */

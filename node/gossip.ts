@@ -3,6 +3,7 @@
 // Gossip only announces; lost or rejected announcements are repaired by pull
 // and anti-entropy over gRPC (DESIGN.md, "Replication").
 
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { gossipsub, StrictSign, TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub';
 import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from '@libp2p/gossipsub/score';
@@ -89,6 +90,14 @@ export function peerKeyToBase64(key: PrivateKey): string {
 
 export function peerKeyFromBase64(text: string): PrivateKey {
   return peerKeyFromBytes(Buffer.from(text.trim(), 'base64'));
+}
+
+/** The key in `path`, made (mode 0600) when missing: the peer id stays the same across restarts. */
+export async function loadOrCreatePeerKey(path: string): Promise<PrivateKey> {
+  if (existsSync(path)) return peerKeyFromBase64(readFileSync(path, 'utf8'));
+  const key = await generatePeerKey();
+  writeFileSync(path, peerKeyToBase64(key) + '\n', { mode: 0o600 });
+  return key;
 }
 
 /** The peer id (`12D3KooW...`) a node started with this key will have. */

@@ -15,7 +15,7 @@ import { apiContext } from './api/service.js';
 import { apiServices } from './api/services.js';
 import type { NodeConfig } from './config.js';
 import { loadAlliance } from './genesis-file.js';
-import { Gossip, generatePeerKey, peerKeyFromBase64, peerKeyToBase64 } from './gossip.js';
+import { Gossip, loadOrCreatePeerKey } from './gossip.js';
 import { errorFields, silentLogger, withTraceContext, type Logger } from './log.js';
 import { GrpcPeerTransport } from './peer/client.js';
 import { addEvaluationPeerService, EvaluationPeerClient, LeaseDesk } from './peer/evaluation.js';
@@ -42,15 +42,6 @@ export interface RunningNode {
 }
 
 const wallClock: Clock = { nowMs: () => Date.now() };
-
-/** The libp2p key file is created on first start so the peer id stays stable across restarts. */
-function loadGossipKey(path: string) {
-  if (existsSync(path)) return peerKeyFromBase64(readFileSync(path, 'utf8').trim());
-  return generatePeerKey().then((key) => {
-    writeFileSync(path, peerKeyToBase64(key) + '\n', { mode: 0o600 });
-    return key;
-  });
-}
 
 /**
  * This node's member id: recorded in the data directory at first start, so a
@@ -136,7 +127,7 @@ export async function startNode(config: NodeConfig, baseLog: Logger = silentLogg
     if (config.gossipListen !== '') gossip = new Gossip({
       allianceIdHex: alliance.allianceId.toString('hex'),
       listen: config.gossipListen,
-      privateKey: await loadGossipKey(config.gossipKeyFile),
+      privateKey: await loadOrCreatePeerKey(config.gossipKeyFile),
       bootstrap: [...members.active().filter((m) => m.nodeId !== nodeId).flatMap((m) => m.gossipAddresses ?? []), ...config.bootstrap],
       validate: async (payload) => {
         let verdict: 'accept' | 'reject' | 'ignore';

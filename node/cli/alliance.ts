@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { GenesisBody, MemberRole, type GovernanceProposal, type Member, type RecognitionRule } from '../../gen/tongxing/records/v1/records.js';
 import type { GetGovernanceResponse } from '../../gen/tongxing/api/v1/governance.js';
 import { readPrivateKeyPem } from '../../federation/crypto/pem.js';
@@ -7,13 +7,14 @@ import { sm3Hex } from '../../federation/crypto/sm3.js';
 import { readCertificates } from '../../federation/crypto/x509.js';
 import { encodeGenesisBody, keyRotation, signAdmission, signGenesis, validateGenesisBody, verifyGenesis, withSignature } from '../../federation/governance/genesis.js';
 import { roleName, roleNames } from '../../federation/governance/state.js';
-import { configDefaults, tlsPathFor } from '../config.js';
+import { configDefaults, gossipKeyPathFor, tlsPathFor } from '../config.js';
 import { genesisToJson, joinRequestToJson, memberToJson, readGenesisFile, readJoinRequest, readMemberFile, snapshotToJson } from '../genesis-file.js';
 import { governanceClient } from '../api/governance.js';
-import { generatePeerKey, peerIdOfKey, peerKeyFromBase64, peerKeyToBase64 } from '../gossip.js';
+import { loadOrCreatePeerKey, peerIdOfKey } from '../gossip.js';
 import { readTlsIdentity } from '../peer/tls.js';
 import { recogniseEveryList } from '../../federation/views/recognition.js';
 import { exitNegative, exitOk, many, optional, printJson, required, UsageError, type Command, type Io, type Parsed } from './command.js';
+import { writeOutput } from './crypto.js';
 import { callNode, hex, nodeAddress, nodeOptions, nodeUsageLines } from './node-client.js';
 import { categories, listTypes, nameOf } from './sanction.js';
 
@@ -62,7 +63,7 @@ export function describeRule(rule: RecognitionRule): string {
 
 function writeNew(file: string, text: string, force: boolean): void {
   if (!force && existsSync(file)) throw new UsageError(`${file} exists; pass --force to overwrite it`);
-  writeFileSync(file, text);
+  writeOutput(file, text);
 }
 
 /** The member record of the node whose SM2 key is `--key`, from the options every founder and joining city gives. */
@@ -70,14 +71,7 @@ async function memberFromOptions(args: Parsed): Promise<{ member: Member; keyFil
   const keyFile = required(args, 'key');
   const keyPair = readPrivateKeyPem(readFileSync(keyFile, 'utf8'));
   const tls = readTlsIdentity(optional(args, 'tls') ?? tlsPathFor(keyFile));
-  const gossipKeyFile = optional(args, 'gossip-key') ?? keyFile.replace(/(\.pem)?$/, '.p2p');
-  let peerKey;
-  if (existsSync(gossipKeyFile)) peerKey = await peerKeyFromBase64(readFileSync(gossipKeyFile, 'utf8').trim());
-  else {
-    peerKey = await generatePeerKey();
-    writeFileSync(gossipKeyFile, peerKeyToBase64(peerKey) + '\n', { mode: 0o600 });
-  }
-  const peerId = peerIdOfKey(peerKey);
+  const peerId = peerIdOfKey(await loadOrCreatePeerKey(optional(args, 'gossip-key') ?? gossipKeyPathFor(keyFile)));
   const gossip = many(args, 'gossip').map((address) => (address.includes('/p2p/') ? address : `${address}/p2p/${peerId}`));
   const member: Member = {
     publicKey: Buffer.from(keyPair.publicKey),
@@ -189,7 +183,7 @@ const sign: Command = {
     const keyPair = readPrivateKeyPem(readFileSync(required(args, 'key'), 'utf8'));
     const signed = withSignature(genesis, signGenesis(genesis.body, keyPair));
     const { missing } = verifyGenesis(signed, { partial: true });
-    writeFileSync(file, genesisToJson(signed));
+    writeOutput(file, genesisToJson(signed));
     io.stdout(missing.length === 0 ? `signed; every founder has signed ${file}: run tongxing alliance finalize ${file}\n` : `signed; still to sign: ${missing.join(', ')}\n`);
     return exitOk;
   },

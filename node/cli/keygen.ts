@@ -3,7 +3,7 @@ import { writePrivateKeyPem, writePublicKeyPem } from '../../federation/crypto/p
 import { generateKeyPair, nodeIdOf } from '../../federation/crypto/sm2.js';
 import { exitOk, printJson, required, UsageError, type Command } from './command.js';
 import { writeOutput } from './crypto.js';
-import { tlsPathFor } from '../config.js';
+import { gossipKeyPathFor, tlsPathFor } from '../config.js';
 import { generatePeerKey, peerKeyToBase64 } from '../gossip.js';
 import { generateTlsIdentity, writeTlsIdentity } from '../peer/tls.js';
 
@@ -29,7 +29,7 @@ const keygen: Command = {
     const privateKeyFile = required(args, 'out');
     const publicKeyFile = publicKeyPathFor(privateKeyFile);
     const tlsFile = tlsPathFor(privateKeyFile);
-    const gossipKeyFile = privateKeyFile.replace(/(\.pem)?$/, '.p2p');
+    const gossipKeyFile = gossipKeyPathFor(privateKeyFile);
     const force = args.values.force === true;
     // Check every file before writing any, so a refusal leaves nothing half-written.
     for (const file of [privateKeyFile, publicKeyFile, tlsFile, gossipKeyFile]) {
