@@ -18,7 +18,6 @@ import type { Sm2KeyPair } from '../../federation/crypto/sm2.js';
 import { ChainError, LimitError, MembershipError } from '../../federation/errors.js';
 import {
   entryBytesMax,
-  grpcMessageBytesMax,
   peerCallTimeoutMs,
   peerReconnectBackoffMsMax,
   pullIdleTimeoutMs,
@@ -28,8 +27,8 @@ import {
 } from '../../federation/limits.js';
 import type { Membership } from '../../federation/membership.js';
 import type { Clock, PeerTransport } from '../../federation/replica.js';
-import { CredentialIssuer, credentialMetadata, peerChannelCredentials } from './credential.js';
-import { peerTlsChannelOptions, type PeerTls } from './tls.js';
+import { CredentialIssuer, credentialMetadata, peerChannelCredentials, peerChannelOptions } from './credential.js';
+import type { PeerTls } from './tls.js';
 
 /**
  * A call that did not complete: unreachable peer, timeout, closed transport,
@@ -223,9 +222,7 @@ export class GrpcPeerTransport implements PeerTransport {
       const endpoint = member.endpoints[0];
       if (endpoint === undefined) throw new PeerCallError(peer, Status.UNAVAILABLE, 'member has no endpoint');
       client = new PeerServiceClient(endpoint, peerChannelCredentials(member, this.#init.tls), {
-        ...(this.#init.tls ? peerTlsChannelOptions : {}),
-        'grpc.max_receive_message_length': grpcMessageBytesMax,
-        'grpc.max_send_message_length': grpcMessageBytesMax,
+        ...peerChannelOptions(this.#init.tls),
         'grpc-node.flow_control_window': pullWindowBytes,
         'grpc.max_reconnect_backoff_ms': peerReconnectBackoffMsMax,
       });

@@ -11,15 +11,15 @@
 // protocol revision rule (docs/PROTOCOL.md, "Versions").
 
 import { randomBytes } from 'node:crypto';
-import { credentials, Metadata, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
+import { credentials, Metadata, ServerCredentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import { CallCredential } from '../../gen/tongxing/federation/v1/peer.js';
 import { nodeIdOf, sign, verify, type Sm2KeyPair } from '../../federation/crypto/sm2.js';
 import { EncodingError, LimitError, MembershipError, TongxingError } from '../../federation/errors.js';
-import { credentialAgeMsMax, credentialNoncesPerCallerMax, peerCallsPerSecondMax } from '../../federation/limits.js';
+import { credentialAgeMsMax, credentialNoncesPerCallerMax, grpcMessageBytesMax, peerCallsPerSecondMax } from '../../federation/limits.js';
 import { toHex } from '../../federation/log/entry.js';
 import type { Member, Membership } from '../../federation/membership.js';
 import type { Clock } from '../../federation/replica.js';
-import type { PeerTls } from './tls.js';
+import { peerTlsChannelOptions, type PeerTls } from './tls.js';
 
 /** Binary metadata key (gRPC `-bin`: the value travels base64 on the wire). */
 export const credentialMetadataKey = 'tongxing-credential-bin';
@@ -263,4 +263,13 @@ export function peerServerCredentials(tls?: PeerTls): ServerCredentials {
 /** Client transport security for a call to `member`; see peerServerCredentials. */
 export function peerChannelCredentials(member?: Member, tls?: PeerTls): ChannelCredentials {
   return tls && member ? tls.channelCredentials(member) : credentials.createInsecure();
+}
+
+/** Channel options every peer client starts from: message bounds, and over TLS a fixed server name (see tls.ts). */
+export function peerChannelOptions(tls?: PeerTls): ChannelOptions {
+  return {
+    ...(tls ? peerTlsChannelOptions : {}),
+    'grpc.max_receive_message_length': grpcMessageBytesMax,
+    'grpc.max_send_message_length': grpcMessageBytesMax,
+  };
 }

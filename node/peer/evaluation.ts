@@ -15,16 +15,16 @@ import {
 import type { Sm2KeyPair } from '../../federation/crypto/sm2.js';
 import { MembershipError, TongxingError } from '../../federation/errors.js';
 import { decideLease, leaseRecord, slotOf, type LeaseGrant } from '../../federation/experts/lease.js';
-import { grpcMessageBytesMax, leaseCallTimeoutMs } from '../../federation/limits.js';
+import { leaseCallTimeoutMs } from '../../federation/limits.js';
 import type { Membership } from '../../federation/membership.js';
 import { requireExpertRef, requireIdentifier, requirePeriod } from '../../federation/records/validate.js';
 import type { Clock, Replica } from '../../federation/replica.js';
 import { leaseKey, type LeaseView } from '../../federation/views/evaluation.js';
 import { expertKey, resolveExpert, type ExpertView } from '../../federation/views/expert.js';
 import { decodeView } from '../../federation/views/provenance.js';
-import { CredentialIssuer, credentialMetadata, peerChannelCredentials, type CredentialVerifier } from './credential.js';
+import { CredentialIssuer, credentialMetadata, peerChannelCredentials, peerChannelOptions, type CredentialVerifier } from './credential.js';
 import { toGrpcStatus } from './server.js';
-import { peerTlsChannelOptions, type PeerTls } from './tls.js';
+import type { PeerTls } from './tls.js';
 
 /** The expert is not homed at the node asked: no lease decision was recorded. gRPC FAILED_PRECONDITION. */
 export class NotHomeNodeError extends TongxingError {
@@ -229,9 +229,7 @@ export class EvaluationPeerClient implements LeaseClient {
       const endpoint = member.endpoints[0];
       if (endpoint === undefined) throw new LeaseCallError(homeNode, Status.UNAVAILABLE, 'member has no endpoint');
       client = new EvaluationPeerServiceClient(endpoint, peerChannelCredentials(member, this.#init.tls), {
-        ...(this.#init.tls ? peerTlsChannelOptions : {}),
-        'grpc.max_receive_message_length': grpcMessageBytesMax,
-        'grpc.max_send_message_length': grpcMessageBytesMax,
+        ...peerChannelOptions(this.#init.tls),
       });
       this.#clients.set(homeNode, client);
     }
