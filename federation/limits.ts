@@ -175,6 +175,33 @@ export const tlsCertificateValidityDays = 3650;
 /** Peer calls one member may make per second (burst twice this): anti-entropy and pulls need a few per second; a member far above is misbehaving. */
 export const peerCallsPerSecondMax = 200;
 
+/** Client API calls one registered client may make per second by default (burst the same); a grant may set its own: a trading platform's checks run at tens per second, a batch job at hundreds. */
+export const clientCallsPerSecondDefault = 1000;
+
+/** Calls per second of the administrator credential a node makes for its own CLI: bulk registrations and scripted loads run as it, on the node's machine. */
+export const adminCallsPerSecondMax = 20_000;
+
+/** Client API calls of one client in flight at once: a platform's worker pool or a bulk loader's window (writes group-commit, so hundreds in flight are normal), not a flood; beyond it calls are refused, not queued. */
+export const clientCallsInFlightMax = 256;
+
+/** Registered clients of one node: a center's dozens of trading and supervision systems and its operators, with room. */
+export const accessClientsMax = 1000;
+
+/** Client names: short identifiers that the audit trail repeats on every line. */
+export const clientNameCharsMax = 64;
+
+/** The operator a platform names for the person at its screen (x-tongxing-operator): a name or staff number. */
+export const operatorCharsMax = 128;
+
+/** One audit file before it is rotated: ~60,000 records of ~250 bytes. */
+export const auditFileBytesMax = 16 * 1024 * 1024;
+
+/** Rotated audit files kept beside the current one; older ones are deleted (back them up first: backups include them). */
+export const auditFilesKept = 15;
+
+/** Audit records one ListAudit answer carries (the oldest matching first); narrow with --since or --client for more. */
+export const auditReadRecordsMax = 10_000;
+
 /** Experts one draw record lists (candidates and exclusions over all requirements): ~30 bytes each keeps the record well inside entryBytesMax. */
 export const drawListedExpertsMax = 1000;
 

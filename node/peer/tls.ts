@@ -3,7 +3,8 @@ import { createPrivateKey, X509Certificate, webcrypto } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { SecureContextOptions } from 'node:tls';
 import * as asn1js from 'asn1js';
-import { AttributeTypeAndValue, BasicConstraints, Certificate, CryptoEngine, Extension, ExtKeyUsage, setEngine } from 'pkijs';
+import { isIP } from 'node:net';
+import { AttributeTypeAndValue, BasicConstraints, Certificate, CryptoEngine, Extension, ExtKeyUsage, GeneralName, GeneralNames, setEngine } from 'pkijs';
 import { EncodingError } from '../../federation/errors.js';
 import { tlsCertificateValidityDays } from '../../federation/limits.js';
 import type { Member, Membership } from '../../federation/membership.js';
@@ -27,8 +28,22 @@ setEngine('node', new CryptoEngine({ name: 'node', crypto: webcrypto as unknown 
 const pem = (label: string, der: Uint8Array): string =>
   `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END ${label}-----\n`;
 
-/** A new key and self-signed certificate for `commonName` (the member's city and node id, for humans). */
-export async function generateTlsIdentity(commonName: string): Promise<TlsIdentity> {
+/** IPv4 or IPv6 text as the bytes an iPAddress general name holds. */
+function ipBytes(address: string): Uint8Array {
+  if (isIP(address) === 4) return Uint8Array.from(address.split('.').map(Number));
+  const [head = '', tail = ''] = address.split('::');
+  const groups = (text: string) => (text === '' ? [] : text.split(':').map((g) => parseInt(g, 16)));
+  const left = groups(head);
+  const right = address.includes('::') ? groups(tail) : [];
+  const all = [...left, ...new Array(8 - left.length - right.length).fill(0), ...right];
+  return Uint8Array.from(all.flatMap((g) => [g >> 8, g & 0xff]));
+}
+
+/**
+ * A new key and self-signed certificate for `commonName` (the member's city and node id, for humans).
+ * `altNames` (host names and IP addresses) go into subjectAltName, for clients that check names (curl).
+ */
+export async function generateTlsIdentity(commonName: string, altNames: readonly string[] = []): Promise<TlsIdentity> {
   const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
   const certificate = new Certificate();
   certificate.version = 2;
@@ -47,6 +62,12 @@ export async function generateTlsIdentity(commonName: string): Promise<TlsIdenti
       extnValue: new ExtKeyUsage({ keyPurposes: ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'] }).toSchema().toBER(false),
     }),
   ];
+  if (altNames.length > 0) {
+    const names = new GeneralNames({
+      names: altNames.map((n) => (isIP(n) ? new GeneralName({ type: 7, value: new asn1js.OctetString({ valueHex: ipBytes(n).buffer as ArrayBuffer }) }) : new GeneralName({ type: 2, value: n }))),
+    });
+    certificate.extensions.push(new Extension({ extnID: '2.5.29.17', extnValue: names.toSchema().toBER(false) }));
+  }
   await certificate.subjectPublicKeyInfo.importKey(keys.publicKey);
   await certificate.sign(keys.privateKey, 'SHA-256');
   const certDer = Buffer.from(certificate.toSchema(true).toBER(false));

@@ -1,0 +1,123 @@
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { auditFileBytesMax, auditFilesKept, auditReadRecordsMax } from '../../federation/limits.js';
+
+// The node's local audit trail: one JSON object per line, appended to
+// DIR/audit.jsonl. Records are appended by a writer that groups the records
+// of one turn of the event loop and fsyncs them together, and a write's
+// answer waits for its record to be durable (`record` resolves then). A crash
+// can tear only the last line, which readers skip. Past auditFileBytesMax the
+// file is renamed audit-<ms>.jsonl and a new one started; auditFilesKept
+// rotated files are kept. Backups copy the directory.
+
+export interface AuditRecord {
+  readonly atMs: number;
+  /** The registered client's name; '' when the caller could not be identified. */
+  readonly client: string;
+  readonly operator: string;
+  /** gRPC path without the leading slash, e.g. tongxing.api.v1.SanctionService/IssueSanction. */
+  readonly method: string;
+  readonly subject: string;
+  /** 'ok' or a gRPC status name. */
+  readonly outcome: string;
+  readonly detail: string;
+  readonly transport: 'grpc' | 'http';
+}
+
+export interface AuditQuery {
+  readonly client?: string;
+  readonly sinceMs?: number;
+  readonly limit?: number;
+}
+
+const currentName = 'audit.jsonl';
+const rotatedPattern = /^audit-(\d+)\.jsonl$/;
+
+export class AuditTrail {
+  readonly #directory: string;
+  readonly #path: string;
+  readonly #clock: () => number;
+  #bytes: number;
+  #pending: string[] = [];
+  #flushed: Promise<void> | undefined;
+
+  constructor(directory: string, clock: () => number = Date.now) {
+    mkdirSync(directory, { recursive: true, mode: 0o700 });
+    this.#directory = directory;
+    this.#path = join(directory, currentName);
+    this.#clock = clock;
+    this.#bytes = existsSync(this.#path) ? statSync(this.#path).size : 0;
+  }
+
+  get directory(): string {
+    return this.#directory;
+  }
+
+  /** Appends one record; resolves once it is on disk with the others of this turn. */
+  record(record: Omit<AuditRecord, 'atMs'>): Promise<void> {
+    this.#pending.push(JSON.stringify({ atMs: this.#clock(), ...record }) + '\n');
+    this.#flushed ??= new Promise<void>((resolve, reject) =>
+      setImmediate(() => {
+        this.#flushed = undefined;
+        try {
+          this.#flush();
+          resolve();
+        } catch (error) {
+          reject(error);
+        }
+      }),
+    );
+    return this.#flushed;
+  }
+
+  #flush(): void {
+    const text = this.#pending.join('');
+    this.#pending = [];
+    if (this.#bytes > 0 && this.#bytes + Buffer.byteLength(text) > auditFileBytesMax) this.#rotate();
+    const fd = openSync(this.#path, 'a', 0o600);
+    try {
+      appendFileSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    this.#bytes += Buffer.byteLength(text);
+  }
+
+  #rotate(): void {
+    renameSync(this.#path, join(this.#directory, `audit-${this.#clock()}.jsonl`));
+    this.#bytes = 0;
+    for (const old of this.#rotated().slice(0, -auditFilesKept)) unlinkSync(join(this.#directory, old));
+  }
+
+  /** Rotated files, oldest first. */
+  #rotated(): string[] {
+    return readdirSync(this.#directory)
+      .filter((f) => rotatedPattern.test(f))
+      .sort((a, b) => Number(rotatedPattern.exec(a)![1]) - Number(rotatedPattern.exec(b)![1]));
+  }
+
+  /** Matching records, oldest first, at most `limit` (auditReadRecordsMax); `truncated` when more matched. */
+  read(query: AuditQuery = {}): { records: AuditRecord[]; truncated: boolean } {
+    const limit = Math.min(query.limit || auditReadRecordsMax, auditReadRecordsMax);
+    const records: AuditRecord[] = [];
+    for (const file of [...this.#rotated(), currentName]) {
+      const path = join(this.#directory, file);
+      if (!existsSync(path)) continue;
+      for (const line of readFileSync(path, 'utf8').split('\n')) {
+        if (line === '') continue;
+        let record: AuditRecord;
+        try {
+          record = JSON.parse(line);
+        } catch {
+          continue; // a line torn by a crash
+        }
+        if (query.client !== undefined && query.client !== '' && record.client !== query.client) continue;
+        if (query.sinceMs !== undefined && record.atMs < query.sinceMs) continue;
+        if (records.length === limit) return { records, truncated: true };
+        records.push(record);
+      }
+    }
+    return { records, truncated: false };
+  }
+}

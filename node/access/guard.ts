@@ -1,0 +1,231 @@
+import { verify } from '../../federation/crypto/sm2.js';
+import { LimitError, ValidationError } from '../../federation/errors.js';
+import { clientCallsInFlightMax, operatorCharsMax } from '../../federation/limits.js';
+import type { AuditTrail } from './audit.js';
+import { AuthenticationError, PermissionError, type AccessRegistry, type Client } from './registry.js';
+import { methodRules, type MethodRule, type Scope } from './scopes.js';
+
+// The one gate every client API call passes, over gRPC and HTTP alike:
+// who is calling (a pinned certificate or a token), whether the client is
+// current, whether its scopes allow this method and request, its call rate
+// and concurrency, the approver's signature on governance calls; then the
+// audit trail. A refused call never reaches a handler, so it writes nothing.
+
+/** What the transport knows about one call. */
+export interface CallIdentity {
+  readonly transport: 'grpc' | 'http';
+  /** The TLS client certificate presented (DER). */
+  readonly certificateDer?: Uint8Array;
+  /** A bearer token (HTTP Authorization). */
+  readonly token?: string;
+  /** The person at the platform's screen (x-tongxing-operator). */
+  readonly operator?: string;
+  /** DER SM2 signature over approvalMessage(method, request bytes): governance's second factor. */
+  readonly approval?: Uint8Array;
+}
+
+/** Who a handler is answering. */
+export interface Caller {
+  readonly client: string;
+  readonly operator: string;
+  readonly scopes: ReadonlySet<Scope>;
+}
+
+/** What an approver signs: the method and the exact binary request, so a signature cannot be moved to another call. */
+export function approvalMessage(path: string, requestBytes: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(`tongxing-approval-v1\n${path}\n`), requestBytes]);
+}
+
+/** Header and metadata names callers use (gRPC binary metadata adds -bin to the approval's). */
+export const operatorHeader = 'x-tongxing-operator';
+export const approvalHeader = 'x-tongxing-approval';
+
+/** The operator header is percent-encoded UTF-8 (headers and gRPC metadata are ASCII), so 张三 travels as %E5%BC%A0%E4%B8%89. */
+export function decodeOperator(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new ValidationError('operator', `${operatorHeader} is not percent-encoded UTF-8`);
+  }
+}
+
+export const encodeOperator = (operator: string): string => encodeURIComponent(operator);
+
+interface Bucket {
+  tokens: number;
+  atMs: number;
+  inFlight: number;
+}
+
+/** An admitted call: finish it exactly once with its outcome (the error it failed with, or none). */
+export interface Admission {
+  readonly caller: Caller;
+  finish(error?: unknown): Promise<void>;
+}
+
+export interface AccessGuardInit {
+  readonly registry: AccessRegistry;
+  readonly audit: AuditTrail;
+  readonly clock?: () => number;
+  /** The gRPC status name of an error (service.ts's mapping), for the audit trail. */
+  readonly outcomeOf: (error: unknown) => string;
+  /** Rules beyond the scope table (tests serving services of their own). */
+  readonly rules?: Readonly<Record<string, MethodRule>>;
+}
+
+export class AccessGuard {
+  readonly #registry: AccessRegistry;
+  readonly #audit: AuditTrail;
+  readonly #clock: () => number;
+  readonly #outcomeOf: (error: unknown) => string;
+  readonly #buckets = new Map<string, Bucket>();
+  readonly #rules: Readonly<Record<string, MethodRule>>;
+
+  constructor(init: AccessGuardInit) {
+    this.#rules = { ...methodRules, ...init.rules };
+    this.#registry = init.registry;
+    this.#audit = init.audit;
+    this.#clock = init.clock ?? Date.now;
+    this.#outcomeOf = init.outcomeOf;
+  }
+
+  get registry(): AccessRegistry {
+    return this.#registry;
+  }
+
+  get audit(): AuditTrail {
+    return this.#audit;
+  }
+
+  /**
+   * Admits one call or throws the refusal (AuthenticationError, PermissionError,
+   * LimitError, ValidationError), which is audited. `requestBytes` is asked for
+   * only when the method needs an approval.
+   */
+  admit(path: string, request: unknown, requestBytes: () => Uint8Array, identity: CallIdentity): Admission {
+    const rule = this.#rules[path];
+    const method = path.replace(/^\//, '');
+    const subject = () => {
+      try {
+        return rule?.subject?.(request) ?? '';
+      } catch {
+        return '';
+      }
+    };
+    let client: Client | undefined;
+    const operator = typeof identity.operator === 'string' ? identity.operator : '';
+    const refuse = this.#refuser(path, identity, () => client, subject);
+    client = this.#identify(identity, refuse);
+    this.#current(client, refuse); // refused under its name: who calls after revocation matters
+    if (operator.length > operatorCharsMax || !/^[^\p{C}]*$/u.test(operator)) {
+      refuse(new ValidationError('operator', `${operatorHeader} must be at most ${operatorCharsMax} printable characters`));
+    }
+    if (!rule) return refuse(new PermissionError(`${method} is served to no client: it has no entry in the scope table`));
+    const needed = [rule.scope, ...(rule.also?.(request) ?? [])];
+    const missing = needed.filter((s) => !client!.scopes.includes(s));
+    if (missing.length > 0) refuse(new PermissionError(`${method} needs the scope ${missing.join(' and ')}; client ${client.name} has ${client.scopes.join(', ')}`));
+    if (rule.approval) this.#checkApproval(client, path, requestBytes, identity, refuse);
+    const bucket = this.#take(client, refuse);
+    const caller: Caller = { client: client.name, operator, scopes: new Set(client.scopes) };
+    let finished = false;
+    return {
+      caller,
+      finish: (error?: unknown) => {
+        if (finished) return Promise.resolve();
+        finished = true;
+        bucket.inFlight -= 1;
+        if (!rule.write && !rule.audit?.(request) && error === undefined) return Promise.resolve();
+        const detail = error === undefined ? '' : error instanceof Error ? error.message : String(error);
+        return this.#audit.record({ client: client!.name, operator: printable(operator), method, subject: subject(), outcome: error === undefined ? 'ok' : this.#outcomeOf(error), detail, transport: identity.transport });
+      },
+    };
+  }
+
+  /**
+   * Refuses (and audits) a call whose credential is missing, unknown, revoked or
+   * expired, before its request is read: a transport that parses bodies asks this first.
+   */
+  authenticate(path: string, identity: CallIdentity): void {
+    let client: Client | undefined;
+    const refuse = this.#refuser(path, identity, () => client, () => '');
+    client = this.#identify(identity, refuse);
+    this.#current(client, refuse);
+  }
+
+  /** Runs `task` as an admitted call; a write answers only once its audit record is durable. */
+  async run<T>(path: string, request: unknown, requestBytes: () => Uint8Array, identity: CallIdentity, task: (caller: Caller) => Promise<T>): Promise<T> {
+    const admission = this.admit(path, request, requestBytes, identity);
+    let result: T;
+    try {
+      result = await task(admission.caller);
+    } catch (error) {
+      await admission.finish(error).catch(() => undefined);
+      throw error;
+    }
+    await admission.finish();
+    return result;
+  }
+
+  /** A refusal: audited (with the client once known), then thrown. */
+  #refuser(path: string, identity: CallIdentity, client: () => Client | undefined, subject: () => string): (error: Error) => never {
+    return (error) => {
+      const operator = printable(identity.operator ?? '');
+      void this.#audit.record({ client: client()?.name ?? '', operator, method: path.replace(/^\//, ''), subject: subject(), outcome: this.#outcomeOf(error), detail: error.message, transport: identity.transport });
+      throw error;
+    };
+  }
+
+  /** The client, unless revoked or expired. */
+  #current(client: Client, refuse: (error: Error) => never): Client {
+    const inactive = this.#registry.inactive(client);
+    return inactive ? refuse(new AuthenticationError(inactive)) : client;
+  }
+
+  #identify(identity: CallIdentity, refuse: (error: Error) => never): Client {
+    let client: Client | undefined;
+    if (identity.certificateDer && identity.certificateDer.length > 0) {
+      client = this.#registry.byCertificate(identity.certificateDer);
+      if (!client) refuse(new AuthenticationError('the TLS client certificate is not registered at this node'));
+    } else if (identity.token !== undefined) {
+      client = this.#registry.byToken(identity.token);
+      if (!client) refuse(new AuthenticationError('the bearer token is not one this node issued (mistyped, or replaced by a rotation)'));
+    } else {
+      refuse(new AuthenticationError('no credential: present a registered TLS client certificate, or (HTTP) Authorization: Bearer TOKEN'));
+    }
+    return client!;
+  }
+
+  #checkApproval(client: Client, path: string, requestBytes: () => Uint8Array, identity: CallIdentity, refuse: (error: Error) => never): void {
+    if (!client.approverPublicKey) refuse(new PermissionError(`client ${client.name} has no approver key: governance calls need one (access grant --approver-key)`));
+    if (!identity.approval || identity.approval.length === 0) {
+      refuse(new PermissionError(`governance calls carry ${approvalHeader}: the approver's SM2 signature over the request (tongxing alliance signs it with --approver-key)`));
+    }
+    let valid = false;
+    try {
+      valid = verify(Buffer.from(client.approverPublicKey!, 'hex'), approvalMessage(path, requestBytes()), identity.approval!);
+    } catch {
+      valid = false;
+    }
+    if (!valid) refuse(new PermissionError(`${approvalHeader} does not verify under client ${client.name}'s approver key for this exact request`));
+  }
+
+  /** One call from the client's bucket (refilled at callsPerSecondMax, as deep), and one of its in-flight slots. */
+  #take(client: Client, refuse: (error: Error) => never): Bucket {
+    const now = this.#clock();
+    let bucket = this.#buckets.get(client.name);
+    if (!bucket) {
+      bucket = { tokens: client.callsPerSecondMax, atMs: now, inFlight: 0 };
+      this.#buckets.set(client.name, bucket);
+    }
+    bucket.tokens = Math.min(client.callsPerSecondMax, bucket.tokens + ((now - bucket.atMs) * client.callsPerSecondMax) / 1000);
+    bucket.atMs = now;
+    if (bucket.inFlight >= clientCallsInFlightMax) refuse(new LimitError(`client ${client.name} has ${bucket.inFlight} calls in flight, at most ${clientCallsInFlightMax} (clientCallsInFlightMax)`));
+    if (bucket.tokens < 1) refuse(new LimitError(`client ${client.name} exceeds ${client.callsPerSecondMax} calls per second (its grant's callsPerSecondMax)`));
+    bucket.tokens -= 1;
+    bucket.inFlight += 1;
+    return bucket;
+  }
+}
+
+const printable = (text: string) => text.replace(/\p{C}/gu, '?').slice(0, operatorCharsMax);

@@ -1,0 +1,88 @@
+// Which scope each client API method needs, whether it writes, and what it is
+// about: the one table the guard (guard.ts), the OpenAPI description and
+// docs/HTTP.md are made from. A method missing here is refused to everyone
+// (and a test fails), so a new RPC cannot be served unguarded by accident.
+
+/** What a client may be given; least privilege: a trading platform that only asks gets `check`. */
+export const scopes = ['check', 'register', 'sanction', 'experts', 'personal-data', 'evaluation', 'governance', 'operate'] as const;
+export type Scope = (typeof scopes)[number];
+
+export const scopeMeanings: Readonly<Record<Scope, string>> = {
+  check: 'sanction checks, entity, certificate and governance lookups, login verification, alerts',
+  register: 'register entities, record and revoke certificates, import CRLs, import entities',
+  sanction: 'issue and lift sanctions, import sanctions, opt out of a sanction',
+  experts: "register and update this node's experts and their availability, read profiles",
+  'personal-data': "read experts' personal fields (name, ID number, phone) at their home node; every read is audited",
+  evaluation: 'evaluation sessions: create, draw, read, audit, scores and their analysis',
+  governance: 'propose and approve alliance changes (each call also signed by an approver key)',
+  operate: 'node status, backup, membership snapshots, exports, access management and the audit trail',
+};
+
+export const isScope = (value: string): value is Scope => (scopes as readonly string[]).includes(value);
+
+type Request = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export interface MethodRule {
+  readonly scope: Scope;
+  /** Writes are audited, and so is every refusal; `audit` marks reads that are audited too. */
+  readonly write?: boolean;
+  /** Audited even though it writes nothing (reads of personal data, whole-store backups), when this says so. */
+  readonly audit?: (request: Request) => boolean;
+  /** Scopes the request needs beyond `scope` (e.g. personal fields asked for). */
+  readonly also?: (request: Request) => readonly Scope[];
+  /** Needs an approver's SM2 signature over the exact request (governance.ts, the second factor). */
+  readonly approval?: boolean;
+  /** What the call is about, for the audit trail. */
+  readonly subject?: (request: Request) => string;
+}
+
+const sanctionImport = (request: Request): readonly Scope[] => (request?.kind === 2 ? ['sanction'] : []);
+const always = () => true;
+const hex = (bytes: Uint8Array | undefined) => (bytes && bytes.length > 0 ? Buffer.from(bytes).toString('hex') : '');
+
+/** Keyed by gRPC path; HTTP routes map to the same paths. */
+export const methodRules: Readonly<Record<string, MethodRule>> = {
+  '/tongxing.api.v1.EntityService/RegisterEntity': { scope: 'register', write: true, subject: (r) => r.profile?.uscc ?? '' },
+  '/tongxing.api.v1.EntityService/GetEntity': { scope: 'check' },
+  '/tongxing.api.v1.SanctionService/IssueSanction': { scope: 'sanction', write: true, subject: (r) => [r.sanction?.sanctionId, r.sanction?.subject?.id?.value].filter(Boolean).join(' ') },
+  '/tongxing.api.v1.SanctionService/LiftSanction': { scope: 'sanction', write: true, subject: (r) => r.lift?.sanctionId ?? '' },
+  '/tongxing.api.v1.SanctionService/CheckSanctions': { scope: 'check' },
+  '/tongxing.api.v1.NodeService/GetStatus': { scope: 'operate' },
+  '/tongxing.api.v1.NodeService/Backup': { scope: 'operate', audit: always, subject: () => 'whole store' },
+  '/tongxing.api.v1.CertificateService/RecordCertificate': { scope: 'register', write: true, subject: (r) => r.record?.holder?.id?.value ?? '' },
+  '/tongxing.api.v1.CertificateService/RevokeCertificate': { scope: 'register', write: true, subject: (r) => r.revocation?.serialNumber ?? '' },
+  '/tongxing.api.v1.CertificateService/ImportCrl': { scope: 'register', write: true },
+  '/tongxing.api.v1.CertificateService/GetCertificate': { scope: 'check' },
+  '/tongxing.api.v1.CertificateService/IssueChallenge': { scope: 'check' },
+  '/tongxing.api.v1.CertificateService/VerifyLogin': { scope: 'check' },
+  '/tongxing.api.v1.AlertService/ListAlerts': { scope: 'check' },
+  '/tongxing.api.v1.TransferService/ImportRecords': { scope: 'register', write: true, also: sanctionImport, subject: (r) => `${r.items?.length ?? 0} rows` },
+  '/tongxing.api.v1.TransferService/StageImport': { scope: 'register', write: true, also: sanctionImport, subject: (r) => r.importId || 'new import' },
+  '/tongxing.api.v1.TransferService/CommitImport': { scope: 'register', write: true, subject: (r) => r.importId ?? '' },
+  '/tongxing.api.v1.TransferService/ExportRecords': { scope: 'operate', audit: always },
+  '/tongxing.api.v1.ExpertService/RegisterExpert': { scope: 'experts', write: true, also: () => ['personal-data'] },
+  '/tongxing.api.v1.ExpertService/UpdateExpert': { scope: 'experts', write: true, subject: (r) => r.profile?.expertRef ?? '' },
+  '/tongxing.api.v1.ExpertService/SetAvailability': { scope: 'experts', write: true, subject: (r) => r.availability?.expertRef ?? '' },
+  '/tongxing.api.v1.ExpertService/GetExpert': {
+    scope: 'experts',
+    also: (r) => (r.includePersonal ? ['personal-data'] : []),
+    audit: (r) => r.includePersonal === true,
+    subject: (r) => r.expertRef ?? '',
+  },
+  '/tongxing.api.v1.EvaluationService/CreateSession': { scope: 'evaluation', write: true, subject: (r) => r.session?.sessionId ?? '' },
+  '/tongxing.api.v1.EvaluationService/DrawExperts': { scope: 'evaluation', write: true, subject: (r) => r.sessionId ?? '' },
+  '/tongxing.api.v1.EvaluationService/GetSession': { scope: 'evaluation' },
+  '/tongxing.api.v1.EvaluationService/AuditDraw': { scope: 'evaluation' },
+  '/tongxing.api.v1.EvaluationService/SubmitScores': { scope: 'evaluation', write: true },
+  '/tongxing.api.v1.EvaluationService/AnalyzeScores': { scope: 'evaluation' },
+  '/tongxing.api.v1.GovernanceService/Propose': { scope: 'governance', write: true, approval: true, subject: (r) => r.proposal?.action?.$case ?? '' },
+  '/tongxing.api.v1.GovernanceService/Approve': { scope: 'governance', write: true, approval: true, subject: (r) => hex(r.proposalHash) },
+  '/tongxing.api.v1.GovernanceService/GetGovernance': { scope: 'check' },
+  '/tongxing.api.v1.GovernanceService/OptOut': { scope: 'sanction', write: true, subject: (r) => r.optOut?.sanctionId ?? '' },
+  '/tongxing.api.v1.GovernanceService/GetSnapshot': { scope: 'operate' },
+  '/tongxing.api.v1.AccessService/GrantAccess': { scope: 'operate', write: true, subject: (r) => r.grant?.name ?? '' },
+  '/tongxing.api.v1.AccessService/ListClients': { scope: 'operate' },
+  '/tongxing.api.v1.AccessService/RevokeAccess': { scope: 'operate', write: true, subject: (r) => r.name ?? '' },
+  '/tongxing.api.v1.AccessService/RotateAccess': { scope: 'operate', write: true, subject: (r) => r.name ?? '' },
+  '/tongxing.api.v1.AccessService/ListAudit': { scope: 'operate' },
+};
