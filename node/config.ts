@@ -24,6 +24,8 @@ export interface NodeConfig {
   readonly apiListen: string;
   /** host:port of the HTTP/JSON client API and its OpenAPI description; '' turns it off. */
   readonly httpListen: string;
+  /** Names clients reach the client API by: in its TLS certificate, and the only Host values HTTP accepts. */
+  readonly apiNames: readonly string[];
   /** libp2p TCP multiaddr for gossip; '' turns gossip off (anti-entropy alone still converges). */
   readonly gossipListen: string;
   /** libp2p Ed25519 key (base64 protobuf); created on first start when missing. */
@@ -45,6 +47,7 @@ export const configDefaults = {
   peerListen: '127.0.0.1:7400',
   apiListen: '127.0.0.1:7401',
   httpListen: '127.0.0.1:7403',
+  apiNames: ['127.0.0.1', 'localhost', '::1'],
   gossipListen: '/ip4/127.0.0.1/tcp/7402',
   metricsListen: '127.0.0.1:9464',
   antiEntropyIntervalMs: 1000,
@@ -105,7 +108,7 @@ const knownKeys: Record<string, readonly string[]> = {
   '': ['identity', 'dataDir', 'alliance', 'peer', 'api', 'http', 'gossip', 'metrics', 'sync', 'logLevel', 'telemetry'],
   identity: ['key', 'tls', 'nextKey'],
   peer: ['listen'],
-  api: ['listen'],
+  api: ['listen', 'names'],
   http: ['listen'],
   gossip: ['listen', 'key', 'bootstrap'],
   metrics: ['listen'],
@@ -139,6 +142,10 @@ export function loadNodeConfig(path: string): NodeConfig {
   const bootstrap = gossip.bootstrap ?? [];
   if (!Array.isArray(bootstrap) || bootstrap.some((b) => typeof b !== 'string')) throw new ValidationError('gossip.bootstrap', 'must be a list of multiaddrs');
   const keyFile = at(text(identity, 'key', 'identity.key'));
+  const names = api.names ?? configDefaults.apiNames;
+  if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string' || !/^[A-Za-z0-9.\-:]+$/.test(n))) {
+    throw new ValidationError('api.names', 'must be a non-empty list of host names or addresses (what clients put in Host and check the certificate against)');
+  }
   const nextKey = identity.nextKey === undefined ? undefined : text(identity, 'nextKey', 'identity.nextKey');
   return {
     keyFile,
@@ -149,6 +156,7 @@ export function loadNodeConfig(path: string): NodeConfig {
     peerListen: hostPort(text(peer, 'listen', 'peer.listen', configDefaults.peerListen), 'peer.listen'),
     apiListen: hostPort(text(api, 'listen', 'api.listen', configDefaults.apiListen), 'api.listen'),
     httpListen: hostPort(text(http, 'listen', 'http.listen', configDefaults.httpListen, 'no HTTP/JSON API'), 'http.listen'),
+    apiNames: names as string[],
     gossipListen: text(gossip, 'listen', 'gossip.listen', configDefaults.gossipListen, 'gossip off: anti-entropy only'),
     gossipKeyFile: at(text(gossip, 'key', 'gossip.key', gossipKeyPathFor(keyFile))),
     bootstrap: bootstrap as string[],

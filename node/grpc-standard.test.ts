@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { credentials, loadPackageDefinition, type Client, type ClientReadableStream, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
+import { loadPackageDefinition, type Client, type ClientReadableStream, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,8 +8,16 @@ import { generateKeyPair, nodeIdOf } from '../federation/crypto/sm2.js';
 import { Membership } from '../federation/membership.js';
 import { Replica, type PeerTransport } from '../federation/replica.js';
 import { MemoryStore } from '../federation/store/memory.js';
-import { startApiServer, type ApiServer } from './api/server.js';
+import { startTestApi } from './access/testing.js';
+import type { ApiServer } from './api/server.js';
 import { checkHealth } from './grpc-standard.js';
+import { apiChannel } from './api/client.js';
+
+/** The client API takes mutual TLS only: health checks present the admin credential published for the address. */
+const secured = (address: string) => {
+  const channel = apiChannel(address);
+  return { credentials: channel.credentials, channelOptions: channel.options };
+};
 import { startPeerServer, type PeerServer } from './peer/server.js';
 
 // The standard services as ordinary gRPC tools use them: grpc.health.v1
@@ -38,9 +46,7 @@ async function replica(): Promise<Replica> {
 }
 
 async function apiServer(): Promise<ApiServer> {
-  const server = await startApiServer(
-    { listen: '127.0.0.1:0' },
-    { replica: await replica(), clock: { nowMs: () => Date.now() }, freshnessBudgetMs: 60_000, city: 'Kunming', allianceId, startedAtMs: Date.now() },
+  const server = await startTestApi({ replica: await replica(), clock: { nowMs: () => Date.now() }, freshnessBudgetMs: 60_000, city: 'Kunming', allianceId, startedAtMs: Date.now() },
   );
   cleanups.push(() => server.stop());
   return server;
@@ -49,7 +55,8 @@ async function apiServer(): Promise<ApiServer> {
 function clientOf<T extends Client>(protoFile: string, includeDir: string, service: string, address: string): T {
   const loaded = loadPackageDefinition(loadSync(protoFile, { includeDirs: [includeDir], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true }));
   const Constructor = service.split('.').reduce<unknown>((node, part) => (node as GrpcObject)[part], loaded) as ServiceClientConstructor;
-  const client = new Constructor(address, credentials.createInsecure()) as unknown as T;
+  const channel = apiChannel(address);
+  const client = new Constructor(address, channel.credentials, channel.options) as unknown as T;
   cleanups.push(() => client.close());
   return client;
 }
@@ -78,10 +85,10 @@ describe('grpc.health.v1', () => {
   it('answers SERVING for the client API and each of its services, NOT_FOUND for others', async () => {
     const server = await apiServer();
     const address = `127.0.0.1:${server.port}`;
-    expect(await checkHealth(address, '', { timeoutMs: 5000 })).toBe('SERVING');
-    expect(await checkHealth(address, 'tongxing.api.v1.NodeService', { timeoutMs: 5000 })).toBe('SERVING');
-    expect(await checkHealth(address, 'tongxing.api.v1.SanctionService', { timeoutMs: 5000 })).toBe('SERVING');
-    expect(await checkHealth(address, 'no.such.Service', { timeoutMs: 5000 })).toBe('call failed: NOT_FOUND');
+    expect(await checkHealth(address, '', { timeoutMs: 5000, ...secured(address) })).toBe('SERVING');
+    expect(await checkHealth(address, 'tongxing.api.v1.NodeService', { timeoutMs: 5000, ...secured(address) })).toBe('SERVING');
+    expect(await checkHealth(address, 'tongxing.api.v1.SanctionService', { timeoutMs: 5000, ...secured(address) })).toBe('SERVING');
+    expect(await checkHealth(address, 'no.such.Service', { timeoutMs: 5000, ...secured(address) })).toBe('call failed: NOT_FOUND');
   });
 
   it('tells watchers NOT_SERVING when the server stops, and ends their streams so the stop is not held up', async () => {
@@ -100,7 +107,7 @@ describe('grpc.health.v1', () => {
     await server.stop();
     await ended;
     expect(seen).toEqual(['SERVING', 'NOT_SERVING']);
-    expect(await checkHealth(address, '', { timeoutMs: 2000 })).toMatch(/^call failed: (UNAVAILABLE|DEADLINE_EXCEEDED)$/);
+    expect(await checkHealth(address, '', { timeoutMs: 2000, ...secured(address) })).toMatch(/^call failed: (UNAVAILABLE|DEADLINE_EXCEEDED)$/);
   });
 
   it('answers on the peer server too', async () => {

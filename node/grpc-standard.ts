@@ -113,9 +113,9 @@ export type HealthAnswer = ServingStatus | 'UNKNOWN' | 'SERVICE_UNKNOWN' | `call
  * One grpc.health.v1 Check of `service` ("" overall) at `address`, as
  * grpc_health_probe or a Kubernetes gRPC probe asks it. Never rejects.
  */
-export function checkHealth(address: string, service = '', options: { timeoutMs: number; credentials?: ChannelCredentials }): Promise<HealthAnswer> {
+export function checkHealth(address: string, service = '', options: { timeoutMs: number; credentials?: ChannelCredentials; channelOptions?: Record<string, string | number> }): Promise<HealthAnswer> {
   const Client = makeGenericClientConstructor(healthService as unknown as ServiceDefinition, 'Health');
-  const client = new Client(address, options.credentials ?? grpcCredentials.createInsecure());
+  const client = new Client(address, options.credentials ?? grpcCredentials.createInsecure(), options.channelOptions);
   return new Promise((resolve) => {
     (client as unknown as { check: Function }).check( // eslint-disable-line @typescript-eslint/no-unsafe-function-type
       { service },

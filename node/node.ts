@@ -1,3 +1,4 @@
+import { status as grpcStatus } from '@grpc/grpc-js';
 import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +12,9 @@ import { Replica, type Clock, type ReplicaEvent } from '../federation/replica.js
 import { nodeOperations } from './api/node-status.js';
 import { startHttpServer } from './api/http.js';
 import { startApiServer } from './api/server.js';
-import { apiContext } from './api/service.js';
+import { accessService } from './api/access.js';
+import { apiContext, statusOf, type ApiService } from './api/service.js';
+import { openAccess } from './access/node-access.js';
 import { apiServices } from './api/services.js';
 import type { NodeConfig } from './config.js';
 import { loadAlliance } from './genesis-file.js';
@@ -42,6 +45,13 @@ export interface RunningNode {
 }
 
 const wallClock: Clock = { nowMs: () => Date.now() };
+
+/** host:port as the CLI on this machine dials it: a wildcard listen address is reached on loopback. */
+function localAddress(listen: string, port: number): string {
+  const host = listen.slice(0, listen.lastIndexOf(':'));
+  const local = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host;
+  return `${local}:${port}`;
+}
 
 /**
  * This node's member id: recorded in the data directory at first start, so a
@@ -157,7 +167,7 @@ export async function startNode(config: NodeConfig, baseLog: Logger = silentLogg
     );
     cleanup.push(() => peerServer.stop());
     // One set of service instances behind gRPC and HTTP/JSON: what a service keeps (its KeyedSerial, challenges) is shared.
-    const services = apiServices(apiContext(
+    const services: ApiService[] = apiServices(apiContext(
       { replica, clock: wallClock, freshnessBudgetMs, city, allianceId: alliance.allianceId, startedAtMs: Date.now(), genesis: alliance.genesis,
         evaluation: { desk, leaseClient: leases },
         signer: { get publicKey() { return currentKey.publicKey; }, sign: (message) => keyPairSigner(currentKey).sign(message) },
@@ -165,10 +175,21 @@ export async function startNode(config: NodeConfig, baseLog: Logger = silentLogg
         policy: { refusal: (...args) => replica.policy.refusal(...args), trustedRoots: (hlc) => replica.policy.trustedRoots(hlc) },
         operations: nodeOperations({ store, telemetry, allianceId: alliance.allianceId, nodeId, nodeKey: () => members.get(nodeId)?.publicKey, members: () => members.size, antiEntropyIntervalMs: config.antiEntropyIntervalMs, nowMs: Date.now }) },
     ));
-    const apiServer = await startApiServer({ listen: config.apiListen }, services);
+    const access = await openAccess({
+      dataDir: config.dataDir,
+      names: config.apiNames,
+      approverPublicKey: keyPair.publicKey,
+      approverKeyFile: config.keyFile,
+      outcomeOf: (error) => grpcStatus[statusOf(error).code],
+    });
+    services.push(accessService(access.guard));
+    const { guard, tls: apiTls } = access;
+    const apiServer = await startApiServer({ listen: config.apiListen, guard, tls: apiTls }, services);
     cleanup.push(() => apiServer.stop());
-    const httpServer = config.httpListen === '' ? undefined : await startHttpServer({ listen: config.httpListen, log: (fields, message) => log.error(fields, message) }, services);
+    const httpServer =
+      config.httpListen === '' ? undefined : await startHttpServer({ listen: config.httpListen, guard, tls: apiTls, names: config.apiNames, log: (fields, message) => log.error(fields, message) }, services);
     if (httpServer) cleanup.push(() => httpServer.stop());
+    access.publishAdmin({ grpc: localAddress(config.apiListen, apiServer.port), http: httpServer ? `https://${localAddress(config.httpListen, httpServer.port)}` : '' });
 
     telemetry.observeLag(() => {
       const now = Date.now();

@@ -16,6 +16,13 @@ import { loadNodeConfig, type NodeConfig } from '../node/config.js';
 import { loadGenesis, readMemberFile } from '../node/genesis-file.js';
 import { peerIdOfKey, peerKeyFromBase64 } from '../node/gossip.js';
 import { checkHealth } from '../node/grpc-standard.js';
+import { apiChannel } from '../node/api/client.js';
+
+/** The client API takes mutual TLS only: health checks present the admin credential each node published. */
+const secured = (address: string) => {
+  const channel = apiChannel(address);
+  return { credentials: channel.credentials, channelOptions: channel.options };
+};
 import { freePorts, startNodeProcess, type CityFiles, type NodeProcess } from '../node/local-alliance.js';
 import { readTlsIdentity } from '../node/peer/tls.js';
 
@@ -385,9 +392,12 @@ describe('deploy files', () => {
       const containerPort = new Map<string, number>((container.ports as Doc[]).map((p) => [p.name as string, p.containerPort as number]));
       expect(Object.fromEntries(containerPort)).toEqual(ports);
       const resolve = (port: string | number) => (typeof port === 'number' ? port : containerPort.get(port));
-      // gRPC probes (grpc.health.v1) on the client API; they take a port number, not a name.
+      // Probes run `tongxing node health` (grpc.health.v1 over mutual TLS) on the client API, with the admin credential in the data directory.
       for (const probe of [container.readinessProbe, container.livenessProbe, container.startupProbe] as Doc[]) {
-        expect(probe.grpc.port).toBe(ports.api);
+        const command = probe.exec.command as string[];
+        expect(command.slice(0, 4)).toEqual(['node', 'bin/tongxing.js', 'node', 'health']);
+        expect(command[command.indexOf('--node') + 1]).toBe(`127.0.0.1:${ports.api}`);
+        expect(command[command.indexOf('--credential') + 1]).toBe('/var/lib/tongxing/admin.credential');
       }
 
       // Data on the claim template; node.yaml, genesis.json and keys where the config looks for them.
@@ -558,7 +568,7 @@ describe('the example configs run as processes on loopback', () => {
       }
     }
     // What the image's HEALTHCHECK and the Kubernetes probes ask for, and what Prometheus scrapes.
-    for (const f of files) expect(await checkHealth(f.apiAddress, '', { timeoutMs: 5000 }), f.city).toBe('SERVING');
+    for (const f of files) expect(await checkHealth(f.apiAddress, '', { timeoutMs: 5000, ...secured(f.apiAddress) }), f.city).toBe('SERVING');
     for (const port of metricsPorts) {
       const response = await fetch(`http://127.0.0.1:${port}/metrics`);
       expect(response.status).toBe(200);

@@ -8,7 +8,8 @@ import { Bus } from '../../federation/testing/bus.js';
 import { MemoryStore } from '../../federation/store/memory.js';
 import { entityRegistration, sanctionIssue, sanctionLift, usccFor } from '../../federation/testing/records.js';
 import { ApiError, connectApi, type ApiClient } from './client.js';
-import { startApiServer, type ApiServer } from './server.js';
+import { startTestApi } from '../access/testing.js';
+import type { ApiServer } from './server.js';
 
 // The client API over real grpc-js on 127.0.0.1, in front of Replicas on
 // MemoryStores. Members talk through an in-process bus (announce delivers to
@@ -64,9 +65,7 @@ async function alliance(cities: string[], started = cities.length): Promise<{ no
     );
     bus.replicas.set(nodeId, replica);
     cleanups.push(() => replica.close());
-    const server = await startApiServer(
-      { listen: '127.0.0.1:0' },
-      { replica, clock, freshnessBudgetMs, city, allianceId, startedAtMs: clock.nowMs() },
+    const server = await startTestApi({ replica, clock, freshnessBudgetMs, city, allianceId, startedAtMs: clock.nowMs() },
     );
     cleanups.push(() => server.stop());
     const api = connectApi(`127.0.0.1:${server.port}`);

@@ -21,7 +21,7 @@ import { certificateRecord, entityProfile, sanction, usccFor, watchSanction } fr
 import { openPolicy, type ViewPolicy } from '../../federation/views/policy.js';
 import { ApiError, connectApi, type ApiClient } from './client.js';
 import { connectDomainApi, type DomainClient } from './domain-client.js';
-import { startApiServer } from './server.js';
+import { startTestApi } from '../access/testing.js';
 
 // Certificates recognised everywhere (一锁通行) and sanctions enforced
 // everywhere (一处失信、处处受限), end to end over real grpc-js on 127.0.0.1: three
@@ -90,9 +90,7 @@ async function alliance(options: { policy?: ViewPolicy; signer?: boolean } = {})
     );
     bus.replicas.set(nodeId, replica);
     cleanups.push(() => replica.close());
-    const server = await startApiServer(
-      { listen: '127.0.0.1:0' },
-      { replica, clock, freshnessBudgetMs, city, allianceId, startedAtMs: clock.now, policy, signer: options.signer === false ? undefined : keyPairSigner(keys[i]!) },
+    const server = await startTestApi({ replica, clock, freshnessBudgetMs, city, allianceId, startedAtMs: clock.now, policy, signer: options.signer === false ? undefined : keyPairSigner(keys[i]!) },
     );
     cleanups.push(() => server.stop());
     const api = connectApi(`127.0.0.1:${server.port}`);

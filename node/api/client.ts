@@ -1,4 +1,4 @@
-import { credentials, Metadata, status, type CallOptions, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, status, type CallOptions, type ChannelCredentials, type ClientUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import {
   EntityServiceClient,
   NodeServiceClient,
@@ -16,9 +16,14 @@ import {
 import type { EntityProfile, SanctionIssue, SanctionLift } from '../../gen/tongxing/records/v1/records.js';
 import { TongxingError } from '../../federation/errors.js';
 import { apiCallTimeoutMs, apiRequestBytesMax, apiResponseBytesMax, backupIdleTimeoutMs } from '../../federation/limits.js';
+import { apiTlsServerName, findCredential, grpcCredentialsOf, type ClientCredential } from '../access/credential.js';
+import { encodeOperator, operatorHeader } from '../access/guard.js';
 
 // A promise-based client of one node's client API (node/api/server.ts), for
 // the CLI and for tests. Every call has a deadline; every failure is an ApiError.
+// Calls go over mutual TLS with a credential file's certificate: the one
+// named, or the one a node on this machine published for the address
+// (access/credential.ts).
 
 /** Where `tongxing run` serves the client API unless configured otherwise, and where the CLI looks. */
 export const defaultApiAddress = '127.0.0.1:7401';
@@ -42,6 +47,32 @@ export class ApiError extends TongxingError {
 export interface ApiClientOptions {
   /** Deadline of each call; default apiCallTimeoutMs. */
   readonly callTimeoutMs?: number;
+  /** Who calls; default findCredential(address) (TONGXING_CREDENTIAL, or what the node published). */
+  readonly credential?: ClientCredential;
+  /** The person at the screen, sent with every call (x-tongxing-operator) for the audit trail. */
+  readonly operator?: string;
+}
+
+/** What a channel to the client API is made with: the credential's mutual TLS, and the message bounds. */
+export interface ApiChannel {
+  readonly credential: ClientCredential;
+  readonly credentials: ChannelCredentials;
+  readonly options: Record<string, string | number>;
+  readonly metadata: () => Metadata;
+}
+
+export function apiChannel(address: string, options: ApiClientOptions = {}): ApiChannel {
+  const credential = options.credential ?? findCredential(address);
+  return {
+    credential,
+    credentials: grpcCredentialsOf(credential),
+    options: { ...apiChannelOptions, 'grpc.ssl_target_name_override': apiTlsServerName },
+    metadata: () => {
+      const metadata = new Metadata();
+      if (options.operator) metadata.set(operatorHeader, encodeOperator(options.operator));
+      return metadata;
+    },
+  };
 }
 
 export interface ApiClient {
@@ -83,9 +114,9 @@ function toApiError(address: string, error: ServiceError): ApiError {
 }
 
 /** One unary call with a deadline of `timeoutMs`; a failure becomes an ApiError. Used by every client of the client API. */
-export function unaryCall<Request, Response>(address: string, method: UnaryMethod<Request, Response>, request: Request, timeoutMs = apiCallTimeoutMs): Promise<Response> {
+export function unaryCall<Request, Response>(address: string, method: UnaryMethod<Request, Response>, request: Request, timeoutMs = apiCallTimeoutMs, metadata = new Metadata()): Promise<Response> {
   return new Promise((resolve, reject) => {
-    method(request, new Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
+    method(request, metadata, { deadline: Date.now() + timeoutMs }, (error, response) => {
       if (error) reject(toApiError(address, error));
       else resolve(response);
     });
@@ -104,12 +135,13 @@ export async function using<Client extends { close(): void }, T>(client: Client,
 /** A client over one lazily connected channel: nothing is dialled until the first call. */
 export function connectApi(address: string, options: ApiClientOptions = {}): ApiClient {
   const timeoutMs = options.callTimeoutMs ?? apiCallTimeoutMs;
-  const entity = new EntityServiceClient(address, credentials.createInsecure(), apiChannelOptions);
+  const channel = apiChannel(address, options);
+  const entity = new EntityServiceClient(address, channel.credentials, channel.options);
   const shared = { channelOverride: entity.getChannel() };
-  const sanction = new SanctionServiceClient(address, credentials.createInsecure(), shared);
-  const node = new NodeServiceClient(address, credentials.createInsecure(), shared);
+  const sanction = new SanctionServiceClient(address, channel.credentials, shared);
+  const node = new NodeServiceClient(address, channel.credentials, shared);
 
-  const call = <Request, Response>(method: UnaryMethod<Request, Response>, request: Request): Promise<Response> => unaryCall(address, method, request, timeoutMs);
+  const call = <Request, Response>(method: UnaryMethod<Request, Response>, request: Request): Promise<Response> => unaryCall(address, method, request, timeoutMs, channel.metadata());
 
   return {
     address,
@@ -123,14 +155,14 @@ export function connectApi(address: string, options: ApiClientOptions = {}): Api
       return call(sanction.checkSanctions.bind(sanction), full);
     },
     getStatus: () => call(node.getStatus.bind(node), {}),
-    backup: (request) => backupCall(address, node, request ?? { atMs: 0n, signature: Buffer.alloc(0) }),
+    backup: (request) => backupCall(address, node, request ?? { atMs: 0n, signature: Buffer.alloc(0) }, channel.metadata()),
     close: () => entity.close(),
   };
 }
 
 /** A server stream as an async iterable; a break or throw by the consumer cancels the call. */
-async function* backupCall(address: string, node: NodeServiceClient, request: BackupRequest): AsyncGenerator<BackupResponse> {
-  const stream = node.backup(request);
+async function* backupCall(address: string, node: NodeServiceClient, request: BackupRequest, metadata: Metadata): AsyncGenerator<BackupResponse> {
+  const stream = node.backup(request, metadata);
   let idle: NodeJS.Timeout | undefined;
   let timedOut = false;
   const arm = (): void => {

@@ -1,4 +1,3 @@
-import { credentials } from '@grpc/grpc-js';
 import {
   AlertServiceClient,
   CertificateServiceClient,
@@ -25,7 +24,7 @@ import {
 } from '../../gen/tongxing/api/v1/transfer.js';
 import type { CertificateRecord, CertificateRevocation, CertificateRevocationList } from '../../gen/tongxing/records/v1/records.js';
 import { apiCallTimeoutMs } from '../../federation/limits.js';
-import { apiChannelOptions, unaryCall, using, type ApiClientOptions, type UnaryMethod } from './client.js';
+import { apiChannel, unaryCall, using, type ApiClientOptions, type UnaryMethod } from './client.js';
 
 // A promise-based client of the certificate, alert and transfer services of
 // one node's client API, like client.ts for the others: every call has a
@@ -49,13 +48,14 @@ export interface DomainClient {
 
 export function connectDomainApi(address: string, options: ApiClientOptions = {}): DomainClient {
   const timeoutMs = options.callTimeoutMs ?? apiCallTimeoutMs;
-  const certificates = new CertificateServiceClient(address, credentials.createInsecure(), apiChannelOptions);
+  const channel = apiChannel(address, options);
+  const certificates = new CertificateServiceClient(address, channel.credentials, channel.options);
   const shared = { channelOverride: certificates.getChannel() };
-  const alerts = new AlertServiceClient(address, credentials.createInsecure(), shared);
-  const transfer = new TransferServiceClient(address, credentials.createInsecure(), shared);
+  const alerts = new AlertServiceClient(address, channel.credentials, shared);
+  const transfer = new TransferServiceClient(address, channel.credentials, shared);
 
   const call = <Request, Response>(client: object, method: UnaryMethod<Request, Response>, request: Request): Promise<Response> =>
-    unaryCall(address, method.bind(client), request, timeoutMs);
+    unaryCall(address, method.bind(client), request, timeoutMs, channel.metadata());
 
   return {
     address,

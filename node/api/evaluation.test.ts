@@ -19,7 +19,7 @@ import { CredentialVerifier } from '../peer/credential.js';
 import { addEvaluationPeerService, EvaluationPeerClient, LeaseDesk } from '../peer/evaluation.js';
 import { ApiError } from './client.js';
 import { connectExperts, type ExpertsClient } from './experts-client.js';
-import { startApiServer } from './server.js';
+import { startTestApi } from '../access/testing.js';
 
 // Remote evaluation across three in-process members: Replicas on MemoryStores
 // replicating through an in-process bus (as in api.test.ts), each with its
@@ -92,9 +92,7 @@ async function alliance(count: number, started = count): Promise<{ nodes: TestNo
     const leaseClient = new EvaluationPeerClient({ allianceId, keyPair: keys[i]!, members: membership, clock });
     cleanups.push(() => leaseClient.close());
 
-    const server = await startApiServer(
-      { listen: '127.0.0.1:0' },
-      { replica, clock, freshnessBudgetMs, city, allianceId, startedAtMs: clock.nowMs(), evaluation: { desk, leaseClient } },
+    const server = await startTestApi({ replica, clock, freshnessBudgetMs, city, allianceId, startedAtMs: clock.nowMs(), evaluation: { desk, leaseClient } },
     );
     cleanups.push(() => server.stop());
     const api = connectExperts(`127.0.0.1:${server.port}`);

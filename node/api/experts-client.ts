@@ -1,4 +1,3 @@
-import { credentials } from '@grpc/grpc-js';
 import {
   EvaluationServiceClient,
   ExpertServiceClient,
@@ -17,7 +16,7 @@ import {
 } from '../../gen/tongxing/api/v1/experts.js';
 import type { EvaluationScore, EvaluationSession, ExpertAvailability, ExpertProfile } from '../../gen/tongxing/records/v1/records.js';
 import { apiCallTimeoutMs, leaseCallTimeoutMs, panelSeatsMax } from '../../federation/limits.js';
-import { apiChannelOptions, unaryCall, using, type ApiClientOptions, type UnaryMethod } from './client.js';
+import { apiChannel, unaryCall, using, type ApiClientOptions, type UnaryMethod } from './client.js';
 
 // A promise-based client of ExpertService and EvaluationService on one node,
 // for the CLI and tests; failures are ApiErrors, as with the other services.
@@ -42,11 +41,12 @@ const drawCallTimeoutMs = apiCallTimeoutMs + 2 * panelSeatsMax * leaseCallTimeou
 
 export function connectExperts(address: string, options: ApiClientOptions = {}): ExpertsClient {
   const timeoutMs = options.callTimeoutMs ?? apiCallTimeoutMs;
-  const experts = new ExpertServiceClient(address, credentials.createInsecure(), apiChannelOptions);
-  const evaluation = new EvaluationServiceClient(address, credentials.createInsecure(), { channelOverride: experts.getChannel() });
+  const channel = apiChannel(address, options);
+  const experts = new ExpertServiceClient(address, channel.credentials, channel.options);
+  const evaluation = new EvaluationServiceClient(address, channel.credentials, { channelOverride: experts.getChannel() });
 
   const call = <Request, Response>(method: UnaryMethod<Request, Response>, request: Request, deadlineMs = timeoutMs): Promise<Response> =>
-    unaryCall(address, method, request, deadlineMs);
+    unaryCall(address, method, request, deadlineMs, channel.metadata());
   const none = Buffer.alloc(0);
 
   return {

@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,8 @@ import { Membership, type Member } from '../../federation/membership.js';
 import { Replica } from '../../federation/replica.js';
 import { MemoryStore } from '../../federation/store/memory.js';
 import { usccFor } from '../../federation/testing/records.js';
+import { httpsCall, testAccess, tlsOptionsOf, type TestAccess } from '../access/testing.js';
+import type { ClientCredential } from '../access/credential.js';
 import { startHttpServer, type HttpServer } from './http.js';
 import { loadProtos, protoDirectory } from './openapi.js';
 import { apiContext, type ApiService } from './service.js';
@@ -57,9 +59,19 @@ async function kunming(): Promise<{ server: HttpServer; services: ApiService[]; 
   );
   cleanups.push(() => replica.close());
   const services = apiServices(apiContext({ replica, clock, freshnessBudgetMs: 30_000, city: 'Kunming', allianceId, startedAtMs: startMs }));
-  const server = await startHttpServer({ listen: '127.0.0.1:0' }, services);
-  cleanups.push(() => server.stop());
+  const server = await served(services);
   return { server, services, nodeId: member.nodeId };
+}
+
+/** The HTTPS API over `services`, guarded like a node's; the admin credential is kept per server for `call`. */
+const credentials = new Map<HttpServer, ClientCredential>();
+async function served(services: ApiService[], options: { protoDirectory?: string; rules?: Parameters<typeof testAccess>[0] } = {}): Promise<HttpServer> {
+  const access: TestAccess = await testAccess(options.rules);
+  cleanups.push(() => access.remove());
+  const server = await startHttpServer({ listen: '127.0.0.1:0', protoDirectory: options.protoDirectory, guard: access.guard, tls: access.tls, names: ['127.0.0.1', 'localhost'] }, services);
+  cleanups.push(() => server.stop());
+  credentials.set(server, access.publish(0, server.port));
+  return server;
 }
 
 interface Answer {
@@ -71,12 +83,13 @@ interface Answer {
 
 async function call(server: HttpServer, path: string, init: { method?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
   const hasBody = init.body !== undefined || init.raw !== undefined;
-  const response = await fetch(`http://127.0.0.1:${server.port}${path}`, {
+  const response = await httpsCall(`https://127.0.0.1:${server.port}${path}`, {
     method: init.method ?? (hasBody ? 'POST' : 'GET'),
     headers: { ...(hasBody ? { 'content-type': 'application/json' } : {}), ...init.headers },
     ...(hasBody ? { body: init.raw ?? JSON.stringify(init.body) } : {}),
+    credential: credentials.get(server)!,
   });
-  const text = await response.text();
+  const text = response.text;
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -147,8 +160,11 @@ describe('HTTP/JSON client API in front of a node', () => {
     expect((await call(server, '/v1/EntityService/GetEntity', { body: { uscc } })).body.profile.legalName).toBe(legalName);
 
     // No body: the empty request, which GetEntity refuses for its missing uscc.
-    const empty = await call(server, '/v1/EntityService/GetEntity', { method: 'POST' });
+    const empty = await call(server, '/v1/EntityService/GetEntity', { method: 'POST', headers: { 'content-type': 'application/json' } });
     expect(empty).toMatchObject({ status: 400, body: { code: 'INVALID_ARGUMENT', field: 'uscc', message: 'uscc: missing' } });
+    // ...but not without Content-Type: a browser posts a body-less cross-site form without asking first.
+    const untyped = await call(server, '/v1/EntityService/GetEntity', { method: 'POST' });
+    expect(untyped).toMatchObject({ status: 415, body: { code: 'INVALID_ARGUMENT', message: expect.stringContaining('Content-Type') } });
   });
 
   it('checks sanctions by POST and by GET with query parameters, as of a time', async () => {
@@ -247,7 +263,7 @@ describe('HTTP/JSON client API in front of a node', () => {
 
     // Chunked (no Content-Length): refused once the count passes the limit.
     const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const request = httpRequest({ host: '127.0.0.1', port: server.port, method: 'POST', path: '/v1/EntityService/RegisterEntity', headers: { 'content-type': 'application/json' } }, (response) => {
+      const request = httpsRequest({ host: '127.0.0.1', port: server.port, method: 'POST', path: '/v1/EntityService/RegisterEntity', headers: { 'content-type': 'application/json' }, ...tlsOptionsOf(credentials.get(server)!) }, (response) => {
         let body = '';
         response.on('data', (chunk: Buffer) => (body += chunk.toString()));
         response.on('end', () => resolve({ status: response.statusCode!, body }));
@@ -408,9 +424,8 @@ async function probe(): Promise<HttpServer> {
       },
     },
   };
-  const server = await startHttpServer({ listen: '127.0.0.1:0', protoDirectory: dir }, [service]);
-  cleanups.push(() => server.stop());
-  return server;
+  const probeRules = Object.fromEntries(['Echo', 'Count', 'Slow', 'Fail'].map((m) => [`/tongxing.probe.v1.ProbeService/${m}`, { scope: 'check' as const }]));
+  return served([service], { protoDirectory: dir, rules: probeRules });
 }
 
 describe('proto3 JSON mapping', () => {
@@ -537,7 +552,7 @@ describe('proto3 JSON mapping', () => {
     const pending = call(server, '/v1/ProbeService/Echo', { body: { text: 'in flight' } });
     await inFlight;
     const stopped = server.stop();
-    await expect(fetch(`http://127.0.0.1:${server.port}/healthz`)).rejects.toThrow();
+    await expect(httpsCall(`https://127.0.0.1:${server.port}/healthz`, { credential: credentials.get(server)! })).rejects.toThrow();
     release();
     const answer = await pending;
     expect(answer.status).toBe(200);

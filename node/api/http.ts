@@ -1,4 +1,6 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { status } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { TongxingError, ValidationError } from '../../federation/errors.js';
@@ -15,15 +17,22 @@ import {
   type ApiMethod,
   type QueryRoute,
 } from './openapi.js';
+import { approvalHeader, decodeOperator, operatorHeader, type AccessGuard, type CallIdentity } from '../access/guard.js';
+import type { ApiTls } from '../access/tls.js';
 import { statusOf, type ApiService, type StreamHandler, type UnaryHandler } from './service.js';
 
 // The client API over HTTP/JSON, for trading platforms that do not speak gRPC:
 // the same services and handlers as server.ts. A request is proto3 JSON,
 // converted strictly (unknown fields and wrong types are refused, naming the
 // field) to the method's binary request, which the generated definition
-// decodes for the handler; the answer goes back the same way. Plain HTTP on the
-// center's internal network, like the gRPC client API. docs/HTTP.md describes
-// the endpoints; GET /openapi.json serves the description built from proto/.
+// decodes for the handler; the answer goes back the same way. HTTPS with the
+// node's API certificate; a caller presents a pinned client certificate or a
+// bearer token, and passes the same access guard as over gRPC. Browsers are
+// kept out: a Host that is not one of the node's names is refused (DNS
+// rebinding), every POST must say Content-Type: application/json (so no
+// "simple" cross-site form post reaches a handler), and no CORS headers are
+// sent. docs/HTTP.md describes the endpoints; GET /openapi.json serves the
+// description built from proto/.
 
 export interface HttpServerInit {
   /** host:port ('[::1]:7403' for IPv6); port 0 picks a free one (see HttpServer.port). */
@@ -32,6 +41,10 @@ export interface HttpServerInit {
   readonly log?: (fields: Record<string, unknown>, message: string) => void;
   /** The proto/ the services are described in; found above this module when absent (tests pass their own). */
   readonly protoDirectory?: string;
+  readonly guard: AccessGuard;
+  readonly tls: ApiTls;
+  /** Host names (and addresses) requests may name in Host; others are refused. */
+  readonly names: readonly string[];
 }
 
 export interface HttpServer {
@@ -330,7 +343,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 async function readJson(request: IncomingMessage): Promise<unknown> {
   const contentType = request.headers['content-type'];
   const unsupported = (what: string) => new HttpRefusal(415, status.INVALID_ARGUMENT, `${what}; send Content-Type: application/json`);
-  if (contentType !== undefined) {
+  // Required even without a body: a browser sends a cross-site POST without a preflight only when it is not JSON.
+  if (contentType === undefined) throw unsupported('a POST without Content-Type');
+  {
     const [mime, ...parameters] = contentType.split(';').map((p) => p.trim().toLowerCase());
     if (mime !== 'application/json') throw unsupported(`Content-Type ${contentType} is not JSON`);
     const charset = parameters.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/"/g, '');
@@ -340,7 +355,6 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
   if (encoding !== undefined && encoding !== 'identity') throw new HttpRefusal(415, status.INVALID_ARGUMENT, `Content-Encoding ${encoding} is not accepted; send the body uncompressed`);
   const body = await readBody(request);
   if (body.length === 0) return {};
-  if (contentType === undefined) throw unsupported('a body without Content-Type');
   let text: string;
   try {
     text = utf8.decode(body);
@@ -379,13 +393,44 @@ function queryJson(route: GetRoute, match: RegExpExecArray, query: URLSearchPara
   return json;
 }
 
-/** The binary request a handler's definition decodes, from proto3 JSON. */
-function requestOf(method: ApiMethod, json: unknown): unknown {
+/** The request a handler's definition decodes, from proto3 JSON, and its binary encoding (what an approver signs). */
+function requestOf(method: ApiMethod, json: unknown): { request: unknown; binary: Buffer } {
   const binary = Buffer.from(method.request.encode(readMessage(method.request, json, '')).finish());
   if (binary.length > apiRequestBytesMax) {
     throw new HttpRefusal(413, status.RESOURCE_EXHAUSTED, `request is ${binary.length} bytes encoded; at most ${apiRequestBytesMax} (apiRequestBytesMax)`);
   }
-  return method.definition.requestDeserialize(binary);
+  return { request: method.definition.requestDeserialize(binary), binary };
+}
+
+const header = (request: IncomingMessage, name: string): string | undefined => {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
+/** What HTTPS tells the guard: the TLS client certificate, the bearer token, the operator and approval headers. */
+function identityOf(request: IncomingMessage): CallIdentity {
+  const certificate = (request.socket as TLSSocket).getPeerCertificate?.();
+  const authorization = header(request, 'authorization');
+  let token: string | undefined;
+  if (authorization !== undefined) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (!match) throw new HttpRefusal(401, status.UNAUTHENTICATED, 'Authorization must be "Bearer TOKEN"', { 'www-authenticate': 'Bearer' });
+    token = match[1];
+  }
+  const approval = header(request, approvalHeader);
+  return {
+    transport: 'http',
+    certificateDer: certificate?.raw,
+    token,
+    operator: decodeOperator(header(request, operatorHeader)),
+    approval: approval === undefined ? undefined : Buffer.from(approval, 'base64'),
+  };
+}
+
+/** The host of a Host header ("[::1]:7403" -> "::1"). */
+function hostOf(value: string | undefined): string {
+  const match = /^(?:\[([^\]]+)\]|([^:]+))(?::\d+)?$/.exec(value ?? '');
+  return (match?.[1] ?? match?.[2] ?? '').toLowerCase();
 }
 
 /** A handler's response as proto3 JSON, through its binary encoding. */
@@ -453,47 +498,67 @@ export async function startHttpServer(init: HttpServerInit, services: readonly A
   };
 
   /** Runs a route: unary answers one JSON object; server-streaming answers NDJSON ({"result": ...} lines, a last {"error": ...} on failure). */
-  async function run(route: Route, json: unknown, response: ServerResponse): Promise<void> {
+  async function run(route: Route, json: unknown, identity: CallIdentity, response: ServerResponse): Promise<void> {
     const { method } = route;
-    if (route.unary) {
-      const request = requestOf(method, json);
-      send(response, 200, JSON.stringify(responseJson(method, await route.unary(request))));
+    const unaryHandler = route.unary;
+    if (unaryHandler) {
+      const { request, binary } = requestOf(method, json);
+      const answer = await init.guard.run(method.grpcPath, request, () => binary, identity, (caller) => unaryHandler(request, caller));
+      send(response, 200, JSON.stringify(responseJson(method, answer)));
       return;
     }
     if (!route.stream) {
       const why = method.streaming === 'client' || method.streaming === 'bidi' ? `${method.streaming}-streaming methods are served over gRPC only` : 'it has no handler at this node';
       throw new HttpRefusal(501, status.UNIMPLEMENTED, `${method.grpcPath}: ${why}`);
     }
-    const iterator = route.stream(requestOf(method, json))[Symbol.asyncIterator]();
-    // The first message (or error) comes before the status line, so a refused request gets its HTTP status.
-    let next = await iterator.next();
-    response.writeHead(200, headersFor('application/x-ndjson; charset=utf-8'));
+    const { request, binary } = requestOf(method, json);
+    const admission = init.guard.admit(method.grpcPath, request, () => binary, identity);
+    let failure: unknown;
     try {
-      for (; !next.done; next = await iterator.next()) {
-        if (response.destroyed) break;
-        if (!response.write(JSON.stringify({ result: responseJson(method, next.value) }) + '\n')) await drained(response);
+      const iterator = route.stream(request, admission.caller)[Symbol.asyncIterator]();
+      // The first message (or error) comes before the status line, so a refused request gets its HTTP status.
+      let next = await iterator.next();
+      response.writeHead(200, headersFor('application/x-ndjson; charset=utf-8'));
+      try {
+        for (; !next.done; next = await iterator.next()) {
+          if (response.destroyed) break;
+          if (!response.write(JSON.stringify({ result: responseJson(method, next.value) }) + '\n')) await drained(response);
+        }
+      } catch (error) {
+        failure = error;
+        response.write(JSON.stringify({ error: refusalOf(error).body }) + '\n');
+      } finally {
+        if (!next.done) await iterator.return?.();
       }
+      response.end();
     } catch (error) {
-      response.write(JSON.stringify({ error: refusalOf(error).body }) + '\n');
+      failure = error;
+      throw error;
     } finally {
-      if (!next.done) await iterator.return?.();
+      await admission.finish(failure);
     }
-    response.end();
   }
 
+  const names = new Set(init.names.map((n) => n.toLowerCase()));
   async function serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(`http://node${request.url ?? '/'}`);
+    // Probes (kubelet, load balancers) name the pod's address: /healthz answers any Host, and says nothing but "ok".
+    if (url.pathname !== '/healthz' && !names.has(hostOf(request.headers.host))) {
+      throw new HttpRefusal(421, status.PERMISSION_DENIED, `Host ${JSON.stringify(request.headers.host ?? '')} is not a name of this node (api.names: ${init.names.join(', ')})`);
+    }
     const post = posts.get(url.pathname);
     if (post) {
       onlyMethod(request, 'POST');
       if (url.search !== '') throw new HttpRefusal(400, status.INVALID_ARGUMENT, `POST reads no query parameters (${url.search}); put the fields in the JSON body`);
-      return run(post, await readJson(request), response);
+      const identity = identityOf(request);
+      init.guard.authenticate(post.method.grpcPath, identity); // before the body is read: strangers get 401, not a parse error
+      return run(post, await readJson(request), identity, response);
     }
     for (const route of gets) {
       const match = route.pattern.exec(url.pathname);
       if (!match) continue;
       onlyMethod(request, 'GET');
-      return run(route, queryJson(route, match, url.searchParams), response);
+      return run(route, queryJson(route, match, url.searchParams), identityOf(request), response);
     }
     if (url.pathname === '/openapi.json') {
       onlyMethod(request, 'GET');
@@ -507,7 +572,7 @@ export async function startHttpServer(init: HttpServerInit, services: readonly A
     throw new HttpRefusal(404, status.NOT_FOUND, `no such endpoint: ${url.pathname}; methods are POST /v1/{Service}/{Method}, see GET /openapi.json`);
   }
 
-  const server = createServer({ requestTimeout: httpRequestTimeoutMs }, (request, response) => {
+  const server = createServer({ ...init.tls.httpsOptions(), requestTimeout: httpRequestTimeoutMs }, (request, response) => {
     serve(request, response).catch((error: unknown) => {
       const { httpStatus, body, headers } = refusalOf(error);
       if (httpStatus >= 500) init.log?.({ method: request.method, url: request.url, httpStatus, code: body.code }, `HTTP API: ${body.message}`);
@@ -515,6 +580,13 @@ export async function startHttpServer(init: HttpServerInit, services: readonly A
       else response.destroy();
     });
   });
+  init.tls.follow(server);
+  // A certificate that is presented but not pinned ends the connection before any request is read.
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const presented = socket.getPeerCertificate();
+    if (presented && Object.keys(presented).length > 0 && !socket.authorized) socket.destroy();
+  });
+  server.on('tlsClientError', () => undefined); // a refused handshake is the client's problem, not the node's
   const port = await new Promise<number>((resolve, reject) => {
     server.once('error', (error) => reject(new TongxingError(`HTTP API cannot listen on ${init.listen}: ${error.message}`)));
     server.listen(requestedPort, host, () => resolve((server.address() as { port: number }).port));

@@ -69,7 +69,7 @@ export function nodeService(c: ApiContext): ApiService {
     const linkTimeout = operations?.linkTimeoutMs() ?? linkIdleMsMin;
     return {
       nodeId: Buffer.from(replica.nodeId, 'hex'),
-      city: c.city,
+      city: cityOf(replica.nodeId) || c.city, // a node admitted since it started names its city at once
       allianceId: c.allianceId,
       members: logs.map((log) => {
         const self = log.nodeId === replica.nodeId;

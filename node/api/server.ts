@@ -1,8 +1,8 @@
 import {
   Server,
-  ServerCredentials,
   type handleServerStreamingCall,
   type handleUnaryCall,
+  type Metadata,
   type ServerErrorResponse,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
@@ -10,13 +10,15 @@ import { TongxingError } from '../../federation/errors.js';
 import { apiRequestBytesMax, apiShutdownGraceMs } from '../../federation/limits.js';
 import { drained, shutdownServer } from '../grpc-server.js';
 import { addStandardServices } from '../grpc-standard.js';
-import { apiContext, statusOf, type ApiServerComponents, type ApiService, type StreamHandler, type UnaryHandler } from './service.js';
-import { apiServices } from './services.js';
+import { approvalHeader, decodeOperator, operatorHeader, type AccessGuard, type CallIdentity } from '../access/guard.js';
+import type { ApiTls } from '../access/tls.js';
+import { statusOf, type ApiService, type StreamHandler, type UnaryHandler } from './service.js';
 
 // The client API of one node over gRPC: trading platforms and the CLI call it
-// on their own node. Insecure gRPC: it listens on the trading center's internal
-// network, never between members. Reads answer from the local store; writes
-// append to this node's own log and answer once the record is durable.
+// on their own node, over mutual TLS with a certificate the node's access
+// registry pins; every call passes the access guard (node/access/guard.ts)
+// before its handler runs. Reads answer from the local store; writes append
+// to this node's own log and answer once the record is durable.
 // grpc.health.v1 and server reflection are served beside (grpc-standard.ts).
 
 export { AlreadyExistsError, NotFoundError, PreconditionError, statusOf, type ApiServerComponents } from './service.js';
@@ -24,6 +26,9 @@ export { AlreadyExistsError, NotFoundError, PreconditionError, statusOf, type Ap
 export interface ApiServerInit {
   /** host:port; port 0 picks a free one (see ApiServer.port). */
   readonly listen: string;
+  /** Who may call, and the audit trail. */
+  readonly guard: AccessGuard;
+  readonly tls: ApiTls;
 }
 
 export interface ApiServer {
@@ -38,9 +43,37 @@ function toServiceError(error: unknown): ServerErrorResponse {
   return Object.assign(new Error(details), { code, details });
 }
 
-function unary(handler: UnaryHandler): handleUnaryCall<unknown, unknown> {
+const text = (metadata: Metadata, key: string): string | undefined => {
+  const value = metadata.get(key)[0];
+  return typeof value === 'string' ? value : undefined;
+};
+
+/** What gRPC tells the guard about a call: the TLS peer's certificate and the callers' metadata. */
+function identityOf(call: { getAuthContext(): { sslPeerCertificate?: { raw: Buffer } } | null; metadata: Metadata }): CallIdentity {
+  const approval = call.metadata.get(`${approvalHeader}-bin`)[0];
+  return {
+    transport: 'grpc',
+    certificateDer: call.getAuthContext()?.sslPeerCertificate?.raw,
+    operator: decodeOperator(text(call.metadata, operatorHeader)),
+    approval: Buffer.isBuffer(approval) ? approval : undefined,
+  };
+}
+
+interface Served {
+  readonly path: string;
+  readonly guard: AccessGuard;
+  readonly serialize: (request: unknown) => Buffer;
+}
+
+function unary(handler: UnaryHandler, { path, guard, serialize }: Served): handleUnaryCall<unknown, unknown> {
   return (call, callback) => {
-    handler(call.request).then(
+    let identity: CallIdentity;
+    try {
+      identity = identityOf(call);
+    } catch (error) {
+      return callback(toServiceError(error));
+    }
+    guard.run(path, call.request, () => serialize(call.request), identity, (caller) => handler(call.request, caller)).then(
       (response) => callback(null, response),
       (error: unknown) => callback(toServiceError(error)),
     );
@@ -48,17 +81,28 @@ function unary(handler: UnaryHandler): handleUnaryCall<unknown, unknown> {
 }
 
 /** Writes each response as the client takes it; a cancelled call stops the iterator (its finally blocks run). */
-function serverStream(handler: StreamHandler): handleServerStreamingCall<unknown, unknown> {
+function serverStream(handler: StreamHandler, { path, guard, serialize }: Served): handleServerStreamingCall<unknown, unknown> {
   return (call) => {
     void (async () => {
+      let admission;
       try {
-        for await (const response of handler(call.request)) {
+        admission = guard.admit(path, call.request, () => serialize(call.request), identityOf(call));
+      } catch (error) {
+        call.emit('error', toServiceError(error));
+        return;
+      }
+      try {
+        for await (const response of handler(call.request, admission.caller)) {
           if (call.cancelled || call.destroyed) return;
           if (!call.write(response)) await drained(call);
         }
+        await admission.finish();
         if (!call.cancelled && !call.destroyed) call.end();
       } catch (error) {
+        await admission.finish(error).catch(() => undefined);
         if (!call.cancelled && !call.destroyed) call.emit('error', toServiceError(error));
+      } finally {
+        await admission.finish(call.cancelled ? new Error('cancelled by the client') : undefined);
       }
     })();
   };
@@ -69,18 +113,21 @@ function serverStream(handler: StreamHandler): handleServerStreamingCall<unknown
  * Given services are served as they are, so the HTTP/JSON API (http.ts) can
  * serve the same instances and share their state.
  */
-export async function startApiServer(init: ApiServerInit, components: ApiServerComponents | ApiService[]): Promise<ApiServer> {
+export async function startApiServer(init: ApiServerInit, services: readonly ApiService[]): Promise<ApiServer> {
   const server = new Server({ 'grpc.max_receive_message_length': apiRequestBytesMax });
-  const services = Array.isArray(components) ? components : apiServices(apiContext(components));
   for (const service of services) {
     const implementation: UntypedServiceImplementation = {};
-    for (const [method, handler] of Object.entries(service.handlers)) implementation[method] = unary(handler);
-    for (const [method, handler] of Object.entries(service.streams ?? {})) implementation[method] = serverStream(handler);
+    const served = (method: string): Served => {
+      const definition = service.definition[method]!;
+      return { path: definition.path, guard: init.guard, serialize: (request) => definition.requestSerialize(request) };
+    };
+    for (const [method, handler] of Object.entries(service.handlers)) implementation[method] = unary(handler, served(method));
+    for (const [method, handler] of Object.entries(service.streams ?? {})) implementation[method] = serverStream(handler, served(method));
     server.addService(service.definition, implementation);
   }
   const standard = addStandardServices(server, { services: services.map((s) => s.definition), reflect: 'tongxing/api/v1' });
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(init.listen, ServerCredentials.createInsecure(), (error, bound) => {
+    server.bindAsync(init.listen, init.tls.grpcServerCredentials(), (error, bound) => {
       if (error) reject(new TongxingError(`client API cannot listen on ${init.listen}: ${error.message}`));
       else resolve(bound);
     });

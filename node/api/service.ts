@@ -1,7 +1,9 @@
 import { status, type ServiceDefinition } from '@grpc/grpc-js';
 import type { Provenance as ApiProvenance } from '../../gen/tongxing/api/v1/api.js';
 import type { Genesis } from '../../gen/tongxing/records/v1/records.js';
-import { EncodingError, LimitError, TongxingError, ValidationError } from '../../federation/errors.js';
+import { EncodingError, LimitError, MembershipError, TongxingError, ValidationError } from '../../federation/errors.js';
+import type { Caller } from '../access/guard.js';
+import { AuthenticationError, PermissionError } from '../access/registry.js';
 import type { EvidenceSigner } from '../../federation/evidence.js';
 import type { Replica } from '../../federation/replica.js';
 import type { ViewPolicy } from '../../federation/views/policy.js';
@@ -41,8 +43,8 @@ export interface ApiServerComponents {
   readonly policy?: ViewPolicy;
 }
 
-/** One unary method: request in, response out; errors are typed (see statusOf). */
-export type UnaryHandler = (request: any) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** One unary method: request in, response out; errors are typed (see statusOf). `caller` is who the access guard admitted. */
+export type UnaryHandler = (request: any, caller: Caller) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /**
  * One server-streaming method: request in, responses out in order. The
@@ -50,7 +52,7 @@ export type UnaryHandler = (request: any) => Promise<any>; // eslint-disable-lin
  * pulling (calling the iterator's return) when the call is cancelled; a throw
  * ends the call with the error's status (see statusOf).
  */
-export type StreamHandler = (request: any) => AsyncIterable<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type StreamHandler = (request: any, caller: Caller) => AsyncIterable<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** A client API service: its generated definition and a handler per method (keys as in the definition). */
 export interface ApiService {
@@ -76,7 +78,7 @@ export class PreconditionError extends TongxingError {
 }
 
 /**
- * The one place errors become gRPC statuses. Details of typed errors are their
+ * The one place client API errors become gRPC statuses. Details of typed errors are their
  * message ("field: reason" for a ValidationError); anything untyped is a bug
  * or a broken environment and is INTERNAL.
  */
@@ -86,6 +88,10 @@ export function statusOf(error: unknown): { code: status; details: string } {
   if (error instanceof AlreadyExistsError) return { code: status.ALREADY_EXISTS, details: error.message };
   if (error instanceof NotFoundError) return { code: status.NOT_FOUND, details: error.message };
   if (error instanceof PreconditionError) return { code: status.FAILED_PRECONDITION, details: error.message };
+  if (error instanceof AuthenticationError) return { code: status.UNAUTHENTICATED, details: error.message };
+  if (error instanceof PermissionError) return { code: status.PERMISSION_DENIED, details: error.message };
+  // On the client API a MembershipError is about this node (not yet admitted, suspended): the write cannot apply here now.
+  if (error instanceof MembershipError) return { code: status.FAILED_PRECONDITION, details: error.message };
   const { name, message } = error instanceof Error ? error : { name: 'Error', message: String(error) };
   return { code: status.INTERNAL, details: `${name}: ${message}` };
 }

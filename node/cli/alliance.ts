@@ -13,9 +13,9 @@ import { governanceClient } from '../api/governance.js';
 import { loadOrCreatePeerKey, peerIdOfKey } from '../gossip.js';
 import { readTlsIdentity } from '../peer/tls.js';
 import { recogniseEveryList } from '../../federation/views/recognition.js';
-import { exitNegative, exitOk, many, optional, printJson, required, UsageError, type Command, type Io, type Parsed } from './command.js';
+import { exitNegative, exitOk, many, optional, printJson, required, UsageError, type Command, type Io, type Options, type Parsed } from './command.js';
 import { writeOutput } from './crypto.js';
-import { callNode, hex, nodeAddress, nodeOptions, nodeUsageLines } from './node-client.js';
+import { callNode, clientOptions, hex, nodeAddress, nodeOptions, nodeUsageLines } from './node-client.js';
 import { categories, listTypes, nameOf } from './sanction.js';
 
 // `tongxing alliance ...`: what alliance admins do (docs/ALLIANCE.md).
@@ -286,9 +286,14 @@ const actions: Record<string, { usage: string; arity: number; build: (words: str
   },
 };
 
+/** Proposals and approvals are signed by an approver key, the second factor the node checks besides the credential. */
+const approverOptions: Options = { ...nodeOptions, 'approver-key': { type: 'string' } };
+const approverUsage = "  --approver-key KEY.pem  the SM2 key the node's registry names for this client (default: the credential's approverKeyFile)";
+
 function withGovernance(args: Parsed, io: Io, use: (client: ReturnType<typeof governanceClient>) => Promise<number>): Promise<number> {
   return callNode(args, io, async () => {
-    const client = governanceClient(nodeAddress(args));
+    const approverKey = optional(args, 'approver-key');
+    const client = governanceClient(nodeAddress(args), { ...clientOptions(args), approver: approverKey === undefined ? undefined : readPrivateKeyPem(readFileSync(approverKey, 'utf8')) });
     try {
       return await use(client);
     } finally {
@@ -307,8 +312,9 @@ const propose: Command = {
     '',
     '  MEMBER is a city name or a node id (prefix of 8+ hex digits)',
     ...nodeUsageLines,
+    approverUsage,
   ].join('\n'),
-  options: { reason: { type: 'string' }, tls: { type: 'string' }, ...nodeOptions },
+  options: { reason: { type: 'string' }, tls: { type: 'string' }, ...approverOptions },
   positionals: { min: 1, max: 64 },
   async run(args, io) {
     const [name, ...words] = args.positionals as [string, ...string[]];
@@ -332,8 +338,8 @@ const propose: Command = {
 const approve: Command = {
   path: ['alliance', 'approve'],
   summary: 'approve a pending proposal at this node',
-  usage: ['PROPOSAL_HASH [--node HOST:PORT] [--json]', '', ...nodeUsageLines].join('\n'),
-  options: nodeOptions,
+  usage: ['PROPOSAL_HASH [--node HOST:PORT] [--json]', '', ...nodeUsageLines, approverUsage].join('\n'),
+  options: approverOptions,
   positionals: { min: 1, max: 1 },
   async run(args, io) {
     const hash = args.positionals[0]!;

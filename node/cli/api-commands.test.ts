@@ -7,7 +7,7 @@ import { Membership, type Member } from '../../federation/membership.js';
 import { Replica, type PeerTransport } from '../../federation/replica.js';
 import { MemoryStore } from '../../federation/store/memory.js';
 import { usccFor } from '../../federation/testing/records.js';
-import { startApiServer } from '../api/server.js';
+import { startTestApi } from '../access/testing.js';
 import type { Io } from './command.js';
 import { main } from './main.js';
 
@@ -58,7 +58,7 @@ async function startNode(withSilentPeer = false): Promise<{ address: string; clo
     { store: new MemoryStore(), transport: offline, clock, random: { int: () => 0 } },
   );
   cleanups.push(() => replica.close());
-  const server = await startApiServer({ listen: '127.0.0.1:0' }, { replica, clock, freshnessBudgetMs, city: 'Kunming', allianceId, startedAtMs: startMs });
+  const server = await startTestApi({ replica, clock, freshnessBudgetMs, city: 'Kunming', allianceId, startedAtMs: startMs });
   cleanups.push(() => server.stop());
   return { address: `127.0.0.1:${server.port}`, clock };
 }

@@ -12,7 +12,7 @@ import { withDomainApi, type DomainClient } from '../api/domain-client.js';
 import { exitNegative, exitOk, exitUsage, many, optional, printJson, UsageError, type Command, type Io, type Options, type Parsed } from './command.js';
 import { readInput } from './crypto.js';
 import { describeProvenance, provenanceJson } from './entity.js';
-import { hex, nodeAddress, nodeOptions, nodeUsageLines, parseTime as parseNodeTime } from './node-client.js';
+import { answered, clientOptions, hex, nodeAddress, nodeOptions, nodeUsageLines, parseTime as parseNodeTime } from './node-client.js';
 
 const verifyCommand: Command = {
   path: ['cert', 'verify'],
@@ -86,15 +86,7 @@ export async function callDomain(args: Parsed, io: Io, use: (api: DomainClient) 
     if (typeof args.values.node === 'string') throw new UsageError('give --node or --api, not both (they are the same)');
     args.values.node = args.values.api;
   }
-  const address = nodeAddress(args);
-  try {
-    return await withDomainApi(address, use);
-  } catch (error) {
-    if (!(error instanceof ApiError)) throw error;
-    if (args.values.json) printJson(io, { error: { node: error.address, code: error.code, details: error.details } });
-    io.stderr(`tongxing: ${error.message}\n`);
-    return ['NOT_FOUND', 'ALREADY_EXISTS', 'FAILED_PRECONDITION', 'PERMISSION_DENIED'].includes(error.code) ? exitNegative : exitUsage;
-  }
+  return answered(args, io, () => withDomainApi(nodeAddress(args), use, clientOptions(args)));
 }
 
 const domainOptions: Options = { ...nodeOptions, api: { type: 'string' } };

@@ -1,4 +1,5 @@
 import type { Command } from './command.js';
+import { accessCommands } from './access.js';
 import { allianceCommands } from './alliance.js';
 import { backupCommands } from './backup.js';
 import { certCommands } from './cert.js';
@@ -33,4 +34,5 @@ export const commands: Command[] = [
   ...statusCommands,
   ...backupCommands,
   ...restoreCommands,
+  ...accessCommands,
 ];

@@ -9,7 +9,7 @@ import { Replica, type PeerTransport } from '../../federation/replica.js';
 import { MemoryStore } from '../../federation/store/memory.js';
 import { usccFor } from '../../federation/testing/records.js';
 import { openPolicy } from '../../federation/views/policy.js';
-import { startApiServer } from '../api/server.js';
+import { startTestApi } from '../access/testing.js';
 import { genesisToJson } from '../genesis-file.js';
 import type { Io } from './command.js';
 import { main } from './main.js';
@@ -69,9 +69,7 @@ async function startCities(): Promise<Cities> {
     );
     bus.set(founder.nodeId, replica);
     cleanups.push(() => replica.close());
-    const server = await startApiServer(
-      { listen: '127.0.0.1:0' },
-      { replica, clock, freshnessBudgetMs: 3_600_000, city: founder.city, allianceId, startedAtMs: Date.now(), policy, signer: keyPairSigner(founder.keyPair) },
+    const server = await startTestApi({ replica, clock, freshnessBudgetMs: 3_600_000, city: founder.city, allianceId, startedAtMs: Date.now(), policy, signer: keyPairSigner(founder.keyPair) },
     );
     cleanups.push(() => server.stop());
     addresses.push(`127.0.0.1:${server.port}`);

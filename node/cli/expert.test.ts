@@ -7,7 +7,7 @@ import { Replica } from '../../federation/replica.js';
 import { MemoryStore } from '../../federation/store/memory.js';
 import { residentIdCheckCharacter } from '../../federation/experts/pseudonym.js';
 import { usccFor } from '../../federation/testing/records.js';
-import { startApiServer } from '../api/server.js';
+import { startTestApi } from '../access/testing.js';
 import type { Io } from './command.js';
 import { main } from './main.js';
 
@@ -34,7 +34,7 @@ async function startNode(): Promise<string> {
   const offline = { exchangeHeads: () => Promise.reject(new Error('offline')), pullEntries: () => { throw new Error('offline'); }, announce: () => undefined };
   const replica = await Replica.open({ allianceId, keyPair: key, members }, { store: new MemoryStore(), transport: offline, clock, random: { int: () => 0 } });
   cleanups.push(() => replica.close());
-  const server = await startApiServer({ listen: '127.0.0.1:0' }, { replica, clock, freshnessBudgetMs: 60_000, city: 'Kunming', allianceId, startedAtMs: Date.now() });
+  const server = await startTestApi({ replica, clock, freshnessBudgetMs: 60_000, city: 'Kunming', allianceId, startedAtMs: Date.now() });
   cleanups.push(() => server.stop());
   return `127.0.0.1:${server.port}`;
 }

@@ -9,7 +9,7 @@ import { ApiError, type ApiCode } from '../api/client.js';
 import { withExperts, type ExpertsClient } from '../api/experts-client.js';
 import { exitNegative, exitOk, exitUsage, many, optional, printJson, required, UsageError, type Command, type Io, type Parsed } from './command.js';
 import { describeProvenance, provenanceJson } from './entity.js';
-import { formatTime, hex, nodeAddress, nodeIdPrefixChars, nodeOptions, nodeUsageLines, parseTime } from './node-client.js';
+import { answered, clientOptions, formatTime, hex, nodeAddress, nodeIdPrefixChars, nodeOptions, nodeUsageLines, parseTime } from './node-client.js';
 
 // `tongxing expert register|show|availability|status|audit` and
 // `tongxing evaluation create|draw|show|score|analysis`: evaluation experts
@@ -17,21 +17,9 @@ import { formatTime, hex, nodeAddress, nodeIdPrefixChars, nodeOptions, nodeUsage
 // client API. Personal fields go to the expert's home node only; score sheets
 // are signed here, with the expert's key, which never leaves this machine.
 
-function exitCodeOf(code: ApiCode): number {
-  return ['NOT_FOUND', 'ALREADY_EXISTS', 'FAILED_PRECONDITION', 'PERMISSION_DENIED'].includes(code) ? exitNegative : exitUsage;
-}
-
 /** As callNode, for the expert services. */
-async function callExperts(args: Parsed, io: Io, use: (api: ExpertsClient) => Promise<number>): Promise<number> {
-  const address = nodeAddress(args);
-  try {
-    return await withExperts(address, use);
-  } catch (error) {
-    if (!(error instanceof ApiError)) throw error;
-    if (args.values.json) printJson(io, { error: { node: error.address, code: error.code, details: error.details } });
-    io.stderr(`tongxing: ${error.message}\n`);
-    return exitCodeOf(error.code);
-  }
+function callExperts(args: Parsed, io: Io, use: (api: ExpertsClient) => Promise<number>): Promise<number> {
+  return answered(args, io, () => withExperts(nodeAddress(args), use, clientOptions(args)));
 }
 
 /** A node id in hex (64 digits), for --host. */

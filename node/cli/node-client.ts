@@ -1,22 +1,27 @@
 import type { Options } from './command.js';
 import { exitNegative, exitUsage, optional, printJson, UsageError, type Io, type Parsed } from './command.js';
-import { ApiError, defaultApiAddress, withApi, type ApiClient, type ApiCode } from '../api/client.js';
+import { ApiError, defaultApiAddress, withApi, type ApiClient, type ApiClientOptions, type ApiCode } from '../api/client.js';
+import { findCredential } from '../access/credential.js';
 
 // What every command that talks to a node's client API shares: the --node
 // option, turning ApiErrors into a message and an exit code, and how times
 // are read and shown.
 
-export const nodeOptions: Options = { node: { type: 'string' }, json: { type: 'boolean' } };
+export const nodeOptions: Options = { node: { type: 'string' }, credential: { type: 'string' }, operator: { type: 'string' }, json: { type: 'boolean' } };
 
 export const nodeUsageLines = [
-  `  --node HOST:PORT  the node's client API address (default ${defaultApiAddress}, where \`tongxing node start\` serves it)`,
+  `  --node HOST:PORT  the node's client API address (default ${defaultApiAddress}, or the --credential's)`,
+  '  --credential FILE who calls (default TONGXING_CREDENTIAL, else the admin credential a node on this',
+  '                    machine wrote to DATADIR/admin.credential for that address)',
+  '  --operator NAME   the person at the screen, recorded in the node\'s audit trail',
   '  --json            print one JSON object (on failure: {"error": {"node", "code", "details"}})',
 ];
 
 const addressPattern = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
 
 export function nodeAddress(args: Parsed): string {
-  const address = optional(args, 'node') ?? defaultApiAddress;
+  const named = optional(args, 'credential');
+  const address = optional(args, 'node') ?? (named === undefined && !process.env.TONGXING_CREDENTIAL ? defaultApiAddress : findCredential(undefined, named).grpc);
   const port = Number(addressPattern.exec(address)?.[3] ?? -1);
   if (port < 1 || port > 65535) throw new UsageError(`--node must be HOST:PORT, e.g. ${defaultApiAddress}; got ${JSON.stringify(address)}`);
   return address;
@@ -35,14 +40,23 @@ function exitCodeOf(code: ApiCode): number {
   }
 }
 
+/** The credential and operator options every client of the node is made with. */
+export function clientOptions(args: Parsed): ApiClientOptions {
+  return { credential: findCredential(nodeAddress(args), optional(args, 'credential')), operator: optional(args, 'operator') };
+}
+
+/** Calls the node named by --node with the client of `use`. */
+export function callNode(args: Parsed, io: Io, use: (api: ApiClient) => Promise<number>): Promise<number> {
+  return answered(args, io, () => withApi(nodeAddress(args), use, clientOptions(args)));
+}
+
 /**
- * Calls the node named by --node; an ApiError is printed as
+ * The one rule for a call's failure: an ApiError is printed as
  * "tongxing: node at HOST:PORT: CODE: details" and becomes the exit code.
  */
-export async function callNode(args: Parsed, io: Io, use: (api: ApiClient) => Promise<number>): Promise<number> {
-  const address = nodeAddress(args);
+export async function answered(args: Parsed, io: Io, call: () => Promise<number>): Promise<number> {
   try {
-    return await withApi(address, use);
+    return await call();
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     if (args.values.json) printJson(io, { error: { node: error.address, code: error.code, details: error.details } });
