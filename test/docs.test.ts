@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as limits from '../federation/limits.js';
+import { scopeTable } from '../node/access/scopes.js';
 import { commands } from '../node/cli/commands.js';
 
 // The docs stay true: every limit is listed with its current value, and the
@@ -16,6 +17,11 @@ describe('docs', () => {
       expect(row, `${name} is missing from docs/LIMITS.md`).toBeDefined();
       expect(row, `${name} has another value in docs/LIMITS.md`).toContain(`| ${value.toLocaleString('en-US')} |`);
     }
+  });
+
+  it('HTTP.md shows the scope table the guard enforces', () => {
+    const shown = read('docs/HTTP.md').split('<!-- scopes -->\n')[1]!.split('<!-- /scopes -->')[0];
+    expect(shown, 'regenerate with npx tsx scripts/scopes-doc.ts').toBe(scopeTable());
   });
 
   it('the README quick start is exactly make demo and make test', () => {

@@ -28,8 +28,9 @@ export interface MethodRule {
   readonly write?: boolean;
   /** Audited even though it writes nothing (reads of personal data, whole-store backups), when this says so. */
   readonly audit?: (request: Request) => boolean;
-  /** Scopes the request needs beyond `scope` (e.g. personal fields asked for). */
+  /** Scopes the request needs beyond `scope` (e.g. personal fields asked for), and when, for the docs. */
   readonly also?: (request: Request) => readonly Scope[];
+  readonly alsoWhen?: string;
   /** Needs an approver's SM2 signature over the exact request (governance.ts, the second factor). */
   readonly approval?: boolean;
   /** What the call is about, for the audit trail. */
@@ -56,16 +57,19 @@ export const methodRules: Readonly<Record<string, MethodRule>> = {
   '/tongxing.api.v1.CertificateService/IssueChallenge': { scope: 'check' },
   '/tongxing.api.v1.CertificateService/VerifyLogin': { scope: 'check' },
   '/tongxing.api.v1.AlertService/ListAlerts': { scope: 'check' },
-  '/tongxing.api.v1.TransferService/ImportRecords': { scope: 'register', write: true, also: sanctionImport, subject: (r) => `${r.items?.length ?? 0} rows` },
-  '/tongxing.api.v1.TransferService/StageImport': { scope: 'register', write: true, also: sanctionImport, subject: (r) => r.importId || 'new import' },
+  '/tongxing.api.v1.TransferService/ImportRecords': { scope: 'register', write: true, also: sanctionImport, alsoWhen: 'sanction for sanction imports', subject: (r) => `${r.items?.length ?? 0} rows` },
+  '/tongxing.api.v1.TransferService/StageImport': { scope: 'register', write: true, also: sanctionImport, alsoWhen: 'sanction for sanction imports', subject: (r) => r.importId || 'new import' },
   '/tongxing.api.v1.TransferService/CommitImport': { scope: 'register', write: true, subject: (r) => r.importId ?? '' },
+  '/tongxing.api.v1.TransferService/GetImport': { scope: 'register', subject: (r) => r.importId ?? '' },
+  '/tongxing.api.v1.TransferService/AbortImport': { scope: 'register', write: true, subject: (r) => r.importId ?? '' },
   '/tongxing.api.v1.TransferService/ExportRecords': { scope: 'operate', audit: always },
-  '/tongxing.api.v1.ExpertService/RegisterExpert': { scope: 'experts', write: true, also: () => ['personal-data'] },
+  '/tongxing.api.v1.ExpertService/RegisterExpert': { scope: 'experts', write: true, also: () => ['personal-data'], alsoWhen: 'personal-data (it carries personal fields)' },
   '/tongxing.api.v1.ExpertService/UpdateExpert': { scope: 'experts', write: true, subject: (r) => r.profile?.expertRef ?? '' },
   '/tongxing.api.v1.ExpertService/SetAvailability': { scope: 'experts', write: true, subject: (r) => r.availability?.expertRef ?? '' },
   '/tongxing.api.v1.ExpertService/GetExpert': {
     scope: 'experts',
     also: (r) => (r.includePersonal ? ['personal-data'] : []),
+    alsoWhen: 'personal-data for personal fields',
     audit: (r) => r.includePersonal === true,
     subject: (r) => r.expertRef ?? '',
   },
@@ -86,3 +90,14 @@ export const methodRules: Readonly<Record<string, MethodRule>> = {
   '/tongxing.api.v1.AccessService/RotateAccess': { scope: 'operate', write: true, subject: (r) => r.name ?? '' },
   '/tongxing.api.v1.AccessService/ListAudit': { scope: 'operate' },
 };
+
+/** The table docs/HTTP.md shows (scripts/scopes-doc.ts writes it; test/docs.test.ts checks it). */
+export function scopeTable(): string {
+  const rows = Object.entries(methodRules).map(([path, rule]) => {
+    const [service, method] = path.slice('/tongxing.api.v1.'.length).split('/');
+    const also = rule.approval ? ' + approver signature' : rule.alsoWhen ? `, ${rule.alsoWhen}` : '';
+    return `| \`${service}/${method}\` | \`${rule.scope}\`${also} | ${rule.write ? 'write' : rule.audit ? 'read, audited' : 'read'} |`;
+  });
+  const meanings = scopes.map((s) => `| \`${s}\` | ${scopeMeanings[s]} |`);
+  return ['| scope | allows |', '| --- | --- |', ...meanings, '', '| method | needs | audit |', '| --- | --- | --- |', ...rows, ''].join('\n');
+}

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MethodDefinition } from '@grpc/grpc-js';
+import { methodRules } from '../access/scopes.js';
 import protobuf from 'protobufjs';
 import { assert, TongxingError } from '../../federation/errors.js';
 import type { ApiService } from './service.js';
@@ -224,6 +225,9 @@ function schemasOf(methods: readonly ApiMethod[]): Schema {
 /** HTTP status of each error the API answers with; the body is always an Error. */
 export const errorResponses: Readonly<Record<string, string>> = {
   400: 'Bad request: not JSON, an unknown field, a value of the wrong type, or a request the API refuses (INVALID_ARGUMENT); `field` names the field',
+  401: 'No credential, or one this node does not know, has revoked or has let expire (UNAUTHENTICATED)',
+  403: 'The client lacks the scope the operation needs, or a governance call lacks a valid approver signature (PERMISSION_DENIED)',
+  421: 'The Host header is not one of the node’s names (api.names): refused against DNS rebinding (PERMISSION_DENIED)',
   404: 'No such method or route, or the record asked about is not held here (NOT_FOUND)',
   409: 'The record already exists, or the request conflicts with its state (ALREADY_EXISTS, FAILED_PRECONDITION)',
   413: 'Request body larger than httpRequestBytesMax, or its binary form larger than apiRequestBytesMax (RESOURCE_EXHAUSTED)',
@@ -234,7 +238,7 @@ export const errorResponses: Readonly<Record<string, string>> = {
   503: 'The node cannot answer now, e.g. it is stopping (UNAVAILABLE)',
 };
 
-const bodyErrorStatuses = Object.keys(errorResponses).filter((s) => s !== '501');
+const bodyErrorStatuses = Object.keys(errorResponses).filter((s) => s !== '501' && s !== '401' && s !== '403');
 const queryErrorStatuses = bodyErrorStatuses.filter((s) => s !== '413' && s !== '415');
 
 const jsonContent = (schema: Schema) => ({ 'application/json': { schema } });
@@ -261,13 +265,17 @@ function operation(m: ApiMethod, suffix: string, extra: Schema, errorStatuses: r
   } else {
     responses = errorRefs(['501']);
   }
+  const rule = methodRules[m.grpcPath];
+  const scope = rule ? [rule.scope, ...(rule.approval ? ['and an approver signature (x-tongxing-approval)'] : [])].join(' ') : 'none: served to no client';
   return {
     operationId: `${m.service}_${m.method}${suffix}`,
     tags: [m.service],
-    summary: `${m.method}${over} (gRPC ${m.grpcPath})`,
+    summary: `${m.method}${over} (gRPC ${m.grpcPath}; scope ${scope})`,
     ...(m.protoMethod.comment ? { description: m.protoMethod.comment } : {}),
+    ...(rule ? { 'x-tongxing-scope': rule.scope, security: [{ mutualTls: [rule.scope] }, { bearer: [rule.scope] }] } : {}),
     ...extra,
-    responses,
+    // Every served operation is guarded; one served nowhere over HTTP answers 501 before that.
+    responses: '501' in responses && Object.keys(responses).length === 1 ? responses : { ...responses, ...errorRefs(['401', '403']) },
   };
 }
 
@@ -336,11 +344,16 @@ export function openApiDocument(init: OpenApiInit): Schema {
       description:
         'The client API of one Tongxing node: the same services and handlers as its gRPC client API, ' +
         'with requests and answers in the proto3 JSON mapping (lowerCamel names, 64-bit integers as decimal strings, ' +
-        'bytes as base64, enums by name). Unauthenticated: serve it on the trading center’s internal network only.',
+        'bytes as base64, enums by name). HTTPS; every call presents a client certificate the node pins (mutual TLS) ' +
+        'or a bearer token, and needs the scope its operation names (x-tongxing-scope).',
     },
     tags: [...serviceTags].map(([name, description]) => ({ name, ...(description ? { description } : {}) })),
     paths,
     components: {
+      securitySchemes: {
+        mutualTls: { type: 'mutualTLS', description: 'A client certificate registered with `tongxing access grant` (pinned by its SHA-256).' },
+        bearer: { type: 'http', scheme: 'bearer', description: 'A token from `tongxing access grant --token`; the node keeps only its hash.' },
+      },
       schemas: {
         ...schemasOf(init.methods),
         Error: {

@@ -4,6 +4,7 @@ import { readPublicKeyPem } from '../../federation/crypto/pem.js';
 import type { ClientInfo } from '../../gen/tongxing/api/v1/access.js';
 import { accessClient } from '../api/access.js';
 import { writeCredential, type ClientCredential } from '../access/credential.js';
+import { writeOutput } from './crypto.js';
 import { scopeMeanings, scopes } from '../access/scopes.js';
 import { generateTlsIdentity } from '../peer/tls.js';
 import { exitOk, optional, printJson, required, UsageError, type Command, type Io, type Parsed } from './command.js';
@@ -38,6 +39,23 @@ const describe = (c: ClientInfo) => {
 
 const infoJson = (c: ClientInfo) => ({ ...c, expiresAtMs: Number(c.expiresAtMs), createdAtMs: Number(c.createdAtMs), revokedAtMs: Number(c.revokedAtMs) });
 
+/**
+ * Writes the client's credential file and, for tools other than Tongxing's (curl, a platform's
+ * HTTP library), the same as PEM files beside it: FILE.node.pem (the node's certificate, to pin),
+ * FILE.cert.pem and FILE.key.pem (mode 0600).
+ */
+function writeClientFiles(out: string, credential: ClientCredential): string[] {
+  writeCredential(out, credential);
+  const files = [`${out}.node.pem`];
+  writeOutput(files[0]!, credential.serverCertificate);
+  if (credential.certificate !== undefined && credential.key !== undefined) {
+    files.push(`${out}.cert.pem`, `${out}.key.pem`);
+    writeOutput(files[1]!, credential.certificate);
+    writeOutput(files[2]!, credential.key, { mode: 0o600 });
+  }
+  return [out, ...files];
+}
+
 /** A credential file for a new client: the caller's view of the node (addresses, server certificate) plus the new client's secret. */
 function credentialFor(base: ClientCredential, client: string, secret: { token: string } | { certificate: string; key: string }): ClientCredential {
   return { client, grpc: base.grpc, http: base.http, serverCertificate: base.serverCertificate, ...secret };
@@ -55,8 +73,9 @@ const grant: Command = {
     '  --expires TIME  refused from then on (2027-01-01, or 2027-01-01T08:00:00+08:00)',
     '  --cert FILE     pin the client\'s own TLS certificate (mutual TLS)',
     '  --token         a bearer token for HTTP/JSON callers that cannot do mutual TLS (printed once)',
-    '  --out FILE      write a credential file for the client (mode 0600): without --cert or --token a',
-    '                  new TLS key and certificate are made for it and pinned (the default)',
+    '  --out FILE      write a credential file for the client (mode 0600) and, for curl and other HTTP',
+    '                  libraries, FILE.node.pem (the node certificate to pin), FILE.cert.pem, FILE.key.pem;',
+    '                  without --cert or --token a new TLS key and certificate are made and pinned (the default)',
     '  --approver-key  SM2 public key (SPKI PEM) whose signature its governance calls must carry',
     '  --rate N        calls per second it may make (default clientCallsPerSecondDefault, docs/LIMITS.md)',
     ...nodeUsageLines,
@@ -86,16 +105,17 @@ const grant: Command = {
         note: optional(args, 'note') ?? '',
         callsPerSecondMax: rate === undefined ? 0 : Number(rate),
       });
+      let written: string[] = [];
       if (out !== undefined) {
         const secret = identity ? { certificate: identity.certPem, key: identity.keyPem } : reply.token ? { token: reply.token } : undefined;
         if (!secret) throw new UsageError('--out with --cert: the client holds its own key; give it the node\'s certificate instead');
-        writeCredential(out, credentialFor(client.credential, name, secret));
+        written = writeClientFiles(out, credentialFor(client.credential, name, secret));
       }
-      if (args.values.json) printJson(io, { client: infoJson(reply.client!), token: reply.token || undefined, credentialFile: out });
+      if (args.values.json) printJson(io, { client: infoJson(reply.client!), token: reply.token || undefined, files: written });
       else {
         io.stdout(`granted ${describe(reply.client!)}\n`);
         if (reply.token) io.stdout(`token ${reply.token}\n(shown once: the node keeps only its hash)\n`);
-        if (out !== undefined) io.stdout(`credential ${out} (mode 0600)\n`);
+        if (written.length > 0) io.stdout(`credential ${written.join(' ')} (keys mode 0600)\n`);
       }
       return exitOk;
     });
@@ -154,15 +174,16 @@ const rotate: Command = {
       const identity = current?.credential === 'certificate' && certFile === undefined ? await generateTlsIdentity(`${name} (tongxing client)`) : undefined;
       if (identity && out === undefined) throw new UsageError(`${name} is a certificate client: give --cert (its new certificate) or --out (a new key and certificate for it)`);
       const reply = await client.rotate(name, certFile !== undefined ? certificateDerOf(certFile) : identity?.certDer);
+      let written: string[] = [];
       if (out !== undefined) {
         const secret = identity ? { certificate: identity.certPem, key: identity.keyPem } : { token: reply.token };
-        writeCredential(out, credentialFor(client.credential, name, secret));
+        written = writeClientFiles(out, credentialFor(client.credential, name, secret));
       }
-      if (args.values.json) printJson(io, { client: infoJson(reply.client!), token: reply.token || undefined, credentialFile: out });
+      if (args.values.json) printJson(io, { client: infoJson(reply.client!), token: reply.token || undefined, files: written });
       else {
         io.stdout(`rotated ${describe(reply.client!)}\n`);
         if (reply.token && out === undefined) io.stdout(`token ${reply.token}\n(shown once)\n`);
-        if (out !== undefined) io.stdout(`credential ${out} (mode 0600)\n`);
+        if (written.length > 0) io.stdout(`credential ${written.join(' ')} (keys mode 0600)\n`);
       }
       return exitOk;
     });
