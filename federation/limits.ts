@@ -88,6 +88,15 @@ export const spansKeptMax = 256;
 /** One gossip message: a head (< 1 KiB) with a batch riding along up to announceBytesMax, or a proof; room for framing. */
 export const gossipMessageBytesMax = announceBytesMax + 16 * 1024;
 
+/** Invalid gossip messages from one peer that are validated: at this many (recent ones; they fade 1 % per second, as its score) its score is below graylistThreshold and what it sends is refused unread. */
+export const gossipInvalidMessagesMax = 3;
+
+/** Head and proof signatures (SM2, ~1.4 ms each) one member's gossip may cost per second, burst twice this: a busier author's further heads are left to anti-entropy, which pulls them with one signature per chunk. */
+export const gossipVerificationsPerPeerPerSecondMax = 20;
+
+/** A gossiped head signed longer ago than this is a replay (an author publishes each head once, as it signs it): clock skew between cities plus transit, as credentialAgeMsMax. */
+export const gossipHeadAgeMsMax = 60_000;
+
 /** Sanctions of one subject a check reads; a subject past this many is a data problem, answered with an error rather than a partial list. */
 export const subjectSanctionsMax = 10_000;
 

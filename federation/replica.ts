@@ -1,4 +1,4 @@
-import type { EquivocationProof, SignedHead } from '../gen/tongxing/log/v1/log.js';
+import type { EquivocationProof, Head, SignedHead } from '../gen/tongxing/log/v1/log.js';
 import type {
   Announcement,
   ExchangeHeadsRequest,
@@ -14,7 +14,15 @@ import type { VerifiedGenesis } from './governance/genesis.js';
 import { decodeGovRecord, govPrefix } from './governance/records.js';
 import { membersWithSnapshot, type VerifiedSnapshot } from './governance/snapshot.js';
 import { computeGovernance, governancePolicy, type GovernanceState } from './governance/state.js';
-import { announceBytesMax, governanceRecordsMax, pullPeersMax, rangeEntriesMax } from './limits.js';
+import {
+  allianceMembersMax,
+  announceBytesMax,
+  gossipHeadAgeMsMax,
+  gossipVerificationsPerPeerPerSecondMax,
+  governanceRecordsMax,
+  pullPeersMax,
+  rangeEntriesMax,
+} from './limits.js';
 import { decodeEntry, equalBytes, toHex, zeroHash, type HashedEntry } from './log/entry.js';
 import { makeProof, verifyProof } from './log/equivocation.js';
 import { verifyHead } from './log/head.js';
@@ -108,6 +116,34 @@ function changedFrom(before: GovernanceState, after: GovernanceState): bigint {
   return starts.reduce((min, h) => (h < min ? h : min), starts[0] ?? 0n);
 }
 
+/**
+ * A token bucket per publisher, refilled at `perSecond` up to twice that,
+ * timed by the caller's clock. Publishers are members, so the map stays
+ * small; past allianceMembersMax the longest-unused entry goes.
+ */
+class VerificationBudget {
+  readonly #perSecond: number;
+  readonly #buckets = new Map<string, { tokens: number; atMs: number }>();
+
+  constructor(perSecond: number) {
+    this.#perSecond = perSecond;
+  }
+
+  /** Takes one verification for `publisher`; false when its bucket is empty. */
+  take(publisher: string, nowMs: number): boolean {
+    const capacity = 2 * this.#perSecond;
+    const bucket = this.#buckets.get(publisher) ?? { tokens: capacity, atMs: nowMs };
+    this.#buckets.delete(publisher); // re-inserted below: insertion order is last use
+    bucket.tokens = Math.min(capacity, bucket.tokens + (Math.max(0, nowMs - bucket.atMs) * this.#perSecond) / 1000);
+    bucket.atMs = nowMs;
+    const granted = bucket.tokens >= 1;
+    if (granted) bucket.tokens -= 1;
+    if (this.#buckets.size >= allianceMembersMax) this.#buckets.delete(this.#buckets.keys().next().value!);
+    this.#buckets.set(publisher, bucket);
+    return granted;
+  }
+}
+
 export class Replica {
   readonly nodeId: string;
   readonly #init: ReplicaInit;
@@ -126,6 +162,8 @@ export class Replica {
   readonly #lastContact = new Map<string, number>();
   readonly #proofs = new Map<string, EquivocationProof>();
   readonly #pulling = new Map<string, Promise<void>>();
+  /** Signature checks gossip publishers may still cost this node. */
+  readonly #verifications = new VerificationBudget(gossipVerificationsPerPeerPerSecondMax);
   /** Serialises every store commit: the store's contiguity contract needs one writer. */
   #queue: Promise<unknown> = Promise.resolve();
   #flushScheduled = false;
@@ -264,14 +302,30 @@ export class Replica {
   /**
    * Gossip validator and handler in one: verifies before answering, so an
    * invalid announcement is never forwarded ('reject' lowers the sender's
-   * score); storing happens afterwards, in the background.
+   * score); storing happens afterwards, in the background. `from` is the
+   * member it came from (the relay). `publisher` is the member that published
+   * it, when the transport authenticates publishers (libp2p StrictSign); it
+   * turns on the publisher rules: a member publishes only its own heads, each
+   * once as it signs it (so a head of another author, or one signed more than
+   * gossipHeadAgeMsMax ago, is rejected), and its announcements may cost at
+   * most gossipVerificationsPerPeerPerSecondMax signature checks a second
+   * (beyond that they are ignored and left to anti-entropy). Every check
+   * that needs no signature comes before the signature is verified.
    */
-  async receiveAnnouncement(announcement: Announcement, from?: string): Promise<Verdict> {
+  async receiveAnnouncement(announcement: Announcement, from?: string, publisher?: string): Promise<Verdict> {
     const kind = announcement.kind;
-    if (kind?.$case === 'proof') return this.#receiveProof(kind.value, from);
+    if (kind?.$case === 'proof') return this.#receiveProof(kind.value, from, publisher);
     if (kind?.$case !== 'head' || !kind.value.head?.head) return this.#reject(from, 'empty announcement');
     const signed = kind.value.head;
     const author = toHex(signed.head!.author);
+    const refusal = publisher === undefined ? undefined : this.#publisherRefusal(signed.head!, author, publisher);
+    if (refusal !== undefined) return this.#reject(from, refusal);
+    // Not (or no longer) a member here: the relay may be an epoch ahead of this
+    // node, so the head is not forwarded, but the relay is not penalised either.
+    if (!this.#init.members.has(author)) return 'ignore';
+    if (author !== this.nodeId && this.#proofs.has(author)) return 'ignore';
+    if (author !== this.nodeId && kind.value.entries.length === 0 && this.#heardBefore(signed.head!, author)) return 'ignore';
+    if (publisher !== undefined && !this.#verifications.take(publisher, this.#c.clock.nowMs())) return 'ignore';
     let range: HashedEntry[] = [];
     try {
       const publicKey = this.#signerKey(author, signed);
@@ -284,18 +338,37 @@ export class Replica {
         range = verifyRange({ allianceId: this.#init.allianceId, publicKey, keyOwner: author, signedHead: signed, tip, entries }).entries;
       }
     } catch (error) {
-      // Not (or no longer) a member here: the relay may be an epoch ahead of this
-      // node, so the head is not forwarded, but the relay is not penalised either.
+      // A suspended or removed member's head past its cutoff: as for a non-member above.
       if (error instanceof MembershipError) return 'ignore';
       return this.#reject(from, `announcement from ${author.slice(0, 12)}: ${(error as Error).message}`);
     }
     if (author === this.nodeId) return this.#ownHead(signed, from);
-    if (this.#proofs.has(author)) return 'ignore';
     const stale = Number(signed.head!.seq) <= (this.#tips.get(author) ?? emptyLog).seq && Number(signed.head!.signedAtMs) <= (this.#signedAt.get(author) ?? -1);
     if (from !== undefined && this.#init.members.has(from)) this.#lastContact.set(from, this.#c.clock.nowMs());
     void this.#onHead(signed, range, author).catch((error) => this.#reject(from, (error as Error).message));
     // A replayed or already-seen head is checked for consistency but not forwarded.
     return stale ? 'ignore' : 'accept';
+  }
+
+  /** Why an authenticated publisher may not have published this head, if it may not. */
+  #publisherRefusal(head: Head, author: string, publisher: string): string | undefined {
+    if (publisher !== author) return `head of ${author.slice(0, 12)} published by ${publisher.slice(0, 12)}: a member publishes only its own heads`;
+    const ageMs = this.#c.clock.nowMs() - Number(head.signedAtMs);
+    if (ageMs > gossipHeadAgeMsMax) {
+      return `replayed head of ${author.slice(0, 12)} at seq ${head.seq}: signed ${ageMs} ms ago, more than gossipHeadAgeMsMax (${gossipHeadAgeMsMax})`;
+    }
+    return undefined;
+  }
+
+  /**
+   * The newest head this node knows of the author, or the same head with an
+   * older signature: alone (no batch riding along, which is still checked),
+   * it has nothing to teach, so it is not worth a signature check. An older
+   * seq may still prove an equivocation, and is checked.
+   */
+  #heardBefore(head: Head, author: string): boolean {
+    const known = this.#known.get(author)?.head;
+    return known !== undefined && head.seq === known.seq && head.signedAtMs <= known.signedAtMs && equalBytes(head.entryHash, known.entryHash);
   }
 
   /** Anti-entropy, server side: learn the caller's heads, answer with ours. */
@@ -612,11 +685,12 @@ export class Replica {
     }
   }
 
-  async #receiveProof(proof: EquivocationProof, from?: string): Promise<Verdict> {
+  async #receiveProof(proof: EquivocationProof, from?: string, publisher?: string): Promise<Verdict> {
     const author = toHex(proof.first?.head?.author ?? Buffer.alloc(0));
     const member = this.#init.members.get(author);
     if (!member) return this.#reject(from, 'equivocation proof about a non-member');
     if (this.#proofs.has(author)) return 'ignore';
+    if (publisher !== undefined && !this.#verifications.take(publisher, this.#c.clock.nowMs())) return 'ignore';
     try {
       verifyProof(proof, member.publicKey, this.#init.allianceId, author);
     } catch (error) {
