@@ -2,20 +2,26 @@
 // payloads (signed heads and equivocation proofs, encoded by the caller).
 // Gossip only announces; lost or rejected announcements are repaired by pull
 // and anti-entropy over gRPC (DESIGN.md, "Replication").
+// Members only: a connection gater admits just the peer ids it is given (the
+// active members' recorded libp2p peer ids), in either direction, so nobody
+// else can subscribe or read an announcement.
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import { gossipsub, StrictSign, TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub';
 import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from '@libp2p/gossipsub/score';
 import { identify, type Identify } from '@libp2p/identify';
-import type { Connection, Libp2p, Logger, PeerId, PrivateKey } from '@libp2p/interface';
+import type { Connection, ConnectionGater, Libp2p, Logger, PeerId, PrivateKey } from '@libp2p/interface';
 import { noise } from '@libp2p/noise';
 import { tcp } from '@libp2p/tcp';
 import { yamux } from '@libp2p/yamux';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
+import { Announcement } from '../gen/tongxing/federation/v1/peer.js';
 import { assert, EncodingError, LimitError, ValidationError } from '../federation/errors.js';
-import { gossipMessageBytesMax } from '../federation/limits.js';
+import { gossipInvalidMessagesMax, gossipMessageBytesMax } from '../federation/limits.js';
+import type { Membership } from '../federation/membership.js';
+import type { Replica } from '../federation/replica.js';
 
 export type GossipVerdict = 'accept' | 'reject' | 'ignore';
 
@@ -23,10 +29,12 @@ export type GossipVerdict = 'accept' | 'reject' | 'ignore';
  * Decides whether an announcement is delivered and forwarded. 'reject' means
  * invalid (the sender loses score); 'ignore' means not useful but not the
  * sender's fault (e.g. stale). `fromPeer` is the publishing peer id, whose
- * libp2p signature gossipsub has already checked (StrictSign).
+ * libp2p signature gossipsub has already checked (StrictSign); `viaPeer` the
+ * connected peer that sent it (the publisher or a relay). Both are allowed
+ * peers. Called for one message of a `viaPeer` at a time, in arrival order.
  * Should resolve quickly: gossipsub holds the message until it does.
  */
-export type GossipValidator = (payload: Uint8Array, fromPeer: string) => GossipVerdict | Promise<GossipVerdict>;
+export type GossipValidator = (payload: Uint8Array, fromPeer: string, viaPeer: string) => GossipVerdict | Promise<GossipVerdict>;
 
 /** Called once per accepted announcement, in arrival order, not awaited (never for our own publishes). */
 export type GossipHandler = (payload: Uint8Array, fromPeer: string) => void | Promise<void>;
@@ -34,6 +42,12 @@ export type GossipHandler = (payload: Uint8Array, fromPeer: string) => void | Pr
 export interface GossipInit {
   /** Hex alliance id; selects the topic `/tongxing/<allianceIdHex>/heads/1`. */
   allianceIdHex: string;
+  /**
+   * The only peer ids that may connect, in either direction (dials, bootstrap
+   * addresses included, and inbound handshakes), and so be in the mesh: the
+   * active members' gossip peer ids. Replaced with `allowPeers()`.
+   */
+  allowedPeerIds: Iterable<string>;
   validate: GossipValidator;
   onMessage?: GossipHandler;
   /** TCP multiaddr to listen on; port 0 picks a free port. Default `/ip4/127.0.0.1/tcp/0`. */
@@ -52,7 +66,17 @@ export interface GossipInit {
   heartbeatIntervalMs?: number;
 }
 
-export { gossipMessageBytesMax };
+export { gossipInvalidMessagesMax, gossipMessageBytesMax };
+
+/** What the gater and the validation gate refused (for metrics and tests). */
+export interface GossipCounters {
+  /** Dials and handshakes (either direction) refused because the peer is not allowed. */
+  connectionsRefused: number;
+  /** Messages rejected without asking the validator: their sender had sent gossipInvalidMessagesMax invalid ones lately. */
+  messagesRefusedUnvalidated: number;
+  /** Messages ignored without asking the validator: their publisher is not allowed here (a relay still allows it). */
+  messagesFromPeersNotAllowed: number;
+}
 
 export function headsTopic(allianceIdHex: string): string {
   if (!/^(?:[0-9a-f]{2})+$/.test(allianceIdHex)) {
@@ -112,17 +136,57 @@ export function peerIdOfKey(key: PrivateKey): string {
 //   n=1: -20  -> below gossipThreshold: no IHAVE/IWANT exchanged with it
 //   n=2: -80  -> below publishThreshold: our own publishes skip it
 //   n=3: -180 -> below graylistThreshold: all its RPCs are dropped unread,
-//               whatever its credit
-// gossipsub graylists but does not disconnect; cutting a peer off belongs to
-// membership (connection gating), not to scoring.
+//               whatever its credit (n = gossipInvalidMessagesMax)
+// gossipsub rechecks a peer whose score was >= 0 only once a second (its
+// accept-from whitelist), so a flood would reach the validator for up to a
+// second after n=3; Gossip itself therefore refuses, unvalidated, what such a
+// peer sends (InvalidMessages below). gossipsub graylists but does not
+// disconnect; cutting a peer off belongs to membership (the connection gater).
+
+/** P4 weight: a peer's invalid-message score is this times the square of its (decaying) count of invalid messages. */
+const invalidMessageWeight = -20;
+/** P4 decay per second (decayInterval 1 s): half-life ~70 s, so a peer stays graylisted well past a burst, yet recovers after a fix. */
+const invalidMessageDecay = 0.99;
 
 export const gossipScoreThresholds: PeerScoreThresholds = {
   gossipThreshold: -10,
   publishThreshold: -50,
-  graylistThreshold: -80,
+  // gossipInvalidMessagesMax - 1 invalid messages are -80, not below it; one more is.
+  graylistThreshold: invalidMessageWeight * (gossipInvalidMessagesMax - 1) ** 2,
   acceptPXThreshold: 10, // PX is off (doPX false); kept at the library default
   opportunisticGraftThreshold: 5, // must be reachable under topicScoreCap (10)
 };
+
+/**
+ * Invalid messages per sending peer, counted and decayed as gossipsub's P4
+ * does, so "graylisted" means the same here as in its score. Peers are
+ * allowed peers only (members), so the map stays small.
+ */
+class InvalidMessages {
+  readonly #peers = new Map<string, { count: number; atMs: number }>();
+
+  count(peer: string, nowMs: number): number {
+    const entry = this.#peers.get(peer);
+    if (!entry) return 0;
+    entry.count *= invalidMessageDecay ** (Math.max(0, nowMs - entry.atMs) / 1000);
+    entry.atMs = nowMs;
+    return entry.count;
+  }
+
+  add(peer: string, nowMs: number): void {
+    this.#peers.set(peer, { count: this.count(peer, nowMs) + 1, atMs: nowMs });
+  }
+
+  /** Its invalid messages alone put it below graylistThreshold. */
+  graylisted(peer: string, nowMs: number): boolean {
+    const count = this.count(peer, nowMs);
+    return invalidMessageWeight * count * count < gossipScoreThresholds.graylistThreshold;
+  }
+
+  forgetAllBut(allowed: ReadonlySet<string>): void {
+    for (const peer of this.#peers.keys()) if (!allowed.has(peer)) this.#peers.delete(peer);
+  }
+}
 
 function topicScoreParams(): Partial<TopicScoreParams> {
   return {
@@ -137,10 +201,9 @@ function topicScoreParams(): Partial<TopicScoreParams> {
     // spells, so a quiet honest peer would look like one withholding messages.
     meshMessageDeliveriesWeight: 0,
     meshFailurePenaltyWeight: 0,
-    // P4 invalid messages: value is count^2; decays 1% per second (half-life ~70 s)
-    // so a peer stays graylisted well past a burst, yet recovers after a fix.
-    invalidMessageDeliveriesWeight: -20,
-    invalidMessageDeliveriesDecay: 0.99,
+    // P4 invalid messages: value is count^2 (see invalidMessageWeight).
+    invalidMessageDeliveriesWeight: invalidMessageWeight,
+    invalidMessageDeliveriesDecay: invalidMessageDecay,
   };
 }
 
@@ -212,6 +275,11 @@ export class Gossip {
   private dialRound: Promise<void> | undefined;
   private dialTimer: ReturnType<typeof setInterval> | undefined;
   private stopping: AbortController | undefined;
+  private allowed: ReadonlySet<string>;
+  private readonly invalid = new InvalidMessages();
+  /** Per sending peer, the end of its queue of messages being validated. */
+  private readonly validating = new Map<string, Promise<unknown>>();
+  readonly counters: GossipCounters = { connectionsRefused: 0, messagesRefusedUnvalidated: 0, messagesFromPeersNotAllowed: 0 };
 
   constructor(init: GossipInit) {
     this.init = init;
@@ -219,6 +287,55 @@ export class Gossip {
     this.bootstrap = (init.bootstrap ?? []).map((address) => multiaddr(address));
     this.messageBytesMax = init.messageBytesMax ?? gossipMessageBytesMax;
     this.privateKey = init.privateKey;
+    this.allowed = new Set(init.allowedPeerIds);
+  }
+
+  /**
+   * Replaces the allowed peer ids (the membership changed) and closes every
+   * connection of a peer no longer among them; from now on the gater refuses
+   * its dials and handshakes. Resolves with the number of peers disconnected.
+   * May be called before start().
+   */
+  async allowPeers(peerIds: Iterable<string>): Promise<number> {
+    const allowed = new Set(peerIds);
+    this.allowed = allowed;
+    this.invalid.forgetAllBut(allowed);
+    const node = this.node;
+    if (node === undefined) return 0;
+    const gone = new Map<string, PeerId>();
+    for (const connection of node.getConnections()) {
+      const peer = connection.remotePeer;
+      if (!allowed.has(peer.toString())) gone.set(peer.toString(), peer);
+    }
+    await Promise.all([...gone.values()].map((peer) => node.hangUp(peer).catch((err: unknown) => this.log?.error('closing the connection of %p failed - %e', peer, err))));
+    if (gone.size > 0) this.log?.('disconnected %d peers no longer allowed', gone.size);
+    return gone.size;
+  }
+
+  /** Peer ids with an open connection to this node. */
+  connectedPeers(): string[] {
+    return [...new Set(this.started('connectedPeers').getConnections().map((c) => c.remotePeer.toString()))];
+  }
+
+  /** Refuses, at each hook where the remote peer id is known, every peer not allowed now. */
+  private gater(): ConnectionGater {
+    const deny = (peer: PeerId): boolean => {
+      if (this.allowed.has(peer.toString())) return false;
+      this.counters.connectionsRefused++;
+      this.log?.('refused a connection with %p: not an allowed gossip peer', peer);
+      return true;
+    };
+    return {
+      // Outbound: before dialling a known peer id (bootstrap addresses carry one), or as soon as the handshake names it.
+      denyDialPeer: deny,
+      denyOutboundConnection: deny,
+      denyOutboundEncryptedConnection: deny,
+      // Inbound: the first hook that knows the remote peer id (after the Noise handshake, before any stream).
+      denyInboundEncryptedConnection: deny,
+      // Again once upgraded: the allowed set may have changed during the upgrade.
+      denyInboundUpgradedConnection: deny,
+      denyOutboundUpgradedConnection: deny,
+    };
   }
 
   /**
@@ -237,6 +354,7 @@ export class Gossip {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionManager: { dialTimeout: this.init.dialTimeoutMs ?? 5000 },
+      connectionGater: this.gater(),
       services: {
         identify: identify(),
         pubsub: gossipsub(gossipsubOptions(this.topic, heartbeatIntervalMs, this.messageBytesMax)),
@@ -244,8 +362,14 @@ export class Gossip {
       start: false,
     });
     const log = node.logger.forComponent('tongxing:gossip');
+    this.log = log;
     const pubsub = node.services.pubsub;
-    pubsub.topicValidators.set(this.topic, (_propagationSource, message) => this.validate(message, log));
+    pubsub.topicValidators.set(this.topic, (propagationSource, message) => this.validate(propagationSource.toString(), message, log));
+    // A connection that finished its upgrade just as allowPeers() ran is closed here.
+    node.addEventListener('connection:open', (event) => {
+      const connection = event.detail;
+      if (!this.allowed.has(connection.remotePeer.toString())) void connection.close().catch(() => connection.abort(new Error('not an allowed gossip peer')));
+    });
     pubsub.addEventListener('message', (event) => this.deliver(event.detail, log));
     try {
       await node.start();
@@ -255,7 +379,6 @@ export class Gossip {
       throw err;
     }
     this.node = node;
-    this.log = log;
     this.stopping = new AbortController();
     const stopping = this.stopping.signal;
     await this.startDialRound(node, stopping);
@@ -331,12 +454,50 @@ export class Gossip {
     return this.node;
   }
 
-  private async validate(message: Message, log: Logger): Promise<TopicValidatorResult> {
+  /**
+   * Validates the messages of one sending peer one at a time, so the count of
+   * its invalid messages is current when its next message is judged: however
+   * many arrive at once, at most gossipInvalidMessagesMax invalid ones reach
+   * the validator before the rest are refused unread.
+   */
+  private validate(via: string, message: Message, log: Logger): Promise<TopicValidatorResult> {
+    const run = (this.validating.get(via) ?? Promise.resolve()).then(() => this.judge(via, message, log));
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.validating.set(via, tail);
+    void tail.then(() => {
+      if (this.validating.get(via) === tail) this.validating.delete(via);
+    });
+    return run;
+  }
+
+  private async judge(via: string, message: Message, log: Logger): Promise<TopicValidatorResult> {
+    const result = await this.verdict(via, message, log);
+    // Counted like gossipsub's P4, which every Reject also raises.
+    if (result === TopicValidatorResult.Reject) this.invalid.add(via, Date.now());
+    return result;
+  }
+
+  private async verdict(via: string, message: Message, log: Logger): Promise<TopicValidatorResult> {
+    if (!this.allowed.has(via)) return TopicValidatorResult.Ignore; // being disconnected (allowPeers)
+    if (this.invalid.graylisted(via, Date.now())) {
+      this.counters.messagesRefusedUnvalidated++;
+      return TopicValidatorResult.Reject;
+    }
     // StrictSign makes gossipsub drop unsigned messages before this point.
     if (message.type !== 'signed') return TopicValidatorResult.Reject;
     if (message.data.byteLength > this.messageBytesMax) return TopicValidatorResult.Reject;
+    const from = message.from.toString();
+    // Published by a peer this node does not (or no longer) allow: not forwarded,
+    // but the relay is not blamed, as it may know of an admission this node has not applied.
+    if (!this.allowed.has(from)) {
+      this.counters.messagesFromPeersNotAllowed++;
+      return TopicValidatorResult.Ignore;
+    }
     try {
-      return verdicts[await this.init.validate(message.data, message.from.toString())];
+      return verdicts[await this.init.validate(message.data, from, via)];
     } catch (err) {
       // A throwing validator is our bug, not the sender's fault: do not penalise it.
       log.error('validator threw on a message from %s - %e', message.from, err);
@@ -382,4 +543,44 @@ export class Gossip {
 function dialErrorText(err: unknown): string {
   const inner = err instanceof AggregateError ? err.errors : [err];
   return inner.map((e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e))).join('; ');
+}
+
+// ---- The alliance's gossip: its members and the replica ----
+
+/**
+ * Gossip peer id -> member node id, for every active member whose record
+ * names its libp2p peer id (`libp2pPeerId`), except this node: the peers
+ * allowed to connect. A suspended or removed member is not among them.
+ */
+export function memberPeerIds(members: Membership, selfNodeId: string): Map<string, string> {
+  const peers = new Map<string, string>();
+  for (const member of members.active()) {
+    if (member.nodeId !== selfNodeId && member.libp2pPeerId) peers.set(member.libp2pPeerId, member.nodeId);
+  }
+  return peers;
+}
+
+/**
+ * The alliance's validator: decodes an Announcement and hands it to the
+ * replica with the relaying and the publishing member, so the replica's
+ * publisher rules apply (own heads only, no replays, a signature budget).
+ * An undecodable payload is rejected; a peer that is not a member (the
+ * membership changed while the message was in flight) is ignored.
+ */
+export function announcementValidator(
+  replica: Pick<Replica, 'receiveAnnouncement'>,
+  memberOfPeer: (peerId: string) => string | undefined,
+): GossipValidator {
+  return async (payload, fromPeer, viaPeer) => {
+    const publisher = memberOfPeer(fromPeer);
+    const relay = memberOfPeer(viaPeer);
+    if (publisher === undefined || relay === undefined) return 'ignore';
+    let announcement: Announcement;
+    try {
+      announcement = Announcement.decode(payload);
+    } catch {
+      return 'reject';
+    }
+    return replica.receiveAnnouncement(announcement, relay, publisher);
+  };
 }

@@ -18,7 +18,7 @@ import { openAccess } from './access/node-access.js';
 import { apiServices } from './api/services.js';
 import type { NodeConfig } from './config.js';
 import { loadAlliance } from './genesis-file.js';
-import { Gossip, loadOrCreatePeerKey } from './gossip.js';
+import { announcementValidator, Gossip, loadOrCreatePeerKey, memberPeerIds } from './gossip.js';
 import { errorFields, silentLogger, withTraceContext, type Logger } from './log.js';
 import { GrpcPeerTransport } from './peer/client.js';
 import { addEvaluationPeerService, EvaluationPeerClient, LeaseDesk } from './peer/evaluation.js';
@@ -134,18 +134,19 @@ export async function startNode(config: NodeConfig, baseLog: Logger = silentLogg
     cleanup.push(() => started.stop());
     log = withTraceContext(baseLog, () => started.activeSpanContext(), { nodeId, city });
 
+    // Gossip is members only: the gater admits the active members' recorded peer ids,
+    // bootstrap addresses included. A node not yet admitted allows the members but
+    // they refuse it, so until its admission it learns heads by anti-entropy.
+    let gossipPeers = memberPeerIds(members, nodeId);
+    const validateAnnouncement = announcementValidator(replica, (peerId) => gossipPeers.get(peerId));
     if (config.gossipListen !== '') gossip = new Gossip({
       allianceIdHex: alliance.allianceId.toString('hex'),
       listen: config.gossipListen,
       privateKey: await loadOrCreatePeerKey(config.gossipKeyFile),
+      allowedPeerIds: gossipPeers.keys(),
       bootstrap: [...members.active().filter((m) => m.nodeId !== nodeId).flatMap((m) => m.gossipAddresses ?? []), ...config.bootstrap],
-      validate: async (payload) => {
-        let verdict: 'accept' | 'reject' | 'ignore';
-        try {
-          verdict = await replica.receiveAnnouncement(Announcement.decode(payload));
-        } catch {
-          verdict = 'reject';
-        }
+      validate: async (payload, fromPeer, viaPeer) => {
+        const verdict = await validateAnnouncement(payload, fromPeer, viaPeer);
         started.gossipMessage('in', verdict);
         return verdict;
       },
@@ -154,6 +155,14 @@ export async function startNode(config: NodeConfig, baseLog: Logger = silentLogg
     if (running) {
       await running.start();
       cleanup.push(() => running.stop());
+      // An epoch opened: a member suspended or removed loses its gossip connections now; one admitted may connect.
+      const unsubscribe = members.onChange(() => {
+        gossipPeers = memberPeerIds(members, nodeId);
+        void running.allowPeers(gossipPeers.keys()).then((closed) => {
+          if (closed > 0) log.info({ closed }, 'closed the gossip connections of peers that are no longer active members');
+        });
+      });
+      cleanup.push(async () => void unsubscribe());
     }
 
     // One lease desk decides every reservation of this node's experts, asked locally or by a host node.
