@@ -16,6 +16,7 @@ const sections: Record<string, () => Promise<Figures>> = {
   propagation: async () => (await import('./federation.js')).propagationFigures(),
   catchup: async () => (await import('./federation.js')).catchupFigures(),
   hypercore: async () => (await import('./federation.js')).hypercoreFigures(),
+  access: async () => (await import('./access.js')).accessFigures(),
 };
 
 /** The issues' targets: name, test, and the figures it needs (a target without them is not reported). */
@@ -26,6 +27,8 @@ const targets: Array<[string, (f: Figures) => boolean, string[]]> = [
   ['propagation p99 < 150 ms (5 processes, 200 sanctions)', (f) => Number(f.propagation_ms_p99) < 150, ['propagation_ms_p99']],
   ['catchup_entries_per_s >= 20000', (f) => Number(f.catchup_entries_per_s) >= 20_000, ['catchup_entries_per_s']],
   ['replication_vs_hypercore >= 1.0', (f) => Number(f.replication_vs_hypercore) >= 1, ['replication_vs_hypercore']],
+  ['sanction check with authentication >= 0.9 of without (gRPC)', (f) => Number(f.check_grpc_auth_ratio) >= 0.9, ['check_grpc_auth_ratio']],
+  ['sanction check with authentication >= 0.9 of without (HTTP)', (f) => Number(f.check_http_auth_ratio) >= 0.9, ['check_http_auth_ratio']],
 ];
 
 async function main(argv: string[]): Promise<number> {

@@ -81,6 +81,7 @@ export class AccessGuard {
   readonly #outcomeOf: (error: unknown) => string;
   readonly #buckets = new Map<string, Bucket>();
   readonly #rules: Readonly<Record<string, MethodRule>>;
+  readonly #scopeSets = new WeakMap<Client, ReadonlySet<Scope>>();
 
   constructor(init: AccessGuardInit) {
     this.#rules = { ...methodRules, ...init.rules };
@@ -118,7 +119,7 @@ export class AccessGuard {
     const refuse = this.#refuser(path, identity, () => client, subject);
     client = this.#identify(identity, refuse);
     this.#current(client, refuse); // refused under its name: who calls after revocation matters
-    if (operator.length > operatorCharsMax || !/^[^\p{C}]*$/u.test(operator)) {
+    if (operator !== '' && (operator.length > operatorCharsMax || !/^[^\p{C}]*$/u.test(operator))) {
       refuse(new ValidationError('operator', `${operatorHeader} must be at most ${operatorCharsMax} printable characters`));
     }
     if (!rule) return refuse(new PermissionError(`${method} is served to no client: it has no entry in the scope table`));
@@ -127,7 +128,7 @@ export class AccessGuard {
     if (missing.length > 0) refuse(new PermissionError(`${method} needs the scope ${missing.join(' and ')}; client ${client.name} has ${client.scopes.join(', ')}`));
     if (rule.approval) this.#checkApproval(client, path, requestBytes, identity, refuse);
     const bucket = this.#take(client, refuse);
-    const caller: Caller = { client: client.name, operator, scopes: new Set(client.scopes) };
+    const caller: Caller = { client: client.name, operator, scopes: this.#scopesOf(client) };
     let finished = false;
     return {
       caller,
@@ -165,6 +166,12 @@ export class AccessGuard {
     }
     await admission.finish();
     return result;
+  }
+
+  #scopesOf(client: Client): ReadonlySet<Scope> {
+    let set = this.#scopeSets.get(client);
+    if (!set) this.#scopeSets.set(client, (set = new Set(client.scopes)));
+    return set;
   }
 
   /** A refusal: audited (with the client once known), then thrown. */

@@ -74,6 +74,8 @@ export class AccessRegistry {
   readonly #path: string;
   readonly #clock: () => number;
   #clients = new Map<string, Client>();
+  /** Current lookups by credential (every call asks one): rebuilt with each change. */
+  #byFingerprint = new Map<string, Client>();
   #listeners: Array<() => void> = [];
 
   private constructor(path: string, clock: () => number) {
@@ -95,6 +97,7 @@ export class AccessRegistry {
       for (const c of stored.clients) {
         registry.#clients.set(c.name, { ...c, certificateDer: c.certificateDer === undefined ? undefined : Buffer.from(c.certificateDer, 'base64') });
       }
+      registry.#index();
     }
     return registry;
   }
@@ -157,19 +160,22 @@ export class AccessRegistry {
 
   /** The client whose pinned certificate this is; undefined when none (unknown, or pinned for nobody now). */
   byCertificate(der: Uint8Array): Client | undefined {
-    const fingerprint = certificateFingerprint(der);
-    for (const client of this.#clients.values()) if (client.credential === 'certificate' && client.fingerprint === fingerprint) return client;
-    return undefined;
+    const client = this.#byFingerprint.get(certificateFingerprint(der));
+    return client?.credential === 'certificate' ? client : undefined;
   }
 
   byToken(token: string): Client | undefined {
     const id = tokenPattern.exec(token)?.[1];
-    if (!id) return undefined;
-    const hash = Buffer.from(sha256(token), 'hex');
-    for (const client of this.#clients.values()) {
-      if (client.credential === 'token' && client.fingerprint === id && timingSafeEqual(Buffer.from(client.tokenHash!, 'hex'), hash)) return client;
-    }
-    return undefined;
+    const client = id === undefined ? undefined : this.#byFingerprint.get(id);
+    if (client?.credential !== 'token') return undefined;
+    return timingSafeEqual(Buffer.from(client.tokenHash!, 'hex'), Buffer.from(sha256(token), 'hex')) ? client : undefined;
+  }
+
+  /** Fingerprints and token ids are unique among clients not revoked; a revoked one stays findable only when nobody took its credential since. */
+  #index(): void {
+    this.#byFingerprint = new Map();
+    const ordered = [...this.#clients.values()].sort((a, b) => Number(a.revokedAtMs === 0) - Number(b.revokedAtMs === 0));
+    for (const client of ordered) this.#byFingerprint.set(client.fingerprint, client);
   }
 
   /** Why `client` may not call now (revoked, expired), or undefined. */
@@ -232,6 +238,7 @@ export class AccessRegistry {
     }
     renameSync(partial, this.#path);
     this.#clients = clients;
+    this.#index();
     for (const listener of this.#listeners) listener();
   }
 }

@@ -407,9 +407,15 @@ const header = (request: IncomingMessage, name: string): string | undefined => {
   return Array.isArray(value) ? value[0] : value;
 };
 
+/** The client certificate of a TLS connection, read once per connection (getPeerCertificate builds a whole object each time). */
+const peerCertificates = new WeakMap<object, Buffer | undefined>();
+function peerCertificateOf(socket: TLSSocket): Buffer | undefined {
+  if (!peerCertificates.has(socket)) peerCertificates.set(socket, socket.getPeerCertificate?.()?.raw);
+  return peerCertificates.get(socket);
+}
+
 /** What HTTPS tells the guard: the TLS client certificate, the bearer token, the operator and approval headers. */
 function identityOf(request: IncomingMessage): CallIdentity {
-  const certificate = (request.socket as TLSSocket).getPeerCertificate?.();
   const authorization = header(request, 'authorization');
   let token: string | undefined;
   if (authorization !== undefined) {
@@ -420,7 +426,7 @@ function identityOf(request: IncomingMessage): CallIdentity {
   const approval = header(request, approvalHeader);
   return {
     transport: 'http',
-    certificateDer: certificate?.raw,
+    certificateDer: peerCertificateOf(request.socket as TLSSocket),
     token,
     operator: decodeOperator(header(request, operatorHeader)),
     approval: approval === undefined ? undefined : Buffer.from(approval, 'base64'),
