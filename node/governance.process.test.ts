@@ -133,6 +133,9 @@ describe('alliance governance, end to end with the CLI', () => {
       await apiKm!.registerEntity(profile(usccFor(2)));
       await eventually('Chengdu admitted and caught up', async () => (await apiCd!.getEntity(usccFor(2))).found);
       await eventually('Chengdu writes', async () => (await apiCd!.registerEntity(profile(usccFor(1)))).provenance);
+      // It calls itself a member without a restart: in its log and its status.
+      expect(nodes[3]!.log()).toContain('governance admitted this node: it is now the member Chengdu');
+      expect((await apiCd!.getStatus()).city).toBe('Chengdu');
       for (const api of [apiKm!, apiGy!, apiNn!]) {
         await eventually(`${api.address} has Chengdu's record`, async () => (await api.getEntity(usccFor(1))).home?.authorCity === 'Chengdu');
       }

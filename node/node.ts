@@ -129,6 +129,14 @@ export async function startNode(config: NodeConfig, baseLog: Logger = silentLogg
     };
     followRotation();
     members.onChange(followRotation);
+    // Admitted (or suspended, reinstated) while running: say so at once; GetStatus names the city from the membership too.
+    let standing = members.get(nodeId)?.status;
+    members.onChange(() => {
+      const now = members.get(nodeId);
+      if (now?.status === standing) return;
+      standing = now?.status;
+      log.info({ city: now?.city, status: standing }, standing === 'active' ? `governance admitted this node: it is now the member ${now!.city} and writes` : `this node's membership is now ${standing ?? 'none'}`);
+    });
     telemetry = await startTelemetry({ ...config, nodeId, city, freshnessBudgetMs });
     const started = telemetry;
     cleanup.push(() => started.stop());
