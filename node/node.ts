@@ -198,6 +198,7 @@ export async function startNode(config: NodeConfig, baseLog: Logger = silentLogg
       approverPublicKey: keyPair.publicKey,
       approverKeyFile: config.keyFile,
       outcomeOf: (error) => grpcStatus[statusOf(error).code],
+      onAuditError: (error) => log.error(errorFields(error), 'audit trail: a refusal could not be recorded'),
     });
     services.push(accessService(access.guard));
     const { guard, tls: apiTls } = access;

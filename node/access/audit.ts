@@ -47,6 +47,11 @@ export class AuditTrail {
     this.#path = join(directory, currentName);
     this.#clock = clock;
     this.#bytes = existsSync(this.#path) ? statSync(this.#path).size : 0;
+    // A crash mid-append leaves a torn last line: end it, so the next record is a line of its own.
+    if (this.#bytes > 0 && !readFileSync(this.#path).subarray(-1).equals(Buffer.from('\n'))) {
+      appendFileSync(this.#path, '\n');
+      this.#bytes += 1;
+    }
   }
 
   get directory(): string {

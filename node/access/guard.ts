@@ -72,6 +72,8 @@ export interface AccessGuardInit {
   readonly outcomeOf: (error: unknown) => string;
   /** Rules beyond the scope table (tests serving services of their own). */
   readonly rules?: Readonly<Record<string, MethodRule>>;
+  /** A refusal's audit record could not be written (a write's failure fails the call instead): the node logs it. */
+  readonly onAuditError?: (error: unknown) => void;
 }
 
 export class AccessGuard {
@@ -82,9 +84,11 @@ export class AccessGuard {
   readonly #buckets = new Map<string, Bucket>();
   readonly #rules: Readonly<Record<string, MethodRule>>;
   readonly #scopeSets = new WeakMap<Client, ReadonlySet<Scope>>();
+  readonly #onAuditError: (error: unknown) => void;
 
   constructor(init: AccessGuardInit) {
     this.#rules = { ...methodRules, ...init.rules };
+    this.#onAuditError = init.onAuditError ?? (() => undefined);
     this.#registry = init.registry;
     this.#audit = init.audit;
     this.#clock = init.clock ?? Date.now;
@@ -178,7 +182,9 @@ export class AccessGuard {
   #refuser(path: string, identity: CallIdentity, client: () => Client | undefined, subject: () => string): (error: Error) => never {
     return (error) => {
       const operator = printable(identity.operator ?? '');
-      void this.#audit.record({ client: client()?.name ?? '', operator, method: path.replace(/^\//, ''), subject: subject(), outcome: this.#outcomeOf(error), detail: error.message, transport: identity.transport });
+      this.#audit
+        .record({ client: client()?.name ?? '', operator, method: path.replace(/^\//, ''), subject: subject(), outcome: this.#outcomeOf(error), detail: error.message, transport: identity.transport })
+        .catch(this.#onAuditError);
       throw error;
     };
   }

@@ -28,6 +28,7 @@ export interface AccessInit {
   readonly clock?: () => number;
   /** More method rules than the scope table's (tests serving probe services). */
   readonly rules?: Readonly<Record<string, MethodRule>>;
+  readonly onAuditError?: (error: unknown) => void;
 }
 
 export interface NodeAccess {
@@ -49,7 +50,7 @@ export async function openAccess(init: AccessInit): Promise<NodeAccess> {
   if (!existsSync(tlsFile)) writeTlsIdentity(tlsFile, await generateTlsIdentity('tongxing client API', init.names));
   const serverIdentity = readTlsIdentity(tlsFile);
   const tls = new ApiTls(serverIdentity, registry);
-  const guard = new AccessGuard({ registry, audit, clock: init.clock, outcomeOf: init.outcomeOf, rules: init.rules });
+  const guard = new AccessGuard({ registry, audit, clock: init.clock, outcomeOf: init.outcomeOf, rules: init.rules, onAuditError: init.onAuditError });
 
   const adminCredentialFile = join(init.dataDir, 'admin.credential');
   let admin: { certificate: string; key: string };
