@@ -126,6 +126,24 @@ describe('client access at every node', () => {
     expect(records.some((r) => r.method === 'tongxing.api.v1.SanctionService/CheckSanctions')).toBe(false);
   });
 
+  it("the finding's other writes each need their own scope: a check-only platform cannot revoke a certificate, read a backup, or approve", async () => {
+    const platform = await grant(2, 'checker', 'check', '--token');
+    const attempts: Array<[string, unknown, string]> = [
+      ['/v1/CertificateService/RevokeCertificate', { revocation: { serialNumber: '01', issuerNameHash: '00'.repeat(32), revokedAtMs: String(Date.now() - 30 * dayMs), reason: 'REVOCATION_REASON_KEY_COMPROMISE' } }, 'register'],
+      ['/v1/NodeService/Backup', {}, 'operate'],
+      ['/v1/GovernanceService/Approve', { proposalHash: Buffer.alloc(32, 1).toString('base64') }, 'governance'],
+      ['/v1/GovernanceService/Propose', { proposal: { reason: 'rogue CA', trustCa: Buffer.from('x').toString('base64') } }, 'governance'],
+      ['/v1/ExpertService/GetExpert', { expertRef: 'x', includePersonal: true }, 'experts'],
+      ['/v1/AccessService/GrantAccess', { grant: { name: 'rogue', scopes: ['sanction'] } }, 'operate'],
+    ];
+    for (const [path, body, scope] of attempts) {
+      const answer = await post(platform, path, body);
+      expect(answer.status, path).toBe(403);
+      expect(JSON.parse(answer.text).message, path).toContain(`needs the scope ${scope}`);
+    }
+    expect(JSON.parse(await ok('access', 'list', '--json', '--node', alliance.cities[2]!.apiAddress)).clients.map((c: { name: string }) => c.name)).not.toContain('rogue');
+  });
+
   it('a revoked token is refused on its next call, without a restart', async () => {
     const platform = await grant(1, 'short-lived', 'check', '--token');
     expect((await httpsCall(`${platform.http}/v1/entities/${usccFor(3)}`, { credential: platform })).status).toBe(200);
