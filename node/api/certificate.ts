@@ -27,17 +27,15 @@ import {
   checkCertificateRecord,
   checkCrlRecord,
   fingerprintOf,
-  LoginChallenges,
   parseSm2Certificate,
   requireSignatureEncoding,
   serialNumberKey,
   type CertificateFacts,
   type CertificateOutcome,
-  type ChallengeState,
 } from '../../federation/certificates.js';
 import { verify } from '../../federation/crypto/sm2.js';
 import { EncodingError, ValidationError } from '../../federation/errors.js';
-import { alertsListMax } from '../../federation/limits.js';
+import { alertsListMax, loginChallengesAnsweredMax } from '../../federation/limits.js';
 import { hlcPack } from '../../federation/log/hlc.js';
 import * as queries from '../../federation/queries.js';
 import {
@@ -52,6 +50,7 @@ import { rejectionKey } from '../../federation/views/apply.js';
 import { certificateKey, standingOf, type CertificateRecording, type Holder, type ResolvedCertificate } from '../../federation/views/certificate.js';
 import { openPolicy } from '../../federation/views/policy.js';
 import { decodeView } from '../../federation/views/provenance.js';
+import { StatelessLoginChallenges, type ChallengeCheck } from './certificate-challenges.js';
 import { sanctionCheckResponse } from './sanction.js';
 import { AlreadyExistsError, PreconditionError, type ApiContext, type ApiService } from './service.js';
 
@@ -70,10 +69,14 @@ const outcomes: Record<CertificateOutcome | 'wrong-signature', LoginOutcome> = {
   'wrong-signature': LoginOutcome.LOGIN_OUTCOME_WRONG_SIGNATURE,
 };
 
-const challengeOutcomes: Record<Exclude<ChallengeState, 'ok'>, { outcome: LoginOutcome; detail: string }> = {
+const challengeOutcomes: Record<Exclude<ChallengeCheck, 'ok'>, { outcome: LoginOutcome; detail: string }> = {
   unknown: { outcome: LoginOutcome.LOGIN_OUTCOME_CHALLENGE_UNKNOWN, detail: 'this node did not issue that challenge (or has restarted since): ask for a new one' },
   used: { outcome: LoginOutcome.LOGIN_OUTCOME_CHALLENGE_USED, detail: 'that challenge was already used: each challenge answers one login' },
   expired: { outcome: LoginOutcome.LOGIN_OUTCOME_CHALLENGE_EXPIRED, detail: 'that challenge expired: ask for a new one' },
+  crowded: {
+    outcome: LoginOutcome.LOGIN_OUTCOME_CHALLENGE_EXPIRED,
+    detail: `this node answered more than ${loginChallengesAnsweredMax.toLocaleString('en-US')} logins (loginChallengesAnsweredMax) since that challenge was issued, so it no longer tells it from a replay: ask for a new one`,
+  },
 };
 
 export function summaryOf(facts: CertificateFacts): CertificateSummary {
@@ -120,7 +123,8 @@ function subjectOf(holder: Holder): string {
 export function certificateService(c: ApiContext): ApiService {
   const { replica, clock, serial, provenance, describe } = c;
   const policy = c.policy ?? openPolicy;
-  const challenges = new LoginChallenges((n) => randomBytes(n));
+  // Drawn once per service: challenges from another node, or from before a restart, are unknown here.
+  const challenges = new StatelessLoginChallenges({ key: randomBytes(32), random: (n) => randomBytes(n) });
   const rootsNow = () => policy.trustedRoots(hlcPack(clock.nowMs(), 0));
 
   async function holderOf(recording: CertificateRecording): Promise<CertificateHolder> {
@@ -216,6 +220,14 @@ export function certificateService(c: ApiContext): ApiService {
     return { challenge: Buffer.from(challenge), expiresAtMs: BigInt(expiresAtMs) };
   }
 
+  /** The presented certificate's recording and standing at `atMs`, as a login answer shows them. */
+  async function loginStanding(ref: CertificateRef, atMs: number) {
+    const resolved = await queries.getCertificate(replica, ref.issuerNameHash, ref.serialNumber);
+    const recording = resolved.recording;
+    const known = recording && { holder: await holderOf(recording), certificate: summaryOf(recording.facts), recorded: provenance(recording.at) };
+    return { recording, known, ...standing(resolved, ref, atMs) };
+  }
+
   async function verifyLogin(request: VerifyLoginRequest): Promise<VerifyLoginResponse> {
     // Every input check comes before the challenge is used up.
     if (request.challenge.length === 0) throw new ValidationError('challenge', 'missing');
@@ -236,15 +248,25 @@ export function certificateService(c: ApiContext): ApiService {
       ...more,
     });
 
+    // Taken before any await, so two answers of one challenge cannot both pass.
     const challenge = challenges.take(request.challenge, nowMs);
     if (challenge !== 'ok') return refused(challengeOutcomes[challenge].outcome, challengeOutcomes[challenge].detail);
 
-    const resolved = await queries.getCertificate(replica, ref.issuerNameHash, ref.serialNumber);
-    const recording = resolved.recording;
-    const known = recording && { holder: await holderOf(recording), certificate: summaryOf(recording.facts), recorded: provenance(recording.at) };
-    const { outcome, detail } = standing(resolved, ref, nowMs);
-    if (outcome !== 'valid') return refused(outcomes[outcome], detail, known);
+    // Refused before the signature is looked at: the challenge is given back (its answer taught nothing).
+    let found: Awaited<ReturnType<typeof loginStanding>>;
+    try {
+      found = await loginStanding(ref, nowMs);
+    } catch (error) {
+      challenges.release(request.challenge);
+      throw error;
+    }
+    const { recording, known, outcome, detail } = found;
+    if (outcome !== 'valid') {
+      challenges.release(request.challenge);
+      return refused(outcomes[outcome], detail, known);
+    }
 
+    // From here the challenge stays used, whether the signature verifies or not.
     let signed: boolean;
     try {
       signed = verify(Buffer.from(recording!.facts.publicKey, 'hex'), request.challenge, request.signature);

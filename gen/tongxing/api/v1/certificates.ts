@@ -37,9 +37,9 @@ export const protobufFileName = "tongxing/api/v1/certificates.proto";
 export enum LoginOutcome {
   LOGIN_OUTCOME_UNSPECIFIED = 0,
   LOGIN_OUTCOME_VALID = 1,
-  /** LOGIN_OUTCOME_CHALLENGE_UNKNOWN - never issued by this node (or forgotten after a restart) */
+  /** LOGIN_OUTCOME_CHALLENGE_UNKNOWN - never issued by this node (or issued before it restarted) */
   LOGIN_OUTCOME_CHALLENGE_UNKNOWN = 2,
-  /** LOGIN_OUTCOME_CHALLENGE_USED - replay: each challenge answers one login attempt */
+  /** LOGIN_OUTCOME_CHALLENGE_USED - replay: each challenge answers one login attempt whose signature was checked */
   LOGIN_OUTCOME_CHALLENGE_USED = 3,
   LOGIN_OUTCOME_CHALLENGE_EXPIRED = 4,
   /** LOGIN_OUTCOME_CERTIFICATE_NOT_RECORDED - no member recorded it (or a different certificate has this issuer and serial) */
@@ -228,7 +228,7 @@ export interface IssueChallengeRequest {
 }
 
 export interface IssueChallengeResponse {
-  /** 32 random bytes: the USB key signs exactly these bytes (SM2, default ID) */
+  /** 32 bytes, opaque (expiry, random, HMAC): the USB key signs exactly these bytes (SM2, default ID) */
   challenge: Buffer;
   expiresAtMs: bigint;
 }
@@ -2409,7 +2409,10 @@ export const CertificateServiceService = {
       Buffer.from(GetCertificateResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetCertificateResponse => GetCertificateResponse.decode(value),
   },
-  /** A fresh random challenge for one login; short-lived and single use, kept in this node's memory. */
+  /**
+   * A fresh challenge for one login, short-lived and single use. It carries its
+   * expiry and this node's HMAC, so issuing one keeps nothing in memory.
+   */
   issueChallenge: {
     path: "/tongxing.api.v1.CertificateService/IssueChallenge" as const,
     requestStream: false as const,
@@ -2445,7 +2448,10 @@ export interface CertificateServiceServer extends UntypedServiceImplementation {
   importCrl: handleUnaryCall<ImportCrlRequest, ImportCrlResponse>;
   /** A certificate's record, holder, revocations and status at a time. */
   getCertificate: handleUnaryCall<GetCertificateRequest, GetCertificateResponse>;
-  /** A fresh random challenge for one login; short-lived and single use, kept in this node's memory. */
+  /**
+   * A fresh challenge for one login, short-lived and single use. It carries its
+   * expiry and this node's HMAC, so issuing one keeps nothing in memory.
+   */
   issueChallenge: handleUnaryCall<IssueChallengeRequest, IssueChallengeResponse>;
   /** Checks a challenge signed with a certificate's key; answers who it is and any sanction. */
   verifyLogin: handleUnaryCall<VerifyLoginRequest, VerifyLoginResponse>;
@@ -2519,7 +2525,10 @@ export interface CertificateServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetCertificateResponse) => void,
   ): ClientUnaryCall;
-  /** A fresh random challenge for one login; short-lived and single use, kept in this node's memory. */
+  /**
+   * A fresh challenge for one login, short-lived and single use. It carries its
+   * expiry and this node's HMAC, so issuing one keeps nothing in memory.
+   */
   issueChallenge(
     request: IssueChallengeRequest,
     callback: (error: ServiceError | null, response: IssueChallengeResponse) => void,
