@@ -8,8 +8,7 @@ import { connectApi } from './api/client.js';
 import { connectExperts } from './api/experts-client.js';
 import { governanceClient } from './api/governance.js';
 import { generateTlsIdentity } from './peer/tls.js';
-import { main } from './cli/main.js';
-import type { Io } from './cli/command.js';
+import { ok, tongxing } from './cli/testing.js';
 import { startLocalAlliance, type LocalAlliance } from './local-alliance.js';
 import { eventually } from '../federation/testing/eventually.js';
 import { generateKeyPair } from '../federation/crypto/sm2.js';
@@ -22,19 +21,6 @@ let alliance: LocalAlliance;
 let admin: ClientCredential[];
 const dayMs = 86_400_000;
 
-async function tongxing(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { stdout: (t) => out.push(t), stderr: (t) => err.push(t), stdoutBytes: () => {} };
-  const code = await main(argv, io);
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
-
-async function ok(...argv: string[]): Promise<string> {
-  const result = await tongxing(...argv);
-  if (result.code !== 0) throw new Error(`tongxing ${argv.join(' ')} exited ${result.code}: ${result.stderr}${result.stdout}`);
-  return result.stdout;
-}
 
 /** A client granted at city i by its administrator over the CLI; returns its credential. */
 async function grant(i: number, name: string, scopes: string, kind: '--token' | '--cert-out'): Promise<ClientCredential> {

@@ -6,8 +6,7 @@ import { stringify as toYaml } from 'yaml';
 import { Genesis } from '../gen/tongxing/records/v1/records.js';
 import { usccFor } from '../federation/testing/records.js';
 import { connectApi } from './api/client.js';
-import { main } from './cli/main.js';
-import type { Io } from './cli/command.js';
+import { ok, tongxing } from './cli/testing.js';
 import { freePorts, startNodeProcess, type CityFiles, type NodeProcess } from './local-alliance.js';
 import { eventually } from '../federation/testing/eventually.js';
 
@@ -15,25 +14,6 @@ import { eventually } from '../federation/testing/eventually.js';
 // every step is a `tongxing` command, and the nodes are real processes
 // (bin/tongxing.js from dist/: `make test` builds first) on 127.0.0.1.
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function tongxing(...argv: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = { stdout: (t) => out.push(t), stderr: (t) => err.push(t), stdoutBytes: () => {} };
-  const code = await main(argv, io);
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
-
-async function ok(...argv: string[]): Promise<string> {
-  const result = await tongxing(...argv);
-  if (result.code !== 0) throw new Error(`tongxing ${argv.join(' ')} exited ${result.code}: ${result.stderr}${result.stdout}`);
-  return result.stdout;
-}
 
 
 const nodes: NodeProcess[] = [];
