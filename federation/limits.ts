@@ -169,11 +169,35 @@ export const alertsListMax = 1_000;
 /** Rows staged in one import (kept in memory until committed): a province's entity register; larger files are split. */
 export const importRowsMax = 100_000;
 
-/** Imports staged at once on one node; each is an operator's file being uploaded. */
-export const importSessionsMax = 4;
+/** Bytes one staged import holds: its valid rows as encoded plus ~100 bytes of bookkeeping per row (100,000 rows of ~1.2 KiB); invalid rows are not kept. */
+export const importBytesMax = 128 * 1024 * 1024;
 
-/** A staged import not committed within this long is dropped (with its memory). */
-export const importSessionTtlMs = 15 * 60_000;
+/** Bytes all staged imports on one node hold together (two full imports); past it a StageImport is refused until one is committed, aborted or dropped. */
+export const importBytesTotalMax = 2 * importBytesMax;
+
+/** Imports staged at once on one node; memory is bounded by importBytesTotalMax, this bounds the bookkeeping and lets several operators upload at once. */
+export const importSessionsMax = 16;
+
+/** A staged import with no StageImport or CommitImport for this long is dropped with its memory: the CLI sends its chunks without pause, so an idle import is abandoned. */
+export const importIdleTimeoutMs = 5 * 60_000;
+
+/** A staged import is dropped this long after it started however busy it is kept: uploading importBytesMax takes minutes at most, so restaging cannot keep one alive for ever. */
+export const importLifetimeMsMax = 60 * 60_000;
+
+/** Row errors one import keeps and reports (row, field, reason), first rows first; the report also counts all of them: a file with more is fixed in passes. */
+export const importErrorsReportedMax = 1000;
+
+/** Outcomes of finished imports kept (committed, refused, failed, aborted, expired) for GetImport and a repeated CommitImport; each holds at most importErrorsReportedMax errors. */
+export const importOutcomesKeptMax = 16;
+
+/** How long a finished import's outcome stays answerable: longer than the CLI waits for a commit (importCommitWaitMsMax). */
+export const importOutcomeKeptMs = 15 * 60_000;
+
+/** The CLI waits this long for a commit's outcome after its call's deadline passed (the node goes on committing), asking every importStatusPollMs; then it says the outcome is unknown. */
+export const importCommitWaitMsMax = 10 * 60_000;
+
+/** How often the CLI asks for a commit's progress and outcome once its commit call's deadline has passed. */
+export const importStatusPollMs = 1000;
 
 /** Rows in one export page: ~2 KiB per sanction row keeps a page far inside apiResponseBytesMax. */
 export const exportPageRowsMax = 500;

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Verdict } from '../../gen/tongxing/api/v1/api.js';
 import { LoginOutcome } from '../../gen/tongxing/api/v1/certificates.js';
 import { EvidenceBundle } from '../../gen/tongxing/api/v1/evidence.js';
-import { TransferKind, type ImportItem } from '../../gen/tongxing/api/v1/transfer.js';
+import { ImportState, TransferKind, type ImportItem } from '../../gen/tongxing/api/v1/transfer.js';
 import { RevocationReason, type EntityProfile, type SanctionIssue } from '../../gen/tongxing/records/v1/records.js';
 import { serialNumberKey } from '../../federation/certificates.js';
 import { crlDer, opensslCrl } from '../../federation/crypto/testing/crl.js';
@@ -399,7 +399,10 @@ describe('import and export', () => {
     expect(outOfOrder.details).toMatch(/^firstRow: 5, but 1200 rows are staged/);
     const committed = await kunming.domain.commitImport({ importId, rows: 1200, dryRun: false });
     expect(committed.report).toMatchObject({ written: true, created: 1200 });
-    expect((await refusal(kunming.domain.commitImport({ importId, rows: 1200, dryRun: false }))).code).toBe('NOT_FOUND');
+    // Committing again answers the same report, and writes nothing more.
+    expect((await kunming.domain.commitImport({ importId, rows: 1200, dryRun: false })).report).toEqual(committed.report);
+    expect(await kunming.domain.getImport(importId)).toMatchObject({ state: ImportState.IMPORT_STATE_COMMITTED, rowsWritten: 1200 });
+    expect(kunming.replica.logs().find((l) => l.nodeId === kunming.nodeId)!.storedSeq).toBe(1200);
     await replicated(guiyang, kunming, 1200);
 
     const exported: string[] = [];

@@ -13,10 +13,12 @@ import {
 } from '../../gen/tongxing/api/v1/certificates.js';
 import {
   TransferServiceClient,
+  type AbortImportResponse,
   type CommitImportRequest,
   type CommitImportResponse,
   type ExportRecordsRequest,
   type ExportRecordsResponse,
+  type GetImportResponse,
   type ImportRecordsRequest,
   type ImportRecordsResponse,
   type StageImportRequest,
@@ -42,6 +44,8 @@ export interface DomainClient {
   importRecords(request: ImportRecordsRequest): Promise<ImportRecordsResponse>;
   stageImport(request: StageImportRequest): Promise<StageImportResponse>;
   commitImport(request: CommitImportRequest): Promise<CommitImportResponse>;
+  getImport(importId: string): Promise<GetImportResponse>;
+  abortImport(importId: string): Promise<AbortImportResponse>;
   exportRecords(request: ExportRecordsRequest): Promise<ExportRecordsResponse>;
   close(): void;
 }
@@ -82,6 +86,8 @@ export function connectDomainApi(address: string, options: ApiClientOptions = {}
     importRecords: (request) => call(transfer, transfer.importRecords, request),
     stageImport: (request) => call(transfer, transfer.stageImport, request),
     commitImport: (request) => call(transfer, transfer.commitImport, request),
+    getImport: (importId) => call(transfer, transfer.getImport, { importId }),
+    abortImport: (importId) => call(transfer, transfer.abortImport, { importId }),
     exportRecords: (request) => call(transfer, transfer.exportRecords, request),
     close: () => certificates.close(),
   };

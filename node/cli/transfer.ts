@@ -1,5 +1,6 @@
-import { ImportItem, TransferKind, type ImportReport, type RowError } from '../../gen/tongxing/api/v1/transfer.js';
-import { apiRequestBytesMax, importRowsMax } from '../../federation/limits.js';
+import { ImportItem, ImportState, TransferKind, type GetImportResponse, type ImportReport, type RowError } from '../../gen/tongxing/api/v1/transfer.js';
+import { TongxingError } from '../../federation/errors.js';
+import { apiCallTimeoutMs, apiRequestBytesMax, importBytesMax, importCommitWaitMsMax, importRowsMax, importStatusPollMs } from '../../federation/limits.js';
 import {
   dataSpecField,
   entityFromRow,
@@ -11,11 +12,13 @@ import {
   type RowError as SpecRowError,
   type TransferKindName,
 } from '../../federation/records/dataspec.js';
+import { ApiError } from '../api/client.js';
 import type { DomainClient } from '../api/domain-client.js';
+import { rowKeyOf, stagedBytesOf } from '../api/transfer-imports.js';
 import { callDomain } from './cert.js';
 import { exitNegative, exitOk, optional, printJson, UsageError, type Command, type Io, type Parsed } from './command.js';
 import { readInput, writeOutput } from './crypto.js';
-import { hex, nodeOptions, nodeUsageLines } from './node-client.js';
+import { formatDuration, hex, nodeOptions, nodeUsageLines } from './node-client.js';
 import { progress } from './progress.js';
 
 // `tongxing import|export entities|sanctions`: JSON files in the field
@@ -23,6 +26,8 @@ import { progress } from './progress.js';
 // BODY_*, ...; federation/records/dataspec.ts). An import is all or nothing:
 // every row is checked here, then by the node against its state, and only when
 // none fails is anything written; otherwise each failing row is reported.
+// A commit outlives its call: when the call's deadline passes, the CLI asks the
+// node how the commit ended (GetImport) and reports only that.
 
 const kinds: Record<TransferKindName, TransferKind> = {
   entities: TransferKind.TRANSFER_KIND_ENTITIES,
@@ -58,43 +63,118 @@ function readRows(file: string): unknown[] {
   }
 }
 
-function printErrors(io: Io, args: Parsed, errors: readonly SpecRowError[], counts?: Partial<ImportReport>): void {
+/** Row errors; `total` counts those the node found beyond the ones it reported (importErrorsReportedMax). */
+function printErrors(io: Io, args: Parsed, errors: readonly SpecRowError[], total = errors.length): void {
   if (args.values.json) {
-    printJson(io, { written: false, errors, ...counts });
+    printJson(io, { written: false, errors, errorsTotal: total });
     return;
   }
-  const lines = [`not imported: ${errors.length} problem(s); nothing was written. Rows are numbered from 0, as in the file's array.`];
+  const lines = [`not imported: ${total} problem(s); nothing was written. Rows are numbered from 0, as in the file's array.`];
   for (const e of errors.slice(0, 200)) lines.push(`  row ${e.row}, ${e.field}: ${e.reason}`);
-  if (errors.length > 200) lines.push(`  ... and ${errors.length - 200} more (use --json for all)`);
+  if (errors.length > 200) lines.push(`  ... and ${errors.length - 200} more listed (use --json for them)`);
+  if (total > errors.length) lines.push(`  (the node reports the first ${errors.length} of ${total}: fix these and import again for the rest)`);
   io.stdout(lines.join('\n') + '\n');
 }
 
 /** The node's row errors, with record fields named in the data-spec vocabulary. */
 const specErrors = (kind: TransferKindName, errors: readonly RowError[]): SpecRowError[] => errors.map((e) => ({ row: e.row, field: dataSpecField(kind, e.field), reason: e.reason }));
 
-async function stageAndCommit(api: DomainClient, kind: TransferKindName, items: ImportItem[], dryRun: boolean, io: Io): Promise<ImportReport> {
-  const bar = progress(`import ${kind}`, { total: items.length, unit: 'rows', stream: { write: (text) => io.stderr(text), isTTY: process.stderr.isTTY } });
+/** How the CLI waits for a commit after its call's deadline; injected in tests. */
+export interface CommitWaiting {
+  nowMs(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const realWaiting: CommitWaiting = { nowMs: () => Date.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) };
+
+/** The call ended without the node's answer; the commit may be going on (or done) there. */
+const unanswered = (error: unknown): error is ApiError => error instanceof ApiError && (error.code === 'DEADLINE_EXCEEDED' || error.code === 'UNAVAILABLE' || error.code === 'CANCELLED');
+
+type Bar = ReturnType<typeof progress>;
+
+/** Asks how commit `importId` ends, every importStatusPollMs for up to importCommitWaitMsMax; answers its report, or throws saying what is known. */
+async function commitOutcome(api: DomainClient, importId: string, rows: number, bar: Bar, io: Io, waiting: CommitWaiting): Promise<ImportReport> {
+  const startMs = waiting.nowMs();
+  const unknown = (why: string) =>
+    new TongxingError(
+      `import ${importId}: outcome unknown: ${why}. Some rows may be written; importing the same file again is safe (rows already written count as unchanged)`,
+    );
+  io.stderr(`the commit call ended without an answer (deadline ${formatDuration(apiCallTimeoutMs)} by default); the node goes on committing: waiting for its outcome (up to ${formatDuration(importCommitWaitMsMax)})\n`);
+  for (;;) {
+    // undefined: this ask went unanswered too (the node is busy or restarting); ask again.
+    let status: GetImportResponse | undefined;
+    try {
+      status = await api.getImport(importId);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'NOT_FOUND') throw unknown(`the node no longer knows the import (${error.details})`);
+      if (!unanswered(error)) throw error;
+    }
+    if (status) {
+      const { state, report, rowsWritten, detail } = status;
+      if (state === ImportState.IMPORT_STATE_COMMITTED || state === ImportState.IMPORT_STATE_REFUSED) return report!;
+      if (state === ImportState.IMPORT_STATE_FAILED) throw new TongxingError(`import ${importId} failed while committing, after ${rowsWritten} records were written: ${detail}`);
+      if (state === ImportState.IMPORT_STATE_STAGING) {
+        // The commit call never reached the node: commit now (a commit already under way would be answered, never repeated).
+        try {
+          return (await api.commitImport({ importId, rows, dryRun: false })).report!;
+        } catch (error) {
+          if (!unanswered(error)) throw error;
+        }
+      } else if (state === ImportState.IMPORT_STATE_COMMITTING) {
+        bar.update(rowsWritten);
+      } else {
+        throw new TongxingError(`import ${importId}: ${ImportState[state]}: ${detail}`);
+      }
+    }
+    if (waiting.nowMs() - startMs >= importCommitWaitMsMax) throw unknown(`still ${status ? 'committing' : 'not answering'} after ${formatDuration(importCommitWaitMsMax)} (importCommitWaitMsMax)`);
+    await waiting.sleep(importStatusPollMs);
+  }
+}
+
+/**
+ * Stages `items` in chunks, then commits them; answers the node's report of
+ * what was written. A failure while staging aborts the import (nothing was
+ * written); a commit call without an answer is followed up with GetImport.
+ */
+export async function stageAndCommit(api: DomainClient, kind: TransferKindName, items: ImportItem[], dryRun: boolean, io: Io, waiting = realWaiting): Promise<ImportReport> {
+  const stream = { write: (text: string) => io.stderr(text), isTTY: process.stderr.isTTY };
+  const bar = progress(`import ${kind}`, { total: items.length, unit: 'rows', stream });
   let importId = '';
   let first = 0;
-  while (first < items.length || importId === '') {
-    // As many rows as fit in one request.
-    let bytes = stageEnvelopeBytes;
-    let end = first;
-    while (end < items.length) {
-      const size = ImportItem.encode(items[end]!).finish().length + 8;
-      if (end > first && bytes + size > apiRequestBytesMax) break;
-      bytes += size;
-      end++;
+  try {
+    while (first < items.length || importId === '') {
+      // As many rows as fit in one request.
+      let bytes = stageEnvelopeBytes;
+      let end = first;
+      while (end < items.length) {
+        const size = ImportItem.encode(items[end]!).finish().length + 8;
+        if (end > first && bytes + size > apiRequestBytesMax) break;
+        bytes += size;
+        end++;
+      }
+      const staged = await api.stageImport({ importId, kind: kinds[kind], firstRow: first, items: items.slice(first, end) });
+      importId = staged.importId;
+      first = end;
+      bar.update(first);
+      if (items.length === 0) break;
     }
-    const staged = await api.stageImport({ importId, kind: kinds[kind], firstRow: first, items: items.slice(first, end) });
-    importId = staged.importId;
-    first = end;
-    bar.update(first);
-    if (items.length === 0) break;
+  } catch (error) {
+    // Let the node drop what it holds now rather than when the import is idle for importIdleTimeoutMs.
+    if (importId !== '') await api.abortImport(importId).catch(() => undefined);
+    throw error;
   }
-  const { report } = await api.commitImport({ importId, rows: items.length, dryRun });
-  bar.finish(report!.errors.length > 0 ? 'refused' : dryRun ? 'checked (dry run)' : 'committed');
-  return report!;
+  let report: ImportReport;
+  try {
+    report = (await api.commitImport({ importId, rows: items.length, dryRun })).report!;
+  } catch (error) {
+    // A dry run writes nothing, so its deadline is the whole answer.
+    if (dryRun || !unanswered(error)) throw error;
+    const written = progress(`commit ${kind}`, { total: items.length, unit: 'records', stream });
+    report = await commitOutcome(api, importId, items.length, written, io, waiting);
+    written.finish(report.written ? 'committed' : 'refused');
+  }
+  bar.finish(report.errorsTotal > 0 || report.errors.length > 0 ? 'refused' : dryRun ? 'checked (dry run)' : 'committed');
+  return report;
 }
 
 const importCommand: Command = {
@@ -117,8 +197,11 @@ const importCommand: Command = {
     'Legacy codes failing only their check character need TX_USCC_OVERRIDE_REASON and',
     'TX_USCC_OVERRIDE_APPROVED_BY. Unknown fields are ignored.',
     '',
+    'A commit the node has not finished when the call\'s deadline passes goes on there: the CLI asks',
+    'how it ends (every importStatusPollMs, up to importCommitWaitMsMax) and reports only that.',
+    '',
     'Exit: 0 imported (or checked), 1 some rows refused (each is listed; nothing written), 2 unreadable',
-    'file, bad usage or the node could not answer.',
+    'file, bad usage, the commit failed, or its outcome is unknown (importing the file again is safe).',
   ].join('\n'),
   options: { ...nodeOptions, api: { type: 'string' }, 'dry-run': { type: 'boolean' } },
   positionals: { min: 2, max: 2 },
@@ -143,25 +226,33 @@ const importCommand: Command = {
       printErrors(io, args, errors);
       return exitNegative;
     }
+    const bytes = stagedBytesOf(items, (item) => rowKeyOf(item).length);
+    if (bytes > importBytesMax) {
+      throw new UsageError(`${rows.length} rows take ${bytes.toLocaleString('en-US')} bytes staged: at most ${importBytesMax.toLocaleString('en-US')} per import (importBytesMax); split the file`);
+    }
     const dryRun = args.values['dry-run'] === true;
-    return callDomain(args, io, async (api) => {
-      const report = await stageAndCommit(api, kind, items, dryRun, io);
-      const counts = { created: report.created, updated: report.updated, unchanged: report.unchanged };
-      if (report.errors.length > 0) {
-        printErrors(io, args, specErrors(kind, report.errors), counts);
-        return exitNegative;
-      }
-      if (args.values.json) {
-        printJson(io, { written: report.written, dryRun, rows: rows.length, ...counts });
-      } else {
-        const what = kind === 'entities' ? ['registered', 'updated'] : ['issued', 'updated'];
-        const verb = dryRun ? 'would be' : 'were';
-        io.stdout(`${rows.length} row(s) checked${dryRun ? ' (dry run: nothing written)' : ' and written'}: ${report.created} ${verb} ${what[0]}, ${report.updated} ${verb} ${what[1]}, ${report.unchanged} already recorded exactly so\n`);
-      }
-      return exitOk;
-    });
+    return callDomain(args, io, (api) => importRows(api, args, io, kind, items, dryRun));
   },
 };
+
+/** Stages and commits `items`, then prints what the node did: counts only when it committed (or checked, in a dry run). */
+export async function importRows(api: DomainClient, args: Parsed, io: Io, kind: TransferKindName, items: ImportItem[], dryRun: boolean, waiting = realWaiting): Promise<number> {
+  const report = await stageAndCommit(api, kind, items, dryRun, io, waiting);
+  if (report.errorsTotal > 0 || report.errors.length > 0) {
+    printErrors(io, args, specErrors(kind, report.errors), Math.max(report.errorsTotal, report.errors.length));
+    return exitNegative;
+  }
+  if (!report.written && !dryRun) throw new TongxingError('the node answered the commit without writing and without errors: not imported');
+  const counts = { created: report.created, updated: report.updated, unchanged: report.unchanged };
+  if (args.values.json) {
+    printJson(io, { written: report.written, dryRun, rows: items.length, ...counts });
+  } else {
+    const what = kind === 'entities' ? ['registered', 'updated'] : ['issued', 'updated'];
+    const verb = dryRun ? 'would be' : 'were';
+    io.stdout(`${items.length} row(s) checked${dryRun ? ' (dry run: nothing written)' : ' and written'}: ${report.created} ${verb} ${what[0]}, ${report.updated} ${verb} ${what[1]}, ${report.unchanged} already recorded exactly so\n`);
+  }
+  return exitOk;
+}
 
 const exportCommand: Command = {
   path: ['export'],

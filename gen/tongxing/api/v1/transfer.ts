@@ -66,6 +66,82 @@ export function transferKindToJSON(object: TransferKind): string {
   }
 }
 
+export enum ImportState {
+  IMPORT_STATE_UNSPECIFIED = 0,
+  /** IMPORT_STATE_STAGING - rows are being staged; nothing is written */
+  IMPORT_STATE_STAGING = 1,
+  /** IMPORT_STATE_COMMITTING - being checked against this node's state and written */
+  IMPORT_STATE_COMMITTING = 2,
+  /** IMPORT_STATE_COMMITTED - every row written (report.written) */
+  IMPORT_STATE_COMMITTED = 3,
+  /** IMPORT_STATE_REFUSED - some row refused (report.errors); nothing was written */
+  IMPORT_STATE_REFUSED = 4,
+  /** IMPORT_STATE_FAILED - stopped by a broken environment (detail); rows up to rows_written may be written */
+  IMPORT_STATE_FAILED = 5,
+  /** IMPORT_STATE_ABORTED - dropped by AbortImport; nothing was written */
+  IMPORT_STATE_ABORTED = 6,
+  /** IMPORT_STATE_EXPIRED - dropped when idle or too old (detail); nothing was written */
+  IMPORT_STATE_EXPIRED = 7,
+  UNRECOGNIZED = -1,
+}
+
+export function importStateFromJSON(object: any): ImportState {
+  switch (object) {
+    case 0:
+    case "IMPORT_STATE_UNSPECIFIED":
+      return ImportState.IMPORT_STATE_UNSPECIFIED;
+    case 1:
+    case "IMPORT_STATE_STAGING":
+      return ImportState.IMPORT_STATE_STAGING;
+    case 2:
+    case "IMPORT_STATE_COMMITTING":
+      return ImportState.IMPORT_STATE_COMMITTING;
+    case 3:
+    case "IMPORT_STATE_COMMITTED":
+      return ImportState.IMPORT_STATE_COMMITTED;
+    case 4:
+    case "IMPORT_STATE_REFUSED":
+      return ImportState.IMPORT_STATE_REFUSED;
+    case 5:
+    case "IMPORT_STATE_FAILED":
+      return ImportState.IMPORT_STATE_FAILED;
+    case 6:
+    case "IMPORT_STATE_ABORTED":
+      return ImportState.IMPORT_STATE_ABORTED;
+    case 7:
+    case "IMPORT_STATE_EXPIRED":
+      return ImportState.IMPORT_STATE_EXPIRED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ImportState.UNRECOGNIZED;
+  }
+}
+
+export function importStateToJSON(object: ImportState): string {
+  switch (object) {
+    case ImportState.IMPORT_STATE_UNSPECIFIED:
+      return "IMPORT_STATE_UNSPECIFIED";
+    case ImportState.IMPORT_STATE_STAGING:
+      return "IMPORT_STATE_STAGING";
+    case ImportState.IMPORT_STATE_COMMITTING:
+      return "IMPORT_STATE_COMMITTING";
+    case ImportState.IMPORT_STATE_COMMITTED:
+      return "IMPORT_STATE_COMMITTED";
+    case ImportState.IMPORT_STATE_REFUSED:
+      return "IMPORT_STATE_REFUSED";
+    case ImportState.IMPORT_STATE_FAILED:
+      return "IMPORT_STATE_FAILED";
+    case ImportState.IMPORT_STATE_ABORTED:
+      return "IMPORT_STATE_ABORTED";
+    case ImportState.IMPORT_STATE_EXPIRED:
+      return "IMPORT_STATE_EXPIRED";
+    case ImportState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface ImportItem {
   item?: { $case: "entity"; value: EntityProfile } | { $case: "sanction"; value: SanctionIssue } | undefined;
 }
@@ -123,6 +199,7 @@ export interface CommitImportResponse {
 export interface ImportReport {
   /** true: committed (every row created, updated or unchanged); false: nothing was written (errors, or a dry run) */
   written: boolean;
+  /** the first importErrorsReportedMax, in row order */
   errors: RowError[];
   /** registrations or sanctions */
   created: number;
@@ -132,7 +209,39 @@ export interface ImportReport {
   unchanged: number;
   /** first and last entry written */
   first?: Provenance | undefined;
-  last?: Provenance | undefined;
+  last?:
+    | Provenance
+    | undefined;
+  /** every error found, also those beyond `errors` */
+  errorsTotal: number;
+}
+
+export interface GetImportRequest {
+  importId: string;
+}
+
+export interface GetImportResponse {
+  state: ImportState;
+  stagedRows: number;
+  /** while committing and after: records written so far */
+  rowsWritten: number;
+  /** COMMITTED and REFUSED */
+  report?:
+    | ImportReport
+    | undefined;
+  /** a sentence for people (why FAILED or EXPIRED) */
+  detail: string;
+  /** STAGING: dropped at this time unless staged to or committed */
+  expiresAtMs: bigint;
+}
+
+export interface AbortImportRequest {
+  importId: string;
+}
+
+export interface AbortImportResponse {
+  /** ABORTED (or EXPIRED, when it was dropped before) */
+  state: ImportState;
 }
 
 export interface ExportRecordsRequest {
@@ -981,7 +1090,16 @@ export const CommitImportResponse: MessageFns<CommitImportResponse> = {
 };
 
 function createBaseImportReport(): ImportReport {
-  return { written: false, errors: [], created: 0, updated: 0, unchanged: 0, first: undefined, last: undefined };
+  return {
+    written: false,
+    errors: [],
+    created: 0,
+    updated: 0,
+    unchanged: 0,
+    first: undefined,
+    last: undefined,
+    errorsTotal: 0,
+  };
 }
 
 export const ImportReport: MessageFns<ImportReport> = {
@@ -1006,6 +1124,9 @@ export const ImportReport: MessageFns<ImportReport> = {
     }
     if (message.last !== undefined) {
       Provenance.encode(message.last, writer.uint32(58).fork()).join();
+    }
+    if (message.errorsTotal !== 0) {
+      writer.uint32(64).uint32(message.errorsTotal);
     }
     return writer;
   },
@@ -1079,6 +1200,14 @@ export const ImportReport: MessageFns<ImportReport> = {
             message.last = Provenance.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.errorsTotal = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1100,6 +1229,11 @@ export const ImportReport: MessageFns<ImportReport> = {
       unchanged: isSet(object.unchanged) ? globalThis.Number(object.unchanged) : 0,
       first: isSet(object.first) ? Provenance.fromJSON(object.first) : undefined,
       last: isSet(object.last) ? Provenance.fromJSON(object.last) : undefined,
+      errorsTotal: isSet(object.errorsTotal)
+        ? globalThis.Number(object.errorsTotal)
+        : isSet(object.errors_total)
+        ? globalThis.Number(object.errors_total)
+        : 0,
     };
   },
 
@@ -1126,6 +1260,9 @@ export const ImportReport: MessageFns<ImportReport> = {
     if (message.last !== undefined) {
       obj.last = Provenance.toJSON(message.last);
     }
+    if (message.errorsTotal !== 0) {
+      obj.errorsTotal = Math.round(message.errorsTotal);
+    }
     return obj;
   },
 
@@ -1145,6 +1282,388 @@ export const ImportReport: MessageFns<ImportReport> = {
     message.last = (object.last !== undefined && object.last !== null)
       ? Provenance.fromPartial(object.last)
       : undefined;
+    message.errorsTotal = object.errorsTotal ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetImportRequest(): GetImportRequest {
+  return { importId: "" };
+}
+
+export const GetImportRequest: MessageFns<GetImportRequest> = {
+  encode(message: GetImportRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.importId !== "") {
+      writer.uint32(10).string(message.importId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetImportRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetImportRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.importId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetImportRequest {
+    return {
+      importId: isSet(object.importId)
+        ? globalThis.String(object.importId)
+        : isSet(object.import_id)
+        ? globalThis.String(object.import_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetImportRequest): unknown {
+    const obj: any = {};
+    if (message.importId !== "") {
+      obj.importId = message.importId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetImportRequest>, I>>(base?: I): GetImportRequest {
+    return GetImportRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetImportRequest>, I>>(object: I): GetImportRequest {
+    const message = createBaseGetImportRequest();
+    message.importId = object.importId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetImportResponse(): GetImportResponse {
+  return { state: 0, stagedRows: 0, rowsWritten: 0, report: undefined, detail: "", expiresAtMs: 0n };
+}
+
+export const GetImportResponse: MessageFns<GetImportResponse> = {
+  encode(message: GetImportResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.state !== 0) {
+      writer.uint32(8).int32(message.state);
+    }
+    if (message.stagedRows !== 0) {
+      writer.uint32(16).uint32(message.stagedRows);
+    }
+    if (message.rowsWritten !== 0) {
+      writer.uint32(24).uint32(message.rowsWritten);
+    }
+    if (message.report !== undefined) {
+      ImportReport.encode(message.report, writer.uint32(34).fork()).join();
+    }
+    if (message.detail !== "") {
+      writer.uint32(42).string(message.detail);
+    }
+    if (message.expiresAtMs !== 0n) {
+      if (BigInt.asIntN(64, message.expiresAtMs) !== message.expiresAtMs) {
+        throw new globalThis.Error("value provided for field message.expiresAtMs of type int64 too large");
+      }
+      writer.uint32(48).int64(message.expiresAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetImportResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetImportResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.stagedRows = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.rowsWritten = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.report = ImportReport.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.expiresAtMs = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetImportResponse {
+    return {
+      state: isSet(object.state) ? importStateFromJSON(object.state) : 0,
+      stagedRows: isSet(object.stagedRows)
+        ? globalThis.Number(object.stagedRows)
+        : isSet(object.staged_rows)
+        ? globalThis.Number(object.staged_rows)
+        : 0,
+      rowsWritten: isSet(object.rowsWritten)
+        ? globalThis.Number(object.rowsWritten)
+        : isSet(object.rows_written)
+        ? globalThis.Number(object.rows_written)
+        : 0,
+      report: isSet(object.report) ? ImportReport.fromJSON(object.report) : undefined,
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+      expiresAtMs: isSet(object.expiresAtMs)
+        ? BigInt(object.expiresAtMs)
+        : isSet(object.expires_at_ms)
+        ? BigInt(object.expires_at_ms)
+        : 0n,
+    };
+  },
+
+  toJSON(message: GetImportResponse): unknown {
+    const obj: any = {};
+    if (message.state !== 0) {
+      obj.state = importStateToJSON(message.state);
+    }
+    if (message.stagedRows !== 0) {
+      obj.stagedRows = Math.round(message.stagedRows);
+    }
+    if (message.rowsWritten !== 0) {
+      obj.rowsWritten = Math.round(message.rowsWritten);
+    }
+    if (message.report !== undefined) {
+      obj.report = ImportReport.toJSON(message.report);
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    if (message.expiresAtMs !== 0n) {
+      obj.expiresAtMs = message.expiresAtMs.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetImportResponse>, I>>(base?: I): GetImportResponse {
+    return GetImportResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetImportResponse>, I>>(object: I): GetImportResponse {
+    const message = createBaseGetImportResponse();
+    message.state = object.state ?? 0;
+    message.stagedRows = object.stagedRows ?? 0;
+    message.rowsWritten = object.rowsWritten ?? 0;
+    message.report = (object.report !== undefined && object.report !== null)
+      ? ImportReport.fromPartial(object.report)
+      : undefined;
+    message.detail = object.detail ?? "";
+    message.expiresAtMs = (object.expiresAtMs !== undefined && object.expiresAtMs !== null)
+      ? BigInt(object.expiresAtMs)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseAbortImportRequest(): AbortImportRequest {
+  return { importId: "" };
+}
+
+export const AbortImportRequest: MessageFns<AbortImportRequest> = {
+  encode(message: AbortImportRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.importId !== "") {
+      writer.uint32(10).string(message.importId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AbortImportRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAbortImportRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.importId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AbortImportRequest {
+    return {
+      importId: isSet(object.importId)
+        ? globalThis.String(object.importId)
+        : isSet(object.import_id)
+        ? globalThis.String(object.import_id)
+        : "",
+    };
+  },
+
+  toJSON(message: AbortImportRequest): unknown {
+    const obj: any = {};
+    if (message.importId !== "") {
+      obj.importId = message.importId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AbortImportRequest>, I>>(base?: I): AbortImportRequest {
+    return AbortImportRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AbortImportRequest>, I>>(object: I): AbortImportRequest {
+    const message = createBaseAbortImportRequest();
+    message.importId = object.importId ?? "";
+    return message;
+  },
+};
+
+function createBaseAbortImportResponse(): AbortImportResponse {
+  return { state: 0 };
+}
+
+export const AbortImportResponse: MessageFns<AbortImportResponse> = {
+  encode(message: AbortImportResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.state !== 0) {
+      writer.uint32(8).int32(message.state);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AbortImportResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAbortImportResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AbortImportResponse {
+    return { state: isSet(object.state) ? importStateFromJSON(object.state) : 0 };
+  },
+
+  toJSON(message: AbortImportResponse): unknown {
+    const obj: any = {};
+    if (message.state !== 0) {
+      obj.state = importStateToJSON(message.state);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AbortImportResponse>, I>>(base?: I): AbortImportResponse {
+    return AbortImportResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AbortImportResponse>, I>>(object: I): AbortImportResponse {
+    const message = createBaseAbortImportResponse();
+    message.state = object.state ?? 0;
     return message;
   },
 };
@@ -1611,8 +2130,10 @@ export const TransferServiceService = {
     responseDeserialize: (value: Buffer): ImportRecordsResponse => ImportRecordsResponse.decode(value),
   },
   /**
-   * Larger imports: stage rows in chunks (kept in this node's memory for
-   * importSessionTtlMs), then commit them all at once.
+   * Larger imports: stage rows in chunks (kept in this node's memory, bounded
+   * by importBytesMax and importBytesTotalMax, dropped when idle for
+   * importIdleTimeoutMs or importLifetimeMsMax after the first chunk), then
+   * commit them all at once.
    */
   stageImport: {
     path: "/tongxing.api.v1.TransferService/StageImport" as const,
@@ -1623,6 +2144,12 @@ export const TransferServiceService = {
     responseSerialize: (value: StageImportResponse): Buffer => Buffer.from(StageImportResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StageImportResponse => StageImportResponse.decode(value),
   },
+  /**
+   * Starts the commit and answers its report. The commit goes on when the call's
+   * deadline passes or the caller goes away; calling again with the same
+   * import_id waits for the same commit (it never writes twice), and GetImport
+   * tells how far it got.
+   */
   commitImport: {
     path: "/tongxing.api.v1.TransferService/CommitImport" as const,
     requestStream: false as const,
@@ -1632,6 +2159,29 @@ export const TransferServiceService = {
     responseSerialize: (value: CommitImportResponse): Buffer =>
       Buffer.from(CommitImportResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CommitImportResponse => CommitImportResponse.decode(value),
+  },
+  /**
+   * Where a staged import is: staging, committing (rows written so far), or
+   * finished (its report), for importOutcomeKeptMs after it finished.
+   */
+  getImport: {
+    path: "/tongxing.api.v1.TransferService/GetImport" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetImportRequest): Buffer => Buffer.from(GetImportRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetImportRequest => GetImportRequest.decode(value),
+    responseSerialize: (value: GetImportResponse): Buffer => Buffer.from(GetImportResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetImportResponse => GetImportResponse.decode(value),
+  },
+  /** Drops a staged import and its memory; nothing is written. Not once committing. */
+  abortImport: {
+    path: "/tongxing.api.v1.TransferService/AbortImport" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AbortImportRequest): Buffer => Buffer.from(AbortImportRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AbortImportRequest => AbortImportRequest.decode(value),
+    responseSerialize: (value: AbortImportResponse): Buffer => Buffer.from(AbortImportResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AbortImportResponse => AbortImportResponse.decode(value),
   },
   /** One page of entities or sanctions, in key order. */
   exportRecords: {
@@ -1650,11 +2200,26 @@ export interface TransferServiceServer extends UntypedServiceImplementation {
   /** Validates and writes a set of rows that fits in one request. */
   importRecords: handleUnaryCall<ImportRecordsRequest, ImportRecordsResponse>;
   /**
-   * Larger imports: stage rows in chunks (kept in this node's memory for
-   * importSessionTtlMs), then commit them all at once.
+   * Larger imports: stage rows in chunks (kept in this node's memory, bounded
+   * by importBytesMax and importBytesTotalMax, dropped when idle for
+   * importIdleTimeoutMs or importLifetimeMsMax after the first chunk), then
+   * commit them all at once.
    */
   stageImport: handleUnaryCall<StageImportRequest, StageImportResponse>;
+  /**
+   * Starts the commit and answers its report. The commit goes on when the call's
+   * deadline passes or the caller goes away; calling again with the same
+   * import_id waits for the same commit (it never writes twice), and GetImport
+   * tells how far it got.
+   */
   commitImport: handleUnaryCall<CommitImportRequest, CommitImportResponse>;
+  /**
+   * Where a staged import is: staging, committing (rows written so far), or
+   * finished (its report), for importOutcomeKeptMs after it finished.
+   */
+  getImport: handleUnaryCall<GetImportRequest, GetImportResponse>;
+  /** Drops a staged import and its memory; nothing is written. Not once committing. */
+  abortImport: handleUnaryCall<AbortImportRequest, AbortImportResponse>;
   /** One page of entities or sanctions, in key order. */
   exportRecords: handleUnaryCall<ExportRecordsRequest, ExportRecordsResponse>;
 }
@@ -1677,8 +2242,10 @@ export interface TransferServiceClient extends Client {
     callback: (error: ServiceError | null, response: ImportRecordsResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Larger imports: stage rows in chunks (kept in this node's memory for
-   * importSessionTtlMs), then commit them all at once.
+   * Larger imports: stage rows in chunks (kept in this node's memory, bounded
+   * by importBytesMax and importBytesTotalMax, dropped when idle for
+   * importIdleTimeoutMs or importLifetimeMsMax after the first chunk), then
+   * commit them all at once.
    */
   stageImport(
     request: StageImportRequest,
@@ -1695,6 +2262,12 @@ export interface TransferServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StageImportResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Starts the commit and answers its report. The commit goes on when the call's
+   * deadline passes or the caller goes away; calling again with the same
+   * import_id waits for the same commit (it never writes twice), and GetImport
+   * tells how far it got.
+   */
   commitImport(
     request: CommitImportRequest,
     callback: (error: ServiceError | null, response: CommitImportResponse) => void,
@@ -1709,6 +2282,41 @@ export interface TransferServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CommitImportResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Where a staged import is: staging, committing (rows written so far), or
+   * finished (its report), for importOutcomeKeptMs after it finished.
+   */
+  getImport(
+    request: GetImportRequest,
+    callback: (error: ServiceError | null, response: GetImportResponse) => void,
+  ): ClientUnaryCall;
+  getImport(
+    request: GetImportRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetImportResponse) => void,
+  ): ClientUnaryCall;
+  getImport(
+    request: GetImportRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetImportResponse) => void,
+  ): ClientUnaryCall;
+  /** Drops a staged import and its memory; nothing is written. Not once committing. */
+  abortImport(
+    request: AbortImportRequest,
+    callback: (error: ServiceError | null, response: AbortImportResponse) => void,
+  ): ClientUnaryCall;
+  abortImport(
+    request: AbortImportRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AbortImportResponse) => void,
+  ): ClientUnaryCall;
+  abortImport(
+    request: AbortImportRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AbortImportResponse) => void,
   ): ClientUnaryCall;
   /** One page of entities or sanctions, in key order. */
   exportRecords(
