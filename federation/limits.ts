@@ -178,6 +178,9 @@ export const importBytesTotalMax = 2 * importBytesMax;
 /** Imports staged at once on one node; memory is bounded by importBytesTotalMax, this bounds the bookkeeping and lets several operators upload at once. */
 export const importSessionsMax = 16;
 
+/** Imports one client may have staged or committing at once: one platform's uploads cannot take every slot from the center's operators. */
+export const importSessionsPerClientMax = 4;
+
 /** A staged import with no StageImport or CommitImport for this long is dropped with its memory: the CLI sends its chunks without pause, so an idle import is abandoned. */
 export const importIdleTimeoutMs = 5 * 60_000;
 

@@ -106,10 +106,10 @@ describe('the staged imports of a node', () => {
 
   it('are at most importSessionsMax; one more is RESOURCE_EXHAUSTED naming the bound', () => {
     const { imports } = table();
-    for (let i = 0; i < importSessionsMax; i++) imports.start('entities');
+    for (let i = 0; i < importSessionsMax; i++) imports.start('entities', `operator-${i}`);
     let refusal: unknown;
     try {
-      imports.start('entities');
+      imports.start('entities', 'late');
     } catch (error) {
       refusal = error;
     }
@@ -118,13 +118,13 @@ describe('the staged imports of a node', () => {
 
   it('drop an import idle for importIdleTimeoutMs, so empty imports do not block others for long', () => {
     const { clock, imports } = table();
-    const ids = Array.from({ length: importSessionsMax }, () => imports.start('entities').id);
+    const ids = Array.from({ length: importSessionsMax }, (_, i) => imports.start('entities', `operator-${i}`).id);
     clock.now = importIdleTimeoutMs - 1;
-    expect(() => imports.start('entities')).toThrow(LimitError);
+    expect(() => imports.start('entities', 'late')).toThrow(LimitError);
     clock.now = importIdleTimeoutMs;
-    expect(imports.start('entities').id).toMatch(/^import-/);
-    expect(imports.status(ids[0]!)).toMatchObject({ state: ImportState.IMPORT_STATE_EXPIRED, detail: expect.stringMatching(/importIdleTimeoutMs 300000/) });
-    expect(() => imports.stage(ids[0]!, [], 0)).toThrow(/cannot be staged to: dropped after/);
+    expect(imports.start('entities', 'late').id).toMatch(/^import-/);
+    expect(imports.status(ids[0]!, 'operator-0')).toMatchObject({ state: ImportState.IMPORT_STATE_EXPIRED, detail: expect.stringMatching(/importIdleTimeoutMs 300000/) });
+    expect(() => imports.stage(ids[0]!, [], 0, undefined, 'operator-0')).toThrow(/cannot be staged to: dropped after/);
   });
 
   it('drop an import importLifetimeMsMax after it started, however often it is staged to', () => {

@@ -9,7 +9,7 @@ import {
   importOutcomeKeptMs,
   importOutcomesKeptMax,
   importRowsMax,
-  importSessionsMax,
+  importSessionsMax, importSessionsPerClientMax,
 } from '../../federation/limits.js';
 import { validateEntityProfile, validateSanctionIssue } from '../../federation/records/validate.js';
 import { NotFoundError, PreconditionError } from './service.js';
@@ -176,6 +176,8 @@ export type ImportOutcome =
   | { readonly state: ImportState.IMPORT_STATE_ABORTED | ImportState.IMPORT_STATE_EXPIRED; readonly detail: string };
 
 interface Entry {
+  /** The client that started it (access guard's name): only it stages, commits, aborts or reads it. */
+  readonly owner: string;
   readonly import: StagedImport;
   readonly startedAtMs: number;
   lastUsedAtMs: number;
@@ -184,6 +186,7 @@ interface Entry {
 }
 
 interface Finished {
+  readonly owner: string;
   readonly outcome: ImportOutcome;
   readonly rows: number;
   readonly recordsWritten: number;
@@ -247,25 +250,29 @@ export class StagedImports {
     return this.#entries.size;
   }
 
-  /** A new, empty import; LimitError naming importSessionsMax when that many are held. */
-  start(kind: ImportKind): { id: string; import: StagedImport } {
+  /** A new, empty import of `owner`; LimitError naming importSessionsMax (or importSessionsPerClientMax) when that many are held. */
+  start(kind: ImportKind, owner = ''): { id: string; import: StagedImport } {
     this.#sweep();
     if (this.#entries.size >= this.#sessionsMax) {
       throw new LimitError(
         `${this.#entries.size} imports are staged or committing on this node (importSessionsMax ${this.#sessionsMax}): commit or abort one, or wait until one has been idle for importIdleTimeoutMs (${this.#idleTimeoutMs} ms)`,
       );
     }
+    const owned = [...this.#entries.values()].filter((e) => e.owner === owner).length;
+    if (owned >= importSessionsPerClientMax) {
+      throw new LimitError(`client ${owner} has ${owned} imports staged or committing (importSessionsPerClientMax ${importSessionsPerClientMax}): commit or abort one first`);
+    }
     const nowMs = this.#clock.nowMs();
     const id = this.#newId();
     assert(!this.#entries.has(id) && !this.#finished.has(id), 'import ids are not reused');
     const staged = new StagedImport(kind, this.#bounds);
-    this.#entries.set(id, { import: staged, startedAtMs: nowMs, lastUsedAtMs: nowMs });
+    this.#entries.set(id, { owner, import: staged, startedAtMs: nowMs, lastUsedAtMs: nowMs });
     return { id, import: staged };
   }
 
   /** Stages more rows of import `id` (see StagedImport.stage), within what the node's other imports leave. */
-  stage(id: string, items: readonly ImportItem[], firstRow: number, kind?: ImportKind): { import: StagedImport; errors: RowError[]; expiresAtMs: number } {
-    const entry = this.#staging(id, 'staged to');
+  stage(id: string, items: readonly ImportItem[], firstRow: number, kind?: ImportKind, owner = ''): { import: StagedImport; errors: RowError[]; expiresAtMs: number } {
+    const entry = this.#staging(id, 'staged to', owner);
     if (kind !== undefined && kind !== entry.import.kind) throw new ValidationError('kind', `import ${id} holds ${entry.import.kind}`);
     if (firstRow !== entry.import.rows) {
       throw new ValidationError('firstRow', `${firstRow}, but ${entry.import.rows} rows are staged: send the rows in order, each once`);
@@ -276,8 +283,8 @@ export class StagedImports {
   }
 
   /** A staging import, for a dry run: it stays staged. */
-  dryRun(id: string): StagedImport {
-    const entry = this.#staging(id, 'checked');
+  dryRun(id: string, owner = ''): StagedImport {
+    const entry = this.#staging(id, 'checked', owner);
     entry.lastUsedAtMs = this.#clock.nowMs();
     return entry.import;
   }
@@ -287,8 +294,9 @@ export class StagedImports {
    * after, answers the same outcome). The commit goes on whoever waits for it;
    * when it ends the rows are let go and only the outcome is kept.
    */
-  commit(id: string, rows: number, run: (staged: StagedImport) => Promise<ImportReport>): Promise<ImportReport> {
+  commit(id: string, rows: number, run: (staged: StagedImport) => Promise<ImportReport>, owner = ''): Promise<ImportReport> {
     this.#sweep();
+    if (!this.#owns(id, owner)) return Promise.reject(this.#unknown(id));
     const entry = this.#entries.get(id);
     if (!entry) return this.#finishedReport(id);
     if (rows !== entry.import.rows) throw new ValidationError('rows', `${rows}, but ${entry.import.rows} rows are staged`);
@@ -297,7 +305,7 @@ export class StagedImports {
     const finish = (outcome: ImportOutcome) => {
       staged.release();
       this.#entries.delete(id);
-      this.#remember(id, { outcome, rows: staged.rows, recordsWritten: staged.recordsWritten, finishedAtMs: this.#clock.nowMs() });
+      this.#remember(id, { owner: entry.owner, outcome, rows: staged.rows, recordsWritten: staged.recordsWritten, finishedAtMs: this.#clock.nowMs() });
     };
     entry.commit = run(staged).then(
       (report) => {
@@ -313,8 +321,9 @@ export class StagedImports {
   }
 
   /** Drops staging import `id` and its rows; nothing was written. Again after that: its state. */
-  abort(id: string): ImportState {
+  abort(id: string, owner = ''): ImportState {
     this.#sweep();
+    if (!this.#owns(id, owner)) throw this.#unknown(id);
     const entry = this.#entries.get(id);
     if (!entry) {
       const finished = this.#finished.get(id);
@@ -328,8 +337,9 @@ export class StagedImports {
     return ImportState.IMPORT_STATE_ABORTED;
   }
 
-  status(id: string): ImportStatus {
+  status(id: string, owner = ''): ImportStatus {
     this.#sweep();
+    if (!this.#owns(id, owner)) throw this.#unknown(id);
     const entry = this.#entries.get(id);
     if (entry) {
       const { rows, recordsWritten } = entry.import;
@@ -344,13 +354,20 @@ export class StagedImports {
     return { state: outcome.state, rows, recordsWritten, report, detail };
   }
 
-  #staging(id: string, what: string): Entry {
+  /** Whether `owner` may touch import `id`; another client's import is as unknown to it as one never staged. */
+  #owns(id: string, owner: string): boolean {
+    const holder = this.#entries.get(id)?.owner ?? this.#finished.get(id)?.owner;
+    return holder === undefined || holder === owner;
+  }
+
+  #staging(id: string, what: string, owner: string): Entry {
     this.#sweep();
+    if (!this.#owns(id, owner)) throw this.#unknown(id);
     const entry = this.#entries.get(id);
     if (!entry) {
       const finished = this.#finished.get(id);
       if (!finished) throw this.#unknown(id);
-      throw new NotFoundError(`importId: import ${id} cannot be ${what}: ${this.status(id).detail}`);
+      throw new NotFoundError(`importId: import ${id} cannot be ${what}: ${this.status(id, owner).detail}`);
     }
     if (entry.commit) throw new PreconditionError(`importId: import ${id} is being committed: GetImport tells its outcome`);
     return entry;
@@ -376,7 +393,7 @@ export class StagedImports {
   #drop(id: string, entry: Entry, outcome: ImportOutcome): void {
     entry.import.release();
     this.#entries.delete(id);
-    this.#remember(id, { outcome, rows: entry.import.rows, recordsWritten: 0, finishedAtMs: this.#clock.nowMs() });
+    this.#remember(id, { owner: entry.owner, outcome, rows: entry.import.rows, recordsWritten: 0, finishedAtMs: this.#clock.nowMs() });
   }
 
   #remember(id: string, finished: Finished): void {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { ImportState, TransferKind, type CommitImportResponse, type GetImportResponse, type ImportItem, type StageImportResponse } from '../../gen/tongxing/api/v1/transfer.js';
 import { generateKeyPair, nodeIdOf } from '../../federation/crypto/sm2.js';
-import { importErrorsReportedMax, importIdleTimeoutMs, importLifetimeMsMax, importSessionsMax } from '../../federation/limits.js';
+import { importErrorsReportedMax, importIdleTimeoutMs, importLifetimeMsMax, importSessionsMax, importSessionsPerClientMax } from '../../federation/limits.js';
 import { Membership } from '../../federation/membership.js';
 import { Replica } from '../../federation/replica.js';
 import { MemoryStore } from '../../federation/store/memory.js';
@@ -37,12 +37,17 @@ async function city() {
   cleanups.push(() => replica.close());
   const service: ApiService = transferService(apiContext({ replica, clock, freshnessBudgetMs: 3_600_000, city: 'Kunming', allianceId, startedAtMs: clock.now }));
   const h = service.handlers;
-  const api = {
-    stage: (importId: string, firstRow: number, items: ImportItem[]): Promise<StageImportResponse> => h.stageImport!({ importId, kind: TransferKind.TRANSFER_KIND_ENTITIES, firstRow, items }, undefined as never),
-    commit: (importId: string, rows: number, dryRun = false): Promise<CommitImportResponse> => h.commitImport!({ importId, rows, dryRun }, undefined as never),
-    get: (importId: string): Promise<GetImportResponse> => h.getImport!({ importId }, undefined as never),
-    abort: (importId: string) => h.abortImport!({ importId }, undefined as never),
+  /** The calls of one client, as the access guard names it to the handlers. */
+  const as = (client: string) => {
+    const caller = { client, operator: '', scopes: new Set<never>() };
+    return {
+      stage: (importId: string, firstRow: number, items: ImportItem[]): Promise<StageImportResponse> => h.stageImport!({ importId, kind: TransferKind.TRANSFER_KIND_ENTITIES, firstRow, items }, caller),
+      commit: (importId: string, rows: number, dryRun = false): Promise<CommitImportResponse> => h.commitImport!({ importId, rows, dryRun }, caller),
+      get: (importId: string): Promise<GetImportResponse> => h.getImport!({ importId }, caller),
+      abort: (importId: string) => h.abortImport!({ importId }, caller),
+    };
   };
+  const api = { ...as('operator'), as };
   const stored = () => replica.logs().find((l) => l.nodeId === nodeId)!.storedSeq;
   return { clock, api, stored };
 }
@@ -74,18 +79,35 @@ describe('staged imports at a node', () => {
 
   it('are refused past importSessionsMax with RESOURCE_EXHAUSTED naming it, and an idle one is dropped after importIdleTimeoutMs', async () => {
     const { clock, api } = await city();
+    // Several operators fill the table (each may hold importSessionsPerClientMax).
+    const clients = Array.from({ length: importSessionsMax }, (_, i) => api.as(`operator-${i % (importSessionsMax / importSessionsPerClientMax)}`));
     const ids: string[] = [];
-    for (let i = 0; i < importSessionsMax; i++) ids.push((await api.stage('', 0, [])).importId);
-    const full = await refusal(api.stage('', 0, []));
+    for (const client of clients) ids.push((await client.stage('', 0, [])).importId);
+    const full = await refusal(api.as('late').stage('', 0, []));
     expect(full).toMatchObject({ code: status.RESOURCE_EXHAUSTED, details: expect.stringMatching(/\(importSessionsMax 16\): commit or abort one/) });
     // Aborting one makes room at once.
-    expect((await api.abort(ids[0]!)).state).toBe(ImportState.IMPORT_STATE_ABORTED);
-    ids[0] = (await api.stage('', 0, [])).importId;
+    expect((await clients[0]!.abort(ids[0]!)).state).toBe(ImportState.IMPORT_STATE_ABORTED);
+    ids[0] = (await clients[0]!.stage('', 0, [])).importId;
     clock.now += importIdleTimeoutMs;
     const fresh = await api.stage('', 0, [entity(1)]);
     expect(fresh.stagedRows).toBe(1);
-    expect(await api.get(ids[1]!)).toMatchObject({ state: ImportState.IMPORT_STATE_EXPIRED, detail: expect.stringMatching(/importIdleTimeoutMs/) });
-    expect(await refusal(api.stage(ids[1]!, 0, []))).toMatchObject({ code: status.NOT_FOUND, details: expect.stringMatching(/cannot be staged to: dropped after/) });
+    expect(await clients[1]!.get(ids[1]!)).toMatchObject({ state: ImportState.IMPORT_STATE_EXPIRED, detail: expect.stringMatching(/importIdleTimeoutMs/) });
+    expect(await refusal(clients[1]!.stage(ids[1]!, 0, []))).toMatchObject({ code: status.NOT_FOUND, details: expect.stringMatching(/cannot be staged to: dropped after/) });
+  });
+
+  it("belong to the client that staged them: another sees none of it, and one client holds at most importSessionsPerClientMax", async () => {
+    const { api, stored } = await city();
+    const platform = api.as('bulk-loader');
+    const { importId } = await platform.stage('', 0, rows(1, 10));
+    const other = api.as('other-platform');
+    for (const attempt of [other.get(importId), other.commit(importId, 10), other.abort(importId), other.stage(importId, 10, rows(11, 1))]) {
+      expect(await refusal(attempt)).toMatchObject({ code: status.NOT_FOUND, details: expect.stringMatching(/no import/) });
+    }
+    expect(stored()).toBe(0);
+    for (let i = 1; i < importSessionsPerClientMax; i++) await platform.stage('', 0, []);
+    expect(await refusal(platform.stage('', 0, []))).toMatchObject({ code: status.RESOURCE_EXHAUSTED, details: expect.stringMatching(/importSessionsPerClientMax 4/) });
+    expect((await other.stage('', 0, [])).importId).not.toBe('');
+    expect((await platform.commit(importId, 10)).report?.created).toBe(10);
   });
 
   it('cannot be kept alive past importLifetimeMsMax by restaging', async () => {

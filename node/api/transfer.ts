@@ -1,3 +1,4 @@
+import type { Caller } from '../access/guard.js';
 import { randomBytes } from 'node:crypto';
 import type { Provenance as ApiProvenance } from '../../gen/tongxing/api/v1/api.js';
 import {
@@ -185,24 +186,25 @@ export function transferService(c: ApiContext): ApiService {
     }
   }
 
-  async function stageImport(request: StageImportRequest): Promise<StageImportResponse> {
+  // A staged import is its client's: another client (even one with the same scopes) can neither see nor commit it.
+  async function stageImport(request: StageImportRequest, caller: Caller): Promise<StageImportResponse> {
     const kind = request.importId === '' || request.kind !== TransferKind.TRANSFER_KIND_UNSPECIFIED ? kindOf(request.kind) : undefined;
-    const id = request.importId === '' ? imports.start(kind!).id : request.importId;
-    const staged = imports.stage(id, request.items, request.firstRow, kind);
+    const id = request.importId === '' ? imports.start(kind!, caller.client).id : request.importId;
+    const staged = imports.stage(id, request.items, request.firstRow, kind, caller.client);
     return { importId: id, stagedRows: staged.import.rows, errors: staged.errors, expiresAtMs: BigInt(staged.expiresAtMs) };
   }
 
-  async function commitImport(request: CommitImportRequest): Promise<CommitImportResponse> {
+  async function commitImport(request: CommitImportRequest, caller: Caller): Promise<CommitImportResponse> {
     if (request.dryRun) {
-      const staged = imports.dryRun(request.importId);
+      const staged = imports.dryRun(request.importId, caller.client);
       if (request.rows !== staged.rows) throw new ValidationError('rows', `${request.rows}, but ${staged.rows} rows are staged`);
       return { report: await commit(staged, true) };
     }
-    return { report: await imports.commit(request.importId, request.rows, (staged) => commit(staged, false)) };
+    return { report: await imports.commit(request.importId, request.rows, (staged) => commit(staged, false), caller.client) };
   }
 
-  async function getImport(request: GetImportRequest): Promise<GetImportResponse> {
-    const status = imports.status(request.importId);
+  async function getImport(request: GetImportRequest, caller: Caller): Promise<GetImportResponse> {
+    const status = imports.status(request.importId, caller.client);
     return {
       state: status.state,
       stagedRows: status.rows,
@@ -213,8 +215,8 @@ export function transferService(c: ApiContext): ApiService {
     };
   }
 
-  async function abortImport(request: AbortImportRequest): Promise<AbortImportResponse> {
-    return { state: imports.abort(request.importId) };
+  async function abortImport(request: AbortImportRequest, caller: Caller): Promise<AbortImportResponse> {
+    return { state: imports.abort(request.importId, caller.client) };
   }
 
   async function exportRecords(request: ExportRecordsRequest): Promise<ExportRecordsResponse> {
