@@ -46,6 +46,9 @@ export const httpRequestBytesMax = 4 * apiRequestBytesMax;
 /** Time to receive one whole HTTP/JSON request: a platform on the internal network sends httpRequestBytesMax in well under a second, and a stalled sender holds a socket. */
 export const httpRequestTimeoutMs = 30_000;
 
+/** JSON objects and arrays nested in one HTTP/JSON request, the body counting as one: the deepest request in proto/ nests 6, and the transcoder recurses once per level, so deeper is refused (naming the field) long before the stack could overflow. */
+export const jsonNestingDepthMax = 32;
+
 /** A peer call's credential is accepted this long either side of its issue time: clock skew between city data centers, plus transit. */
 export const credentialAgeMsMax = 60_000;
 

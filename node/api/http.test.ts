@@ -3,11 +3,11 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type protobuf from 'protobufjs';
+import protobuf from 'protobufjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateKeyPair, nodeIdOf } from '../../federation/crypto/sm2.js';
 import { LimitError } from '../../federation/errors.js';
-import { apiRequestBytesMax, httpRequestBytesMax } from '../../federation/limits.js';
+import { apiRequestBytesMax, httpRequestBytesMax, jsonNestingDepthMax } from '../../federation/limits.js';
 import { Membership, type Member } from '../../federation/membership.js';
 import { Replica } from '../../federation/replica.js';
 import { MemoryStore } from '../../federation/store/memory.js';
@@ -240,6 +240,36 @@ describe('HTTP/JSON client API in front of a node', () => {
     expect((await call(server, `/v1/entities/${uscc}`)).body.found).toBe(false);
   });
 
+  it('refuses keys named like built-in object properties at any depth with 400 naming the field, by POST and by GET', async () => {
+    const { server } = await kunming();
+    const uscc = usccFor(8);
+    const body = JSON.stringify({ profile: profile(uscc) });
+    // Raw JSON text: a JS object literal would take "__proto__" as its prototype, not as a key.
+    const cases: Array<[string, string, string]> = [
+      ['/v1/EntityService/RegisterEntity', '{"constructor": 1}', 'constructor'],
+      ['/v1/EntityService/RegisterEntity', '{"__proto__": {"profile": {}}}', '__proto__'],
+      ['/v1/EntityService/RegisterEntity', body.replace('{"uscc"', '{"toString": "x", "uscc"'), 'profile.toString'],
+      ['/v1/EntityService/RegisterEntity', body.replace('{"uscc"', '{"__proto__": {"uscc": "x"}, "uscc"'), 'profile.__proto__'],
+      ['/v1/EntityService/RegisterEntity', body.replace('{"uscc"', '{"hasOwnProperty": null, "uscc"'), 'profile.hasOwnProperty'],
+      ['/v1/SanctionService/IssueSanction', JSON.stringify({ sanction: sanction('KM-8', uscc) }).replace('"subject":{', '"subject":{"valueOf":{},'), 'sanction.subject.valueOf'],
+      ['/v1/SanctionService/CheckSanctions', `{"uscc": "${uscc}", "isPrototypeOf": "a", "__defineGetter__": 1}`, 'isPrototypeOf'],
+    ];
+    for (const [path, raw, field] of cases) {
+      const answer = await call(server, path, { raw });
+      expect(answer.status, `${path} ${raw}`).toBe(400);
+      expect(answer.body, raw).toMatchObject({ code: 'INVALID_ARGUMENT', field, message: expect.stringContaining('unknown field') });
+    }
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'propertyIsEnumerable']) {
+      const answer = await call(server, `/v1/sanctions/check?uscc=${uscc}&${name}=1`);
+      expect(answer, name).toMatchObject({ status: 400, body: { code: 'INVALID_ARGUMENT', field: name, message: expect.stringContaining('unknown query parameter') } });
+      expect((await call(server, `/v1/entities/${uscc}?${name}=x`)).status, name).toBe(400);
+    }
+    // An enum value named like a property is not a value.
+    const role = await call(server, '/v1/EntityService/RegisterEntity', { body: { profile: { ...profile(uscc), roles: ['constructor'] } } });
+    expect(role).toMatchObject({ status: 400, body: { field: 'profile.roles[0]', message: expect.stringContaining('must be one of') } });
+    expect((await call(server, `/v1/entities/${uscc}`)).body.found).toBe(false);
+  });
+
   it('answers 404, 405 and 415 at the HTTP layer', async () => {
     const { server } = await kunming();
     expect(await call(server, '/v1/EntityService/Nope', { body: {} })).toMatchObject({ status: 404, body: { code: 'NOT_FOUND', message: expect.stringContaining('/openapi.json') } });
@@ -369,6 +399,7 @@ message Probe {
   }
   optional string maybe = 20;
   string json_named = 21 [json_name = "customName"];
+  Probe child = 22;
 }
 
 message CountRequest {
@@ -510,6 +541,88 @@ describe('proto3 JSON mapping', () => {
       expect(answer.status, JSON.stringify(body)).toBe(400);
       expect(answer.body, JSON.stringify(body)).toMatchObject({ code: 'INVALID_ARGUMENT', field, message: expect.stringContaining(reason) });
     }
+  });
+
+  it('refuses property-named fields and enum names at any depth; a map takes them as keys but refuses "__proto__"', async () => {
+    const server = await probe();
+    const echo = (raw: string) => call(server, '/v1/ProbeService/Echo', { raw });
+    const names = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__', '__lookupSetter__'];
+    for (const name of names) {
+      const key = JSON.stringify(name);
+      const cases: Array<[string, string]> = [
+        [`{${key}: 1}`, name],
+        [`{"inner": {${key}: "a"}}`, `inner.${name}`],
+        [`{"inners": [{"text": "a"}, {${key}: {}}]}`, `inners[1].${name}`],
+        [`{"byName": {"x": {${key}: null}}}`, `byName["x"].${name}`],
+        [`{"child": {"child": {"right": {${key}: []}}}}`, `child.child.right.${name}`],
+      ];
+      for (const [raw, field] of cases) {
+        const answer = await echo(raw);
+        expect(answer.status, raw).toBe(400);
+        expect(answer.body, raw).toMatchObject({ code: 'INVALID_ARGUMENT', field, message: expect.stringContaining('unknown field') });
+      }
+      const colour = await echo(`{"colour": ${key}}`);
+      expect(colour, name).toMatchObject({ status: 400, body: { field: 'colour', message: expect.stringContaining('must be one of COLOUR_UNSPECIFIED, COLOUR_RED') } });
+    }
+    // Map keys are data: named like properties, they are ordinary keys, and come back as sent...
+    const keyed = await echo('{"byName": {"constructor": {"text": "a"}, "toString": {"text": "b"}, "hasOwnProperty": {}}}');
+    expect(keyed.status, keyed.text).toBe(200);
+    expect(keyed.body.byName).toEqual({ constructor: { text: 'a' }, toString: { text: 'b' }, hasOwnProperty: { text: '' } });
+    // ...except "__proto__", which decoders building maps on plain objects would silently drop: refused.
+    const proto = await echo('{"byName": {"x": {}, "__proto__": {"text": "a"}}}');
+    expect(proto).toMatchObject({ status: 400, body: { code: 'INVALID_ARGUMENT', field: 'byName["__proto__"]' } });
+  });
+
+  it('refuses JSON nested deeper than jsonNestingDepthMax, naming the field, and deep values in scalar fields without recursing', async () => {
+    const server = await probe();
+    const echo = (raw: string) => call(server, '/v1/ProbeService/Echo', { raw });
+    const deep = 5_000;
+    const arrays = '['.repeat(deep) + ']'.repeat(deep);
+    const objects = '{"a":'.repeat(deep) + '1' + '}'.repeat(deep);
+    for (const [raw, field] of [
+      [`{"text": ${arrays}}`, 'text'],
+      [`{"text": ${objects}}`, 'text'],
+      [`{"inner": {"text": ${objects}}}`, 'inner.text'],
+      [`{"signed64": ${objects}}`, 'signed64'],
+      [`{"blob": ${objects}}`, 'blob'],
+      [`{"colour": ${objects}}`, 'colour'],
+      [`{"numbers": [${objects}]}`, 'numbers[0]'],
+      [`{"byNumber": {"1": ${objects}}}`, 'byNumber["1"]'],
+    ] as const) {
+      const answer = await echo(raw);
+      expect(answer.status, `${field} ${answer.text}`).toBe(400);
+      expect(answer.body, field).toMatchObject({ code: 'INVALID_ARGUMENT', field, message: expect.stringMatching(/^[^ ]+: must be .*, not an? (array|object)$/) });
+    }
+    // Messages inside messages: refused where the depth passes the limit, before reading further.
+    const nested = (levels: number) => '{"child":'.repeat(levels) + '{}' + '}'.repeat(levels);
+    const within = await echo(nested(jsonNestingDepthMax - 1));
+    expect(within.status, within.text).toBe(200);
+    const beyond = await echo(nested(jsonNestingDepthMax));
+    expect(beyond).toMatchObject({ status: 400, body: { code: 'INVALID_ARGUMENT', field: Array(jsonNestingDepthMax).fill('child').join('.'), message: expect.stringContaining('jsonNestingDepthMax') } });
+    expect((await echo(nested(deep))).body).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(`nested deeper than ${jsonNestingDepthMax}`) });
+    const listed = '{"inners": [{"text": "a"}], "child": '.repeat(deep) + '{}' + '}'.repeat(deep);
+    expect((await echo(listed)).status).toBe(400);
+  });
+
+  it('allows every request in proto/ its deepest nesting within jsonNestingDepthMax', () => {
+    const root = loadProtos(protoDirectory());
+    root.resolveAll();
+    // Containers (objects, arrays, maps) a request of `type` can nest, counting its own object; Infinity when recursive.
+    const depthOf = (type: protobuf.Type, visiting: ReadonlySet<protobuf.Type>): number => {
+      if (visiting.has(type)) return Infinity;
+      const inside = new Set([...visiting, type]);
+      return 1 + Math.max(0, ...type.fieldsArray.map((f) => (f.repeated || f.map ? 1 : 0) + (f.resolvedType instanceof protobuf.Type ? depthOf(f.resolvedType, inside) : 0)));
+    };
+    const requests: protobuf.Type[] = [];
+    const walk = (namespace: protobuf.NamespaceBase): void => {
+      for (const item of namespace.nestedArray) {
+        if (item instanceof protobuf.Service) requests.push(...item.methodsArray.map((m) => root.lookupType(m.requestType)));
+        else if (item instanceof protobuf.Namespace) walk(item);
+      }
+    };
+    walk(root);
+    expect(requests.length).toBeGreaterThan(10);
+    for (const type of requests) expect(depthOf(type, new Set()), type.fullName).toBeLessThan(jsonNestingDepthMax);
   });
 
   it('streams server-streaming methods as NDJSON, an error after the start as a last line', async () => {

@@ -4,7 +4,7 @@ import type { TLSSocket } from 'node:tls';
 import { status } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { TongxingError, ValidationError } from '../../federation/errors.js';
-import { apiRequestBytesMax, apiShutdownGraceMs, httpRequestBytesMax, httpRequestTimeoutMs } from '../../federation/limits.js';
+import { apiRequestBytesMax, apiShutdownGraceMs, httpRequestBytesMax, httpRequestTimeoutMs, jsonNestingDepthMax } from '../../federation/limits.js';
 import {
   apiMethods,
   jsonName,
@@ -125,10 +125,37 @@ function refusalOf(error: unknown): { httpStatus: number; body: ErrorBody; heade
 // base64url; enums by name (or number). Writing emits every field that has no
 // presence (defaults included, so `found: false` is visible), and messages and
 // oneof members only when set.
+//
+// The JSON is hostile: its keys are looked up in Maps or with Object.hasOwn,
+// never as properties of a plain object (a key "constructor" or "__proto__"
+// would find Object.prototype's), and what is built from it has no prototype.
+// Reading recurses only through messages and stops at jsonNestingDepthMax;
+// a deep value where a scalar belongs is refused without looking inside it.
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-const describeJson = (value: unknown) => (value === null ? 'null' : Array.isArray(value) ? 'an array' : `${typeof value} ${JSON.stringify(value)}`.slice(0, 80));
+/** A JSON value for an error message, in constant depth: scalars shown (strings cut to 60 characters), objects and arrays only named. */
+function describeJson(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'string') return `string ${JSON.stringify(value.slice(0, 60))}${value.length > 60 ? '...' : ''}`;
+  return `${typeof value} ${String(value)}`;
+}
+
+/** A message's fields by JSON key: the lowerCamel (or json_name) and the proto name, which wins a clash. Built once per type. */
+const fieldsByKey = new WeakMap<protobuf.Type, ReadonlyMap<string, protobuf.Field>>();
+function fieldOf(type: protobuf.Type, key: string): protobuf.Field | undefined {
+  let fields = fieldsByKey.get(type);
+  if (fields === undefined) {
+    fields = new Map([...type.fieldsArray.map((f) => [jsonName(f), f] as const), ...type.fieldsArray.map((f) => [f.name, f] as const)]);
+    fieldsByKey.set(type, fields);
+  }
+  return fields.get(key);
+}
+
+/** An object with no prototype, for values built from request JSON: every key, whatever its name, is its own property. */
+const bare = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
 
 const integerRanges: Readonly<Record<string, readonly [bigint, bigint]>> = {
   int32: [-(2n ** 31n), 2n ** 31n - 1n],
@@ -160,11 +187,12 @@ function readInteger(type: string, value: unknown, field: string): number | { lo
   return { low: Number(BigInt.asUintN(32, n)), high: Number(BigInt.asUintN(32, n >> 32n)), unsigned: min === 0n };
 }
 
-function readScalar(field: protobuf.FieldBase, value: unknown, path: string, type = field.type): unknown {
-  const resolved = field.resolvedType;
-  if (resolved instanceof protobuf.Type) return readMessage(resolved, value, path);
+/** `depth`: JSON objects and arrays around `value`, counting its own. */
+function readScalar(field: protobuf.FieldBase, value: unknown, path: string, depth: number): unknown {
+  const { resolvedType: resolved, type } = field;
+  if (resolved instanceof protobuf.Type) return readMessage(resolved, value, path, depth);
   if (resolved instanceof protobuf.Enum) {
-    if (typeof value === 'string' && value in resolved.values) return resolved.values[value];
+    if (typeof value === 'string' && Object.hasOwn(resolved.values, value)) return resolved.values[value];
     if (typeof value === 'number' && Number.isInteger(value) && Math.abs(value) < 2 ** 31) return value;
     throw new ValidationError(path, `must be one of ${Object.keys(resolved.values).join(', ')}, not ${describeJson(value)}`);
   }
@@ -192,16 +220,19 @@ function readScalar(field: protobuf.FieldBase, value: unknown, path: string, typ
   }
 }
 
-function readField(field: protobuf.FieldBase, value: unknown, path: string): unknown {
+/** `depth` as for readScalar. */
+function readField(field: protobuf.FieldBase, value: unknown, path: string, depth: number): unknown {
   if (field instanceof protobuf.MapField) {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationError(path, `must be a JSON object (a map), not ${describeJson(value)}`);
-    const map: Record<string, unknown> = {};
+    const map = bare<unknown>();
     for (const [key, item] of Object.entries(value)) {
       const at = `${path}[${JSON.stringify(key)}]`;
+      // Our map has no prototype, but the handler's decoder builds its maps on plain objects, where this key would be lost.
+      if (key === '__proto__') throw new ValidationError(at, 'map key "__proto__" is refused (it names the prototype of a JavaScript object, not a key)');
       if (field.keyType === 'bool' && key !== 'true' && key !== 'false') throw new ValidationError(at, 'map key must be true or false');
       if (field.keyType !== 'string' && field.keyType !== 'bool') readInteger(field.keyType, key, at);
       if (item === null) throw new ValidationError(at, 'must not be null');
-      map[key] = readScalar(field, item, at);
+      map[key] = readScalar(field, item, at, depth + 1);
     }
     return map;
   }
@@ -209,24 +240,29 @@ function readField(field: protobuf.FieldBase, value: unknown, path: string): unk
     if (!Array.isArray(value)) throw new ValidationError(path, `must be a JSON array, not ${describeJson(value)}`);
     return value.map((item, i) => {
       if (item === null) throw new ValidationError(`${path}[${i}]`, 'must not be null');
-      return readScalar(field, item, `${path}[${i}]`);
+      return readScalar(field, item, `${path}[${i}]`, depth + 1);
     });
   }
-  return readScalar(field, value, path);
+  return readScalar(field, value, path, depth);
 }
 
-/** proto3 JSON to the plain object protobufjs encodes for `type`; throws ValidationError naming the field (dotted JSON path). */
-function readMessage(type: protobuf.Type, value: unknown, path: string): Record<string, unknown> {
+/**
+ * proto3 JSON to the object protobufjs encodes for `type`; throws ValidationError naming the field (dotted JSON path).
+ * `depth`: JSON objects and arrays around `value`, counting its own (1 for the request body); past jsonNestingDepthMax
+ * it is refused before anything inside is read, so the recursion is bounded whatever the request.
+ */
+function readMessage(type: protobuf.Type, value: unknown, path: string, depth: number): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     if (path === '') throw new HttpRefusal(400, status.INVALID_ARGUMENT, `request body must be a JSON object, not ${describeJson(value)}`);
     throw new ValidationError(path, `must be a JSON object, not ${describeJson(value)}`);
   }
+  if (depth > jsonNestingDepthMax) throw new ValidationError(path, `nested deeper than ${jsonNestingDepthMax} JSON objects and arrays (jsonNestingDepthMax)`);
   const at = (name: string) => (path === '' ? name : `${path}.${name}`);
-  const message: Record<string, unknown> = {};
+  const message = bare<unknown>();
   const seen = new Set<protobuf.FieldBase>();
   const oneofSet = new Map<string, string>();
   for (const [key, item] of Object.entries(value)) {
-    const field = type.fields[key] ?? type.fieldsArray.find((f) => jsonName(f) === key);
+    const field = fieldOf(type, key);
     if (!field) throw new ValidationError(at(key), `unknown field of ${type.name}`);
     const name = jsonName(field);
     if (seen.has(field)) throw new ValidationError(at(name), `given twice (as ${field.name} and ${name})`);
@@ -237,7 +273,7 @@ function readMessage(type: protobuf.Type, value: unknown, path: string): Record<
       if (other !== undefined) throw new ValidationError(at(name), `set only one of ${other} and ${name} (oneof ${field.partOf.name})`);
       oneofSet.set(field.partOf.name, name);
     }
-    message[field.name] = readField(field, item, at(name));
+    message[field.name] = readField(field, item, at(name), depth + 1);
   }
   return message;
 }
@@ -269,13 +305,13 @@ function defaultOf(field: protobuf.FieldBase): Json {
 
 /** A decoded protobufjs message as proto3 JSON. */
 function writeMessage(type: protobuf.Type, message: Record<string, unknown>): { [key: string]: Json } {
-  const out: { [key: string]: Json } = {};
+  const out = bare<Json>();
   for (const field of type.fieldsArray) {
     const present = Object.hasOwn(message, field.name) && message[field.name] !== null && message[field.name] !== undefined;
     const value = message[field.name];
     const name = jsonName(field);
     if (field instanceof protobuf.MapField) {
-      const map: { [key: string]: Json } = {};
+      const map = bare<Json>();
       const unsigned = field.keyType.startsWith('u') || field.keyType.startsWith('fixed');
       for (const [key, item] of Object.entries((present ? value : {}) as Record<string, unknown>)) {
         map[is64(field.keyType) ? protobuf.util.LongBits.fromHash(key).toLong(unsigned).toString() : key] = writeScalar(field, item);
@@ -372,12 +408,12 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
 function queryJson(route: GetRoute, match: RegExpExecArray, query: URLSearchParams): Record<string, unknown> {
   const allowed = queryFields(route.method.request);
   const fields = new Map(allowed.flatMap((f) => [[jsonName(f), f] as const, [f.name, f] as const]));
-  const json: Record<string, unknown> = {};
+  const json = bare<unknown>(); // read by readMessage like a body; query names are looked up in `fields`, a Map
   const set = (name: string, text: string) => {
     const field = fields.get(name);
     if (!field) throw new ValidationError(name, `unknown query parameter; known: ${allowed.map(jsonName).join(', ') || 'none'}`);
     const key = jsonName(field);
-    if (key in json) throw new ValidationError(key, 'given twice');
+    if (Object.hasOwn(json, key)) throw new ValidationError(key, 'given twice');
     json[key] = field.type === 'bool' && (text === 'true' || text === 'false') ? text === 'true' : text;
   };
   route.parameters.forEach((name, i) => {
@@ -395,7 +431,7 @@ function queryJson(route: GetRoute, match: RegExpExecArray, query: URLSearchPara
 
 /** The request a handler's definition decodes, from proto3 JSON, and its binary encoding (what an approver signs). */
 function requestOf(method: ApiMethod, json: unknown): { request: unknown; binary: Buffer } {
-  const binary = Buffer.from(method.request.encode(readMessage(method.request, json, '')).finish());
+  const binary = Buffer.from(method.request.encode(readMessage(method.request, json, '', 1)).finish());
   if (binary.length > apiRequestBytesMax) {
     throw new HttpRefusal(413, status.RESOURCE_EXHAUSTED, `request is ${binary.length} bytes encoded; at most ${apiRequestBytesMax} (apiRequestBytesMax)`);
   }
