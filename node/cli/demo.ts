@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Verdict } from '../../gen/tongxing/api/v1/api.js';
 import { AuditVerdict } from '../../gen/tongxing/api/v1/experts.js';
 import { LoginOutcome } from '../../gen/tongxing/api/v1/certificates.js';
@@ -137,7 +140,13 @@ const demo: Command = {
 
     say(`Starting ${count} city nodes on 127.0.0.1, each its own process with its own LevelDB, SM2 key and gossip peer...`);
     const ca = demoCa();
-    const alliance = await startLocalAlliance({ cities: count, beaconIntervalMs: 1000, trustedCaRoots: [ca.root] });
+    // The demo's nodes publish their admin credentials where this process finds them, not in the user's ~/.tongxing.
+    const home = process.env.TONGXING_HOME ? undefined : mkdtempSync(join(tmpdir(), 'tongxing-demo-home-'));
+    if (home) process.env.TONGXING_HOME = home;
+    const alliance = await startLocalAlliance({ cities: count, beaconIntervalMs: 1000, trustedCaRoots: [ca.root] }).catch((error: unknown) => {
+      if (home) rmSync(home, { recursive: true, force: true });
+      throw error;
+    });
     const apis: ApiClient[] = [];
     try {
       const cities = alliance.cities.map((c) => c.city);
@@ -202,6 +211,7 @@ const demo: Command = {
     } finally {
       for (const api of apis) api.close();
       await alliance.stop();
+      if (home) rmSync(home, { recursive: true, force: true });
       say('All nodes stopped.');
     }
   },
