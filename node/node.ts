@@ -183,15 +183,6 @@ export async function startNode(config: NodeConfig, baseLog: Logger = silentLogg
       { replica, members, allianceId: alliance.allianceId, clock: wallClock, tls, addServices: (server, verifier) => addEvaluationPeerService(server, { desk, verifier }) },
     );
     cleanup.push(() => peerServer.stop());
-    // One set of service instances behind gRPC and HTTP/JSON: what a service keeps (its KeyedSerial, challenges) is shared.
-    const services: ApiService[] = apiServices(apiContext(
-      { replica, clock: wallClock, freshnessBudgetMs, city, allianceId: alliance.allianceId, startedAtMs: Date.now(), genesis: alliance.genesis,
-        evaluation: { desk, leaseClient: leases },
-        signer: { get publicKey() { return currentKey.publicKey; }, sign: (message) => keyPairSigner(currentKey).sign(message) },
-        // The replica's policy object changes with each epoch: always ask the current one.
-        policy: { refusal: (...args) => replica.policy.refusal(...args), trustedRoots: (hlc) => replica.policy.trustedRoots(hlc) },
-        operations: nodeOperations({ store, telemetry, allianceId: alliance.allianceId, nodeId, nodeKey: () => members.get(nodeId)?.publicKey, members: () => members.size, antiEntropyIntervalMs: config.antiEntropyIntervalMs, nowMs: Date.now }) },
-    ));
     const access = await openAccess({
       dataDir: config.dataDir,
       names: config.apiNames,
@@ -200,6 +191,16 @@ export async function startNode(config: NodeConfig, baseLog: Logger = silentLogg
       outcomeOf: (error) => grpcStatus[statusOf(error).code],
       onAuditError: (error) => log.error(errorFields(error), 'audit trail: a refusal could not be recorded'),
     });
+    // One set of service instances behind gRPC and HTTP/JSON: what a service keeps (its KeyedSerial, challenges) is shared.
+    const services: ApiService[] = apiServices(apiContext(
+      { replica, clock: wallClock, freshnessBudgetMs, city, allianceId: alliance.allianceId, startedAtMs: Date.now(), genesis: alliance.genesis,
+        evaluation: { desk, leaseClient: leases },
+        signer: { get publicKey() { return currentKey.publicKey; }, sign: (message) => keyPairSigner(currentKey).sign(message) },
+        // The replica's policy object changes with each epoch: always ask the current one.
+        policy: { refusal: (...args) => replica.policy.refusal(...args), trustedRoots: (hlc) => replica.policy.trustedRoots(hlc) },
+        operations: nodeOperations({ store, telemetry, allianceId: alliance.allianceId, nodeId, nodeKey: () => members.get(nodeId)?.publicKey, members: () => members.size, antiEntropyIntervalMs: config.antiEntropyIntervalMs, nowMs: Date.now,
+          localFiles: () => access.guard.audit.files().map((f) => ({ name: `audit/${f.name}`, path: f.path, bytes: f.bytes })) }) },
+    ));
     services.push(accessService(access.guard));
     const { guard, tls: apiTls } = access;
     const apiServer = await startApiServer({ listen: config.apiListen, guard, tls: apiTls }, services);

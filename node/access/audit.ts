@@ -102,6 +102,14 @@ export class AuditTrail {
       .sort((a, b) => Number(rotatedPattern.exec(a)![1]) - Number(rotatedPattern.exec(b)![1]));
   }
 
+  /** The trail's files, oldest first, with their size now (a backup copies that much of each: the current one only grows). */
+  files(): Array<{ name: string; path: string; bytes: number }> {
+    return [...this.#rotated(), currentName]
+      .map((name) => ({ name, path: join(this.#directory, name) }))
+      .filter((f) => existsSync(f.path))
+      .map((f) => ({ ...f, bytes: statSync(f.path).size }));
+  }
+
   /** Matching records, oldest first, at most `limit` (auditReadRecordsMax); `truncated` when more matched. */
   read(query: AuditQuery = {}): { records: AuditRecord[]; truncated: boolean } {
     const limit = Math.min(query.limit || auditReadRecordsMax, auditReadRecordsMax);

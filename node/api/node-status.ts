@@ -1,6 +1,6 @@
 import { NodeServiceService, type BackupRequest, type BackupResponse, type GetStatusResponse } from '../../gen/tongxing/api/v1/api.js';
 import { linkIdleExpectedGaps, linkIdleMsMin } from '../../federation/limits.js';
-import { backupStream, privateBackupAllowed } from '../store/backup.js';
+import { backupStream, privateBackupAllowed, type LocalFile } from '../store/backup.js';
 import type { LevelSnapshot } from '../store/level.js';
 import type { MemberSync, Telemetry } from '../telemetry.js';
 import { PreconditionError, type ApiContext, type ApiService } from './service.js';
@@ -43,6 +43,8 @@ export interface NodeOperationsInit {
   readonly members: () => number;
   readonly antiEntropyIntervalMs: number;
   readonly nowMs: () => number;
+  /** Data-directory files a private backup carries (the audit trail). */
+  readonly localFiles?: () => readonly LocalFile[];
 }
 
 /** The operations of a node from its store and telemetry. */
@@ -53,7 +55,7 @@ export function nodeOperations(init: NodeOperationsInit): NodeOperations {
     storeBytes: () => init.store.diskBytes(),
     backup: (request) => {
       const includePrivate = privateBackupAllowed(request, { allianceId: init.allianceId, nodeId: init.nodeId, nodeKey: init.nodeKey(), nowMs: init.nowMs() });
-      return backupStream(init.store.snapshot(), { includePrivate, allianceId: init.allianceId, nodeId: init.nodeId, nowMs: init.nowMs, proofsMax: init.members() });
+      return backupStream(init.store.snapshot(), { includePrivate, allianceId: init.allianceId, nodeId: init.nodeId, nowMs: init.nowMs, proofsMax: init.members(), localFiles: init.localFiles });
     },
     linkTimeoutMs: () => linkTimeoutMs(init.antiEntropyIntervalMs, init.members()),
   };

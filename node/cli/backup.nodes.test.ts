@@ -132,6 +132,9 @@ describe('tongxing backup and restore', () => {
     expect(restored.code, restored.stderr).toBe(0);
     expect(restored.stdout).toMatch(new RegExp(`restored ${summary.entries} entries in 2 logs, 0 equivocation proofs, from the backup of Kunming`));
     expect(restored.stderr).toMatch(/verify .*verified/);
+    // The audit trail came along with the private state: Kunming's registrations, by its admin credential.
+    const audited = readFileSync(join(restoredDir, 'audit', 'audit.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(audited.filter((r) => r.method === 'tongxing.api.v1.EntityService/RegisterEntity' && r.client === 'admin' && r.outcome === 'ok').length).toBeGreaterThanOrEqual(40);
     // The data directory is not empty now: a second restore needs --force.
     expect((await run('restore', '--in', file, '--config', kunmingFiles.configFile, '--data-dir', restoredDir)).code).toBe(2);
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { appendFile, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 import { Level } from 'level';
 import { BackupResponse, type BackupHeader, type BackupRequest } from '../../gen/tongxing/api/v1/api.js';
@@ -48,6 +48,26 @@ const proofStateKey = (author: string): string => `proof/${author}`;
 const viewsRebuildStateKey = 'meta/views-rebuild';
 /** Node-local primary data in the store's derived-state space (node/store/expert-private.ts). */
 const privateStatePrefix = 'private/';
+/**
+ * Node-local files that travel with the private state (the audit trail): keys
+ * private/~files/NAME/CHUNK, after every key of the store ('~' sorts last),
+ * CHUNK a zero-padded index of localFileChunkBytes pieces. Restored as files
+ * into the data directory, and only names localFileNamePattern allows: the
+ * private state is not signed, so a backup must not name where to write.
+ */
+const localFilePrefix = `${privateStatePrefix}~files/`;
+const localFileChunkBytes = 1024 * 1024;
+const localFileNamePattern = /^audit\/audit(-\d+)?\.jsonl$/;
+
+/** A file in the data directory to back up with the private state: `bytes` of it, from the start. */
+export interface LocalFile {
+  /** Relative to the data directory, e.g. audit/audit.jsonl. */
+  readonly name: string;
+  readonly path: string;
+  readonly bytes: number;
+}
+
+const localFileKey = (name: string, chunk: number) => `${localFilePrefix}${name}/${String(chunk).padStart(6, '0')}`;
 
 /** A backup that cannot be restored (or was not received whole): damaged, tampered with, or not for this alliance. Nothing was written. */
 export class BackupError extends TongxingError {
@@ -106,6 +126,8 @@ export interface BackupStreamInit {
   readonly proofsMax: number;
   /** Largest message; default backupMessageBytesMax. */
   readonly messageBytesMax?: number;
+  /** Files that go with the private state (the audit trail), when it is included. */
+  readonly localFiles?: () => readonly LocalFile[];
 }
 
 /** Length-delimited field overhead in protobuf: the tag byte and the length varint. */
@@ -125,7 +147,9 @@ export async function* backupStream(snapshot: LevelSnapshot, init: BackupStreamI
   try {
     const logs = await snapshot.logs();
     const proofs = await snapshot.stateRange('proof/', init.proofsMax);
-    const privateStates = init.includePrivate ? await snapshot.stateCount(privateStatePrefix) : 0;
+    const files = init.includePrivate ? (init.localFiles?.() ?? []) : [];
+    const fileChunks = files.reduce((sum, f) => sum + Math.ceil(f.bytes / localFileChunkBytes), 0);
+    const privateStates = init.includePrivate ? (await snapshot.stateCount(privateStatePrefix)) + fileChunks : 0;
     const header: BackupHeader = {
       formatVersion: backupFormatVersion,
       allianceId: asBuffer(init.allianceId),
@@ -164,8 +188,22 @@ export async function* backupStream(snapshot: LevelSnapshot, init: BackupStreamI
     for (const [, bytes] of proofs) yield { part: { $case: 'proof', value: EquivocationProof.decode(bytes) } };
     let states = 0;
     for await (const [key, value] of init.includePrivate ? snapshot.state(privateStatePrefix) : []) {
-      if (++states > privateStates) break; // the count was taken from the same snapshot: cannot happen
+      if (++states > privateStates - fileChunks) break; // the count was taken from the same snapshot: cannot happen
       yield { part: { $case: 'privateState', value: { key, value: asBuffer(value) } } };
+    }
+    for (const file of [...files].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const handle = await open(file.path, 'r');
+      try {
+        for (let chunk = 0; chunk * localFileChunkBytes < file.bytes; chunk++) {
+          const length = Math.min(localFileChunkBytes, file.bytes - chunk * localFileChunkBytes);
+          const buffer = Buffer.alloc(length);
+          const { bytesRead } = await handle.read(buffer, 0, length, chunk * localFileChunkBytes);
+          if (bytesRead !== length) throw new BackupError(`${file.name} shrank while it was backed up`);
+          yield { part: { $case: 'privateState', value: { key: localFileKey(file.name, chunk), value: buffer } } };
+        }
+      } finally {
+        await handle.close();
+      }
     }
     yield { part: { $case: 'trailer', value: { chunks: BigInt(chunks), entries: BigInt(entries) } } };
   } finally {
@@ -631,6 +669,9 @@ export async function restoreBackup(init: RestoreInit): Promise<RestoreSummary> 
   await mkdir(init.dataDir, { recursive: true });
   const building = join(init.dataDir, `store.restoring-${randomBytes(4).toString('hex')}`);
   let store: LevelStore | undefined = await LevelStore.open(building, { sync: false });
+  // Local files (the audit trail) are written beside the new store and moved in with it.
+  const filesDirectory = join(init.dataDir, `files.restoring-${randomBytes(4).toString('hex')}`);
+  const restoredFiles = new Set<string>();
   try {
     let header: BackupHeader | undefined;
     let total = 0;
@@ -653,6 +694,15 @@ export async function restoreBackup(init: RestoreInit): Promise<RestoreSummary> 
         own ??= init.isOwnBackup?.(toHex(header!.nodeId), trust) ?? false;
         if (!own) {
           privateStates.skipped++;
+          continue;
+        }
+        if (item.key.startsWith(localFilePrefix)) {
+          const name = item.key.slice(localFilePrefix.length).replace(/\/\d{6}$/, '');
+          if (!localFileNamePattern.test(name)) throw new BackupError(`the backup holds a local file named ${JSON.stringify(name.slice(0, 80))}: only the audit trail's files are restored`);
+          await mkdir(join(filesDirectory, dirname(name)), { recursive: true });
+          await appendFile(join(filesDirectory, name), item.value, { mode: 0o600 });
+          restoredFiles.add(name);
+          privateStates.restored++;
           continue;
         }
         privateBatch.push({ key: item.key, value: item.value });
@@ -685,10 +735,17 @@ export async function restoreBackup(init: RestoreInit): Promise<RestoreSummary> 
     } else {
       await rename(building, storeDirectory);
     }
+    // The audit trail as it was backed up replaces the one here (a restore into a used directory is --force).
+    for (const directory of new Set([...restoredFiles].map((name) => dirname(name)))) {
+      await rm(join(init.dataDir, directory), { recursive: true, force: true });
+      await rename(join(filesDirectory, directory), join(init.dataDir, directory));
+    }
+    await rm(filesDirectory, { recursive: true, force: true });
     return { header: header!, entries: done, chunks, proofs: proofs.length, privateStates, storeDirectory, trust };
   } catch (error) {
     await store?.close().catch(() => undefined);
     await rm(building, { recursive: true, force: true });
+    await rm(filesDirectory, { recursive: true, force: true });
     throw error;
   }
 }
