@@ -9,7 +9,10 @@ import { RevocationReason } from '../gen/tongxing/records/v1/records.js';
 import { certificateOutcome, checkCertificateRecord, checkCrlRecord, parseSm2Certificate, serialNumberKey } from './certificates.js';
 import { parseCrl } from './crypto/crl.js';
 import { crlDer, opensslCrl, tampered } from './crypto/testing/crl.js';
-import { createOpensslPki, makeTempDir, openssl, type IssuedCertificate, type OpensslPki } from './crypto/testing/openssl.js';
+import { issueCertificate, type IssueInput } from './crypto/issue.js';
+import { toPem } from './crypto/pem.js';
+import { generateKeyPair } from './crypto/sm2.js';
+import { createOpensslPki, makeTempDir, openssl, opensslVerifyLink, type IssuedCertificate, type OpensslPki } from './crypto/testing/openssl.js';
 import { parseCertificate } from './crypto/x509.js';
 import { hlcPack } from './log/hlc.js';
 import { validateRecord } from './records/validate.js';
@@ -187,12 +190,14 @@ describe('serial numbers', () => {
     expect(parsed.serialNumber).toBe('0f01');
     expect(serialNumberKey(parsed.serialNumber)).toBe('f01');
 
-    const revoke = certificateRevocation(parsed.issuerNameHash, 'f01', nowMs + 1);
+    // Issued just now: recorded from now on (a record before its notBefore is refused).
+    const recordedMs = Date.now();
+    const revoke = certificateRevocation(parsed.issuerNameHash, 'f01', recordedMs + 1);
     validateRecord(revoke);
-    const state = await applyAll([entry(authors[0], 1, nowMs, certificateRecord(der, { uscc }, [intermediateDer])), entry(authors[1], 1, nowMs + 1, revoke)], trusting(() => [rootDer]));
+    const state = await applyAll([entry(authors[0], 1, recordedMs, certificateRecord(der, { uscc }, [intermediateDer])), entry(authors[1], 1, recordedMs + 1, revoke)], trusting(() => [rootDer]));
     const found = resolved(state, parsed.issuerNameHash, 'f01');
     expect(found.recording?.facts.serialNumber).toBe('f01');
-    expect(certificateOutcome(standingOf(found), nowMs + 2).outcome).toBe('revoked');
+    expect(certificateOutcome(standingOf(found), recordedMs + 2).outcome).toBe('revoked');
     expect(serialNumberKey('0')).toBe('0');
     expect(serialNumberKey('000')).toBe('0');
   });
@@ -260,5 +265,82 @@ describe('CRL import: signed by a CA chained to a trusted root', () => {
     const noCrlSign = certificateRevocationList(crlDer(signingOnly), [der(pki.caWithoutKeyCertSign)]).kind!;
     if (noCrlSign.$case !== 'certificateRevocationList') throw new Error('a CRL record');
     expect(checkCrlRecord(noCrlSign.value, [rootDer])).toMatchObject({ refusal: 'untrusted-ca', message: expect.stringMatching(/lacks cRLSign/) });
+  });
+});
+
+// RFC 5280 4.2.1.3 (keyUsage), 4.2.1.9 (basicConstraints), 4.2.1.12 (extKeyUsage): a
+// certificate recorded for a holder signs logins, so it must be allowed to. The three
+// certificates of issue 12, made in-process (issue.ts); OpenSSL, an independent reading of
+// the same rules, refuses each with `verify -purpose sslclient`, and so do the views.
+describe('recording and login: only certificates allowed to sign a login', () => {
+  const dayMs = 86_400_000;
+  const caKey = generateKeyPair();
+  const caName = { commonName: 'Usage Test Root CA' };
+  let usageRootDer: Uint8Array;
+  let usageRootFile: string;
+  const leafOf = (serialNumber: bigint, edit: Partial<IssueInput> = {}): Uint8Array => {
+    const key = generateKeyPair();
+    const input: IssueInput = { subject: { commonName: `leaf-${serialNumber}` }, publicKey: key.publicKey, issuer: { name: caName, keyPair: caKey }, serialNumber, notBefore: new Date(nowMs - dayMs), notAfter: new Date(nowMs + 30 * dayMs), ...edit };
+    return new Uint8Array(issueCertificate(input));
+  };
+  const fileOf = (name: string, certificate: Uint8Array) => pki.dir.write(`${name}.pem`, toPem('CERTIFICATE', certificate));
+  const recordOf = (certificate: Uint8Array) => {
+    const kind = certificateRecord(certificate, { uscc }).kind!;
+    if (kind.$case !== 'certificateRecord') throw new Error('a certificate record');
+    return kind.value;
+  };
+  const misused: Array<[string, Partial<IssueInput>, RegExp]> = [
+    ['a keyEncipherment-only leaf', { keyUsage: ['keyEncipherment'] }, /keyUsage \(keyEncipherment\) lacks digitalSignature.*\(RFC 5280 4\.2\.1\.3\)/],
+    ['a leaf whose critical EKU allows only serverAuth', { extendedKeyUsage: { purposes: ['1.3.6.1.5.5.7.3.1'], critical: true } }, /extendedKeyUsage \(serverAuth\) allows neither clientAuth nor anyExtendedKeyUsage.*\(RFC 5280 4\.2\.1\.12\)/],
+    ['a CA certificate (basicConstraints CA:TRUE, keyCertSign only)', { ca: true, keyUsage: ['keyCertSign'] }, /is a CA certificate \(basicConstraints CA:TRUE\).*\(RFC 5280 4\.2\.1\.9\)/],
+  ];
+
+  beforeAll(() => {
+    usageRootDer = new Uint8Array(issueCertificate({ subject: caName, publicKey: caKey.publicKey, issuer: { name: caName, keyPair: caKey }, serialNumber: 1n, notBefore: new Date(nowMs - dayMs), notAfter: new Date(nowMs + 3650 * dayMs), ca: true }));
+    usageRootFile = fileOf('usage-root', usageRootDer);
+  });
+
+  it('records and logs in with a digitalSignature leaf, which openssl -purpose sslclient accepts too', async () => {
+    const good = leafOf(2n, { extendedKeyUsage: { purposes: ['1.3.6.1.5.5.7.3.2'], critical: true } });
+    expect(opensslVerifyLink(usageRootFile, fileOf('usage-good', good), { purpose: 'sslclient' })).toBe('OK');
+    expect(checkCertificateRecord(recordOf(good), [usageRootDer], nowMs)).toHaveProperty('ok');
+  });
+
+  it.each(misused)('refuses %s at recording and at login, as openssl -purpose sslclient does', async (name, edit, rule) => {
+    const certificate = leafOf(BigInt(10 + misused.findIndex(([n]) => n === name)), edit);
+    const file = fileOf(`usage-${name.replace(/\W+/g, '-')}`, certificate);
+    // OpenSSL: the chain is fine, the purpose is not.
+    expect(opensslVerifyLink(usageRootFile, file)).toBe('OK');
+    expect(opensslVerifyLink(usageRootFile, file, { purpose: 'sslclient' })).toMatch(/unsuitable certificate purpose/);
+
+    // Recording (the API's check and the views' rule are this one function).
+    expect(checkCertificateRecord(recordOf(certificate), [usageRootDer], nowMs)).toMatchObject({ refusal: 'usage-not-allowed', message: expect.stringMatching(rule) });
+    // Written past the API's check, the views refuse it; a login then answers why.
+    const state = await applyAll([entry(authors[0], 1, nowMs, certificateRecord(certificate, { uscc }))], trusting(() => [usageRootDer]));
+    expect(decodeView<{ reason: string }>(state.get(rejectionKey(authors[0], 1)))?.reason).toMatch(rule);
+    const parsed = parseCertificate(certificate);
+    const found = resolved(state, parsed.issuerNameHash, serialNumberKey(parsed.serialNumber));
+    expect(found.recording).toBeUndefined();
+    expect(certificateOutcome(standingOf(found), nowMs)).toMatchObject({ outcome: 'not-recorded', detail: expect.stringMatching(rule) });
+  });
+
+  it('refuses to record a certificate not yet valid, as `verify` answers at that time; from its notBefore on it records', () => {
+    const notBeforeMs = Math.ceil(nowMs / 1000) * 1000 + dayMs; // whole seconds: UTCTime drops milliseconds
+    const early = leafOf(20n, { notBefore: new Date(notBeforeMs) });
+    const file = fileOf('usage-not-yet-valid', early);
+    expect(opensslVerifyLink(usageRootFile, file, { atMs: notBeforeMs - 1000 })).toMatch(/certificate is not yet valid/);
+    expect(opensslVerifyLink(usageRootFile, file, { atMs: notBeforeMs })).toBe('OK');
+    expect(checkCertificateRecord(recordOf(early), [usageRootDer], notBeforeMs - 1)).toMatchObject({ refusal: 'not-yet-valid', message: expect.stringMatching(/is not yet valid \(notBefore .*\); recorded at/) });
+    expect(checkCertificateRecord(recordOf(early), [usageRootDer], notBeforeMs)).toHaveProperty('ok');
+  });
+
+  it('refuses to record a leaf whose intermediate is not yet valid, naming the intermediate', () => {
+    const intermediateKey = generateKeyPair();
+    const name = { commonName: 'Late Intermediate CA' };
+    const late = new Uint8Array(issueCertificate({ subject: name, publicKey: intermediateKey.publicKey, issuer: { name: caName, keyPair: caKey }, serialNumber: 30n, notBefore: new Date(nowMs + dayMs), notAfter: new Date(nowMs + 365 * dayMs), ca: true }));
+    const leaf = new Uint8Array(issueCertificate({ subject: { commonName: 'below-late' }, publicKey: generateKeyPair().publicKey, issuer: { name, keyPair: intermediateKey }, serialNumber: 31n, notBefore: new Date(nowMs - dayMs), notAfter: new Date(nowMs + 30 * dayMs) }));
+    const record = certificateRecord(leaf, { uscc }, [late]).kind!;
+    if (record.$case !== 'certificateRecord') throw new Error('a certificate record');
+    expect(checkCertificateRecord(record.value, [usageRootDer], nowMs)).toMatchObject({ refusal: 'not-yet-valid', message: expect.stringMatching(/^certificate "CN=Late Intermediate CA" is not yet valid/) });
   });
 });

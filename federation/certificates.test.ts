@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { certificateOutcome, challengeBytes, LoginChallenges, requireSignatureEncoding, type CertificateFacts, type StandingInput } from './certificates.js';
+import { issueCertificate, type IssueInput } from './crypto/issue.js';
 import { sign, generateKeyPair, signatureToDer } from './crypto/sm2.js';
 import { LimitError, ValidationError } from './errors.js';
 
@@ -90,6 +91,19 @@ describe('signature encodings', () => {
 });
 
 describe('certificate standing', () => {
+  const caKey = generateKeyPair();
+  const userKey = generateKeyPair();
+  /** Base64 DER of a certificate for userKey by an in-process CA; `edit` changes what it allows. */
+  const issued = (edit: Partial<IssueInput> = {}): string =>
+    issueCertificate({
+      subject: { commonName: 'leaf' },
+      publicKey: userKey.publicKey,
+      issuer: { name: { commonName: 'Intermediate' }, keyPair: caKey },
+      serialNumber: 0x1fn,
+      notBefore: new Date(0),
+      notAfter: new Date(10_000),
+      ...edit,
+    }).toString('base64');
   const facts: CertificateFacts = {
     serialNumber: '1f',
     issuerNameHash: 'ab'.repeat(32),
@@ -100,7 +114,7 @@ describe('certificate standing', () => {
     notBeforeMs: 1000,
     notAfterMs: 2000,
     publicKey: '04',
-    der: '',
+    der: issued(),
   };
   const standing = (edit: Partial<StandingInput> = {}): StandingInput => ({ facts, refusals: [], revocations: [], ...edit });
 
@@ -120,9 +134,33 @@ describe('certificate standing', () => {
   });
 
   it('is not recorded without an accepted record, untrusted when records were refused for their CA', () => {
-    expect(certificateOutcome(standing({ facts: undefined }), 1500)).toMatchObject({ outcome: 'not-recorded' });
-    expect(certificateOutcome(standing({ facts: undefined, refusals: ['untrusted-ca'] }), 1500)).toMatchObject({ outcome: 'untrusted-ca' });
-    expect(certificateOutcome(standing({ facts: undefined, refusals: ['expired'] }), 1500)).toMatchObject({ outcome: 'not-recorded' });
+    expect(certificateOutcome(standing({ facts: undefined }), 1500)).toMatchObject({ outcome: 'not-recorded', detail: 'no member has recorded this certificate' });
+    const untrusted = { refusal: 'untrusted-ca', message: 'does not chain' } as const;
+    const expired = { refusal: 'expired', message: 'certificate "CN=leaf" expired at ...' } as const;
+    expect(certificateOutcome(standing({ facts: undefined, refusals: [expired, untrusted] }), 1500)).toMatchObject({ outcome: 'untrusted-ca' });
+    expect(certificateOutcome(standing({ facts: undefined, refusals: [expired] }), 1500)).toMatchObject({ outcome: 'not-recorded', detail: expect.stringMatching(/no record of it counts: certificate "CN=leaf" expired/) });
+  });
+
+  // RFC 5280 4.2.1.3, 4.2.1.9, 4.2.1.12: a record accepted before the login-usage rule (its view
+  // holds the facts) still does not log in, and the answer names the rule.
+  it.each([
+    ['keyEncipherment only', { keyUsage: ['keyEncipherment'] }, /keyUsage \(keyEncipherment\) lacks digitalSignature.*RFC 5280 4\.2\.1\.3/],
+    ['a critical EKU of serverAuth only', { extendedKeyUsage: { purposes: ['1.3.6.1.5.5.7.3.1'], critical: true } }, /extendedKeyUsage \(serverAuth\) allows neither clientAuth .*RFC 5280 4\.2\.1\.12/],
+    ['a CA certificate', { ca: true }, /is a CA certificate \(basicConstraints CA:TRUE\).*RFC 5280 4\.2\.1\.9/],
+  ] as const)('is not recorded when its certificate may not log in: %s', (_name, edit, rule) => {
+    const misused = standing({ facts: { ...facts, der: issued(edit) } });
+    expect(certificateOutcome(misused, 1500)).toMatchObject({ outcome: 'not-recorded', detail: expect.stringMatching(rule) });
+    // Revocation still comes first.
+    expect(certificateOutcome({ ...misused, revocations: [{ revokedAtMs: 1, author: 'a', fromCrl: false }] }, 1500).outcome).toBe('revoked');
+  });
+
+  it('logs in with clientAuth or anyExtendedKeyUsage among the purposes, and with nonRepudiation beside digitalSignature', () => {
+    const allowed: Array<Partial<IssueInput>> = [
+      { extendedKeyUsage: { purposes: ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'], critical: true } },
+      { extendedKeyUsage: { purposes: ['2.5.29.37.0'], critical: false } },
+      { keyUsage: ['digitalSignature', 'nonRepudiation'] },
+    ];
+    for (const edit of allowed) expect(certificateOutcome(standing({ facts: { ...facts, der: issued(edit) } }), 1500).outcome, JSON.stringify(edit)).toBe('valid');
   });
 
   it('is untrusted once the alliance distrusts its root, when the caller says so', () => {

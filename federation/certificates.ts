@@ -2,17 +2,20 @@ import type { CertificateRecord, CertificateRevocationList } from '../gen/tongxi
 import { RevocationReason } from '../gen/tongxing/records/v1/records.js';
 import { caUsageOf, certificateSignatureAlgorithm, crlReason, parseCrl, verifyCrl, type ParsedCrl } from './crypto/crl.js';
 import { sm3Hex } from './crypto/sm3.js';
-import { oidSm2WithSm3, parseCertificate, verifyChain, type ParsedCertificate } from './crypto/x509.js';
+import { CertificateTimeError, CertificateUsageError, checkLoginUsage, checkTimes, oidSm2WithSm3, parseCertificate, verifyChain, type ParsedCertificate } from './crypto/x509.js';
 import { CertificateError, EncodingError, LimitError, ValidationError } from './errors.js';
 import { loginChallengeTtlMs, loginChallengesMax } from './limits.js';
 
 // Certificate mutual recognition (一锁通行), the pure rules:
-// - a certificate record counts when its certificate is SM2 and chains to a CA
-//   root the alliance trusted at the record's hlc (checked once, at recording,
-//   identically on every node);
-// - at check time it must be inside the validity window of its whole chain
-//   and not revoked; a revocation (a member's word, or a CA-signed CRL) wins
-//   over any recording, earlier or later;
+// - a certificate record counts when, at the record's hlc, its certificate is
+//   SM2, may log in (checkLoginUsage: not a CA, digitalSignature, clientAuth)
+//   and its whole chain verifies, validity windows included, to a CA root the
+//   alliance trusted then (checked once, at recording, identically on every
+//   node): what `tongxing cert verify --at` answers at that time;
+// - at check time it must still be allowed to log in (a record accepted by an
+//   older rule does not count), be inside the validity window of its whole
+//   chain and not revoked; a revocation (a member's word, or a CA-signed CRL)
+//   wins over any recording, earlier or later;
 // - a login answers a single-use, short-lived challenge signed with the
 //   recorded certificate's key.
 
@@ -23,7 +26,7 @@ import { loginChallengeTtlMs, loginChallengesMax } from './limits.js';
 export const serialNumberKey = (hex: string): string => hex.replace(/^0+(?=.)/, '');
 
 /** Why a certificate record does not count (also why a login with it is refused). */
-export type CertificateRefusal = 'malformed' | 'not-sm2' | 'untrusted-ca' | 'expired';
+export type CertificateRefusal = 'malformed' | 'not-sm2' | 'usage-not-allowed' | 'untrusted-ca' | 'not-yet-valid' | 'expired';
 
 /** What views keep of an accepted certificate (JSON). */
 export interface CertificateFacts {
@@ -106,9 +109,13 @@ export function parseRoots(roots: readonly Uint8Array[]): ParsedCertificate[] {
 }
 
 /**
- * The recording rule: SM2, not expired at `recordedAtMs`, and chained to one of
- * `roots` (the roots trusted at the record's hlc). A certificate not yet valid
- * may be recorded (its chain is checked at its notBefore); logins wait for it.
+ * The recording rule, the same at the API and in every node's views: at
+ * `recordedAtMs` (the record's hlc time) the certificate is SM2, may log in
+ * (checkLoginUsage), and chains to one of `roots` (the roots trusted at that
+ * hlc) with every certificate of the chain inside its validity window. A
+ * certificate not yet valid is refused like an expired one ('not-yet-valid':
+ * record it from its notBefore on), so recording agrees with `tongxing cert
+ * verify` at the same time.
  */
 export function checkCertificateRecord(record: CertificateRecord, roots: readonly Uint8Array[], recordedAtMs: number): Checked<CertificateFacts> {
   const leaf = recordCertificate(record);
@@ -120,16 +127,17 @@ export function checkCertificateRecord(record: CertificateRecord, roots: readonl
     intermediates.push(checked.ok);
   }
   const certificate = leaf.ok;
-  if (recordedAtMs > certificate.notAfter.getTime()) {
-    return { refusal: 'expired', message: `certificate "${certificate.subject}" expired at ${certificate.notAfter.toISOString()}, before it was recorded` };
-  }
-  const trusted = parseRoots(roots);
-  if (trusted.length === 0) return { refusal: 'untrusted-ca', message: 'the alliance trusted no CA root when this was recorded' };
-  const at = new Date(Math.max(recordedAtMs, certificate.notBefore.getTime()));
+  const at = new Date(recordedAtMs);
   let chain: ParsedCertificate[];
   try {
+    checkLoginUsage(certificate); // no SM2 work: before the chain
+    checkTimes(certificate, at);
+    const trusted = parseRoots(roots);
+    if (trusted.length === 0) return { refusal: 'untrusted-ca', message: 'the alliance trusted no CA root when this was recorded' };
     chain = verifyChain(certificate, intermediates, trusted, at).chain;
   } catch (error) {
+    if (error instanceof CertificateUsageError) return { refusal: 'usage-not-allowed', message: error.message };
+    if (error instanceof CertificateTimeError) return { refusal: error.problem, message: `${error.message}; recorded at ${at.toISOString()}` };
     if (!(error instanceof CertificateError)) throw error;
     return { refusal: 'untrusted-ca', message: `does not chain to a CA root the alliance trusts: ${error.message}` };
   }
@@ -232,16 +240,19 @@ export interface RevocationFact {
 export interface StandingInput {
   /** The recording that counts (earliest accepted), if any. */
   readonly facts: CertificateFacts | undefined;
-  /** Refusals of records of this certificate (e.g. untrusted CA at their recording time). */
-  readonly refusals: readonly CertificateRefusal[];
+  /** Refusals of records of this certificate (e.g. untrusted CA at their recording time), earliest first. */
+  readonly refusals: ReadonlyArray<{ readonly refusal: CertificateRefusal; readonly message: string }>;
   /** Every revocation, earliest first. */
   readonly revocations: readonly RevocationFact[];
 }
 
 /**
  * The standing of a certificate at `atMs`, in this order: revoked (whatever
- * else), not recorded (or recorded only under an untrusted CA), CA no longer
- * trusted (when `rootTrustedNow` is given), not yet valid, expired.
+ * else), not recorded (or recorded only under an untrusted CA: 'untrusted-ca';
+ * only refused for another reason: 'not-recorded' with that reason), CA no
+ * longer trusted (when `rootTrustedNow` is given), not allowed to log in
+ * (checkLoginUsage: a record accepted before that rule does not count:
+ * 'not-recorded' naming the rule), not yet valid, expired.
  */
 export function certificateOutcome(input: StandingInput, atMs: number, rootTrustedNow?: (fingerprintHex: string) => boolean): { outcome: CertificateOutcome; detail: string } {
   const revoked = input.revocations.find((r) => r.revokedAtMs <= atMs);
@@ -251,15 +262,31 @@ export function certificateOutcome(input: StandingInput, atMs: number, rootTrust
   }
   const facts = input.facts;
   if (!facts) {
-    if (input.refusals.includes('untrusted-ca')) return { outcome: 'untrusted-ca', detail: 'it was recorded, but it does not chain to a CA root the alliance trusts' };
+    if (input.refusals.some((r) => r.refusal === 'untrusted-ca')) return { outcome: 'untrusted-ca', detail: 'it was recorded, but it does not chain to a CA root the alliance trusts' };
+    const refused = input.refusals[0];
+    if (refused) return { outcome: 'not-recorded', detail: `it was recorded, but no record of it counts: ${refused.message}` };
     return { outcome: 'not-recorded', detail: 'no member has recorded this certificate' };
   }
   if (rootTrustedNow && !rootTrustedNow(facts.rootFingerprint)) {
     return { outcome: 'untrusted-ca', detail: `the alliance no longer trusts its root CA "${facts.rootCa}"` };
   }
+  const usage = loginUsageProblem(facts);
+  if (usage !== undefined) return { outcome: 'not-recorded', detail: `its record does not count: ${usage}` };
   if (atMs < facts.notBeforeMs) return { outcome: 'not-yet-valid', detail: `valid from ${new Date(facts.notBeforeMs).toISOString()}` };
   if (atMs > facts.notAfterMs) return { outcome: 'expired', detail: `expired at ${new Date(facts.notAfterMs).toISOString()}` };
   return { outcome: 'valid', detail: `issued by "${facts.issuer}", root CA "${facts.rootCa}"` };
+}
+
+/** Why the recorded certificate may not log in, or undefined. Parses the DER (a fraction of the SM2 verification a login costs). */
+function loginUsageProblem(facts: CertificateFacts): string | undefined {
+  const recorded = parseCertificate(Buffer.from(facts.der, 'base64')); // parsed when it was recorded: cannot fail
+  try {
+    checkLoginUsage(recorded);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof CertificateUsageError)) throw error;
+    return error.message;
+  }
 }
 
 // ---- login challenges ----

@@ -1,6 +1,6 @@
 import * as asn1js from 'asn1js';
-import { AlgorithmIdentifier, AttributeTypeAndValue, BasicConstraints, Certificate, Extension, PublicKeyInfo } from 'pkijs';
-import { oidSm2WithSm3 } from './x509.js';
+import { AlgorithmIdentifier, AttributeTypeAndValue, BasicConstraints, Certificate, ExtKeyUsage, Extension, PublicKeyInfo } from 'pkijs';
+import { keyUsageNames, oidSm2WithSm3, type KeyUsage } from './x509.js';
 import { assertPublicKey, sign, type Sm2KeyPair } from './sm2.js';
 
 // Issues SM2 X.509 certificates (GM/T 0015) in-process: the demo's CA and the
@@ -26,6 +26,19 @@ export interface IssueInput {
   readonly notAfter: Date;
   /** A CA certificate (basicConstraints CA, keyCertSign and cRLSign); otherwise an end-entity signing certificate. */
   readonly ca?: boolean;
+  /** keyUsage bits instead of the default above (tests of certificates misused). */
+  readonly keyUsage?: readonly KeyUsage[];
+  /** An extendedKeyUsage extension with these purpose OIDs; none by default. */
+  readonly extendedKeyUsage?: { readonly purposes: readonly string[]; readonly critical: boolean };
+}
+
+/** DER BIT STRING of the named keyUsage bits (RFC 5280 4.2.1.3), trailing zero bits dropped as DER requires. */
+function keyUsageBits(usages: readonly KeyUsage[]): asn1js.BitString {
+  const bits = usages.map((usage) => keyUsageNames.indexOf(usage));
+  const length = bits.length === 0 ? 0 : Math.max(...bits) + 1;
+  const bytes = new Uint8Array(Math.ceil(length / 8));
+  for (const bit of bits) bytes[bit >> 3]! |= 0x80 >> (bit & 7);
+  return new asn1js.BitString({ valueHex: bytes.buffer, unusedBits: bytes.length * 8 - length });
 }
 
 const names = (name: CertificateName): AttributeTypeAndValue[] => [new AttributeTypeAndValue({ type: '2.5.4.3', value: new asn1js.Utf8String({ value: name.commonName }) })];
@@ -54,12 +67,15 @@ export function issueCertificate(input: IssueInput): Buffer {
   const algorithm = () => new AlgorithmIdentifier({ algorithmId: oidSm2WithSm3 });
   certificate.signature = algorithm();
   certificate.signatureAlgorithm = algorithm();
-  // keyUsage bits: digitalSignature (0) for a signing certificate; keyCertSign (5) and cRLSign (6) for a CA.
-  const keyUsage = input.ca ? new asn1js.BitString({ valueHex: new Uint8Array([0x06]).buffer, unusedBits: 1 }) : new asn1js.BitString({ valueHex: new Uint8Array([0x80]).buffer, unusedBits: 7 });
+  const keyUsage = keyUsageBits(input.keyUsage ?? (input.ca ? ['keyCertSign', 'cRLSign'] : ['digitalSignature']));
   certificate.extensions = [
     new Extension({ extnID: '2.5.29.19', critical: true, extnValue: new BasicConstraints({ cA: input.ca === true }).toSchema().toBER(false) }),
     new Extension({ extnID: '2.5.29.15', critical: true, extnValue: keyUsage.toBER(false) }),
   ];
+  if (input.extendedKeyUsage) {
+    const { purposes, critical } = input.extendedKeyUsage;
+    certificate.extensions.push(new Extension({ extnID: '2.5.29.37', critical, extnValue: new ExtKeyUsage({ keyPurposes: [...purposes] }).toSchema().toBER(false) }));
+  }
   const tbs = new Uint8Array(certificate.encodeTBS().toBER(false));
   certificate.tbsView = tbs; // toSchema(false) emits exactly the bytes that were signed
   const { privateKey, publicKey } = input.issuer.keyPair;

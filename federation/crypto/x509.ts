@@ -2,7 +2,7 @@
 // pkijs and Node's X509Certificate can parse these but not verify them (they lack the
 // Z value / default ID), so each TBSCertificate's original bytes go to sm2.verify.
 import * as asn1js from 'asn1js';
-import { BasicConstraints, Certificate, type RelativeDistinguishedNames } from 'pkijs';
+import { BasicConstraints, Certificate, ExtKeyUsage, type RelativeDistinguishedNames } from 'pkijs';
 import { CertificateError, EncodingError, assert } from '../errors.js';
 import { pemBlocks, publicKeyFromSpki } from './pem.js';
 import { verify } from './sm2.js';
@@ -13,11 +13,14 @@ export const oidSm2WithSm3 = '1.2.156.10197.1.501';
 
 const oidBasicConstraints = '2.5.29.19';
 const oidKeyUsage = '2.5.29.15';
+const oidExtendedKeyUsage = '2.5.29.37';
+const oidAnyExtendedKeyUsage = '2.5.29.37.0';
+const oidClientAuth = '1.3.6.1.5.5.7.3.2';
 /** Critical extensions we understand or that do not restrict path validation. */
 const understoodCriticalExtensions = new Set([
   oidBasicConstraints,
   oidKeyUsage,
-  '2.5.29.37', // extKeyUsage: the caller decides what a leaf may be used for
+  oidExtendedKeyUsage, // the caller decides what a leaf may be used for (checkLoginUsage for logins)
   '2.5.29.17', // subjectAltName
   '2.5.29.14', // subjectKeyIdentifier
   '2.5.29.35', // authorityKeyIdentifier
@@ -74,7 +77,59 @@ interface Details {
   pathLengthMax: number | undefined;
   /** undefined when the certificate has no keyUsage extension (any use allowed). */
   keyCertSign: boolean | undefined;
+  /** keyUsage bits asserted, by name; undefined without a keyUsage extension. */
+  keyUsages: KeyUsage[] | undefined;
+  /** extendedKeyUsage purposes (OIDs); undefined without the extension (any purpose). */
+  extendedKeyUsages: string[] | undefined;
   unsupportedCriticalExtension: string | undefined;
+}
+
+/** RFC 5280 4.2.1.3 KeyUsage bits, in bit order (bit 0 is the most significant bit of the first byte). */
+export const keyUsageNames = [
+  'digitalSignature',
+  'nonRepudiation',
+  'keyEncipherment',
+  'dataEncipherment',
+  'keyAgreement',
+  'keyCertSign',
+  'cRLSign',
+  'encipherOnly',
+  'decipherOnly',
+] as const;
+export type KeyUsage = (typeof keyUsageNames)[number];
+
+const extendedKeyUsageNames: Record<string, string> = {
+  [oidAnyExtendedKeyUsage]: 'anyExtendedKeyUsage',
+  '1.3.6.1.5.5.7.3.1': 'serverAuth',
+  [oidClientAuth]: 'clientAuth',
+  '1.3.6.1.5.5.7.3.3': 'codeSigning',
+  '1.3.6.1.5.5.7.3.4': 'emailProtection',
+  '1.3.6.1.5.5.7.3.8': 'timeStamping',
+  '1.3.6.1.5.5.7.3.9': 'OCSPSigning',
+};
+
+/**
+ * Extended key usages that let a certificate log in: clientAuth, and
+ * anyExtendedKeyUsage (RFC 5280 4.2.1.12: the CA restricts nothing). No
+ * Chinese-specific purpose is added: DOMAIN.md names none; one found in the
+ * field joins this set with its source.
+ */
+const loginExtendedKeyUsages: ReadonlySet<string> = new Set([oidClientAuth, oidAnyExtendedKeyUsage]);
+
+/** A certificate outside its validity window at the time asked: `problem` says which side. */
+export class CertificateTimeError extends CertificateError {
+  override name = 'CertificateTimeError';
+  constructor(
+    readonly problem: 'not-yet-valid' | 'expired',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A certificate used for something its keyUsage, extendedKeyUsage or basicConstraints do not allow. */
+export class CertificateUsageError extends CertificateError {
+  override name = 'CertificateUsageError';
 }
 
 const details = new WeakMap<ParsedCertificate, Details>();
@@ -179,11 +234,43 @@ function signatureVerifies(cert: ParsedCertificate, issuer: ParsedCertificate): 
   }
 }
 
-function checkTimes(cert: ParsedCertificate, at: Date): void {
+/** Throws CertificateTimeError when `at` is outside [notBefore, notAfter] (both ends inclusive, RFC 5280 4.1.2.5). */
+export function checkTimes(cert: ParsedCertificate, at: Date): void {
   if (at < cert.notBefore) {
-    throw new CertificateError(`${certificateLabel(cert)} is not yet valid (notBefore ${cert.notBefore.toISOString()})`);
+    throw new CertificateTimeError('not-yet-valid', `${certificateLabel(cert)} is not yet valid (notBefore ${cert.notBefore.toISOString()})`);
   }
-  if (at > cert.notAfter) throw new CertificateError(`${certificateLabel(cert)} expired at ${cert.notAfter.toISOString()}`);
+  if (at > cert.notAfter) throw new CertificateTimeError('expired', `${certificateLabel(cert)} expired at ${cert.notAfter.toISOString()}`);
+}
+
+/**
+ * The login rule for an end-entity certificate (what a certificate record
+ * binds to a holder, and a login or a signed score sheet is checked with),
+ * RFC 5280 4.2.1.3, 4.2.1.9 and 4.2.1.12: not a CA (basicConstraints CA:TRUE,
+ * or keyUsage keyCertSign, which RFC 5280 allows only with CA:TRUE); keyUsage,
+ * when present, asserts digitalSignature (the key signs a challenge);
+ * extendedKeyUsage, when present (critical or not, as OpenSSL reads it),
+ * allows clientAuth or anyExtendedKeyUsage. `openssl verify -purpose sslclient`
+ * refuses what this refuses, except that OpenSSL also lets keyAgreement alone
+ * through (for TLS key exchange, not a signature) and does not look at the
+ * leaf's CA flag. Throws CertificateUsageError naming the rule.
+ */
+export function checkLoginUsage(cert: ParsedCertificate): void {
+  const { isCertificateAuthority, keyUsages, extendedKeyUsages } = detailsOf(cert);
+  const label = certificateLabel(cert);
+  if (isCertificateAuthority) {
+    throw new CertificateUsageError(`${label} is a CA certificate (basicConstraints CA:TRUE): it issues certificates and may not log in (RFC 5280 4.2.1.9)`);
+  }
+  if (keyUsages?.includes('keyCertSign')) {
+    throw new CertificateUsageError(`${label} keyUsage allows keyCertSign, a CA's usage: it may not log in (RFC 5280 4.2.1.3)`);
+  }
+  if (keyUsages !== undefined && !keyUsages.includes('digitalSignature')) {
+    const shown = keyUsages.join(', ') || 'no bit set';
+    throw new CertificateUsageError(`${label} keyUsage (${shown}) lacks digitalSignature: its key may not sign a login (RFC 5280 4.2.1.3)`);
+  }
+  if (extendedKeyUsages !== undefined && !extendedKeyUsages.some((oid) => loginExtendedKeyUsages.has(oid))) {
+    const shown = extendedKeyUsages.map((oid) => extendedKeyUsageNames[oid] ?? oid).join(', ');
+    throw new CertificateUsageError(`${label} extendedKeyUsage (${shown}) allows neither clientAuth nor anyExtendedKeyUsage: it may not log in (RFC 5280 4.2.1.12)`);
+  }
 }
 
 function checkCriticalExtensions(cert: ParsedCertificate): void {
@@ -249,10 +336,12 @@ function parseDer(der: Uint8Array): ParsedCertificate {
 
 function extensionsOf(
   certificate: Certificate,
-): Pick<Details, 'isCertificateAuthority' | 'pathLengthMax' | 'keyCertSign' | 'unsupportedCriticalExtension'> {
+): Pick<Details, 'isCertificateAuthority' | 'pathLengthMax' | 'keyCertSign' | 'keyUsages' | 'extendedKeyUsages' | 'unsupportedCriticalExtension'> {
   let isCertificateAuthority = false;
   let pathLengthMax: number | undefined;
   let keyCertSign: boolean | undefined;
+  let keyUsages: KeyUsage[] | undefined;
+  let extendedKeyUsages: string[] | undefined;
   let unsupportedCriticalExtension: string | undefined;
   for (const extension of certificate.extensions ?? []) {
     const value = extension.parsedValue as unknown;
@@ -263,13 +352,17 @@ function extensionsOf(
       pathLengthMax = limit instanceof asn1js.Integer ? limit.valueBlock.valueDec : limit;
     } else if (extension.extnID === oidKeyUsage) {
       if (!(value instanceof asn1js.BitString)) throw new EncodingError('certificate keyUsage is malformed');
-      // keyCertSign is bit 5: 0x04 of the first byte (bit 0 is the most significant).
-      keyCertSign = ((value.valueBlock.valueHexView[0] ?? 0) & 0x04) !== 0;
+      const bits = value.valueBlock.valueHexView;
+      keyUsages = keyUsageNames.filter((_, bit) => ((bits[bit >> 3] ?? 0) & (0x80 >> (bit & 7))) !== 0);
+      keyCertSign = keyUsages.includes('keyCertSign');
+    } else if (extension.extnID === oidExtendedKeyUsage) {
+      if (!(value instanceof ExtKeyUsage)) throw new EncodingError('certificate extendedKeyUsage is malformed');
+      extendedKeyUsages = value.keyPurposes;
     } else if (extension.critical && !understoodCriticalExtensions.has(extension.extnID)) {
       unsupportedCriticalExtension ??= extension.extnID;
     }
   }
-  return { isCertificateAuthority, pathLengthMax, keyCertSign, unsupportedCriticalExtension };
+  return { isCertificateAuthority, pathLengthMax, keyCertSign, keyUsages, extendedKeyUsages, unsupportedCriticalExtension };
 }
 
 /** A ParsedCertificate built elsewhere (e.g. structuredClone) is re-parsed from its DER. */

@@ -141,7 +141,7 @@ export function resolveCertificate(
 export function standingOf(resolved: ResolvedCertificate): StandingInput {
   return {
     facts: resolved.recording?.facts,
-    refusals: resolved.refusals.map((r) => r.refusal),
+    refusals: resolved.refusals.map(({ refusal, message }) => ({ refusal, message })),
     revocations: resolved.revocations.map((r): RevocationFact => ({ revokedAtMs: r.revokedAtMs, author: r.at.author, fromCrl: r.fromCrl })),
   };
 }

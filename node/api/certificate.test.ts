@@ -9,6 +9,7 @@ import { serialNumberKey } from '../../federation/certificates.js';
 import { crlDer, opensslCrl } from '../../federation/crypto/testing/crl.js';
 import { createOpensslPki, makeTempDir, openssl, opensslIssue, opensslSign, type IssuedCertificate, type OpensslPki } from '../../federation/crypto/testing/openssl.js';
 import { readPrivateKeyPem } from '../../federation/crypto/pem.js';
+import { issueCertificate, type IssueInput } from '../../federation/crypto/issue.js';
 import { generateKeyPair, nodeIdOf, sign, type Sm2KeyPair } from '../../federation/crypto/sm2.js';
 import { parseCertificate } from '../../federation/crypto/x509.js';
 import { keyPairSigner, verifyEvidence } from '../../federation/evidence.js';
@@ -283,6 +284,52 @@ describe('one certificate, every city (一锁通行)', () => {
     const leaf = parseCertificate(leafDer);
     const state = await guiyang.domain.getCertificate({ issuerNameHash: leaf.issuerNameHash, serialNumber: serialNumberKey(leaf.serialNumber), atMs: BigInt(Date.now() + 60_000) });
     expect(state).toMatchObject({ found: true, status: LoginOutcome.LOGIN_OUTCOME_CERTIFICATE_REVOKED, revocations: [{ fromCrl: true, provenance: { authorCity: 'Nanning' } }] });
+  });
+});
+
+describe('certificates used only for what they allow (RFC 5280 4.2.1.3, 4.2.1.9, 4.2.1.12)', () => {
+  const caKey = generateKeyPair();
+  const caName = { commonName: 'Usage Test Root CA' };
+  const usageRoot = () => new Uint8Array(issueCertificate({ subject: caName, publicKey: caKey.publicKey, issuer: { name: caName, keyPair: caKey }, serialNumber: 1n, notBefore: new Date(Date.now() - dayMs), notAfter: new Date(Date.now() + 3650 * dayMs), ca: true }));
+  /** A certificate of the in-process CA for a fresh key, and that key (the USB key). */
+  const issued = (serialNumber: bigint, edit: Partial<IssueInput>) => {
+    const key = generateKeyPair();
+    const input: IssueInput = { subject: { commonName: `usage-${serialNumber}` }, publicKey: key.publicKey, issuer: { name: caName, keyPair: caKey }, serialNumber, notBefore: new Date(Date.now() - dayMs), notAfter: new Date(Date.now() + 30 * dayMs), ...edit };
+    return { der: Buffer.from(issueCertificate(input)), key };
+  };
+  const recordOf = (der: Uint8Array) => ({ certificateDer: Buffer.from(der), holder: { $case: 'entityUscc' as const, value: uscc }, usccOverride: undefined, intermediatesDer: [] });
+
+  it.each([
+    ['a keyEncipherment-only leaf', { keyUsage: ['keyEncipherment'] }, /lacks digitalSignature.*RFC 5280 4\.2\.1\.3/],
+    ['a leaf whose critical EKU allows only serverAuth', { extendedKeyUsage: { purposes: ['1.3.6.1.5.5.7.3.1'], critical: true } }, /allows neither clientAuth nor anyExtendedKeyUsage.*RFC 5280 4\.2\.1\.12/],
+    ['a CA certificate', { ca: true, keyUsage: ['keyCertSign'] }, /is a CA certificate \(basicConstraints CA:TRUE\).*RFC 5280 4\.2\.1\.9/],
+  ] as Array<[string, Partial<IssueInput>, RegExp]>)('refuses %s at recording and at login, naming the rule', async (_name, edit, rule) => {
+    const root = usageRoot();
+    const { cities } = await alliance({ policy: { ...openPolicy, trustedRoots: () => [rootDer, root] } });
+    const [kunming, guiyang] = cities as [City, City, City];
+    const { der, key } = issued(7n, edit);
+    const refused = await refusal(kunming.domain.recordCertificate(recordOf(der)));
+    expect(refused).toMatchObject({ code: 'INVALID_ARGUMENT', details: expect.stringMatching(new RegExp(`^record\\.certificateDer: .*${rule.source}`)) });
+    expect(kunming.replica.logs().find((l) => l.nodeId === kunming.nodeId)!.storedSeq).toBe(0);
+
+    // Written past the API's check (as an older node would have): the views refuse it, and so does a login elsewhere.
+    await kunming.replica.write(certificateRecord(der, { uscc }));
+    await replicated(guiyang, kunming, 1);
+    const { challenge } = await guiyang.domain.issueChallenge();
+    const answer = await guiyang.domain.verifyLogin({ challenge, certificateDer: der, signature: sign(key.privateKey, challenge, key.publicKey) });
+    expect(answer).toMatchObject({ valid: false, outcome: LoginOutcome.LOGIN_OUTCOME_CERTIFICATE_NOT_RECORDED, detail: expect.stringMatching(rule) });
+  });
+
+  it('refuses to record a certificate before its notBefore, as `cert verify` answers then, and records it from then on', async () => {
+    const root = usageRoot();
+    const { cities, clock } = await alliance({ policy: { ...openPolicy, trustedRoots: () => [rootDer, root] } });
+    const [kunming] = cities as [City];
+    const notBeforeMs = Math.ceil(clock.now / 1000) * 1000 + dayMs; // UTCTime holds whole seconds
+    const { der } = issued(8n, { notBefore: new Date(notBeforeMs) });
+    const early = await refusal(kunming.domain.recordCertificate(recordOf(der)));
+    expect(early).toMatchObject({ code: 'INVALID_ARGUMENT', details: expect.stringMatching(/^record\.certificateDer: certificate "CN=usage-8" is not yet valid \(notBefore .*\); recorded at/) });
+    clock.now = notBeforeMs;
+    expect((await kunming.domain.recordCertificate(recordOf(der))).certificate).toMatchObject({ subject: 'CN=usage-8' });
   });
 });
 

@@ -6,7 +6,7 @@ import { parseCrl } from '../../federation/crypto/crl.js';
 import { readPrivateKeyPem } from '../../federation/crypto/pem.js';
 import { sign } from '../../federation/crypto/sm2.js';
 import { CertificateError, TongxingError } from '../../federation/errors.js';
-import { readCertificates, verifyChain, type ParsedCertificate } from '../../federation/crypto/x509.js';
+import { checkLoginUsage, readCertificates, verifyChain, type ParsedCertificate } from '../../federation/crypto/x509.js';
 import { ApiError } from '../api/client.js';
 import { withDomainApi, type DomainClient } from '../api/domain-client.js';
 import { exitNegative, exitOk, exitUsage, many, optional, printJson, UsageError, type Command, type Io, type Options, type Parsed } from './command.js';
@@ -18,21 +18,28 @@ const verifyCommand: Command = {
   path: ['cert', 'verify'],
   summary: 'check an SM2 certificate chain against trusted CA certificates',
   usage: [
-    '--ca CA.pem [--ca CA2.pem ...] CERT.pem [--at ISO-TIME] [--json]',
+    '--ca CA.pem [--ca CA2.pem ...] CERT.pem [--at ISO-TIME] [--purpose login|any] [--json]',
     '',
-    '  --ca FILE    trusted root certificate(s), PEM or DER; repeat for more',
-    '  CERT.pem     the certificate, optionally followed by its intermediates',
-    '  --at TIME    check validity at this time (ISO 8601) instead of now',
-    '  --json       print {valid, reason?, subject, issuer, serialNumber, notBefore, notAfter}',
+    '  --ca FILE        trusted root certificate(s), PEM or DER; repeat for more',
+    '  CERT.pem         the certificate, optionally followed by its intermediates',
+    '  --at TIME        check validity at this time (ISO 8601) instead of now',
+    '  --purpose login  (default) also check that it may log in, as `cert record` does: not a CA,',
+    '                   keyUsage digitalSignature, extendedKeyUsage clientAuth (like openssl -purpose sslclient)',
+    '  --purpose any    check the chain only',
+    '  --json           print {valid, reason?, subject, issuer, serialNumber, notBefore, notAfter}',
     '',
-    'Exit 0 valid, 1 invalid (the reason is printed), 2 unreadable or malformed input.',
+    'A certificate valid here at a time is what `cert record` accepts at that time (a certificate',
+    'not yet valid is not recorded). Exit 0 valid, 1 invalid (the reason is printed), 2 unreadable',
+    'or malformed input.',
   ].join('\n'),
-  options: { ca: { type: 'string', multiple: true }, at: { type: 'string' }, json: { type: 'boolean' } },
+  options: { ca: { type: 'string', multiple: true }, at: { type: 'string' }, purpose: { type: 'string' }, json: { type: 'boolean' } },
   positionals: { min: 1, max: 1 },
   async run(args, io) {
     const caFiles = many(args, 'ca');
     if (caFiles.length === 0) throw new UsageError('--ca is required');
     const at = parseTime(optional(args, 'at'));
+    const purpose = optional(args, 'purpose') ?? 'login';
+    if (purpose !== 'login' && purpose !== 'any') throw new UsageError(`--purpose must be login or any, not ${purpose}`);
     // Trust roots that do not parse are bad input (exit 2), whatever the reason.
     const trustRoots = caFiles.flatMap((file) => readCertificates(readInput(file, '--ca')));
     const certFile = args.positionals[0]!;
@@ -41,6 +48,7 @@ const verifyCommand: Command = {
     try {
       const [first, ...intermediates] = readCertificates(readInput(certFile, 'CERT'));
       leaf = first!;
+      if (purpose === 'login') checkLoginUsage(leaf);
       verifyChain(leaf, intermediates, trustRoots, at);
       outcome = { valid: true };
     } catch (error) {
@@ -178,8 +186,10 @@ const record: Command = {
     '  --chain FILE    more intermediate CA certificates; repeat for more',
     ...nodeUsageLines,
     '',
-    'The certificate must be SM2 and chain to a CA root the alliance trusts. Exit: 0 recorded,',
-    '1 refused (recorded already for another holder, or revoked), 2 bad input (not SM2, untrusted CA, ...).',
+    'The certificate must be SM2, allowed to log in (not a CA; keyUsage digitalSignature and',
+    'extendedKeyUsage clientAuth when present) and, now, valid and chained to a CA root the alliance',
+    'trusts: what `tongxing cert verify` answers now. Exit: 0 recorded, 1 refused (recorded already for',
+    'another holder, or revoked), 2 bad input (not SM2, not for logins, not yet valid, untrusted CA, ...).',
   ].join('\n'),
   options: { ...domainOptions, uscc: { type: 'string' }, expert: { type: 'string' }, chain: { type: 'string', multiple: true } },
   positionals: { min: 1, max: 1 },

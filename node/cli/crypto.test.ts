@@ -8,9 +8,11 @@ import {
   leafDays,
   makeTempDir,
   openssl,
+  opensslIssue,
   opensslPublicKey,
   opensslSign,
   opensslVerify,
+  opensslVerifyLink,
   type IssuedCertificate,
   type OpensslPki,
 } from '../../federation/crypto/testing/openssl.js';
@@ -218,6 +220,27 @@ describe('tongxing cert verify', () => {
     expect(printed.subject).toMatch(/CN=/);
   });
 
+  // What `cert record` refuses (RFC 5280 4.2.1.3, 4.2.1.9, 4.2.1.12), made by OpenSSL; openssl verify -purpose sslclient refuses them too.
+  const misused: [string, () => IssuedCertificate, RegExp][] = [
+    ['keyEncipherment only', () => opensslIssue(pki.dir, 'cli-key-encipherment', { subject: '/C=CN/CN=encipher-only', profile: 'leaf_key_encipherment', days: 30, issuer: pki.root }), /keyUsage \(keyEncipherment\) lacks digitalSignature/],
+    ['critical EKU serverAuth only', () => opensslIssue(pki.dir, 'cli-server-auth', { subject: '/C=CN/CN=server-only', profile: 'leaf_server_auth', days: 30, issuer: pki.root }), /extendedKeyUsage \(serverAuth\) allows neither clientAuth/],
+    ['a CA certificate', () => pki.intermediate, /is a CA certificate \(basicConstraints CA:TRUE\)/],
+  ];
+  it.each(misused)('exit 1 for a certificate that may not log in: %s; --purpose any checks the chain only', async (_name, issue, reason) => {
+    const certificate = issue();
+    expect(opensslVerifyLink(pki.root.cert, certificate.cert, { purpose: 'sslclient' })).toMatch(/unsuitable certificate purpose/);
+    const refused = await run('cert', 'verify', '--ca', pki.root.cert, certificate.cert, '--json');
+    expect(refused.code).toBe(1);
+    expect((JSON.parse(refused.stdout) as { reason: string }).reason).toMatch(reason);
+    expect((await run('cert', 'verify', '--ca', pki.root.cert, certificate.cert, '--purpose', 'any')).code).toBe(0);
+  });
+
+  it('exit 0 for a leaf with clientAuth and nonRepudiation beside digitalSignature, which openssl -purpose sslclient accepts', async () => {
+    const certificate = opensslIssue(pki.dir, 'cli-client-auth', { subject: '/C=CN/CN=client', profile: 'leaf_client_auth', days: 30, issuer: pki.root });
+    expect(opensslVerifyLink(pki.root.cert, certificate.cert, { purpose: 'sslclient' })).toBe('OK');
+    expect((await run('cert', 'verify', '--ca', pki.root.cert, certificate.cert)).code).toBe(0);
+  });
+
   it('exit 1 for a leaf whose key is not SM2', async () => {
     const result = await run('cert', 'verify', '--ca', pki.root.cert, pki.p256Root.cert);
     expect(result.code).toBe(1);
@@ -230,6 +253,7 @@ describe('tongxing cert verify', () => {
     expect((await run('cert', 'verify', '--ca', pki.root.cert, pki.dir.file('missing.pem'))).code).toBe(2);
     expect((await run('cert', 'verify', '--ca', pki.root.cert, dataFile)).code).toBe(2);
     expect((await run('cert', 'verify', '--ca', pki.p256Root.cert, pki.leafChainFile)).code).toBe(2);
+    expect((await run('cert', 'verify', '--ca', pki.root.cert, pki.leafChainFile, '--purpose', 'server')).code).toBe(2);
   });
 
   it('--help prints usage and exits 0', async () => {

@@ -96,12 +96,24 @@ keyUsage = critical, digitalSignature
 [leaf]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
+[leaf_key_encipherment]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, keyEncipherment
+[leaf_server_auth]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = critical, serverAuth
+[leaf_client_auth]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, nonRepudiation
+extendedKeyUsage = clientAuth
 `;
 
 export interface IssueOptions {
   /** OpenSSL -subj form, e.g. "/C=CN/O=Example/CN=city-a". */
   subject: string;
-  profile: 'ca' | 'ca_path_length_0' | 'ca_without_key_cert_sign' | 'leaf';
+  /** `leaf_key_encipherment` and `leaf_server_auth` may not log in (RFC 5280 4.2.1.3, 4.2.1.12). */
+  profile: 'ca' | 'ca_path_length_0' | 'ca_without_key_cert_sign' | 'leaf' | 'leaf_key_encipherment' | 'leaf_server_auth' | 'leaf_client_auth';
   days: number;
   /** Self-signed when absent. */
   issuer?: IssuedCertificate;
@@ -221,10 +233,27 @@ export function createOpensslPki(dir: TempDir): OpensslPki {
  * link by link with -partial_chain works.
  */
 export function opensslVerifiesLink(issuerCert: string, cert: string): boolean {
+  return opensslVerifyLink(issuerCert, cert) === 'OK';
+}
+
+export interface LinkCheck {
+  /** `-purpose`, e.g. 'sslclient' (what a TLS client certificate may do). */
+  purpose?: string;
+  /** `-attime`: check at this time instead of now. */
+  atMs?: number;
+}
+
+/** 'OK', or OpenSSL's error line (e.g. "error 26 at 0 depth lookup: unsuitable certificate purpose"). */
+export function opensslVerifyLink(issuerCert: string, cert: string, check: LinkCheck = {}): string {
+  const extra = [
+    ...(check.purpose === undefined ? [] : ['-purpose', check.purpose]),
+    ...(check.atMs === undefined ? [] : ['-attime', String(Math.floor(check.atMs / 1000))]),
+  ];
   try {
-    openssl(['verify', '-vfyopt', distid, '-partial_chain', '-CAfile', issuerCert, cert]);
-    return true;
-  } catch {
-    return false;
+    openssl(['verify', '-vfyopt', distid, '-partial_chain', ...extra, '-CAfile', issuerCert, cert]);
+    return 'OK';
+  } catch (error) {
+    const line = /error \d+ at \d+ depth lookup: .*/.exec((error as Error).message);
+    return line?.[0] ?? (error as Error).message;
   }
 }
