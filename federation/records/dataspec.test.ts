@@ -125,6 +125,21 @@ describe('sanctions (黑名单 / 违法违规)', () => {
     expect(expert).toMatchObject({ ok: { subject: { id: { $case: 'expertRef', value: 'km.e-000123' } }, listType: ListType.LIST_TYPE_WATCH, restriction: Restriction.RESTRICTION_ALERT_ONLY } });
   });
 
+  // Issue 12: Date.parse read 2026-02-30 as 2026-03-02 for record dates and restriction periods.
+  it('refuses an impossible date with its row and field instead of rolling it over', () => {
+    const fields = ['RECORD_DATE', 'CONFINED_START', 'CONFINED_END', 'TX_PUBLISH_START', 'TX_PUBLISH_END'] as const;
+    for (const name of fields) {
+      const result = sanctionFromRow({ ...blacklistRow, CONFINED_START: '2025-03-01', TX_PUBLISH_START: '2025-03-01', TX_PUBLISH_END: '2026-03-01', [name]: '2026-02-30' }, 7);
+      expect(result, name).toEqual({ errors: [{ row: 7, field: name, reason: '"2026-02-30" is not a calendar date: February 2026 has 28 days' }] });
+    }
+    expect(sanctionFromRow({ ...blacklistRow, CONFINED_END: '2026-02-28 24:00:00' }, 2)).toEqual({ errors: [{ row: 2, field: 'CONFINED_END', reason: expect.stringMatching(/hour 24 is not 00-23/) }] });
+  });
+
+  it('publishes six calendar months, ending on the last day of a shorter month', () => {
+    const result = sanctionFromRow({ ...blacklistRow, RECORD_DATE: '2025-08-31', CONFINED_END: '2025-09-30' }, 0);
+    expect((result as { ok: { publicationPeriod: { untilMs: bigint } } }).ok.publicationPeriod.untilMs).toBe(BigInt(parseSpecTime('2026-02-28', 'F')!));
+  });
+
   it('reports the row and the data-spec field of each problem', () => {
     expect(sanctionFromRow({ ...blacklistRow, CONFINED_END: undefined, CONFINED_ACTION: '' }, 9)).toEqual({
       errors: [

@@ -10,6 +10,7 @@ import {
   type UsccOverride,
 } from '../../gen/tongxing/records/v1/records.js';
 import { ValidationError } from '../errors.js';
+import { addCalendarMonths, chinaOffsetMs, readTime } from './dates.js';
 import { validateEntityProfile, validateSanctionIssue } from './validate.js';
 
 // Rows in the field vocabulary of the national public resource trading platform
@@ -19,8 +20,9 @@ import { validateEntityProfile, validateSanctionIssue } from './validate.js';
 // TX_ prefix. Unknown fields (contacts, ...) are ignored on import. Pure.
 //
 // Times: "2025-03-01" (00:00 China Standard Time), "2025-03-01 14:30:00" (China
-// Standard Time) or ISO 8601 with a zone; exported as the first form at midnight,
-// else "2025-03-01T14:30:00+08:00" (milliseconds when not zero).
+// Standard Time) or ISO 8601 with a zone, calendar-valid (dates.ts: 2026-02-30 is
+// refused with its row and field, never rolled over); exported as the first form
+// at midnight, else "2025-03-01T14:30:00+08:00" (milliseconds when not zero).
 
 export type DataSpecRow = { [field: string]: unknown };
 
@@ -127,20 +129,13 @@ function list(row: DataSpecRow, field: string): string[] {
   return text(row, field).split(/[,，、;；/]/).map((s) => s.trim()).filter((s) => s !== '');
 }
 
-const chinaOffsetMs = 8 * 3_600_000;
-
 /** Unix ms of a data-spec time (see the header); undefined when the field is empty. */
 export function parseSpecTime(value: string, field: string): number | undefined {
   if (value === '') return undefined;
-  let ms = Number.NaN;
-  let m: RegExpExecArray | null;
-  if ((m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value))) ms = Date.parse(`${m[1]}-${m[2]}-${m[3]}T00:00:00+08:00`);
-  else if ((m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(:\d{2}(\.\d{1,3})?)?$/.exec(value))) ms = Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}${m[6] ?? ':00'}+08:00`);
-  else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(value)) ms = Date.parse(value);
-  if (!Number.isFinite(ms) || ms <= 0) {
-    throw new FieldError(field, `${JSON.stringify(value)} is not a date (2025-03-01), a China Standard Time (2025-03-01 14:30:00) or an ISO time with its zone`);
-  }
-  return ms;
+  const read = readTime(value, ['date', 'local', 'zoned']);
+  if ('problem' in read) throw new FieldError(field, read.problem);
+  if (read.ms <= 0) throw new FieldError(field, `${JSON.stringify(value)} is before 1970`);
+  return read.ms;
 }
 
 export function formatSpecTime(ms: number): string {
@@ -299,11 +294,7 @@ export function entityToRow(profile: EntityProfile, home?: { city: string; nodeI
 // ---- sanctions (黑名单 / 违法违规) ----
 
 /** Bidding violation records are published for six months; a longer restriction prevails (DOMAIN.md). */
-function sixMonthsAfter(ms: number): number {
-  const date = new Date(ms + chinaOffsetMs);
-  date.setUTCMonth(date.getUTCMonth() + 6);
-  return date.getTime() - chinaOffsetMs;
-}
+const sixMonthsAfter = (ms: number): number => addCalendarMonths(ms, 6);
 
 /**
  * A blacklist or violation row. Required: BLACKLIST_CODE, BODY_CODE (a USCC, or

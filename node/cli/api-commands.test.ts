@@ -253,6 +253,10 @@ describe('tongxing sanction', () => {
     const badTime = await tongxing('sanction', 'check', uscc, '--node', address, '--at', '2025-03-01 09:30');
     expect(badTime.code).toBe(2);
     expect(badTime.stderr).toMatch(/--at must be a date/);
+    // An impossible date is refused, not rolled over to 2 March (issue 12).
+    const impossible = await tongxing('sanction', 'issue', '--node', address, ...sanctionArgs, '--until', '2026-02-30');
+    expect(impossible.code).toBe(2);
+    expect(impossible.stderr).toMatch(/--until: "2026-02-30" is not a calendar date: February 2026 has 28 days/);
 
     const badList = await tongxing('sanction', 'issue', '--node', address, ...sanctionArgs, '--list', 'blacklist');
     expect(badList.code).toBe(2);

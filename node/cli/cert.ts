@@ -22,7 +22,8 @@ const verifyCommand: Command = {
     '',
     '  --ca FILE        trusted root certificate(s), PEM or DER; repeat for more',
     '  CERT.pem         the certificate, optionally followed by its intermediates',
-    '  --at TIME        check validity at this time (ISO 8601) instead of now',
+    '  --at TIME        check validity at this time instead of now: 2025-06-01 (00:00 +08:00) or an',
+    '                   ISO 8601 time with its zone (2025-06-01T14:30:00+08:00, ...Z)',
     '  --purpose login  (default) also check that it may log in, as `cert record` does: not a CA,',
     '                   keyUsage digitalSignature, extendedKeyUsage clientAuth (like openssl -purpose sslclient)',
     '  --purpose any    check the chain only',
@@ -73,13 +74,9 @@ const verifyCommand: Command = {
   },
 };
 
+/** --at as every command reads times (a date is 00:00 China Standard Time); now when absent. */
 function parseTime(text: string | undefined): Date {
-  if (text === undefined) return new Date();
-  const at = new Date(text);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(at.getTime())) {
-    throw new UsageError(`--at ${text} is not an ISO 8601 time such as 2025-06-01T00:00:00Z`);
-  }
-  return at;
+  return text === undefined ? new Date() : new Date(parseNodeTime(text, '--at'));
 }
 
 // ---- the node's certificate service (一锁通行) ----

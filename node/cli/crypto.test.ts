@@ -250,6 +250,11 @@ describe('tongxing cert verify', () => {
   it('exit 2 for bad input', async () => {
     expect((await run('cert', 'verify', pki.leafChainFile)).code).toBe(2);
     expect((await run('cert', 'verify', '--ca', pki.root.cert, pki.leafChainFile, '--at', 'yesterday')).code).toBe(2);
+    const impossible = await run('cert', 'verify', '--ca', pki.root.cert, pki.leafChainFile, '--at', '2026-02-30');
+    expect(impossible.code).toBe(2);
+    expect(impossible.stderr).toMatch(/--at: "2026-02-30" is not a calendar date/);
+    // A time without its zone is refused rather than read in this machine's zone.
+    expect((await run('cert', 'verify', '--ca', pki.root.cert, pki.leafChainFile, '--at', '2026-01-01T00:00:00')).code).toBe(2);
     expect((await run('cert', 'verify', '--ca', pki.root.cert, pki.dir.file('missing.pem'))).code).toBe(2);
     expect((await run('cert', 'verify', '--ca', pki.root.cert, dataFile)).code).toBe(2);
     expect((await run('cert', 'verify', '--ca', pki.p256Root.cert, pki.leafChainFile)).code).toBe(2);

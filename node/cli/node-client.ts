@@ -2,6 +2,7 @@ import type { Options } from './command.js';
 import { exitNegative, exitUsage, optional, printJson, UsageError, type Io, type Parsed } from './command.js';
 import { ApiError, defaultApiAddress, withApi, type ApiClient, type ApiClientOptions, type ApiCode } from '../api/client.js';
 import { findCredential } from '../access/credential.js';
+import { chinaOffsetMs, readTime, timeFormsText } from '../../federation/records/dates.js';
 
 // What every command that talks to a node's client API shares: the --node
 // option, turning ApiErrors into a message and an exit code, and how times
@@ -74,9 +75,6 @@ export function formatDuration(ms: number): string {
   return `${(ms / 86_400_000).toFixed(1)} d`;
 }
 
-/** China Standard Time, the alliance's civil time: date and time are read and written in it. */
-const chinaOffsetMs = 8 * 3_600_000;
-
 /** "2025-03-01" for a CST midnight, else "2025-03-01 14:30:05 +08:00". */
 export function formatTime(ms: number): string {
   const iso = new Date(ms + chinaOffsetMs).toISOString();
@@ -86,16 +84,16 @@ export function formatTime(ms: number): string {
 
 /**
  * An ISO 8601 time with an explicit zone (2025-03-01T14:30:00+08:00, ...Z), or a
- * date alone (2025-03-01), which means 00:00 China Standard Time.
+ * date alone (2025-03-01), which means 00:00 China Standard Time; calendar-valid
+ * (federation/records/dates.ts: 2026-02-30 is refused, not rolled over).
  */
 export function parseTime(text: string, option: string): number {
-  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(text);
-  const zoned = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(text);
-  const ms = dateOnly ? Date.parse(`${text}T00:00:00+08:00`) : zoned ? Date.parse(text) : Number.NaN;
-  if (!Number.isFinite(ms) || ms < 0) {
-    throw new UsageError(`${option} must be a date (2025-03-01, taken as 00:00 +08:00) or a time with its zone (2025-03-01T14:30:00+08:00); got ${JSON.stringify(text)}`);
-  }
-  return ms;
+  const forms = ['date', 'zoned'] as const;
+  const read = readTime(text, forms);
+  if ('problem' in read && read.spelling) throw new UsageError(`${option} must be ${timeFormsText(forms)}; got ${JSON.stringify(text)}`);
+  if ('problem' in read) throw new UsageError(`${option}: ${read.problem}`);
+  if (read.ms < 0) throw new UsageError(`${option}: ${JSON.stringify(text)} is before 1970`);
+  return read.ms;
 }
 
 export const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');

@@ -6,6 +6,7 @@ import { alertsListMax } from '../../federation/limits.js';
 import { callDomain } from './cert.js';
 import { writeOutput } from './crypto.js';
 import { callNode, formatDuration, formatTime, hex, nodeOptions, nodeUsageLines, parseTime } from './node-client.js';
+import { addCalendarMonths } from '../../federation/records/dates.js';
 
 // `tongxing sanction issue|lift|check`: dishonesty lists (失信 / 不良行为 / 重点关注)
 // through a node's client API. "Fail once, restricted everywhere": a check
@@ -61,12 +62,8 @@ function choice<T extends Record<string, number>>(args: Parsed, option: string, 
 export const nameOf = <T extends Record<string, number>>(names: T, value: number): string =>
   Object.keys(names).find((name) => names[name] === value) ?? `unknown (${value})`;
 
-/** Six calendar months later (DOMAIN.md: bidding violation records are published for 6 months). */
-function sixMonthsAfter(ms: number): number {
-  const date = new Date(ms);
-  date.setUTCMonth(date.getUTCMonth() + 6);
-  return date.getTime();
-}
+/** Six calendar months later in China Standard Time, as imports count them (DOMAIN.md: bidding violation records are published for 6 months). */
+const sixMonthsAfter = (ms: number): number => addCalendarMonths(ms, 6);
 
 // ---- issue ----
 
