@@ -1,7 +1,8 @@
 // Per-call authentication between members (DESIGN.md, "Replication"). The
 // caller signs a CallCredential for every call: bound to the alliance, to the
 // callee and to the method, fresh (issued within credentialAgeMsMax of the
-// callee's clock) and used once (its nonce is remembered until it expires).
+// callee's clock, and not before the callee's verifier started: its nonces are
+// kept in memory only) and used once (its nonce is remembered until it expires).
 // The callee learns the caller's member id from it and nothing else: callers
 // cache nothing secret, and one SM2 verify per call is cheap next to a call.
 //
@@ -125,8 +126,21 @@ export interface CredentialVerifierComponents {
 /**
  * The callee's side. Not pure (it remembers nonces), but synchronous: a
  * check and the nonce it records cannot interleave with another call's.
+ *
+ * Nonces live in memory, so a new verifier (a restarted node) has seen none:
+ * it refuses every credential issued before it was made, by its clock
+ * (`startedAtMs`). Such a credential cannot have been checked by this
+ * verifier, and accepting it would let a credential used before the restart
+ * be used again while it is younger than credentialAgeMsMax. Honest callers
+ * mint a credential per call, so only a call made across the restart is
+ * refused; the next one passes. Clock skew (docs/PROTOCOL.md, "Peer
+ * service"): a caller whose clock is behind by d is refused for d after the
+ * start; one ahead by d leaves credentials of its last d before the restart
+ * acceptable, so d ≤ credentialAgeMsMax bounds the gap the age check bounds.
  */
 export class CredentialVerifier {
+  /** This verifier's clock when it was made: earlier credentials are refused (see above). */
+  readonly startedAtMs: number;
   readonly #init: CredentialVerifierInit;
   readonly #c: CredentialVerifierComponents;
   readonly #nonces = new NonceCache();
@@ -135,13 +149,15 @@ export class CredentialVerifier {
   constructor(init: CredentialVerifierInit, components: CredentialVerifierComponents) {
     this.#init = init;
     this.#c = components;
+    this.startedAtMs = components.clock.nowMs();
   }
 
   /**
    * The caller's member id, if `metadata` carries a credential for a call of
    * `method` on this node. Throws MembershipError (another alliance, callee or
    * method; a non-member caller), CredentialError (missing, malformed, stale,
-   * replayed, bad signature) or LimitError (the caller's nonce cache is full).
+   * issued before this verifier started, replayed, bad signature) or
+   * LimitError (the caller's nonce cache is full).
    */
   verifyMetadata(metadata: Metadata, method: string, tlsPeerCertificate?: Uint8Array): string {
     const values = metadata.get(credentialMetadataKey);
@@ -188,6 +204,11 @@ export class CredentialVerifier {
     const issuedAtMs = Number(credential.issuedAtMs);
     if (Math.abs(nowMs - issuedAtMs) > credentialAgeMsMax) {
       throw new CredentialError(`credential issued at ${issuedAtMs}, ${nowMs - issuedAtMs} ms from now ${nowMs}; credentialAgeMsMax ${credentialAgeMsMax}`);
+    }
+    if (issuedAtMs < this.startedAtMs) {
+      throw new CredentialError(
+        `credential issued at ${issuedAtMs}, ${this.startedAtMs - issuedAtMs} ms before this node started (${this.startedAtMs}): its use before the restart is not remembered; call again with a new credential`,
+      );
     }
     if (credential.nonce.length !== credentialNonceBytes) {
       throw new CredentialError(`nonce is ${credential.nonce.length} bytes, expected ${credentialNonceBytes}`);

@@ -296,6 +296,28 @@ describe('call authentication', () => {
     expect(replay.messages).toEqual([]);
   });
 
+  // Issue 12: nonces are kept in memory, so a credential used before the callee restarted was accepted again after it.
+  it('refuses a credential used before the callee restarted (UNAUTHENTICATED); a fresh one from an honest client passes', async () => {
+    const ids = await identities(2);
+    const members = membershipOf(ids);
+    const a = await startNode(ids[0]!, members, 0, false);
+    const serve = () => startPeerServer({ listen: a.endpoint }, { replica: a.replica, members, allianceId, clock });
+    const first = await serve();
+    const client = rawClient(a.endpoint);
+    const used = credentialFor(ids[1]!, a.nodeId, exchangePath);
+    expect((await rawExchangeHeads(client, used)).code).toBe(Status.OK);
+    await first.stop();
+
+    const stoppedAtMs = Date.now(); // the credential was issued no later
+    await until('the clock to pass the credential', () => Date.now() > stoppedAtMs);
+    const second = await serve();
+    cleanups.push(() => second.stop());
+    expect(await rawExchangeHeads(rawClient(a.endpoint), used)).toMatchObject({ code: Status.UNAUTHENTICATED, details: expect.stringMatching(/before this node started/) });
+    const honest = new GrpcPeerTransport({ allianceId, keyPair: ids[1]!.keyPair, members, announce: () => {} });
+    cleanups.push(() => honest.close());
+    await expect(honest.exchangeHeads(a.nodeId, { heads: [], proofs: [] })).resolves.toBeDefined();
+  });
+
   it('refuses a credential for another callee, method or alliance (PERMISSION_DENIED)', async () => {
     const { a, b, c } = await servingPair();
     const client = rawClient(a.endpoint);
