@@ -1,62 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { certificateOutcome, challengeBytes, LoginChallenges, requireSignatureEncoding, type CertificateFacts, type StandingInput } from './certificates.js';
+import { certificateOutcome, requireSignatureEncoding, type CertificateFacts, type StandingInput } from './certificates.js';
 import { issueCertificate, type IssueInput } from './crypto/issue.js';
 import { sign, generateKeyPair, signatureToDer } from './crypto/sm2.js';
-import { LimitError, ValidationError } from './errors.js';
+import { ValidationError } from './errors.js';
 
 // The pure rules of logins: challenges (random, short-lived, single use) and
 // the order in which a certificate's standing is decided.
-
-/** Deterministic "randomness": counts up, so every challenge differs. */
-function counter(): (n: number) => Uint8Array {
-  let next = 0;
-  return (n) => {
-    const bytes = new Uint8Array(n);
-    new DataView(bytes.buffer).setUint32(0, ++next);
-    return bytes;
-  };
-}
-
-describe('login challenges', () => {
-  it('are 32 bytes, differ, and expire after the TTL', () => {
-    const challenges = new LoginChallenges(counter(), 1000, 10);
-    const a = challenges.issue(0);
-    const b = challenges.issue(0);
-    expect(a.challenge).toHaveLength(challengeBytes);
-    expect(Buffer.from(a.challenge).equals(b.challenge)).toBe(false);
-    expect(a.expiresAtMs).toBe(1000);
-    expect(challenges.take(a.challenge, 1000)).toBe('ok'); // the last valid millisecond
-    expect(challenges.take(b.challenge, 1001)).toBe('expired');
-  });
-
-  it('answer one attempt each: a replay is "used", whatever the first answer was', () => {
-    const challenges = new LoginChallenges(counter(), 1000, 10);
-    const { challenge } = challenges.issue(0);
-    expect(challenges.take(challenge, 10)).toBe('ok');
-    expect(challenges.take(challenge, 20)).toBe('used');
-    const late = challenges.issue(0).challenge;
-    expect(challenges.take(late, 5000)).toBe('unknown'); // forgotten after another TTL
-  });
-
-  it('tell a challenge never issued from a used one, until used ones are forgotten', () => {
-    const challenges = new LoginChallenges(counter(), 1000, 10);
-    expect(challenges.take(new Uint8Array(32).fill(9), 0)).toBe('unknown');
-    const { challenge } = challenges.issue(0);
-    challenges.take(challenge, 100);
-    expect(challenges.take(challenge, 1999)).toBe('used');
-    expect(challenges.take(challenge, 2001)).toBe('unknown');
-    expect(challenges.size).toBe(0);
-  });
-
-  it('are bounded: past the maximum outstanding, issuing fails until old ones expire', () => {
-    const challenges = new LoginChallenges(counter(), 1000, 2);
-    challenges.issue(0);
-    challenges.issue(0);
-    expect(() => challenges.issue(0)).toThrow(LimitError);
-    expect(() => challenges.issue(0)).toThrow(/loginChallengesMax 2/);
-    expect(challenges.issue(2001).expiresAtMs).toBe(3001);
-  });
-});
 
 describe('signature encodings', () => {
   it('accepts raw r||s and DER, as USB keys and OpenSSL write them', () => {

@@ -3,8 +3,7 @@ import { RevocationReason } from '../gen/tongxing/records/v1/records.js';
 import { caUsageOf, certificateSignatureAlgorithm, crlReason, parseCrl, verifyCrl, type ParsedCrl } from './crypto/crl.js';
 import { sm3Hex } from './crypto/sm3.js';
 import { CertificateTimeError, CertificateUsageError, checkLoginUsage, checkTimes, oidSm2WithSm3, parseCertificate, verifyChain, type ParsedCertificate } from './crypto/x509.js';
-import { CertificateError, EncodingError, LimitError, ValidationError } from './errors.js';
-import { loginChallengeTtlMs, loginChallengesMax } from './limits.js';
+import { CertificateError, EncodingError, ValidationError } from './errors.js';
 
 // Certificate mutual recognition (一锁通行), the pure rules:
 // - a certificate record counts when, at the record's hlc, its certificate is
@@ -293,59 +292,6 @@ function loginUsageProblem(facts: CertificateFacts): string | undefined {
 
 /** Bytes of a login challenge: as much entropy as an SM3 digest. */
 export const challengeBytes = 32;
-
-export type ChallengeState = 'ok' | 'unknown' | 'used' | 'expired';
-
-/**
- * Login challenges outstanding at one node: random, short-lived
- * (loginChallengeTtlMs), single use. Kept in memory only: a restart forgets
- * them (their logins then answer 'unknown' and start again). Used and expired
- * challenges are remembered for another TTL, so a replay is told apart from a
- * challenge never issued. Pure: randomness and time are passed in.
- */
-export class LoginChallenges {
-  /** hex challenge -> its state; insertion order is issue order, so expiry order. */
-  readonly #challenges = new Map<string, { expiresAtMs: number; used: boolean }>();
-
-  constructor(
-    private readonly random: (bytes: number) => Uint8Array,
-    private readonly ttlMs = loginChallengeTtlMs,
-    private readonly max = loginChallengesMax,
-  ) {}
-
-  /** A new challenge; LimitError when loginChallengesMax are outstanding. */
-  issue(nowMs: number): { challenge: Uint8Array; expiresAtMs: number } {
-    this.#forget(nowMs);
-    if (this.#challenges.size >= this.max) {
-      throw new LimitError(`${this.#challenges.size} login challenges outstanding (loginChallengesMax ${this.max}): retry in a moment`);
-    }
-    const challenge = this.random(challengeBytes);
-    const expiresAtMs = nowMs + this.ttlMs;
-    this.#challenges.set(Buffer.from(challenge).toString('hex'), { expiresAtMs, used: false });
-    return { challenge, expiresAtMs };
-  }
-
-  /** Uses up `challenge` whatever the answer: each one answers at most one login attempt. */
-  take(challenge: Uint8Array, nowMs: number): ChallengeState {
-    this.#forget(nowMs);
-    const entry = this.#challenges.get(Buffer.from(challenge).toString('hex'));
-    if (!entry) return 'unknown';
-    if (entry.used) return 'used';
-    entry.used = true;
-    return nowMs > entry.expiresAtMs ? 'expired' : 'ok';
-  }
-
-  get size(): number {
-    return this.#challenges.size;
-  }
-
-  #forget(nowMs: number): void {
-    for (const [key, entry] of this.#challenges) {
-      if (entry.expiresAtMs + this.ttlMs >= nowMs) break;
-      this.#challenges.delete(key);
-    }
-  }
-}
 
 /**
  * A signature as USB keys and OpenSSL give it: raw 64-byte r||s, or DER

@@ -157,9 +157,6 @@ export const governanceRecordsMax = 100_000;
 /** A login challenge is answered within this long: a person finds the USB key and types its PIN in seconds; a captured challenge soon becomes useless. */
 export const loginChallengeTtlMs = 120_000;
 
-/** Login challenges outstanding in federation's LoginChallenges (a stateful store; the node now issues stateless challenges, see loginChallengesAnsweredMax). */
-export const loginChallengesMax = 100_000;
-
 /** Answered login challenges remembered until they expire, to refuse replays (issued ones cost nothing: they carry their expiry and an HMAC); ~110 bytes each, ~2,000 SM2-checked answers/s for loginChallengeTtlMs. Past it the earliest answered are forgotten and every challenge expiring no later than them is refused as expired. */
 export const loginChallengesAnsweredMax = 250_000;
 
