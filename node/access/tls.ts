@@ -1,5 +1,4 @@
-import { ServerCredentials } from '@grpc/grpc-js';
-import type { SecureContextOptions } from 'node:tls';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { toPem } from '../../federation/crypto/pem.js';
 import type { TlsIdentity } from '../peer/tls.js';
 import type { AccessRegistry } from './registry.js';
@@ -11,6 +10,8 @@ import type { AccessRegistry } from './registry.js';
 // certificate (token clients), and closes a connection whose certificate is
 // not pinned before reading a request from it. A registry change applies to
 // new handshakes at once; calls on open connections are checked per call.
+// Both servers terminate TLS themselves and read the client's certificate
+// once per connection (ApiConnections), not once per call.
 
 export class ApiTls {
   readonly #identity: TlsIdentity;
@@ -35,21 +36,54 @@ export class ApiTls {
     return { ca: this.#trusted(), cert: this.#identity.certPem, key: this.#identity.keyPem };
   }
 
-  /** Mutual TLS, following the registry without a restart. */
-  grpcServerCredentials(): ServerCredentials {
-    const server = ServerCredentials.createSsl(this.#trusted(), [{ private_key: Buffer.from(this.#identity.keyPem), cert_chain: Buffer.from(this.#identity.certPem) }], true);
-    // updateSecureContextOptions is public in grpc-js 1.14's JavaScript, protected in its typings (as in peer/tls.ts).
-    const update = (server as unknown as { updateSecureContextOptions(options: SecureContextOptions): void }).updateSecureContextOptions.bind(server);
-    this.#registry.onChange(() => update(this.#context()));
-    return server;
+  /** Options of the gRPC client API's TLS server: a pinned client certificate or no handshake; HTTP/2 only. */
+  grpcOptions(): SecureContextOptions & { requestCert: true; rejectUnauthorized: true; ALPNProtocols: string[] } {
+    return { ...this.#context(), requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] };
   }
 
-  /** Options of the HTTPS server; `follow` keeps a running server's trusted set current. */
+  /** Options of the HTTPS server: token clients present no certificate. */
   httpsOptions(): SecureContextOptions & { requestCert: true; rejectUnauthorized: false } {
     return { ...this.#context(), requestCert: true, rejectUnauthorized: false };
   }
 
+  /** Keeps a running server's trusted set current; returns the unsubscribe. */
   follow(server: { setSecureContext(options: SecureContextOptions): void }): void {
     this.#registry.onChange(() => server.setSecureContext(this.#context()));
+  }
+}
+
+/**
+ * The client certificate of each open TLS connection, read once at the
+ * handshake (getPeerCertificate builds a whole object each time it is asked),
+ * keyed by the connection's remote address and port, which no other open
+ * connection can share. An entry goes when its connection closes, and only
+ * its own: a lookup that finds nothing is refused, never guessed.
+ */
+export class ApiConnections {
+  readonly #open = new Map<string, { socket: TLSSocket; certificateDer: Buffer | undefined }>();
+
+  static peerOf(socket: { remoteAddress?: string; remotePort?: number }): string {
+    return `${socket.remoteAddress}:${socket.remotePort}`;
+  }
+
+  add(socket: TLSSocket): void {
+    const peer = ApiConnections.peerOf(socket);
+    this.#open.set(peer, { socket, certificateDer: socket.getPeerCertificate()?.raw });
+    socket.once('close', () => {
+      if (this.#open.get(peer)?.socket === socket) this.#open.delete(peer);
+    });
+  }
+
+  certificateOf(peer: string): Buffer | undefined {
+    return this.#open.get(peer)?.certificateDer;
+  }
+
+  get size(): number {
+    return this.#open.size;
+  }
+
+  /** Ends every connection still open (a stop's grace period is over). */
+  destroyAll(): void {
+    for (const { socket } of this.#open.values()) socket.destroy();
   }
 }

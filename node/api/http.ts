@@ -19,6 +19,7 @@ import {
 } from './openapi.js';
 import { approvalHeader, decodeOperator, operatorHeader, type AccessGuard, type CallIdentity } from '../access/guard.js';
 import type { ApiTls } from '../access/tls.js';
+import { parseListen } from '../listen.js';
 import { statusOf, type ApiService, type StreamHandler, type UnaryHandler } from './service.js';
 
 // The client API over HTTP/JSON, for trading platforms that do not speak gRPC:
@@ -341,12 +342,6 @@ interface GetRoute extends Route {
   readonly parameters: readonly string[];
 }
 
-function parseListen(listen: string): { host: string; port: number } {
-  const match = /^\[?([^\]]*)\]?:(\d{1,5})$/.exec(listen);
-  const port = Number(match?.[2]);
-  if (!match || port > 65535) throw new TongxingError(`HTTP API: "${listen}" is not host:port`);
-  return { host: match[1]!, port };
-}
 
 /** The request body, refused with 413 past httpRequestBytesMax (by Content-Length up front, or while reading). */
 function readBody(request: IncomingMessage): Promise<Buffer> {
@@ -500,7 +495,7 @@ function drained(response: ServerResponse): Promise<void> {
  * address cannot be bound, or when a served method is not in proto/.
  */
 export async function startHttpServer(init: HttpServerInit, services: readonly ApiService[]): Promise<HttpServer> {
-  const { host, port: requestedPort } = parseListen(init.listen);
+  const { host, port: requestedPort } = parseListen(init.listen, 'HTTP API');
   const protoDirectory = init.protoDirectory ?? findProtoDirectory();
   const methods = apiMethods(loadProtos(protoDirectory), services);
   const unaries = new Map(services.flatMap((s) => Object.entries(s.handlers).map(([key, handler]) => [s.definition[key]?.path, handler] as const)));

@@ -1,5 +1,7 @@
+import { createServer as createTlsServer } from 'node:tls';
 import {
   Server,
+  ServerCredentials,
   type handleServerStreamingCall,
   type handleUnaryCall,
   type Metadata,
@@ -11,7 +13,8 @@ import { apiRequestBytesMax, apiShutdownGraceMs } from '../../federation/limits.
 import { drained, shutdownServer } from '../grpc-server.js';
 import { addStandardServices } from '../grpc-standard.js';
 import { approvalHeader, decodeOperator, operatorHeader, type AccessGuard, type CallIdentity } from '../access/guard.js';
-import type { ApiTls } from '../access/tls.js';
+import { ApiConnections, type ApiTls } from '../access/tls.js';
+import { parseListen } from '../listen.js';
 import { statusOf, type ApiService, type StreamHandler, type UnaryHandler } from './service.js';
 
 // The client API of one node over gRPC: trading platforms and the CLI call it
@@ -48,12 +51,12 @@ const text = (metadata: Metadata, key: string): string | undefined => {
   return typeof value === 'string' ? value : undefined;
 };
 
-/** What gRPC tells the guard about a call: the TLS peer's certificate and the callers' metadata. */
-function identityOf(call: { getAuthContext(): { sslPeerCertificate?: { raw: Buffer } } | null; metadata: Metadata }): CallIdentity {
+/** What gRPC tells the guard about a call: its connection's client certificate and the callers' metadata. */
+function identityOf(call: { getPeer(): string; metadata: Metadata }, connections: ApiConnections): CallIdentity {
   const approval = call.metadata.get(`${approvalHeader}-bin`)[0];
   return {
     transport: 'grpc',
-    certificateDer: call.getAuthContext()?.sslPeerCertificate?.raw,
+    certificateDer: connections.certificateOf(call.getPeer()),
     operator: decodeOperator(text(call.metadata, operatorHeader)),
     approval: Buffer.isBuffer(approval) ? approval : undefined,
   };
@@ -62,14 +65,15 @@ function identityOf(call: { getAuthContext(): { sslPeerCertificate?: { raw: Buff
 interface Served {
   readonly path: string;
   readonly guard: AccessGuard;
+  readonly connections: ApiConnections;
   readonly serialize: (request: unknown) => Buffer;
 }
 
-function unary(handler: UnaryHandler, { path, guard, serialize }: Served): handleUnaryCall<unknown, unknown> {
+function unary(handler: UnaryHandler, { path, guard, connections, serialize }: Served): handleUnaryCall<unknown, unknown> {
   return (call, callback) => {
     let identity: CallIdentity;
     try {
-      identity = identityOf(call);
+      identity = identityOf(call, connections);
     } catch (error) {
       return callback(toServiceError(error));
     }
@@ -81,12 +85,12 @@ function unary(handler: UnaryHandler, { path, guard, serialize }: Served): handl
 }
 
 /** Writes each response as the client takes it; a cancelled call stops the iterator (its finally blocks run). */
-function serverStream(handler: StreamHandler, { path, guard, serialize }: Served): handleServerStreamingCall<unknown, unknown> {
+function serverStream(handler: StreamHandler, { path, guard, connections, serialize }: Served): handleServerStreamingCall<unknown, unknown> {
   return (call) => {
     void (async () => {
       let admission;
       try {
-        admission = guard.admit(path, call.request, () => serialize(call.request), identityOf(call));
+        admission = guard.admit(path, call.request, () => serialize(call.request), identityOf(call, connections));
       } catch (error) {
         call.emit('error', toServiceError(error));
         return;
@@ -115,29 +119,43 @@ function serverStream(handler: StreamHandler, { path, guard, serialize }: Served
  */
 export async function startApiServer(init: ApiServerInit, services: readonly ApiService[]): Promise<ApiServer> {
   const server = new Server({ 'grpc.max_receive_message_length': apiRequestBytesMax });
+  const connections = new ApiConnections();
   for (const service of services) {
     const implementation: UntypedServiceImplementation = {};
     const served = (method: string): Served => {
       const definition = service.definition[method]!;
-      return { path: definition.path, guard: init.guard, serialize: (request) => definition.requestSerialize(request) };
+      return { path: definition.path, guard: init.guard, connections, serialize: (request) => definition.requestSerialize(request) };
     };
     for (const [method, handler] of Object.entries(service.handlers)) implementation[method] = unary(handler, served(method));
     for (const [method, handler] of Object.entries(service.streams ?? {})) implementation[method] = serverStream(handler, served(method));
     server.addService(service.definition, implementation);
   }
   const standard = addStandardServices(server, { services: services.map((s) => s.definition), reflect: 'tongxing/api/v1' });
+  // TLS is terminated here, not by grpc-js, so each connection's client certificate is read once at its handshake.
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const tlsServer = createTlsServer(init.tls.grpcOptions(), (socket) => {
+    connections.add(socket);
+    injector.injectConnection(socket);
+  });
+  tlsServer.on('tlsClientError', () => undefined); // a refused handshake (unpinned certificate) is the caller's problem
+  init.tls.follow(tlsServer);
+  const { host, port: requested } = parseListen(init.listen, 'client API');
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(init.listen, init.tls.grpcServerCredentials(), (error, bound) => {
-      if (error) reject(new TongxingError(`client API cannot listen on ${init.listen}: ${error.message}`));
-      else resolve(bound);
-    });
+    tlsServer.once('error', (error) => reject(new TongxingError(`client API cannot listen on ${init.listen}: ${error.message}`)));
+    tlsServer.listen(requested, host, () => resolve((tlsServer.address() as { port: number }).port));
   });
   let stopped: Promise<void> | undefined;
   return {
     port,
     stop() {
       standard.stopping();
-      stopped ??= shutdownServer(server, apiShutdownGraceMs);
+      stopped ??= (async () => {
+        const closed = new Promise<void>((resolve) => tlsServer.close(() => resolve()));
+        await shutdownServer(server, apiShutdownGraceMs);
+        injector.destroy();
+        connections.destroyAll();
+        await closed;
+      })();
       return stopped;
     },
   };
