@@ -4,6 +4,8 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateError, EncodingError } from '../errors.js';
+import { issueCertificate } from './issue.js';
+import { generateKeyPair } from './sm2.js';
 import { publicKeyFromSpki } from './pem.js';
 import { sm3Hex } from './sm3.js';
 import {
@@ -70,6 +72,15 @@ describe('parse', () => {
     expect(() => parseCertificate(Buffer.concat([der, Buffer.from([0])]))).toThrow(/trailing/);
     expect(() => load(pki.p256Root)).toThrow(CertificateError);
     expect(() => load(pki.p256Root)).toThrow(/P-256/);
+  });
+
+  it('throws EncodingError, not a RangeError, for a name asn1js cannot decode (a BMPString of odd length; the fuzzer found it as a 500)', () => {
+    const key = generateKeyPair();
+    const der = Buffer.from(issueCertificate({ subject: { commonName: 'abc' }, publicKey: key.publicKey, issuer: { name: { commonName: 'abc' }, keyPair: key }, serialNumber: 1n, notBefore: new Date(0), notAfter: new Date(1e12) }));
+    const commonName = der.indexOf(Buffer.from([0x0c, 0x03, 0x61, 0x62, 0x63])); // UTF8String "abc"
+    der[commonName] = 0x1e; // BMPString: 3 bytes, not whole UTF-16 code units
+    expect(() => parseCertificate(der)).toThrow(EncodingError);
+    expect(() => parseCertificate(der)).toThrow(/does not decode/);
   });
 });
 

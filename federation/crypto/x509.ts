@@ -3,7 +3,7 @@
 // Z value / default ID), so each TBSCertificate's original bytes go to sm2.verify.
 import * as asn1js from 'asn1js';
 import { BasicConstraints, Certificate, ExtKeyUsage, type RelativeDistinguishedNames } from 'pkijs';
-import { CertificateError, EncodingError, assert } from '../errors.js';
+import { AssertionError, CertificateError, EncodingError, TongxingError, assert } from '../errors.js';
 import { pemBlocks, publicKeyFromSpki } from './pem.js';
 import { verify } from './sm2.js';
 import { sm3Hex } from './sm3.js';
@@ -289,7 +289,21 @@ function checkPathLength(issuer: ParsedCertificate, casBelow: number): void {
   }
 }
 
+/**
+ * parseDerFields, with what asn1js and pkijs throw on bytes they cannot read
+ * (a RangeError for a BMPString of odd length, TypeErrors for missing parts)
+ * turned into an EncodingError: malformed input is the caller's, not a bug.
+ */
 function parseDer(der: Uint8Array): ParsedCertificate {
+  try {
+    return parseDerFields(der);
+  } catch (error) {
+    if (error instanceof TongxingError || error instanceof AssertionError) throw error;
+    throw new EncodingError(`certificate does not decode: ${(error as Error).message}`);
+  }
+}
+
+function parseDerFields(der: Uint8Array): ParsedCertificate {
   const { offset, result } = asn1js.fromBER(der);
   if (offset === -1 || result.error) throw new EncodingError(`certificate is not valid DER: ${result.error || 'decode failed'}`);
   if (offset !== der.length) throw new EncodingError(`certificate has ${der.length - offset} trailing byte(s)`);

@@ -1,4 +1,5 @@
 import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { auditFileBytesMax, auditFilesKept, auditReadRecordsMax } from '../../federation/limits.js';
 
@@ -110,15 +111,26 @@ export class AuditTrail {
       .map((f) => ({ ...f, bytes: statSync(f.path).size }));
   }
 
-  /** Matching records, oldest first, at most `limit` (auditReadRecordsMax); `truncated` when more matched. */
-  read(query: AuditQuery = {}): { records: AuditRecord[]; truncated: boolean } {
+  /**
+   * Matching records, oldest first, at most `limit` (auditReadRecordsMax); `truncated` when more matched.
+   * Files rotated before `sinceMs` are not read (a rotated file's name is the time it was closed), lines
+   * of other clients are skipped before they are parsed, and each file is read without blocking.
+   */
+  async read(query: AuditQuery = {}): Promise<{ records: AuditRecord[]; truncated: boolean }> {
     const limit = Math.min(query.limit || auditReadRecordsMax, auditReadRecordsMax);
     const records: AuditRecord[] = [];
-    for (const file of [...this.#rotated(), currentName]) {
-      const path = join(this.#directory, file);
-      if (!existsSync(path)) continue;
-      for (const line of readFileSync(path, 'utf8').split('\n')) {
-        if (line === '') continue;
+    const since = query.sinceMs ?? 0;
+    const files = [...this.#rotated().filter((f) => Number(rotatedPattern.exec(f)![1]) >= since), currentName];
+    const clientMark = query.client ? `"client":${JSON.stringify(query.client)},` : undefined;
+    for (const file of files) {
+      let text: string;
+      try {
+        text = await readFile(join(this.#directory, file), 'utf8');
+      } catch {
+        continue; // rotated away meanwhile, or not written yet
+      }
+      for (const line of text.split('\n')) {
+        if (line === '' || (clientMark !== undefined && !line.includes(clientMark))) continue;
         let record: AuditRecord;
         try {
           record = JSON.parse(line);

@@ -121,7 +121,7 @@ describe('access guard', () => {
     const request = { sanction: { sanctionId: 'KM-1', subject: { id: { $case: 'uscc', value: '91350100M000100Y43' } } } };
     await expect(guard.run(issue, request, noBytes, http(token!, '张三'), async () => 'never')).rejects.toThrow(/scope sanction/);
     await new Promise((resolve) => setImmediate(resolve));
-    expect(audit.read().records).toEqual([
+    expect((await audit.read()).records).toEqual([
       expect.objectContaining({ client: 'platform', operator: '张三', method: issue.slice(1), subject: 'KM-1 91350100M000100Y43', outcome: 'PERMISSION_DENIED', transport: 'http' }),
     ]);
   });
@@ -171,12 +171,24 @@ describe('access registry', () => {
 });
 
 describe('audit trail', () => {
+  it('reads one client\'s records (not another whose name it prefixes), and from a time on', async () => {
+    const { audit, clock } = setup();
+    const record = (client: string) => audit.record({ client, operator: '', method: 'm', subject: client, outcome: 'ok', detail: `as "client":"${client}2",`, transport: 'http' });
+    await record('admin');
+    clock.now += 10;
+    await Promise.all([record('admin2'), record('admin')]);
+    expect((await audit.read({ client: 'admin' })).records.map((r) => r.client)).toEqual(['admin', 'admin']);
+    expect((await audit.read({ client: 'admin2' })).records).toHaveLength(1);
+    expect((await audit.read({ sinceMs: clock.now })).records).toHaveLength(2);
+    expect(await audit.read({ limit: 1 })).toMatchObject({ records: [{ client: 'admin' }], truncated: true });
+  });
+
   it('skips a line torn by a crash, and the next record starts a line of its own', async () => {
     const { dir, audit } = setup();
     await audit.record({ client: 'a', operator: '', method: 'm', subject: 's', outcome: 'ok', detail: '', transport: 'grpc' });
     writeFileSync(join(dir, 'audit', 'audit.jsonl'), readFileSync(join(dir, 'audit', 'audit.jsonl'), 'utf8') + '{"atMs":1,"cli');
     const reopened = new AuditTrail(join(dir, 'audit'));
     await reopened.record({ client: 'b', operator: '', method: 'm', subject: 's', outcome: 'ok', detail: '', transport: 'grpc' });
-    expect(reopened.read().records.map((r) => r.client)).toEqual(['a', 'b']);
+    expect((await reopened.read()).records.map((r) => r.client)).toEqual(['a', 'b']);
   });
 });

@@ -62,7 +62,7 @@ export function accessService(guard: AccessGuard): ApiService {
   }
 
   async function listAudit(request: ListAuditRequest): Promise<ListAuditResponse> {
-    const { records, truncated } = audit.read({ client: request.client, sinceMs: Number(request.sinceMs), limit: request.limit });
+    const { records, truncated } = await audit.read({ client: request.client, sinceMs: Number(request.sinceMs), limit: request.limit });
     return { records: records.map((r) => ({ ...r, atMs: BigInt(r.atMs) })), truncated };
   }
 
