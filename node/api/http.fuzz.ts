@@ -10,7 +10,7 @@ import { Replica } from '../../federation/replica.js';
 import { MemoryStore } from '../../federation/store/memory.js';
 import type { CommitBatch } from '../../federation/store/store.js';
 import { usccFor } from '../../federation/testing/records.js';
-import { Prng } from '../../simulations/core/prng.js';
+import { Prng } from '../../federation/testing/prng.js';
 import { methodRules } from '../access/scopes.js';
 import { testAccess, tlsOptionsOf } from '../access/testing.js';
 import { accessService } from './access.js';

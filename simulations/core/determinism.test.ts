@@ -7,7 +7,7 @@
 import { describe, expect, test } from 'vitest';
 import { Mesh } from './mesh.js';
 import { Network } from './network.js';
-import { Prng } from './prng.js';
+import { Prng } from '../../federation/testing/prng.js';
 import { Scheduler } from './scheduler.js';
 import { VirtualTimers } from './timers.js';
 

@@ -1,6 +1,6 @@
 // The simulation core: generic over the protocol (messages are opaque payloads with a size).
-export { Fnv1a64, fnv1a64Hex } from './hash.js';
-export { Prng, type Distribution, type Seed } from './prng.js';
+export { Fnv1a64, fnv1a64Hex } from '../../federation/testing/hash.js';
+export { Prng, type Distribution, type Seed } from '../../federation/testing/prng.js';
 export { Scheduler, type EventHandle, type MicrotaskDrain, type SchedulerInit } from './scheduler.js';
 export { VirtualTimers, type TimerId, type VirtualTimersInit } from './timers.js';
 export {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { Mesh, meshParamsDefault } from './mesh.js';
-import { Prng } from './prng.js';
+import { Prng } from '../../federation/testing/prng.js';
 
 const { degreeLow, degreeHigh } = meshParamsDefault;
 const cities = (n: number): string[] => Array.from({ length: n }, (_, i) => `city-${i}`);

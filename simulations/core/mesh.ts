@@ -14,7 +14,7 @@
 
 import { AssertionError, assert } from '../../federation/errors.js';
 import type { NodeId } from './network.js';
-import type { Prng } from './prng.js';
+import type { Prng } from '../../federation/testing/prng.js';
 
 export interface MeshParams {
   /** gossipsub D */

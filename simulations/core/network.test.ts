@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { CallTimeoutError, Network, type CallResult, type LinkConfig } from './network.js';
-import { Prng } from './prng.js';
+import { Prng } from '../../federation/testing/prng.js';
 import { Scheduler } from './scheduler.js';
 
 interface Received {

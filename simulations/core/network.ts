@@ -20,7 +20,7 @@
 // All randomness comes from the Prng given at construction, in a fixed order.
 
 import { AssertionError, assert } from '../../federation/errors.js';
-import type { Distribution, Prng } from './prng.js';
+import type { Distribution, Prng } from '../../federation/testing/prng.js';
 import type { EventHandle, Scheduler } from './scheduler.js';
 
 export type NodeId = string;

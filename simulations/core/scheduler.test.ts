@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { Prng } from './prng.js';
+import { Prng } from '../../federation/testing/prng.js';
 import { Scheduler } from './scheduler.js';
 import { VirtualTimers } from './timers.js';
 

@@ -18,7 +18,7 @@
 // object instead of allocating a closure per event.
 
 import { AssertionError, assert } from '../../federation/errors.js';
-import { Fnv1a64 } from './hash.js';
+import { Fnv1a64 } from '../../federation/testing/hash.js';
 
 /** Opaque, cancellable; stale after the event ran or was cancelled. */
 export type EventHandle = number;

@@ -1,4 +1,4 @@
-// Seeded pseudo-random numbers for the simulator: sfc32 (Chris Doty-Humphrey's
+// Seeded pseudo-random numbers for the simulator and the HTTP fuzzer: sfc32 (Chris Doty-Humphrey's
 // Small Fast Counting generator, 128-bit state, passes PractRand to 2^40+ bytes),
 // seeded from a seed *name* through FNV-1a 64 and splitmix32.
 //
@@ -7,7 +7,7 @@
 // adding, removing or reordering consumers of one stream never perturbs another.
 // Nothing in simulations/ may use Math.random() or Date.
 
-import { AssertionError, assert } from '../../federation/errors.js';
+import { AssertionError, assert } from '../errors.js';
 import { Fnv1a64 } from './hash.js';
 
 export type Seed = number | string;
