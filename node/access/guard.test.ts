@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateKeyPair, sign } from '../../federation/crypto/sm2.js';
-import { clientCallsInFlightMax } from '../../federation/limits.js';
+import { clientCallsInFlightMax, operatorCharsMax } from '../../federation/limits.js';
 import { statusOf } from '../api/service.js';
 import { generateTlsIdentity } from '../peer/tls.js';
 import * as access from '../../gen/tongxing/api/v1/access.js';
@@ -99,6 +99,14 @@ describe('access guard', () => {
     expect(() => guard.admit(check, {}, noBytes, http(wide!))).toThrow(new RegExp(`${clientCallsInFlightMax} calls in flight.*clientCallsInFlightMax`));
     await open[0]!.finish();
     await guard.admit(check, {}, noBytes, http(wide!)).finish();
+  });
+
+  it('refuses an operator name over operatorCharsMax or with control characters, naming the field', () => {
+    const { registry, guard } = setup();
+    const { token } = registry.grant({ name: 'platform', scopes: ['check'] });
+    expect(guard.admit(check, {}, noBytes, http(token!, '张'.repeat(operatorCharsMax))).caller.operator).toHaveLength(operatorCharsMax);
+    expect(() => guard.admit(check, {}, noBytes, http(token!, 'x'.repeat(operatorCharsMax + 1)))).toThrow(/operator: x-tongxing-operator must be at most 128 printable characters/);
+    expect(() => guard.admit(check, {}, noBytes, http(token!, 'li\nsi'))).toThrow(/operator:/);
   });
 
   it('needs an approver signature over the exact request for governance', () => {
