@@ -5,6 +5,7 @@ import { generateKeyPair, nodeIdOf } from '../federation/crypto/sm2.js';
 import { Membership, type Member } from '../federation/membership.js';
 import { Replica } from '../federation/replica.js';
 import { MemoryStore } from '../federation/store/memory.js';
+import { Bus } from '../federation/testing/bus.js';
 import { sanction, usccFor } from '../federation/testing/records.js';
 import type { AccessGuard } from '../node/access/guard.js';
 import { testAccess, tlsOptionsOf } from '../node/access/testing.js';
@@ -51,7 +52,7 @@ async function rates(count: number, a: (i: number) => Promise<unknown>, b: (i: n
 async function checkedReplica(): Promise<Replica> {
   const keyPair = generateKeyPair();
   const member: Member = { nodeId: nodeIdOf(keyPair.publicKey), publicKey: keyPair.publicKey, city: 'Kunming', regionCode: '530100', endpoints: [] };
-  const alone = { exchangeHeads: () => Promise.reject(new Error('alone')), pullEntries: () => { throw new Error('alone'); }, announce: () => {} };
+  const alone = new Bus().transport(member.nodeId); // no peer answers
   const replica = await Replica.open({ allianceId: Buffer.alloc(32, 1), keyPair, members: new Membership([member]) }, { store: new MemoryStore(), transport: alone, clock: { nowMs: Date.now }, random: { int: () => 0 } });
   for (let i = 0; i < 100; i++) await replica.write({ kind: { $case: 'sanctionIssue', value: sanction(`B-${i}`, usccFor(i), Date.now() - 86_400_000) } });
   return replica;

@@ -8,6 +8,7 @@ import { httpRequestBytesMax, jsonNestingDepthMax } from '../../federation/limit
 import { Membership, type Member } from '../../federation/membership.js';
 import { Replica } from '../../federation/replica.js';
 import { MemoryStore } from '../../federation/store/memory.js';
+import { Bus } from '../../federation/testing/bus.js';
 import type { CommitBatch } from '../../federation/store/store.js';
 import { usccFor } from '../../federation/testing/records.js';
 import { Prng } from '../../federation/testing/prng.js';
@@ -186,13 +187,7 @@ export async function runFuzz(init: FuzzInit): Promise<FuzzReport> {
     { allianceId: Buffer.alloc(32, 0x5a), keyPair, members: new Membership([member]) },
     {
       store,
-      transport: {
-        exchangeHeads: () => Promise.reject(new Error('alone')),
-        pullEntries: () => {
-          throw new Error('alone');
-        },
-        announce: () => {},
-      },
+      transport: new Bus().transport(member.nodeId), // alone: no peer answers
       clock,
       random: { int: () => 0 },
     },

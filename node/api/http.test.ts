@@ -11,6 +11,7 @@ import { apiRequestBytesMax, httpRequestBytesMax, jsonNestingDepthMax } from '..
 import { Membership, type Member } from '../../federation/membership.js';
 import { Replica } from '../../federation/replica.js';
 import { MemoryStore } from '../../federation/store/memory.js';
+import { Bus } from '../../federation/testing/bus.js';
 import { usccFor } from '../../federation/testing/records.js';
 import { httpsCall, testAccess, tlsOptionsOf, type TestAccess } from '../access/testing.js';
 import type { ClientCredential } from '../access/credential.js';
@@ -46,13 +47,7 @@ async function kunming(): Promise<{ server: HttpServer; services: ApiService[]; 
     { allianceId, keyPair, members: new Membership([member]) },
     {
       store: new MemoryStore(),
-      transport: {
-        exchangeHeads: () => Promise.reject(new Error('alone')),
-        pullEntries: () => {
-          throw new Error('alone');
-        },
-        announce: () => {},
-      },
+      transport: new Bus().transport(member.nodeId), // alone: no peer answers
       clock,
       random: { int: () => 0 },
     },
