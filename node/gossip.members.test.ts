@@ -219,6 +219,11 @@ describe('gossip abuse is cheap to refuse', () => {
     expect(node.replicaCalls()).toBe(gossipInvalidMessagesMax);
     expect(node.rejections()).toHaveLength(gossipInvalidMessagesMax);
     for (const reason of node.rejections()) expect(reason).toMatch(/signature does not verify/);
+    // Graylisted, it is hung up on, and its redials (every 100 ms here) are refused while it stays graylisted.
+    await until('M disconnected', () => !nodeR.gossip.connectedPeers().includes(m.peerId));
+    const refusedBefore = nodeR.gossip.counters.connectionsRefused;
+    await until('M redials, refused', () => nodeR.gossip.counters.connectionsRefused > refusedBefore);
+    expect(nodeR.gossip.connectedPeers()).not.toContain(m.peerId);
   });
 
   it('rejects, before any signature check, heads a member publishes of a non-member, of another member, or replayed', async () => {

@@ -320,9 +320,10 @@ export class Gossip {
   /** Refuses, at each hook where the remote peer id is known, every peer not allowed now. */
   private gater(): ConnectionGater {
     const deny = (peer: PeerId): boolean => {
-      if (this.allowed.has(peer.toString())) return false;
+      const id = peer.toString();
+      if (this.allowed.has(id) && !this.invalid.graylisted(id, Date.now())) return false;
       this.counters.connectionsRefused++;
-      this.log?.('refused a connection with %p: not an allowed gossip peer', peer);
+      this.log?.('refused a connection with %p: %s', peer, this.allowed.has(id) ? 'graylisted for invalid messages' : 'not an allowed gossip peer');
       return true;
     };
     return {
@@ -476,7 +477,16 @@ export class Gossip {
   private async judge(via: string, message: Message, log: Logger): Promise<TopicValidatorResult> {
     const result = await this.verdict(via, message, log);
     // Counted like gossipsub's P4, which every Reject also raises.
-    if (result === TopicValidatorResult.Reject) this.invalid.add(via, Date.now());
+    if (result === TopicValidatorResult.Reject) {
+      this.invalid.add(via, Date.now());
+      // Graylisted: hang up, and the gater refuses it until its count decays. Even refused unread, each
+      // message it sends costs this node its decryption and gossipsub's signature check.
+      if (this.invalid.graylisted(via, Date.now())) {
+        for (const connection of this.node?.getConnections() ?? []) {
+          if (connection.remotePeer.toString() === via) void connection.close().catch(() => undefined);
+        }
+      }
+    }
     return result;
   }
 
