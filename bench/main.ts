@@ -1,4 +1,7 @@
 import '../node/polyfill.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ingestFigures } from './ingest.js';
 import { levelFigures, sm2Figures, sm3Figures } from './micro.js';
 
@@ -61,4 +64,11 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// Nodes the benchmarks start publish their admin credentials in a temporary home, not the user's ~/.tongxing.
+const home = process.env.TONGXING_HOME ? undefined : mkdtempSync(join(tmpdir(), 'tongxing-bench-home-'));
+if (home) process.env.TONGXING_HOME = home;
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} finally {
+  if (home) rmSync(home, { recursive: true, force: true });
+}
