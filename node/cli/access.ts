@@ -8,14 +8,15 @@ import { writeOutput } from './crypto.js';
 import { scopeMeanings, scopes } from '../access/scopes.js';
 import { generateTlsIdentity } from '../peer/tls.js';
 import { exitOk, optional, printJson, required, UsageError, type Command, type Io, type Parsed } from './command.js';
-import { answered, clientOptions, formatTime, nodeAddress, nodeOptions, nodeUsageLines, parseTime } from './node-client.js';
+import { answered, formatTime, nodeConnection, nodeOptions, nodeUsageLines, parseTime } from './node-client.js';
 
 // `tongxing access`: the clients this node answers, and `tongxing audit`,
 // what they did. Both call AccessService (scope operate).
 
 function withAccess(args: Parsed, io: Io, use: (client: ReturnType<typeof accessClient>) => Promise<number>): Promise<number> {
   return answered(args, io, async () => {
-    const client = accessClient(nodeAddress(args), clientOptions(args));
+    const { address, options } = nodeConnection(args);
+    const client = accessClient(address, options);
     try {
       return await use(client);
     } finally {

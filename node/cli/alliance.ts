@@ -15,7 +15,7 @@ import { readTlsIdentity } from '../peer/tls.js';
 import { recogniseEveryList } from '../../federation/views/recognition.js';
 import { exitNegative, exitOk, many, optional, printJson, required, UsageError, type Command, type Io, type Options, type Parsed } from './command.js';
 import { writeOutput } from './crypto.js';
-import { callNode, clientOptions, hex, nodeAddress, nodeOptions, nodeUsageLines } from './node-client.js';
+import { answered, hex, nodeConnection, nodeOptions, nodeUsageLines } from './node-client.js';
 import { categories, listTypes, nameOf } from './sanction.js';
 
 // `tongxing alliance ...`: what alliance admins do (docs/ALLIANCE.md).
@@ -291,9 +291,10 @@ const approverOptions: Options = { ...nodeOptions, 'approver-key': { type: 'stri
 const approverUsage = "  --approver-key KEY.pem  the SM2 key the node's registry names for this client (default: the credential's approverKeyFile)";
 
 function withGovernance(args: Parsed, io: Io, use: (client: ReturnType<typeof governanceClient>) => Promise<number>): Promise<number> {
-  return callNode(args, io, async () => {
+  return answered(args, io, async () => {
     const approverKey = optional(args, 'approver-key');
-    const client = governanceClient(nodeAddress(args), { ...clientOptions(args), approver: approverKey === undefined ? undefined : readPrivateKeyPem(readFileSync(approverKey, 'utf8')) });
+    const { address, options } = nodeConnection(args);
+    const client = governanceClient(address, { ...options, approver: approverKey === undefined ? undefined : readPrivateKeyPem(readFileSync(approverKey, 'utf8')) });
     try {
       return await use(client);
     } finally {

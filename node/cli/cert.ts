@@ -12,7 +12,7 @@ import { withDomainApi, type DomainClient } from '../api/domain-client.js';
 import { exitNegative, exitOk, exitUsage, many, optional, printJson, UsageError, type Command, type Io, type Options, type Parsed } from './command.js';
 import { readInput } from './crypto.js';
 import { describeProvenance, provenanceJson } from './entity.js';
-import { answered, clientOptions, hex, nodeAddress, nodeOptions, nodeUsageLines, parseTime as parseNodeTime } from './node-client.js';
+import { answered, hex, nodeConnection, nodeOptions, nodeUsageLines, parseTime as parseNodeTime } from './node-client.js';
 
 const verifyCommand: Command = {
   path: ['cert', 'verify'],
@@ -91,7 +91,10 @@ export async function callDomain(args: Parsed, io: Io, use: (api: DomainClient) 
     if (typeof args.values.node === 'string') throw new UsageError('give --node or --api, not both (they are the same)');
     args.values.node = args.values.api;
   }
-  return answered(args, io, () => withDomainApi(nodeAddress(args), use, clientOptions(args)));
+  return answered(args, io, () => {
+    const { address, options } = nodeConnection(args);
+    return withDomainApi(address, use, options);
+  });
 }
 
 const domainOptions: Options = { ...nodeOptions, api: { type: 'string' } };

@@ -9,7 +9,7 @@ import { ApiError, type ApiCode } from '../api/client.js';
 import { withExperts, type ExpertsClient } from '../api/experts-client.js';
 import { exitNegative, exitOk, exitUsage, many, optional, printJson, required, UsageError, type Command, type Io, type Parsed } from './command.js';
 import { describeProvenance, provenanceJson } from './entity.js';
-import { answered, clientOptions, formatTime, hex, nodeAddress, nodeIdPrefixChars, nodeOptions, nodeUsageLines, parseTime } from './node-client.js';
+import { answered, formatTime, hex, nodeConnection, nodeIdPrefixChars, nodeOptions, nodeUsageLines, parseTime } from './node-client.js';
 
 // `tongxing expert register|show|availability|status|audit` and
 // `tongxing evaluation create|draw|show|score|analysis`: evaluation experts
@@ -19,7 +19,10 @@ import { answered, clientOptions, formatTime, hex, nodeAddress, nodeIdPrefixChar
 
 /** As callNode, for the expert services. */
 function callExperts(args: Parsed, io: Io, use: (api: ExpertsClient) => Promise<number>): Promise<number> {
-  return answered(args, io, () => withExperts(nodeAddress(args), use, clientOptions(args)));
+  return answered(args, io, () => {
+    const { address, options } = nodeConnection(args);
+    return withExperts(address, use, options);
+  });
 }
 
 /** A node id in hex (64 digits), for --host. */

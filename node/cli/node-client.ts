@@ -20,12 +20,20 @@ export const nodeUsageLines = [
 
 const addressPattern = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
 
-export function nodeAddress(args: Parsed): string {
+/**
+ * Where and as whom a command calls its node: --node (else the named
+ * credential's address, else the default) and the credential (--credential,
+ * TONGXING_CREDENTIAL, or the one a node here published for the address),
+ * read once, with --operator.
+ */
+export function nodeConnection(args: Parsed): { address: string; options: ApiClientOptions } {
   const named = optional(args, 'credential');
-  const address = optional(args, 'node') ?? (named === undefined && !process.env.TONGXING_CREDENTIAL ? defaultApiAddress : findCredential(undefined, named).grpc);
+  const given = optional(args, 'node');
+  const chosen = given === undefined && (named !== undefined || process.env.TONGXING_CREDENTIAL) ? findCredential(undefined, named) : undefined;
+  const address = given ?? chosen?.grpc ?? defaultApiAddress;
   const port = Number(addressPattern.exec(address)?.[3] ?? -1);
   if (port < 1 || port > 65535) throw new UsageError(`--node must be HOST:PORT, e.g. ${defaultApiAddress}; got ${JSON.stringify(address)}`);
-  return address;
+  return { address, options: { credential: chosen ?? findCredential(address, named), operator: optional(args, 'operator') } };
 }
 
 /** Refusals are negative answers; a malformed request, or a node that cannot answer, is not an answer at all. */
@@ -41,14 +49,12 @@ function exitCodeOf(code: ApiCode): number {
   }
 }
 
-/** The credential and operator options every client of the node is made with. */
-export function clientOptions(args: Parsed): ApiClientOptions {
-  return { credential: findCredential(nodeAddress(args), optional(args, 'credential')), operator: optional(args, 'operator') };
-}
-
 /** Calls the node named by --node with the client of `use`. */
 export function callNode(args: Parsed, io: Io, use: (api: ApiClient) => Promise<number>): Promise<number> {
-  return answered(args, io, () => withApi(nodeAddress(args), use, clientOptions(args)));
+  return answered(args, io, () => {
+    const { address, options } = nodeConnection(args);
+    return withApi(address, use, options);
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { checkHealth } from '../grpc-standard.js';
 import { exitNegative, exitOk, optional, printJson, UsageError, type Command } from './command.js';
 import { apiChannel } from '../api/client.js';
-import { callNode, clientOptions, formatDuration, formatTime, hex, nodeAddress, nodeIdPrefixChars, nodeOptions, nodeUsageLines } from './node-client.js';
+import { callNode, formatDuration, formatTime, hex, nodeConnection, nodeIdPrefixChars, nodeOptions, nodeUsageLines } from './node-client.js';
 
 // `tongxing node status`: the node's view of the alliance at a glance.
 // `tongxing node health`: the grpc.health.v1 check a container healthcheck runs.
@@ -136,12 +136,12 @@ const health: Command = {
   ].join('\n'),
   options: { node: { type: 'string' }, credential: { type: 'string' }, service: { type: 'string' }, 'timeout-ms': { type: 'string' } },
   async run(args, io) {
-    const address = nodeAddress(args);
     const timeout = optional(args, 'timeout-ms') ?? '3000';
     const timeoutMs = Number(timeout);
     if (!/^\d+$/.test(timeout) || timeoutMs < 1 || timeoutMs > 60_000) throw new UsageError(`--timeout-ms must be an integer from 1 to 60000; got ${JSON.stringify(timeout)}`);
     // The client API takes mutual TLS only: the check presents the credential, as any caller does.
-    const channel = apiChannel(address, clientOptions(args));
+    const { address, options } = nodeConnection(args);
+    const channel = apiChannel(address, options);
     const answer = await checkHealth(address, optional(args, 'service') ?? '', { timeoutMs, credentials: channel.credentials, channelOptions: channel.options });
     io.stdout(`${answer}\n`);
     return answer === 'SERVING' ? exitOk : exitNegative;
