@@ -66,12 +66,15 @@ export class ApiConnections {
     return `${socket.remoteAddress}:${socket.remotePort}`;
   }
 
-  add(socket: TLSSocket): void {
+  /** Records a connection that finished its handshake; returns the certificate it presented, if any. */
+  add(socket: TLSSocket): Buffer | undefined {
     const peer = ApiConnections.peerOf(socket);
-    this.#open.set(peer, { socket, certificateDer: socket.getPeerCertificate()?.raw });
+    const certificateDer = socket.getPeerCertificate()?.raw;
+    this.#open.set(peer, { socket, certificateDer });
     socket.once('close', () => {
       if (this.#open.get(peer)?.socket === socket) this.#open.delete(peer);
     });
+    return certificateDer;
   }
 
   certificateOf(peer: string): Buffer | undefined {

@@ -18,7 +18,7 @@ import {
   type QueryRoute,
 } from './openapi.js';
 import { approvalHeader, decodeOperator, operatorHeader, type AccessGuard, type CallIdentity } from '../access/guard.js';
-import type { ApiTls } from '../access/tls.js';
+import { ApiConnections, type ApiTls } from '../access/tls.js';
 import { parseListen } from '../listen.js';
 import { statusOf, type ApiService, type StreamHandler, type UnaryHandler } from './service.js';
 
@@ -438,15 +438,8 @@ const header = (request: IncomingMessage, name: string): string | undefined => {
   return Array.isArray(value) ? value[0] : value;
 };
 
-/** The client certificate of a TLS connection, read once per connection (getPeerCertificate builds a whole object each time). */
-const peerCertificates = new WeakMap<object, Buffer | undefined>();
-function peerCertificateOf(socket: TLSSocket): Buffer | undefined {
-  if (!peerCertificates.has(socket)) peerCertificates.set(socket, socket.getPeerCertificate?.()?.raw);
-  return peerCertificates.get(socket);
-}
-
-/** What HTTPS tells the guard: the TLS client certificate, the bearer token, the operator and approval headers. */
-function identityOf(request: IncomingMessage): CallIdentity {
+/** What HTTPS tells the guard: the connection's client certificate, the bearer token, the operator and approval headers. */
+function identityOf(request: IncomingMessage, connections: ApiConnections): CallIdentity {
   const authorization = header(request, 'authorization');
   let token: string | undefined;
   if (authorization !== undefined) {
@@ -457,7 +450,7 @@ function identityOf(request: IncomingMessage): CallIdentity {
   const approval = header(request, approvalHeader);
   return {
     transport: 'http',
-    certificateDer: peerCertificateOf(request.socket as TLSSocket),
+    certificateDer: connections.certificateOf(ApiConnections.peerOf(request.socket)),
     token,
     operator: decodeOperator(header(request, operatorHeader)),
     approval: approval === undefined ? undefined : Buffer.from(approval, 'base64'),
@@ -577,6 +570,7 @@ export async function startHttpServer(init: HttpServerInit, services: readonly A
   }
 
   const names = new Set(init.names.map((n) => n.toLowerCase()));
+  const connections = new ApiConnections();
   async function serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(`http://node${request.url ?? '/'}`);
     // Probes (kubelet, load balancers) name the pod's address: /healthz answers any Host, and says nothing but "ok".
@@ -587,7 +581,7 @@ export async function startHttpServer(init: HttpServerInit, services: readonly A
     if (post) {
       onlyMethod(request, 'POST');
       if (url.search !== '') throw new HttpRefusal(400, status.INVALID_ARGUMENT, `POST reads no query parameters (${url.search}); put the fields in the JSON body`);
-      const identity = identityOf(request);
+      const identity = identityOf(request, connections);
       init.guard.authenticate(post.method.grpcPath, identity); // before the body is read: strangers get 401, not a parse error
       return run(post, await readJson(request), identity, response);
     }
@@ -595,7 +589,7 @@ export async function startHttpServer(init: HttpServerInit, services: readonly A
       const match = route.pattern.exec(url.pathname);
       if (!match) continue;
       onlyMethod(request, 'GET');
-      return run(route, queryJson(route, match, url.searchParams), identityOf(request), response);
+      return run(route, queryJson(route, match, url.searchParams), identityOf(request, connections), response);
     }
     if (url.pathname === '/openapi.json') {
       onlyMethod(request, 'GET');
@@ -618,10 +612,9 @@ export async function startHttpServer(init: HttpServerInit, services: readonly A
     });
   });
   init.tls.follow(server);
-  // A certificate that is presented but not pinned ends the connection before any request is read.
+  // Each connection's certificate is read once; one presented but not pinned ends the connection before any request is read.
   server.on('secureConnection', (socket: TLSSocket) => {
-    const presented = socket.getPeerCertificate();
-    if (presented && Object.keys(presented).length > 0 && !socket.authorized) socket.destroy();
+    if (connections.add(socket) && !socket.authorized) socket.destroy();
   });
   server.on('tlsClientError', () => undefined); // a refused handshake is the client's problem, not the node's
   const port = await new Promise<number>((resolve, reject) => {
