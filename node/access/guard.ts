@@ -58,6 +58,14 @@ interface Bucket {
   inFlight: number;
 }
 
+/** What an audit record of one call is made from; `client` once the caller is identified. */
+interface AuditedCall {
+  readonly path: string;
+  readonly identity: CallIdentity;
+  readonly subject: () => string;
+  client?: Client;
+}
+
 /** An admitted call: finish it exactly once with its outcome (the error it failed with, or none). */
 export interface Admission {
   readonly caller: Caller;
@@ -118,17 +126,16 @@ export class AccessGuard {
         return '';
       }
     };
-    let client: Client | undefined;
-    const operator = typeof identity.operator === 'string' ? identity.operator : '';
-    const refuse = this.#refuser(path, identity, () => client, subject);
-    client = this.#identify(identity, refuse);
-    this.#current(client, refuse); // refused under its name: who calls after revocation matters
+    const operator = identity.operator ?? '';
+    const call: AuditedCall = { path, identity, subject };
+    const refuse = this.#refuser(call);
+    const client = this.#identify(call, refuse);
     if (operator !== '' && (operator.length > operatorCharsMax || !/^[^\p{C}]*$/u.test(operator))) {
       refuse(new ValidationError('operator', `${operatorHeader} must be at most ${operatorCharsMax} printable characters`));
     }
     if (!rule) return refuse(new PermissionError(`${method} is served to no client: it has no entry in the scope table`));
     const needed = [rule.scope, ...(rule.also?.(request) ?? [])];
-    const missing = needed.filter((s) => !client!.scopes.includes(s));
+    const missing = needed.filter((s) => !client.scopes.includes(s));
     if (missing.length > 0) refuse(new PermissionError(`${method} needs the scope ${missing.join(' and ')}; client ${client.name} has ${client.scopes.join(', ')}`));
     if (rule.approval) this.#checkApproval(client, path, requestBytes, identity, refuse);
     const bucket = this.#take(client, refuse);
@@ -141,8 +148,7 @@ export class AccessGuard {
         finished = true;
         bucket.inFlight -= 1;
         if (!rule.write && !rule.audit?.(request) && error === undefined) return Promise.resolve();
-        const detail = error === undefined ? '' : error instanceof Error ? error.message : String(error);
-        return this.#audit.record({ client: client!.name, operator: printable(operator), method, subject: subject(), outcome: error === undefined ? 'ok' : this.#outcomeOf(error), detail, transport: identity.transport });
+        return this.#record(call, error);
       },
     };
   }
@@ -152,10 +158,8 @@ export class AccessGuard {
    * expired, before its request is read: a transport that parses bodies asks this first.
    */
   authenticate(path: string, identity: CallIdentity): void {
-    let client: Client | undefined;
-    const refuse = this.#refuser(path, identity, () => client, () => '');
-    client = this.#identify(identity, refuse);
-    this.#current(client, refuse);
+    const call: AuditedCall = { path, identity, subject: () => '' };
+    this.#identify(call, this.#refuser(call));
   }
 
   /** Runs `task` as an admitted call; a write answers only once its audit record is durable. */
@@ -178,35 +182,41 @@ export class AccessGuard {
     return set;
   }
 
+  /** The call's audit record: 'ok' without an error, else the error's status and message. */
+  #record(call: AuditedCall, error?: unknown): Promise<void> {
+    return this.#audit.record({
+      client: call.client?.name ?? '',
+      operator: printable(call.identity.operator ?? ''),
+      method: call.path.replace(/^\//, ''),
+      subject: call.subject(),
+      outcome: error === undefined ? 'ok' : this.#outcomeOf(error),
+      detail: error === undefined ? '' : error instanceof Error ? error.message : String(error),
+      transport: call.identity.transport,
+    });
+  }
+
   /** A refusal: audited (with the client once known), then thrown. */
-  #refuser(path: string, identity: CallIdentity, client: () => Client | undefined, subject: () => string): (error: Error) => never {
+  #refuser(call: AuditedCall): (error: Error) => never {
     return (error) => {
-      const operator = printable(identity.operator ?? '');
-      this.#audit
-        .record({ client: client()?.name ?? '', operator, method: path.replace(/^\//, ''), subject: subject(), outcome: this.#outcomeOf(error), detail: error.message, transport: identity.transport })
-        .catch(this.#onAuditError);
+      this.#record(call, error).catch(this.#onAuditError);
       throw error;
     };
   }
 
-  /** The client, unless revoked or expired. */
-  #current(client: Client, refuse: (error: Error) => never): Client {
+  /** The caller's client, known to this node and current; it is set on `call` first, so a refusal for revocation or expiry is audited under its name. */
+  #identify(call: AuditedCall, refuse: (error: Error) => never): Client {
+    const { identity } = call;
+    let client: Client;
+    if (identity.certificateDer && identity.certificateDer.length > 0) {
+      client = this.#registry.byCertificate(identity.certificateDer) ?? refuse(new AuthenticationError('the TLS client certificate is not registered at this node'));
+    } else if (identity.token !== undefined) {
+      client = this.#registry.byToken(identity.token) ?? refuse(new AuthenticationError('the bearer token is not one this node issued (mistyped, or replaced by a rotation)'));
+    } else {
+      client = refuse(new AuthenticationError('no credential: present a registered TLS client certificate, or (HTTP) Authorization: Bearer TOKEN'));
+    }
+    call.client = client;
     const inactive = this.#registry.inactive(client);
     return inactive ? refuse(new AuthenticationError(inactive)) : client;
-  }
-
-  #identify(identity: CallIdentity, refuse: (error: Error) => never): Client {
-    let client: Client | undefined;
-    if (identity.certificateDer && identity.certificateDer.length > 0) {
-      client = this.#registry.byCertificate(identity.certificateDer);
-      if (!client) refuse(new AuthenticationError('the TLS client certificate is not registered at this node'));
-    } else if (identity.token !== undefined) {
-      client = this.#registry.byToken(identity.token);
-      if (!client) refuse(new AuthenticationError('the bearer token is not one this node issued (mistyped, or replaced by a rotation)'));
-    } else {
-      refuse(new AuthenticationError('no credential: present a registered TLS client certificate, or (HTTP) Authorization: Bearer TOKEN'));
-    }
-    return client!;
   }
 
   #checkApproval(client: Client, path: string, requestBytes: () => Uint8Array, identity: CallIdentity, refuse: (error: Error) => never): void {
