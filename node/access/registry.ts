@@ -102,10 +102,6 @@ export class AccessRegistry {
     return registry;
   }
 
-  get size(): number {
-    return this.#clients.size;
-  }
-
   /** Called after every change (the TLS servers re-read the pinned certificates). */
   onChange(listener: () => void): void {
     this.#listeners.push(listener);

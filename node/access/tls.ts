@@ -81,10 +81,6 @@ export class ApiConnections {
     return this.#open.get(peer)?.certificateDer;
   }
 
-  get size(): number {
-    return this.#open.size;
-  }
-
   /** Ends every connection still open (a stop's grace period is over). */
   destroyAll(): void {
     for (const { socket } of this.#open.values()) socket.destroy();
