@@ -46,7 +46,7 @@ export class ApiTls {
     return { ...this.#context(), requestCert: true, rejectUnauthorized: false };
   }
 
-  /** Keeps a running server's trusted set current; returns the unsubscribe. */
+  /** Keeps a running server's trusted set current. */
   follow(server: { setSecureContext(options: SecureContextOptions): void }): void {
     this.#registry.onChange(() => server.setSecureContext(this.#context()));
   }

@@ -61,12 +61,22 @@ export interface ApiChannel {
   readonly metadata: () => Metadata;
 }
 
+/**
+ * Channel options of every client API client: requests and answers as large as the node allows, and a
+ * fixed TLS server name (the node's certificate is pinned, and an IP address is not a valid SNI).
+ */
+const channelOptions = {
+  'grpc.max_receive_message_length': apiResponseBytesMax,
+  'grpc.max_send_message_length': apiRequestBytesMax,
+  'grpc.ssl_target_name_override': apiTlsServerName,
+};
+
 export function apiChannel(address: string, options: ApiClientOptions = {}): ApiChannel {
   const credential = options.credential ?? findCredential(address);
   return {
     credential,
     credentials: grpcCredentialsOf(credential),
-    options: { ...apiChannelOptions, 'grpc.ssl_target_name_override': apiTlsServerName },
+    options: channelOptions,
     metadata: () => {
       const metadata = new Metadata();
       if (options.operator) metadata.set(operatorHeader, encodeOperator(options.operator));
@@ -101,12 +111,6 @@ export type UnaryMethod<Request, Response> = (
   options: Partial<CallOptions>,
   callback: (error: ServiceError | null, response: Response) => void,
 ) => ClientUnaryCall;
-
-/** Channel options of every client API client: requests and answers as large as the node allows. */
-export const apiChannelOptions = {
-  'grpc.max_receive_message_length': apiResponseBytesMax,
-  'grpc.max_send_message_length': apiRequestBytesMax,
-};
 
 function toApiError(address: string, error: ServiceError): ApiError {
   const code = (status[error.code] as ApiCode | undefined) ?? 'UNKNOWN';
