@@ -140,6 +140,19 @@ describe('client access at every node', () => {
     expect(await auditOf(1, 'short-lived')).toEqual([expect.objectContaining({ outcome: 'UNAUTHENTICATED', detail: expect.stringMatching(/revoked/) })]);
   });
 
+  it('a rotated token replaces the old one from the next call; --out with --cert is refused before anything changes', async () => {
+    const first = await grant(1, 'rotating', 'check', '--token');
+    const file = join(alliance.dir, 'rotating-next.credential');
+    await ok('access', 'rotate', 'rotating', '--out', file, '--node', alliance.cities[1]!.apiAddress);
+    const next = readCredential(file);
+    expect(next.token).not.toBe(first.token);
+    expect((await httpsCall(`${next.http}/v1/entities/${usccFor(3)}`, { credential: next })).status).toBe(200);
+    expect((await httpsCall(`${first.http}/v1/entities/${usccFor(3)}`, { credential: first })).status).toBe(401);
+    const refused = await tongxing('access', 'rotate', 'rotating', '--cert', file, '--out', file, '--node', alliance.cities[1]!.apiAddress);
+    expect(refused).toMatchObject({ code: 2, stderr: expect.stringContaining('--out with --cert') });
+    expect((await httpsCall(`${next.http}/v1/entities/${usccFor(3)}`, { credential: next })).status).toBe(200);
+  });
+
   it('an unknown client certificate fails the TLS handshake, over gRPC and HTTPS', async () => {
     const stranger = await generateTlsIdentity('stranger');
     const forged: ClientCredential = { ...admin[2]!, client: 'stranger', certificate: stranger.certPem, key: stranger.keyPem };

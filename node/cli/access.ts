@@ -6,7 +6,7 @@ import { accessClient } from '../api/access.js';
 import { writeCredential, type ClientCredential } from '../access/credential.js';
 import { writeOutput } from './crypto.js';
 import { scopeMeanings, scopes } from '../access/scopes.js';
-import { generateTlsIdentity } from '../peer/tls.js';
+import { generateTlsIdentity, type TlsIdentity } from '../peer/tls.js';
 import { exitOk, optional, printJson, required, UsageError, type Command, type Io, type Parsed } from './command.js';
 import { answered, formatTime, nodeConnection, nodeOptions, nodeUsageLines, parseTime } from './node-client.js';
 
@@ -57,9 +57,27 @@ function writeClientFiles(out: string, credential: ClientCredential): string[] {
   return [out, ...files];
 }
 
-/** A credential file for a new client: the caller's view of the node (addresses, server certificate) plus the new client's secret. */
-function credentialFor(base: ClientCredential, client: string, secret: { token: string } | { certificate: string; key: string }): ClientCredential {
-  return { client, grpc: base.grpc, http: base.http, serverCertificate: base.serverCertificate, ...secret };
+/** --out hands a client its secret: with --cert it holds its own key, so there is nothing to write. Checked before the node is asked. */
+function checkOut(certFile: string | undefined, out: string | undefined): void {
+  if (certFile !== undefined && out !== undefined) throw new UsageError("--out with --cert: the client holds its own key; give it the node's certificate instead");
+}
+
+/**
+ * Writes the client's files when --out asks (the caller's view of the node, its
+ * addresses and certificate, plus the client's new key or token), and says what
+ * was granted or rotated; the token is printed when `tokenNote` says why.
+ */
+function handOut(io: Io, args: Parsed, done: string, reply: { client?: ClientInfo; token: string }, base: ClientCredential, identity: TlsIdentity | undefined, tokenNote?: string): number {
+  const out = optional(args, 'out');
+  const secret = identity ? { certificate: identity.certPem, key: identity.keyPem } : { token: reply.token };
+  const written = out === undefined ? [] : writeClientFiles(out, { client: reply.client!.name, grpc: base.grpc, http: base.http, serverCertificate: base.serverCertificate, ...secret });
+  if (args.values.json) printJson(io, { client: infoJson(reply.client!), token: reply.token || undefined, files: written });
+  else {
+    io.stdout(`${done} ${describe(reply.client!)}\n`);
+    if (reply.token && tokenNote) io.stdout(`token ${reply.token}\n(${tokenNote})\n`);
+    if (written.length > 0) io.stdout(`credential ${written.join(' ')} (keys mode 0600)\n`);
+  }
+  return exitOk;
 }
 
 const grant: Command = {
@@ -90,6 +108,7 @@ const grant: Command = {
     const out = optional(args, 'out');
     if (certFile !== undefined && token) throw new UsageError('give --cert or --token, not both');
     if (certFile === undefined && !token && out === undefined) throw new UsageError('--out CREDENTIAL is needed to hand the new client its key (or pin its own with --cert, or use --token)');
+    checkOut(certFile, out);
     const rate = optional(args, 'rate');
     if (rate !== undefined && !/^[1-9]\d{0,5}$/.test(rate)) throw new UsageError(`--rate must be a whole number of calls per second from 1 to 999999; got ${JSON.stringify(rate)}`);
     const expires = optional(args, 'expires');
@@ -106,19 +125,7 @@ const grant: Command = {
         note: optional(args, 'note') ?? '',
         callsPerSecondMax: rate === undefined ? 0 : Number(rate),
       });
-      let written: string[] = [];
-      if (out !== undefined) {
-        const secret = identity ? { certificate: identity.certPem, key: identity.keyPem } : reply.token ? { token: reply.token } : undefined;
-        if (!secret) throw new UsageError('--out with --cert: the client holds its own key; give it the node\'s certificate instead');
-        written = writeClientFiles(out, credentialFor(client.credential, name, secret));
-      }
-      if (args.values.json) printJson(io, { client: infoJson(reply.client!), token: reply.token || undefined, files: written });
-      else {
-        io.stdout(`granted ${describe(reply.client!)}\n`);
-        if (reply.token) io.stdout(`token ${reply.token}\n(shown once: the node keeps only its hash)\n`);
-        if (written.length > 0) io.stdout(`credential ${written.join(' ')} (keys mode 0600)\n`);
-      }
-      return exitOk;
+      return handOut(io, args, 'granted', reply, client.credential, identity, 'shown once: the node keeps only its hash');
     });
   },
 };
@@ -170,23 +177,13 @@ const rotate: Command = {
     const name = args.positionals[0]!;
     const certFile = optional(args, 'cert');
     const out = optional(args, 'out');
+    checkOut(certFile, out);
     return withAccess(args, io, async (client) => {
       const current = (await client.list()).clients.find((c) => c.name === name);
       const identity = current?.credential === 'certificate' && certFile === undefined ? await generateTlsIdentity(`${name} (tongxing client)`) : undefined;
       if (identity && out === undefined) throw new UsageError(`${name} is a certificate client: give --cert (its new certificate) or --out (a new key and certificate for it)`);
       const reply = await client.rotate(name, certFile !== undefined ? certificateDerOf(certFile) : identity?.certDer);
-      let written: string[] = [];
-      if (out !== undefined) {
-        const secret = identity ? { certificate: identity.certPem, key: identity.keyPem } : { token: reply.token };
-        written = writeClientFiles(out, credentialFor(client.credential, name, secret));
-      }
-      if (args.values.json) printJson(io, { client: infoJson(reply.client!), token: reply.token || undefined, files: written });
-      else {
-        io.stdout(`rotated ${describe(reply.client!)}\n`);
-        if (reply.token && out === undefined) io.stdout(`token ${reply.token}\n(shown once)\n`);
-        if (written.length > 0) io.stdout(`credential ${written.join(' ')} (keys mode 0600)\n`);
-      }
-      return exitOk;
+      return handOut(io, args, 'rotated', reply, client.credential, identity, out === undefined ? 'shown once' : undefined);
     });
   },
 };
