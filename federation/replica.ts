@@ -26,9 +26,11 @@ import {
 import { decodeEntry, equalBytes, toHex, zeroHash, type HashedEntry } from './log/entry.js';
 import { makeProof, verifyProof } from './log/equivocation.js';
 import { verifyHead } from './log/head.js';
+import { verifyWithKeys } from './log/signer.js';
 import { ForkError, verifyRange } from './log/verify.js';
 import { LogWriter } from './log/writer.js';
 import type { Membership } from './membership.js';
+import { proofKey, proofPrefix, viewPrefix, viewsRebuildKey } from './store/state-keys.js';
 import type { StateChange, Store, StoredEntry } from './store/store.js';
 import { planViews, prepareViewEntries } from './views/apply.js';
 import { openPolicy, type ViewPolicy } from './views/policy.js';
@@ -100,9 +102,6 @@ interface Tip {
 }
 
 const emptyLog: Tip = { seq: 0, hash: zeroHash };
-const proofKey = (author: string): string => `proof/${author}`;
-/** Present while views are being rebuilt: a rebuild cut short by a crash is resumed at open. */
-const rebuildKey = 'meta/views-rebuild';
 
 /**
  * The hlc from which two governance states judge entries differently: the
@@ -208,10 +207,10 @@ export class Replica {
       replica.#served.set(author, signed);
       replica.#known.set(author, signed);
     }
-    for (const [key, bytes] of await store.stateRange('proof/', init.members.size)) {
-      replica.#proofs.set(key.slice('proof/'.length), EquivocationProofCodec.decode(bytes));
+    for (const [key, bytes] of await store.stateRange(proofPrefix, init.members.size)) {
+      replica.#proofs.set(key.slice(proofPrefix.length), EquivocationProofCodec.decode(bytes));
     }
-    if ((await store.getState(rebuildKey)) !== undefined) await replica.#rebuildViews();
+    if ((await store.getState(viewsRebuildKey)) !== undefined) await replica.#rebuildViews();
     if (init.genesis) await replica.#refreshGovernance(true);
     return replica;
   }
@@ -716,7 +715,7 @@ export class Replica {
       heads: [],
       state: [
         { key: proofKey(author), value: EquivocationProofCodec.encode(proof).finish() },
-        { key: rebuildKey, value: new Uint8Array(0) },
+        { key: viewsRebuildKey, value: new Uint8Array(0) },
       ],
     });
     this.#c.onEvent?.({ type: 'equivocation', author, seq });
@@ -728,7 +727,7 @@ export class Replica {
   async #rebuildViews(): Promise<void> {
     const { store } = this.#c;
     for (;;) {
-      const page = await store.stateRange('view/', 10_000);
+      const page = await store.stateRange(viewPrefix, 10_000);
       if (page.length === 0) break;
       await store.commit({ entries: [], heads: [], state: page.map(([key]) => ({ key, value: undefined })) });
     }
@@ -740,7 +739,7 @@ export class Replica {
         await store.commit({ entries: [], heads: [], state });
       }
     }
-    await store.commit({ entries: [], heads: [], state: [{ key: rebuildKey, value: undefined }] });
+    await store.commit({ entries: [], heads: [], state: [{ key: viewsRebuildKey, value: undefined }] });
   }
 
   /** View changes for one author's verified entries (none for a quarantined author). */
@@ -764,21 +763,7 @@ export class Replica {
     if (member.cutoffHlc !== undefined && hlc > member.cutoffHlc) {
       throw new MembershipError(`${member.city} (${author.slice(0, 12)}) is ${member.status}: its entries after hlc ${member.cutoffHlc} are not accepted`);
     }
-    try {
-      verifyHead(signed, member.publicKey, this.#init.allianceId, author);
-      return member.publicKey;
-    } catch (error) {
-      // Keys rotated away but still valid at this hlc (Membership.keysFor: current key first, already tried).
-      for (const key of this.#init.members.keysFor(author, hlc).slice(1)) {
-        try {
-          verifyHead(signed, key, this.#init.allianceId, author);
-          return key;
-        } catch {
-          // try the next retired key
-        }
-      }
-      throw error;
-    }
+    return verifyWithKeys(this.#init.members.keysFor(author, hlc), (key) => verifyHead(signed, key, this.#init.allianceId, author)).publicKey;
   }
 
   /**

@@ -14,6 +14,8 @@ import type { GovRecord } from '../../federation/governance/state.js';
 import { decodeRecord, toHex, zeroHash, type HashedEntry } from '../../federation/log/entry.js';
 import { verifyProof } from '../../federation/log/equivocation.js';
 import { verifyRange } from '../../federation/log/verify.js';
+import { verifyWithKeys } from '../../federation/log/signer.js';
+import { proofKey, proofPrefix, viewsRebuildKey } from '../../federation/store/state-keys.js';
 import type { StoredEntry } from '../../federation/store/store.js';
 import { LevelStore, type LevelSnapshot } from './level.js';
 
@@ -39,13 +41,6 @@ import { LevelStore, type LevelSnapshot } from './level.js';
 export const backupFormatVersion = 1;
 const fileMagic = Buffer.from('TONGXING BACKUP\n', 'latin1');
 
-/**
- * Derived-state keys the replica reads at open (federation/replica.ts): a
- * proof quarantines its author, and the rebuild marker makes the replica
- * rebuild every view from the stored logs before it serves anything.
- */
-const proofStateKey = (author: string): string => `proof/${author}`;
-const viewsRebuildStateKey = 'meta/views-rebuild';
 /** Node-local primary data in the store's derived-state space (node/store/expert-private.ts). */
 const privateStatePrefix = 'private/';
 /**
@@ -146,7 +141,7 @@ export async function* backupStream(snapshot: LevelSnapshot, init: BackupStreamI
   const messageBytesMax = init.messageBytesMax ?? backupMessageBytesMax;
   try {
     const logs = await snapshot.logs();
-    const proofs = await snapshot.stateRange('proof/', init.proofsMax);
+    const proofs = await snapshot.stateRange(proofPrefix, init.proofsMax);
     const files = init.includePrivate ? (init.localFiles?.() ?? []) : [];
     const fileChunks = files.reduce((sum, f) => sum + Math.ceil(f.bytes / localFileChunkBytes), 0);
     const privateStates = init.includePrivate ? (await snapshot.stateCount(privateStatePrefix)) + fileChunks : 0;
@@ -550,21 +545,16 @@ export async function* verifyBackup(messages: AsyncIterable<BackupResponse>, tru
   if (!trailer) throw new BackupError('the backup ends without its trailer: the stream was cut short');
 }
 
-/** verifyRange with the author's current key, then its retired ones (as the replica does). */
+/** verifyRange with the author's current key, then its retired ones (log/signer.ts, as the replica does). */
 function verifySigned(signed: SignedHead, tip: { seq: number; hash: Uint8Array }, entries: Buffer[], author: string, trust: BackupTrust, range: string) {
   const keys = trust.keysFor(author, signed.head?.hlc ?? 0n);
   if (keys.length === 0) throw new UntrustedError(`${range}: ${author.slice(0, 12)} is not a member of this alliance`);
-  let failure: unknown;
-  for (const publicKey of keys) {
-    try {
-      return verifyRange({ allianceId: trust.allianceId, publicKey, signedHead: signed, tip, entries });
-    } catch (error) {
-      failure = error;
-      if (!(error instanceof SignatureError)) break;
-    }
+  try {
+    return verifyWithKeys(keys, (publicKey) => verifyRange({ allianceId: trust.allianceId, publicKey, signedHead: signed, tip, entries })).result;
+  } catch (error) {
+    const message = `${range}: ${(error as Error).message}`;
+    throw error instanceof SignatureError ? new UntrustedError(message) : new BackupError(message);
   }
-  const message = `${range}: ${(failure as Error).message}`;
-  throw failure instanceof SignatureError ? new UntrustedError(message) : new BackupError(message);
 }
 
 /** The governance records among verified entries (what can change the trust). */
@@ -720,8 +710,8 @@ export async function restoreBackup(init: RestoreInit): Promise<RestoreSummary> 
       entries: [],
       heads: [],
       state: [
-        ...proofs.map((proof) => ({ key: proofStateKey(toHex(proof.first!.head!.author)), value: EquivocationProof.encode(proof).finish() })),
-        { key: viewsRebuildStateKey, value: new Uint8Array(0) },
+        ...proofs.map((proof) => ({ key: proofKey(toHex(proof.first!.head!.author)), value: EquivocationProof.encode(proof).finish() })),
+        { key: viewsRebuildKey, value: new Uint8Array(0) },
       ],
       durable: true,
     });
