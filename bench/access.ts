@@ -17,6 +17,7 @@ import { startApiServer } from '../node/api/server.js';
 import { apiContext, type ApiService } from '../node/api/service.js';
 import { apiServices } from '../node/api/services.js';
 import { median, repetitions } from './micro.js';
+import { Prng } from '../federation/testing/prng.js';
 
 // The cost of access control on the hot path: sanction checks per second over
 // gRPC and HTTPS through the guard (mutual TLS, scope check, rate bucket), beside
@@ -53,7 +54,7 @@ async function checkedReplica(): Promise<Replica> {
   const keyPair = generateKeyPair();
   const member: Member = { nodeId: nodeIdOf(keyPair.publicKey), publicKey: keyPair.publicKey, city: 'Kunming', regionCode: '530100', endpoints: [] };
   const alone = new Bus().transport(member.nodeId); // no peer answers
-  const replica = await Replica.open({ allianceId: Buffer.alloc(32, 1), keyPair, members: new Membership([member]) }, { store: new MemoryStore(), transport: alone, clock: { nowMs: Date.now }, random: { int: () => 0 } });
+  const replica = await Replica.open({ allianceId: Buffer.alloc(32, 1), keyPair, members: new Membership([member]) }, { store: new MemoryStore(), transport: alone, clock: { nowMs: Date.now }, random: new Prng('test').random() });
   for (let i = 0; i < 100; i++) await replica.write({ kind: { $case: 'sanctionIssue', value: sanction(`B-${i}`, usccFor(i), Date.now() - 86_400_000) } });
   return replica;
 }

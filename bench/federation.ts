@@ -14,6 +14,7 @@ import { loadGenesis } from '../node/genesis-file.js';
 import { startLocalAlliance, startNodeProcess, writeLocalAlliance, type NodeProcess } from '../node/local-alliance.js';
 import { LevelStore } from '../node/store/level.js';
 import { median } from './micro.js';
+import { Prng } from '../federation/testing/prng.js';
 
 // Federation figures on real node processes over loopback: issue-to-enforcement
 // propagation, catch-up of a fresh node, and replication compared with
@@ -80,7 +81,7 @@ async function prepareLog(configFile: string, count: number): Promise<void> {
   const store = await LevelStore.open(join(config.dataDir, 'store'), { sync: false });
   const replica = await Replica.open(
     { allianceId: alliance.allianceId, keyPair: readPrivateKeyPem(readFileSync(config.keyFile, 'utf8')), genesis: alliance, members: new Membership([]) },
-    { store, transport: { exchangeHeads: async () => ({ heads: [], proofs: [] }), pullEntries: async function* () {}, announce: () => {} }, clock: { nowMs: () => Date.now() }, random: { int: () => 0 } },
+    { store, transport: { exchangeHeads: async () => ({ heads: [], proofs: [] }), pullEntries: async function* () {}, announce: () => {} }, clock: { nowMs: () => Date.now() }, random: new Prng('test').random() },
   );
   for (let i = 0; i < count; i += 1000) {
     await Promise.all(

@@ -12,6 +12,7 @@ import { Replica, type PeerTransport } from '../federation/replica.js';
 import { entityRegistration, usccFor } from '../federation/testing/records.js';
 import { LevelStore } from '../node/store/level.js';
 import { levelOnce, median, repetitions } from './micro.js';
+import { Prng } from '../federation/testing/prng.js';
 
 // Ingest of a pulled log, two ways: the log alone (head signature, SM3 chain,
 // records, atomic store) and the whole node path through the Replica, which
@@ -74,7 +75,7 @@ export async function ingestOnce(log: AuthorLog): Promise<number> {
       store,
       transport: servingTransport(log),
       clock: { nowMs: () => Date.now() },
-      random: { int: () => 0 },
+      random: new Prng('test').random(),
       onEvent: (event) => {
         if (event.type === 'ingested' && event.toSeq === total) done();
         if (event.type === 'rejected') throw new Error(event.reason);

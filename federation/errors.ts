@@ -46,6 +46,16 @@ export class LimitError extends TongxingError {
   override name = 'LimitError';
 }
 
+/** Not now: the replica is closed, or recovering its own log; the same call may succeed later. */
+export class UnavailableError extends TongxingError {
+  override name = 'UnavailableError';
+}
+
+/** The environment broke (the store failed: disk full, corrupt): the process must stop with this reason. Never a peer's fault. */
+export class FatalError extends TongxingError {
+  override name = 'FatalError';
+}
+
 export class AssertionError extends Error {
   override name = 'AssertionError';
 }

@@ -11,6 +11,7 @@ import { checkSanctions, getEntity } from './queries.js';
 import { Replica, type PeerTransport } from './replica.js';
 import { MemoryStore } from './store/memory.js';
 import { entityRegistration, sanctionIssue, sanctionLift, usccFor } from './testing/records.js';
+import { Prng } from './testing/prng.js';
 
 // Replicas wired in-process: calls go straight to the other replica's
 // handlers. Pure logic only; the real transports have their own tests.
@@ -54,7 +55,9 @@ async function alliance(count: number, options: { gossip?: boolean } = {}) {
       t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
       return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
     },
+    bytes: (length: number) => nonces.bytes(length),
   };
+  const nonces = new Prng('replica test nonces');
   const stores = keys.map(() => new MemoryStore());
   const replicas: Replica[] = [];
   for (const [i, keyPair] of keys.entries()) {
@@ -64,8 +67,9 @@ async function alliance(count: number, options: { gossip?: boolean } = {}) {
     net.replicas.set(nodeId, replica);
     replicas.push(replica);
   }
+  // Every replica settled, until a pass finds nothing left anywhere (gossip may wake another replica).
   const settle = async () => {
-    for (let i = 0; i < 50; i++) await new Promise((ok) => setImmediate(ok));
+    for (let pass = 0; pass < 3; pass++) await Promise.all([...net.replicas.values()].map((r) => r.settled()));
   };
   return { keys, members, net, replicas, stores, settle, advance: (ms: number) => (now += ms), clock };
 }
@@ -117,7 +121,6 @@ describe('replica', () => {
     expect(check.verdict).toBe('unknown-stale');
     replicas[1]!.beacon();
     await replicas[0]!.antiEntropyRound();
-    await new Promise((ok) => setImmediate(ok));
     expect((await checkSanctions(replicas[0]!, `uscc:${usccFor(7)}`, clock.nowMs(), clock.nowMs(), 60_000)).verdict).toBe('clear');
   });
 
@@ -160,7 +163,7 @@ describe('replica', () => {
     await settle();
     expect(storedSeqs(b)[0]).toBe(3);
     // A's data directory is lost: same key, empty store.
-    const fresh = await Replica.open({ allianceId, keyPair: keys[0]!, members }, { store: new MemoryStore(), transport: transportFor(a.nodeId, net), clock, random: { int: () => 0 } });
+    const fresh = await Replica.open({ allianceId, keyPair: keys[0]!, members }, { store: new MemoryStore(), transport: transportFor(a.nodeId, net), clock, random: new Prng('test').random() });
     net.replicas.set(a.nodeId, fresh);
     await fresh.antiEntropyRound();
     await expect(fresh.write(entityRegistration(usccFor(200)))).rejects.toThrow(/own log is being recovered/);

@@ -26,6 +26,7 @@ import {
   type GossipInit,
   type GossipValidator,
 } from './gossip.js';
+import { Prng } from '../federation/testing/prng.js';
 
 const allianceIdHex = 'a11ce1';
 const allianceId = Buffer.from(allianceIdHex, 'hex');
@@ -177,7 +178,7 @@ async function receiver(self: City, cities: readonly City[], nowMs: () => number
   const events: ReplicaEvent[] = [];
   const replica = await Replica.open(
     { allianceId, keyPair: self.keyPair, members },
-    { store: new MemoryStore(), transport: offline, clock: { nowMs }, random: { int: () => 0 }, onEvent: (e) => void events.push(e) },
+    { store: new MemoryStore(), transport: offline, clock: { nowMs }, random: new Prng('test').random(), onEvent: (e) => void events.push(e) },
   );
   const peers = memberPeerIds(members, self.nodeId);
   let replicaCalls = 0;

@@ -19,6 +19,7 @@ const secured = (address: string) => {
   return { credentials: channel.credentials, channelOptions: channel.options };
 };
 import { startPeerServer, type PeerServer } from './peer/server.js';
+import { Prng } from '../federation/testing/prng.js';
 
 // The standard services as ordinary gRPC tools use them: grpc.health.v1
 // Check and Watch, and server reflection (what grpcurl asks), through a
@@ -40,7 +41,7 @@ async function replica(): Promise<Replica> {
     },
     announce: () => {},
   };
-  const opened = await Replica.open({ allianceId, keyPair, members }, { store: new MemoryStore(), transport, clock: { nowMs: () => Date.now() }, random: { int: () => 0 } });
+  const opened = await Replica.open({ allianceId, keyPair, members }, { store: new MemoryStore(), transport, clock: { nowMs: () => Date.now() }, random: new Prng('test').random() });
   cleanups.push(() => opened.close());
   return opened;
 }

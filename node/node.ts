@@ -1,12 +1,12 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Announcement } from '../gen/tongxing/federation/v1/peer.js';
 import { readPrivateKeyPem } from '../federation/crypto/pem.js';
 import { nodeIdOf, type Sm2KeyPair } from '../federation/crypto/sm2.js';
 import { keyPairSigner } from '../federation/evidence.js';
-import { EncodingError } from '../federation/errors.js';
+import { EncodingError, type FatalError } from '../federation/errors.js';
 import { Membership } from '../federation/membership.js';
 import { Replica, type Clock, type ReplicaEvent } from '../federation/replica.js';
 import { nodeOperations } from './api/node-status.js';
@@ -40,6 +40,8 @@ export interface RunningNode {
   readonly metricsPort: number | undefined;
   readonly gossipAddresses: string[];
   readonly replica: Replica;
+  /** Settles with the reason when the replica stopped on a store failure: the process must stop too. */
+  readonly failed: Promise<FatalError>;
   /** Finishes in-flight commits, stops servers and timers, closes the store. Idempotent. */
   stop(): Promise<void>;
 }
@@ -106,9 +108,15 @@ export async function startNode(config: NodeConfig, baseLog: Logger = silentLogg
       if (event.type === 'epoch') log.info({ epoch: event.epoch }, 'alliance epoch opened');
       if (event.type === 'rejected' || event.type === 'equivocation') log.warn({ event }, event.type === 'rejected' ? `rejected data: ${event.reason}` : 'equivocation proved');
     };
+    let reportFailure!: (error: FatalError) => void;
+    const failed = new Promise<FatalError>((resolve) => (reportFailure = resolve));
+    const onFatal = (error: FatalError) => {
+      log.fatal(errorFields(error), 'the replica stopped: the store failed');
+      reportFailure(error);
+    };
     const replica = await Replica.open(
       { allianceId: alliance.allianceId, keyPair, genesis: alliance, members, nodeId, nextKeyPair, snapshot: alliance.snapshot },
-      { store, transport, clock: wallClock, random: { int: (n) => randomInt(n) }, onEvent },
+      { store, transport, clock: wallClock, random: { int: (n) => randomInt(n), bytes: (length) => randomBytes(length) }, onEvent, onFatal },
     );
     cleanup.push(() => replica.close());
     const self = members.get(nodeId);
@@ -252,6 +260,7 @@ export async function startNode(config: NodeConfig, baseLog: Logger = silentLogg
       metricsPort: telemetry.metricsPort,
       gossipAddresses: running?.addresses() ?? [],
       replica,
+      failed,
       stop: () => (stopped ??= stopAll()),
     };
   } catch (error) {

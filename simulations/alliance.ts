@@ -4,10 +4,9 @@
 // crash and restart, pause, partitions and link faults (core/network.ts).
 //
 // Determinism: every input comes from one seed. Keys are derived from seeded
-// streams, and SM2 signing, whose nonce k comes from crypto.getRandomValues
-// inside sm-crypto-v2, is fed from a seeded stream for the lifetime of the
-// Alliance (see seededCryptoRandom): a simulator-only substitution that makes
-// every signature, and so every message size, a function of the seed.
+// streams, and SM2 signing nonces from each node's seeded `signing` stream,
+// passed as the replica's Random like any other randomness: every signature,
+// and so every message size, is a function of the seed.
 
 import type { Announcement } from '../gen/tongxing/federation/v1/peer.js';
 import type { Record as TongxingRecord } from '../gen/tongxing/records/v1/records.js';
@@ -86,35 +85,6 @@ export interface TrafficStats {
 
 export type NodeStatus = 'up' | 'paused' | 'down';
 
-/**
- * Feeds crypto.getRandomValues from `prng` until the returned restore() is
- * called. Only SM2 signing nonces draw from it in a run (keys come from
- * seeded streams, node:crypto's randomBytes is not affected).
- */
-function seededCryptoRandom(prng: Prng): () => void {
-  const crypto = globalThis.crypto;
-  const had = Object.prototype.hasOwnProperty.call(crypto, 'getRandomValues');
-  const original = crypto.getRandomValues;
-  const seeded = <T extends ArrayBufferView | null>(array: T): T => {
-    if (array !== null) {
-      const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
-      for (let i = 0; i < bytes.length; i += 4) {
-        let word = prng.next();
-        for (let j = i; j < i + 4 && j < bytes.length; j++) {
-          bytes[j] = word & 0xff;
-          word >>>= 8;
-        }
-      }
-    }
-    return array;
-  };
-  Object.defineProperty(crypto, 'getRandomValues', { value: seeded, configurable: true, writable: true });
-  return () => {
-    if (had) Object.defineProperty(crypto, 'getRandomValues', { value: original, configurable: true, writable: true });
-    else delete (crypto as { getRandomValues?: unknown }).getRandomValues;
-  };
-}
-
 const keyCache = new Map<string, Sm2KeyPair>();
 
 /** A valid SM2 key pair from a name (d uniform in [1, n-2]); memoised per name. */
@@ -150,6 +120,8 @@ export class SimNode {
   readonly timers: VirtualTimers;
   /** This node's own stream: anti-entropy peer choice, jitter, its misbehaviour. */
   readonly rng: Prng;
+  /** SM2 signing nonces of this node (its replica's and its misbehaviours'). */
+  readonly signing: Prng;
   misbehaviour: Misbehaviour | undefined;
   /** A Byzantine node gone quiet: its replica runs no rounds and announces nothing (set by its misbehaviour). */
   silent = false;
@@ -172,6 +144,7 @@ export class SimNode {
     this.label = `city-${String(index).padStart(3, '0')}`;
     this.timers = new VirtualTimers(alliance.scheduler, { clockOffsetMs });
     this.rng = alliance.rng.fork(`node/${index}`);
+    this.signing = this.rng.fork('signing');
     this.store = new SimStore(new MemoryStore());
   }
 
@@ -200,7 +173,7 @@ export class SimNode {
         store: this.store,
         transport,
         clock: this.clock,
-        random: { int: (maxExclusive) => this.rng.int(0, maxExclusive) },
+        random: { int: (maxExclusive) => this.rng.int(0, maxExclusive), bytes: (length) => this.signing.bytes(length) },
         // Events of a crashed incarnation still count: its last commits are on the disk.
         onEvent: (event) => alliance.replicaEvent(this, event),
       },
@@ -353,7 +326,6 @@ export class Alliance {
   writesRefused = 0;
   readonly #byId = new Map<NodeId, SimNode>();
   readonly #peerIds = new Map<NodeId, NodeId[]>();
-  readonly #restoreCryptoRandom: () => void;
   #closed = false;
 
   constructor(config: AllianceConfig) {
@@ -378,7 +350,6 @@ export class Alliance {
       this.rng.fork('mesh'),
       config.mesh,
     );
-    this.#restoreCryptoRandom = seededCryptoRandom(this.rng.fork('signing'));
   }
 
   node(id: NodeId): SimNode {
@@ -451,10 +422,8 @@ export class Alliance {
     await this.scheduler.runUntilAsync(untilMs, 'instant');
   }
 
-  /** Restores crypto.getRandomValues; the alliance cannot run any more. */
+  /** The alliance cannot run any more. */
   close(): void {
-    if (this.#closed) return;
     this.#closed = true;
-    this.#restoreCryptoRandom();
   }
 }

@@ -125,6 +125,7 @@ function forgedHead(node: SimNode, author: Buffer, seq: bigint): SignedHead {
   return signHead(
     { allianceId: node.alliance.allianceId, author, seq, entryHash: sm3(Buffer.from(`forged/${seq}/${node.rng.next()}`)), hlc: hlcPack(wallMs, 0), signedAtMs: BigInt(wallMs) },
     node.keyPair,
+    node.signing,
   );
 }
 
@@ -173,6 +174,7 @@ function forger(context: ByzantineContext): Misbehaviour {
           const head = signHead(
             { allianceId: node.alliance.allianceId, author: Buffer.from(node.id, 'hex'), seq: BigInt(tip.seq + 1), entryHash: hashed.hash, hlc, signedAtMs: BigInt(wallMs) },
             node.keyPair,
+            node.signing,
           );
           announcement = headAnnouncement(head, [hashed.bytes]);
           signedTip = { seq: tip.seq + 1, hash: hashed.hash, hlc };
@@ -244,7 +246,7 @@ function forks(node: SimNode, tip: LogTip, signedAtMs: number): Array<{ head: Si
   return [1, 2].map((branch) => {
     const writer = new LogWriter(node.alliance.allianceId, node.keyPair, tip);
     writer.append(sanctionIssue(`EQ-${node.index}-${tip.seq + 1}-${branch}`, usccFor(900_000 + node.index), signedAtMs), signedAtMs);
-    const sealed = writer.seal(signedAtMs)!;
+    const sealed = writer.seal(signedAtMs, node.signing)!;
     return { head: sealed.head, entries: sealed.entries.map((e) => e.bytes) };
   });
 }

@@ -43,9 +43,23 @@ type PrecomputedPoint = ReturnType<typeof smCrypto.precomputePublicKey>;
 const precomputedKeys = new Map<string, PrecomputedPoint>();
 
 /**
- * Randomness is this module's only IO: d here from node:crypto, and each signature's k
+ * Where a signature's nonce k comes from. The replica passes its Random, so a
+ * simulated run signs reproducibly from its seed; without one, k comes from
  * inside sm-crypto-v2 (crypto.getRandomValues).
  */
+export interface NonceSource {
+  /** `length` uniformly random bytes. */
+  bytes(length: number): Uint8Array;
+}
+
+/** k in [1, n-1] from 64 random bytes: reduced modulo n-1, the bias is below 2^-256 (FIPS 186-5 A.2.1). */
+function nonceFrom(source: NonceSource): { k: bigint; x1: bigint } {
+  const k = (bytesToBigInt(source.bytes(64)) % (curveOrder - 1n)) + 1n;
+  const kG = smCrypto.getPublicKeyFromPrivateKey(k.toString(16).padStart(64, '0'));
+  return { k, x1: BigInt(`0x${kG.slice(2, 66)}`) };
+}
+
+/** Randomness is this module's only IO: d here from node:crypto, k as NonceSource says. */
 export function generateKeyPair(): Sm2KeyPair {
   for (;;) {
     const candidate = randomBytes(32);
@@ -87,11 +101,14 @@ export function sign(
   message: Uint8Array,
   publicKey?: Uint8Array,
   id?: DistinguishingId,
+  nonces?: NonceSource,
 ): Buffer {
   const dHex = privateKeyHex(privateKey);
   const signerKey = publicKey ?? keyPairFromPrivateKey(privateKey).publicKey;
   const e = computeE(signerKey, message, id);
-  const rawHex = smCrypto.doSignature(e, dHex, { hash: false, der: false });
+  // The pool hands the library our k; in the rare case (about 2^-255) that k gives r = 0 or s = 0 it draws its own.
+  const pointPool = nonces ? [nonceFrom(nonces)] : undefined;
+  const rawHex = smCrypto.doSignature(e, dHex, { hash: false, der: false, ...(pointPool ? { pointPool: pointPool as never } : {}) });
   return signatureToDer(Buffer.from(rawHex, 'hex'));
 }
 

@@ -1,3 +1,4 @@
+import { Prng } from '../testing/prng.js';
 import { describe, expect, it } from 'vitest';
 import { ListType, MemberRole, type GenesisBody, type GovernanceProposal, type Record } from '../../gen/tongxing/records/v1/records.js';
 import { generateKeyPair, sign, type Sm2KeyPair } from '../crypto/sm2.js';
@@ -27,12 +28,13 @@ async function governedAlliance(cities: TestCity[], founders: number, edit?: (bo
   let now = t0;
   const clock = { nowMs: () => now };
   let turn = 0; // peers in turn: every reachable one is asked sooner or later
+  const nonces = new Prng('governed replica nonces');
   const start = async (city: TestCity, nextKeyPair?: Sm2KeyPair, snapshot?: VerifiedSnapshot) => {
     const store = stores.get(city.nodeId) ?? new MemoryStore();
     stores.set(city.nodeId, store);
     const replica = await Replica.open(
       { allianceId: verified.allianceId, keyPair: city.keyPair, genesis: verified, members: new Membership([]), nextKeyPair, nodeId: city.nodeId, snapshot },
-      { store, transport: bus.transport(city.nodeId), clock, random: { int: (n: number) => turn++ % n } },
+      { store, transport: bus.transport(city.nodeId), clock, random: { int: (n: number) => turn++ % n, bytes: (length: number) => nonces.bytes(length) }, ...(process.env.DEBUG_REPLICA ? { onEvent: (e: unknown) => console.log(city.city, JSON.stringify(e)) } : {}) },
     );
     replicas.set(city.nodeId, replica);
     return replica;
@@ -200,7 +202,8 @@ describe('a governed alliance', () => {
     a.tick();
     // Nanning, unaware, registers an entity after its suspension took effect; Kunming applies it.
     await nanning.write(entityRegistration(usccFor(13)));
-    await expect.poll(async () => (await getEntity(kunming, usccFor(13)))?.home.author).toBe(nn.nodeId);
+    await kunming.settled();
+    expect((await getEntity(kunming, usccFor(13)))?.home.author).toBe(nn.nodeId);
     expect(kunming.governance!.current.number).toBe(0);
     // The approval arrives: the epoch opens before Nanning's entry, so Kunming rebuilds its views without it.
     await a.settle();

@@ -1,5 +1,5 @@
 import { Head, SignedHead } from '../../gen/tongxing/log/v1/log.js';
-import { nodeIdOf, sign, verify, type Sm2KeyPair } from '../crypto/sm2.js';
+import { nodeIdOf, sign, verify, type NonceSource, type Sm2KeyPair } from '../crypto/sm2.js';
 import { sm3 } from '../crypto/sm3.js';
 import { EncodingError, SignatureError, ValidationError } from '../errors.js';
 import { verifiedHeadsMax } from '../limits.js';
@@ -10,8 +10,8 @@ export function headSigningBytes(head: Head): Uint8Array {
   return Head.encode(head).finish();
 }
 
-export function signHead(head: Head, keyPair: Sm2KeyPair): SignedHead {
-  return { head, signature: sign(keyPair.privateKey, headSigningBytes(head), keyPair.publicKey) };
+export function signHead(head: Head, keyPair: Sm2KeyPair, nonces?: NonceSource): SignedHead {
+  return { head, signature: sign(keyPair.privateKey, headSigningBytes(head), keyPair.publicKey, undefined, nonces) };
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { SignedHead } from '../../gen/tongxing/log/v1/log.js';
 import type { Record } from '../../gen/tongxing/records/v1/records.js';
-import { nodeIdOf, type Sm2KeyPair } from '../crypto/sm2.js';
+import { nodeIdOf, type NonceSource, type Sm2KeyPair } from '../crypto/sm2.js';
 import { assert, LimitError } from '../errors.js';
 import { batchEntriesMax } from '../limits.js';
 import { validateRecord } from '../records/validate.js';
@@ -83,14 +83,14 @@ export class LogWriter {
   }
 
   /** Signs one head over everything appended since the last seal; undefined when nothing is pending. */
-  seal(wallMs: number): SealedBatch | undefined {
+  seal(wallMs: number, nonces?: NonceSource): SealedBatch | undefined {
     if (this.#pending.length === 0) return undefined;
     const hashed = this.#pending;
     this.#pending = [];
     const first = Number(hashed[0]!.entry.seq);
     assert(first + hashed.length - 1 === this.#tip.seq, 'pending entries end at the tip');
     const entries = hashed.map((h, i) => ({ author: this.nodeId, seq: first + i, bytes: h.bytes }));
-    return { entries, hashed, head: this.signTip(wallMs) };
+    return { entries, hashed, head: this.signTip(wallMs, nonces) };
   }
 
   /**
@@ -98,12 +98,12 @@ export class LogWriter {
    * beacon that tells readers the log still ends here (at seq 0 for a log
    * with no entries yet). Nothing may be pending.
    */
-  resign(wallMs: number): SignedHead {
+  resign(wallMs: number, nonces?: NonceSource): SignedHead {
     assert(this.#pending.length === 0, 'resign with entries pending');
-    return this.signTip(wallMs);
+    return this.signTip(wallMs, nonces);
   }
 
-  private signTip(wallMs: number): SignedHead {
+  private signTip(wallMs: number, nonces?: NonceSource): SignedHead {
     return signHead(
       {
         allianceId: this.allianceId,
@@ -114,6 +114,7 @@ export class LogWriter {
         signedAtMs: BigInt(wallMs),
       },
       this.keyPair,
+      nonces,
     );
   }
 }

@@ -9,6 +9,7 @@
 
 import { AssertionError, assert } from '../errors.js';
 import { Fnv1a64 } from './hash.js';
+import type { Random } from '../replica/state.js';
 
 export type Seed = number | string;
 
@@ -72,6 +73,24 @@ export class Prng {
     state[1] = c + (c << 3);
     state[2] = (((c << 21) | (c >>> 11)) + t) | 0;
     return t >>> 0;
+  }
+
+  /** `length` uniform bytes. */
+  bytes(length: number): Uint8Array {
+    const bytes = new Uint8Array(length);
+    for (let i = 0; i < length; i += 4) {
+      let word = this.next();
+      for (let j = i; j < i + 4 && j < length; j++) {
+        bytes[j] = word & 0xff;
+        word >>>= 8;
+      }
+    }
+    return bytes;
+  }
+
+  /** This stream as the replica's Random (peer choices, signing nonces). */
+  random(): Random {
+    return { int: (maxExclusive) => this.int(0, maxExclusive), bytes: (length) => this.bytes(length) };
   }
 
   /** Uniform in [0, 1), 32 bits of resolution. */

@@ -10,6 +10,7 @@ import { entityRegistration, sanctionIssue, sanctionLift, usccFor } from '../../
 import { ApiError, connectApi, type ApiClient } from './client.js';
 import { startTestApi } from '../access/testing.js';
 import type { ApiServer } from './server.js';
+import { Prng } from '../../federation/testing/prng.js';
 
 // The client API over real grpc-js on 127.0.0.1, in front of Replicas on
 // MemoryStores. Members talk through an in-process bus (announce delivers to
@@ -61,7 +62,7 @@ async function alliance(cities: string[], started = cities.length): Promise<{ no
     const nodeId = members[i]!.nodeId;
     const replica = await Replica.open(
       { allianceId, keyPair: keys[i]!, members: new Membership(members) },
-      { store: new MemoryStore(), transport: bus.transport(nodeId), clock, random: { int: () => 0 } },
+      { store: new MemoryStore(), transport: bus.transport(nodeId), clock, random: new Prng('test').random() },
     );
     bus.replicas.set(nodeId, replica);
     cleanups.push(() => replica.close());

@@ -16,6 +16,7 @@ import { openPolicy } from '../../federation/views/policy.js';
 import { certificateService } from './certificate.js';
 import { StatelessLoginChallenges } from './certificate-challenges.js';
 import { apiContext } from './service.js';
+import { Prng } from '../../federation/testing/prng.js';
 
 // Stateless login challenges: issuing keeps nothing; answered ones are
 // remembered until they expire, at most answeredMax, and none that might have
@@ -127,7 +128,7 @@ describe('logins at a node flooded with IssueChallenge', () => {
     const bus = new Bus();
     const replica = await Replica.open(
       { allianceId: Buffer.alloc(32, 1), keyPair: keys, members: new Membership([{ nodeId, publicKey: keys.publicKey, city: 'Kunming', regionCode: '530100', endpoints: [] }]), policy },
-      { store: new MemoryStore(), transport: bus.transport(nodeId), clock, random: { int: () => 0 } },
+      { store: new MemoryStore(), transport: bus.transport(nodeId), clock, random: new Prng('test').random() },
     );
     bus.replicas.set(nodeId, replica);
     try {

@@ -23,6 +23,7 @@ import { openPolicy, type ViewPolicy } from '../../federation/views/policy.js';
 import { ApiError, connectApi, type ApiClient } from './client.js';
 import { connectDomainApi, type DomainClient } from './domain-client.js';
 import { startTestApi } from '../access/testing.js';
+import { Prng } from '../../federation/testing/prng.js';
 
 // Certificates recognised everywhere (一锁通行) and sanctions enforced
 // everywhere (一处失信、处处受限), end to end over real grpc-js on 127.0.0.1: three
@@ -87,7 +88,7 @@ async function alliance(options: { policy?: ViewPolicy; signer?: boolean } = {})
     const nodeId = members[i]!.nodeId;
     const replica = await Replica.open(
       { allianceId, keyPair: keys[i]!, members: new Membership(members), policy },
-      { store: new MemoryStore(), transport: bus.transport(nodeId), clock, random: { int: () => 0 } },
+      { store: new MemoryStore(), transport: bus.transport(nodeId), clock, random: new Prng('test').random() },
     );
     bus.replicas.set(nodeId, replica);
     cleanups.push(() => replica.close());

@@ -20,6 +20,7 @@ import { addEvaluationPeerService, EvaluationPeerClient, LeaseDesk } from '../pe
 import { ApiError } from './client.js';
 import { connectExperts, type ExpertsClient } from './experts-client.js';
 import { startTestApi } from '../access/testing.js';
+import { Prng } from '../../federation/testing/prng.js';
 
 // Remote evaluation across three in-process members: Replicas on MemoryStores
 // replicating through an in-process bus (as in api.test.ts), each with its
@@ -79,7 +80,7 @@ async function alliance(count: number, started = count): Promise<{ nodes: TestNo
   const nodes: TestNode[] = [];
   for (let i = 0; i < started; i++) {
     const { nodeId, city } = members[i]!;
-    const replica = await Replica.open({ allianceId, keyPair: keys[i]!, members: membership }, { store: new MemoryStore(), transport: bus.transport(nodeId), clock, random: { int: () => 0 } });
+    const replica = await Replica.open({ allianceId, keyPair: keys[i]!, members: membership }, { store: new MemoryStore(), transport: bus.transport(nodeId), clock, random: new Prng('test').random() });
     bus.replicas.set(nodeId, replica);
     cleanups.push(() => replica.close());
 

@@ -189,7 +189,7 @@ export async function runFuzz(init: FuzzInit): Promise<FuzzReport> {
       store,
       transport: new Bus().transport(member.nodeId), // alone: no peer answers
       clock,
-      random: { int: () => 0 },
+      random: new Prng('test').random(),
     },
   );
   const access = await testAccess();

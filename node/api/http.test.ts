@@ -19,6 +19,7 @@ import { startHttpServer, type HttpServer } from './http.js';
 import { loadProtos, protoDirectory } from './openapi.js';
 import { apiContext, type ApiService } from './service.js';
 import { apiServices } from './services.js';
+import { Prng } from '../../federation/testing/prng.js';
 
 // The HTTP/JSON client API over a real node:http server on 127.0.0.1: in front
 // of a one-member Replica on a MemoryStore (the real services), and in front of
@@ -49,7 +50,7 @@ async function kunming(): Promise<{ server: HttpServer; services: ApiService[]; 
       store: new MemoryStore(),
       transport: new Bus().transport(member.nodeId), // alone: no peer answers
       clock,
-      random: { int: () => 0 },
+      random: new Prng('test').random(),
     },
   );
   cleanups.push(() => replica.close());

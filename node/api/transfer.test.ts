@@ -10,6 +10,7 @@ import { Bus } from '../../federation/testing/bus.js';
 import { entityProfile, usccFor } from '../../federation/testing/records.js';
 import { apiContext, statusOf, type ApiService } from './service.js';
 import { transferService } from './transfer.js';
+import { Prng } from '../../federation/testing/prng.js';
 
 // TransferService's staged imports through its handlers, on one city's
 // Replica on a MemoryStore, with an injected clock: bounded error reports, idle
@@ -31,7 +32,7 @@ async function city() {
   const bus = new Bus();
   const replica = await Replica.open(
     { allianceId, keyPair: keys, members: new Membership([{ nodeId, publicKey: keys.publicKey, city: 'Kunming', regionCode: '530100', endpoints: [] }]) },
-    { store: new MemoryStore(), transport: bus.transport(nodeId), clock, random: { int: () => 0 } },
+    { store: new MemoryStore(), transport: bus.transport(nodeId), clock, random: new Prng('test').random() },
   );
   bus.replicas.set(nodeId, replica);
   cleanups.push(() => replica.close());

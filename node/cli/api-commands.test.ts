@@ -10,6 +10,7 @@ import { usccFor } from '../../federation/testing/records.js';
 import { startTestApi } from '../access/testing.js';
 import type { Io } from './command.js';
 import { main } from './main.js';
+import { Prng } from '../../federation/testing/prng.js';
 
 // The entity, sanction and node-status commands, run in-process through
 // main() against a real API server on 127.0.0.1: exit codes, text and --json.
@@ -55,7 +56,7 @@ async function startNode(withSilentPeer = false): Promise<{ address: string; clo
   const clock = { now: startMs, nowMs: () => clock.now };
   const replica = await Replica.open(
     { allianceId, keyPair: keys[0]!, members: new Membership(members) },
-    { store: new MemoryStore(), transport: offline, clock, random: { int: () => 0 } },
+    { store: new MemoryStore(), transport: offline, clock, random: new Prng('test').random() },
   );
   cleanups.push(() => replica.close());
   const server = await startTestApi({ replica, clock, freshnessBudgetMs, city: 'Kunming', allianceId, startedAtMs: startMs });

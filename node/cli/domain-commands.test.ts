@@ -13,6 +13,7 @@ import { startTestApi } from '../access/testing.js';
 import { genesisToJson } from '../genesis-file.js';
 import type { Io } from './command.js';
 import { main } from './main.js';
+import { Prng } from '../../federation/testing/prng.js';
 
 // The certificate, alert, evidence and import/export commands, run in-process
 // through main() against two cities' client APIs on 127.0.0.1 (Replicas on an
@@ -65,7 +66,7 @@ async function startCities(): Promise<Cities> {
   for (const founder of founders) {
     const replica = await Replica.open(
       { allianceId, keyPair: founder.keyPair, members: new Membership(members), policy },
-      { store: new MemoryStore(), transport: transport(founder.nodeId), clock, random: { int: () => 0 } },
+      { store: new MemoryStore(), transport: transport(founder.nodeId), clock, random: new Prng('test').random() },
     );
     bus.set(founder.nodeId, replica);
     cleanups.push(() => replica.close());

@@ -10,6 +10,7 @@ import { usccFor } from '../../federation/testing/records.js';
 import { startTestApi } from '../access/testing.js';
 import type { Io } from './command.js';
 import { main } from './main.js';
+import { Prng } from '../../federation/testing/prng.js';
 
 // `tongxing expert ...` and `tongxing evaluation ...` through main() against
 // one Kunming node that hosts the session and is the home node of the experts.
@@ -32,7 +33,7 @@ async function startNode(): Promise<string> {
   const members = new Membership([{ nodeId: nodeIdOf(key.publicKey), publicKey: key.publicKey, city: 'Kunming', regionCode: '530100', endpoints: [] }]);
   const clock = { nowMs: () => Date.now() };
   const offline = { exchangeHeads: () => Promise.reject(new Error('offline')), pullEntries: () => { throw new Error('offline'); }, announce: () => undefined };
-  const replica = await Replica.open({ allianceId, keyPair: key, members }, { store: new MemoryStore(), transport: offline, clock, random: { int: () => 0 } });
+  const replica = await Replica.open({ allianceId, keyPair: key, members }, { store: new MemoryStore(), transport: offline, clock, random: new Prng('test').random() });
   cleanups.push(() => replica.close());
   const server = await startTestApi({ replica, clock, freshnessBudgetMs: 60_000, city: 'Kunming', allianceId, startedAtMs: Date.now() });
   cleanups.push(() => server.stop());

@@ -86,8 +86,9 @@ const start: Command = {
 
     const catchUp = catchUpWatcher(node.replica, (total) => progress('catch-up', { total, unit: 'entries' }));
     const timer = setInterval(() => catchUp.check(), catchUpCheckIntervalMs);
-    await new Promise<void>((resolve) => {
-      const shutdown = () => {
+    let shutdown = () => {};
+    const signalled = new Promise<void>((resolve) => {
+      shutdown = () => {
         process.off('SIGINT', shutdown);
         process.off('SIGTERM', shutdown);
         resolve();
@@ -95,11 +96,15 @@ const start: Command = {
       process.on('SIGINT', shutdown);
       process.on('SIGTERM', shutdown);
     });
+    // A store failure stops the node with its reason (the replica has logged it as fatal).
+    const failure = await Promise.race([signalled.then(() => undefined), node.failed]);
+    shutdown();
     clearInterval(timer);
     catchUp.stop();
-    nodeLog.info('stopping: finishing in-flight batches');
+    nodeLog.info(failure ? 'stopping: the store failed' : 'stopping: finishing in-flight batches');
     await node.stop();
     nodeLog.info('stopped');
+    if (failure) throw failure;
     return exitOk;
   },
 };

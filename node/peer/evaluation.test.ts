@@ -8,6 +8,7 @@ import { expertAvailabilityRecord, expertProfileRecord } from '../../federation/
 import { freePorts } from '../local-alliance.js';
 import { CredentialVerifier } from './credential.js';
 import { addEvaluationPeerService, EvaluationPeerClient, LeaseCallError, LeaseDesk } from './evaluation.js';
+import { Prng } from '../../federation/testing/prng.js';
 
 // The lease RPC over real gRPC on 127.0.0.1: a home node (Nanning) serving
 // EvaluationPeerService, hosts calling it with their member credentials.
@@ -31,7 +32,7 @@ async function homeNode(): Promise<{ replica: Replica; members: Membership; host
   const home = nodeIdOf(keys[0]!.publicKey);
   const replica = await Replica.open(
     { allianceId, keyPair: keys[0]!, members },
-    { store: new MemoryStore(), transport: { exchangeHeads: async () => ({ heads: [], proofs: [] }), pullEntries: async function* () {}, announce: () => {} }, clock, random: { int: () => 0 } },
+    { store: new MemoryStore(), transport: { exchangeHeads: async () => ({ heads: [], proofs: [] }), pullEntries: async function* () {}, announce: () => {} }, clock, random: new Prng('test').random() },
   );
   cleanups.push(() => replica.close());
   await replica.write(expertProfileRecord('e.1'));

@@ -24,6 +24,7 @@ import { GrpcPeerTransport, PeerCallError } from './client.js';
 import { CredentialIssuer, credentialMetadata, peerChannelCredentials } from './credential.js';
 import { splitChunk, startPeerServer, type PeerHandler } from './server.js';
 import { freePorts } from '../local-alliance.js';
+import { Prng } from '../../federation/testing/prng.js';
 
 const seed = Number(process.env.TONGXING_SEED ?? Math.floor(Math.random() * 2 ** 32));
 console.log(`peer.test.ts seed ${seed} (replay with TONGXING_SEED=${seed})`);
@@ -33,6 +34,7 @@ const clock = { nowMs: () => Date.now() };
 
 /** mulberry32: peer choices in anti-entropy and pulls come from the seed. */
 function seededRandom(seedValue: number): Random {
+  const nonces = new Prng(`nonces/${seedValue}`);
   let state = seedValue >>> 0;
   return {
     int(maxExclusive: number): number {
@@ -42,6 +44,7 @@ function seededRandom(seedValue: number): Random {
       t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
       return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * maxExclusive);
     },
+    bytes: (length) => nonces.bytes(length),
   };
 }
 

@@ -22,6 +22,7 @@ import { GrpcPeerTransport } from './client.js';
 import { CredentialIssuer, credentialMetadata, CredentialVerifier, peerChannelCredentials, protocolRevision } from './credential.js';
 import { startPeerServer } from './server.js';
 import { generateTlsIdentity, PeerTls, peerTlsChannelOptions, readTlsIdentity, writeTlsIdentity, type TlsIdentity } from './tls.js';
+import { Prng } from '../../federation/testing/prng.js';
 
 const allianceId = sm3(Buffer.from('tongxing tls test alliance'));
 const clock = { nowMs: () => Date.now() };
@@ -55,7 +56,7 @@ async function serve(city: City, all: readonly City[]) {
   const tls = new PeerTls(city.tls, members);
   const transport = new GrpcPeerTransport({ allianceId, keyPair: city.keyPair, members, announce: () => {}, tls });
   cleanups.push(() => transport.close());
-  const replica = await Replica.open({ allianceId, keyPair: city.keyPair, members }, { store: new MemoryStore(), transport, clock, random: { int: () => 0 } });
+  const replica = await Replica.open({ allianceId, keyPair: city.keyPair, members }, { store: new MemoryStore(), transport, clock, random: new Prng('test').random() });
   cleanups.push(() => replica.close());
   const server = await startPeerServer({ listen: city.member.endpoints[0]! }, { replica, members, allianceId, clock, tls });
   cleanups.push(() => server.stop());
