@@ -106,7 +106,7 @@ function leaseRequestOf(request: RequestLeaseRequest): LeaseRequest {
 }
 
 export interface EvaluationPeerServiceComponents {
-  readonly desk: LeaseDesk;
+  readonly desk: Pick<LeaseDesk, 'request'>;
   /** The peer server's verifier (or one made the same way): credential bound to this node and method, and over TLS the caller's pinned certificate. */
   readonly verifier: CredentialVerifier;
 }
