@@ -15,7 +15,7 @@
 // real stream; longer pulls pay a round trip per chunk (gRPC would pipeline them).
 
 import type { Announcement, ExchangeHeadsRequest, ExchangeHeadsResponse, PullEntriesRequest, PullEntriesResponse } from '../gen/tongxing/federation/v1/peer.js';
-import { ChainError, LimitError, TongxingError } from '../federation/errors.js';
+import { ChainError, LimitError, TongxingError, UnreachableError } from '../federation/errors.js';
 import { entryBytesMax, peerCallTimeoutMs, pullIdleTimeoutMs, pullsInFlightPerPeerMax, rangeEntriesMax } from '../federation/limits.js';
 import type { PeerTransport } from '../federation/replica.js';
 import type { Network, NodeId, Reply, VirtualTimers } from './core/index.js';
@@ -29,10 +29,10 @@ export const finishedStreamsPerCallerMax = 8;
 
 /**
  * A peer call that did not complete (no response by its deadline, or refused
- * by the peer). Deliberately not a TongxingError, like node/peer/client.ts's
- * PeerCallError: the replica counts those as the peer's misbehaviour.
+ * by the peer). An UnreachableError, like node/peer/client.ts's PeerCallError,
+ * so the replica does not count it as the peer's misbehaviour.
  */
-export class SimCallError extends Error {
+export class SimCallError extends UnreachableError {
   override name = 'SimCallError';
   constructor(
     readonly peer: NodeId,
@@ -320,7 +320,7 @@ export class SimPeerServer {
     respond(reply, message);
   }
 
-  /** What the gRPC edge would turn into a status (toGrpcStatus): expected errors keep their name; anything else is a bug. */
+  /** What the gRPC edge would turn into a status (node/error-table.ts statusOf): expected errors keep their name; anything else is a bug. */
   #errorMessage(error: unknown): PeerMessage {
     if (error instanceof TongxingError) return { kind: 'error', name: error.name, message: error.message };
     this.#c.fail(error);

@@ -3,9 +3,11 @@ import { describe, expect, it } from 'vitest';
 import * as limits from '../federation/limits.js';
 import { scopeTable } from '../node/access/scopes.js';
 import { commands } from '../node/cli/commands.js';
+import { errorTableMarkdown } from '../node/error-table.js';
 
-// The docs stay true: every limit is listed with its current value, and the
-// README's quick start and CLI overview match what exists.
+// The docs stay true: every limit is listed with its current value, the scope
+// and error tables are the ones the code applies, and the README's quick start
+// and CLI overview match what exists.
 
 const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 
@@ -22,6 +24,11 @@ describe('docs', () => {
   it('HTTP.md shows the scope table the guard enforces', () => {
     const shown = read('docs/HTTP.md').split('<!-- scopes -->\n')[1]!.split('<!-- /scopes -->')[0];
     expect(shown, 'regenerate with npx tsx scripts/scopes-doc.ts').toBe(scopeTable());
+  });
+
+  it('ARCHITECTURE.md shows the error table every server and the CLI use', () => {
+    const shown = read('docs/ARCHITECTURE.md').split('<!-- errors -->\n')[1]!.split('<!-- /errors -->')[0];
+    expect(shown, 'regenerate with npx tsx scripts/errors-doc.ts').toBe(errorTableMarkdown());
   });
 
   it('the README quick start is exactly make demo and make test', () => {

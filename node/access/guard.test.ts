@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateKeyPair, sign } from '../../federation/crypto/sm2.js';
 import { clientCallsInFlightMax, operatorCharsMax } from '../../federation/limits.js';
-import { statusOf } from '../api/service.js';
+import { statusOf } from '../error-table.js';
 import { generateTlsIdentity } from '../peer/tls.js';
 import * as access from '../../gen/tongxing/api/v1/access.js';
 import * as api from '../../gen/tongxing/api/v1/api.js';

@@ -1,8 +1,8 @@
 import { verify } from '../../federation/crypto/sm2.js';
-import { LimitError, ValidationError } from '../../federation/errors.js';
+import { AuthenticationError, LimitError, PermissionError, ValidationError } from '../../federation/errors.js';
 import { clientCallsInFlightMax, operatorCharsMax } from '../../federation/limits.js';
 import type { AuditTrail } from './audit.js';
-import { AuthenticationError, PermissionError, type AccessRegistry, type Client } from './registry.js';
+import type { AccessRegistry, Client } from './registry.js';
 import { methodRules, type MethodRule, type Scope } from './scopes.js';
 
 // The one gate every client API call passes, over gRPC and HTTP alike:

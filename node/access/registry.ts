@@ -43,16 +43,6 @@ export interface Grant {
   readonly note?: string;
 }
 
-/** Why a credential was not accepted: none given, unknown, revoked or expired. */
-export class AuthenticationError extends TongxingError {
-  override name = 'AuthenticationError';
-}
-
-/** A known client asking for what its scopes do not allow. */
-export class PermissionError extends TongxingError {
-  override name = 'PermissionError';
-}
-
 const namePattern = /^[a-z0-9][a-z0-9._-]*$/;
 /** tx_<id>_<secret>: the id finds the client without scanning; only the hash of the whole token is kept. */
 const tokenPattern = /^tx_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;

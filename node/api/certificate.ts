@@ -34,7 +34,7 @@ import {
   type CertificateOutcome,
 } from '../../federation/certificates.js';
 import { verify } from '../../federation/crypto/sm2.js';
-import { EncodingError, ValidationError } from '../../federation/errors.js';
+import { AlreadyExistsError, EncodingError, PreconditionError, ValidationError } from '../../federation/errors.js';
 import { alertsListMax, loginChallengesAnsweredMax } from '../../federation/limits.js';
 import { hlcPack } from '../../federation/log/hlc.js';
 import * as queries from '../../federation/queries.js';
@@ -52,7 +52,7 @@ import { openPolicy } from '../../federation/views/policy.js';
 import { decodeView } from '../../federation/views/provenance.js';
 import { StatelessLoginChallenges, type ChallengeCheck } from './certificate-challenges.js';
 import { sanctionCheckResponse } from './sanction.js';
-import { AlreadyExistsError, PreconditionError, type ApiContext, type ApiService } from './service.js';
+import type { ApiContext, ApiService } from './service.js';
 
 // CertificateService: record certificates (chained to a CA the alliance
 // trusts), revoke them (one by one, or from a CA-signed CRL), and verify

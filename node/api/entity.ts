@@ -1,12 +1,12 @@
 import { EntityServiceService, type GetEntityRequest, type GetEntityResponse, type RegisterEntityRequest, type RegisterEntityResponse } from '../../gen/tongxing/api/v1/api.js';
 import { EntityProfile } from '../../gen/tongxing/records/v1/records.js';
-import { ValidationError } from '../../federation/errors.js';
+import { AlreadyExistsError, ValidationError } from '../../federation/errors.js';
 import * as queries from '../../federation/queries.js';
 import { validateEntityProfile } from '../../federation/records/validate.js';
 import { checkUscc } from '../../federation/records/uscc.js';
 import { entityKey } from '../../federation/views/entity.js';
 import { compareProvenance } from '../../federation/views/provenance.js';
-import { AlreadyExistsError, type ApiContext, type ApiService } from './service.js';
+import type { ApiContext, ApiService } from './service.js';
 
 // EntityService: register once (at the home node), read everywhere.
 

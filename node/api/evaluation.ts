@@ -25,7 +25,7 @@ import {
   LeaseOutcome,
   ScoreSheet,
 } from '../../gen/tongxing/records/v1/records.js';
-import { MembershipError, ValidationError } from '../../federation/errors.js';
+import { AlreadyExistsError, MembershipError, NotFoundError, PreconditionError, ValidationError } from '../../federation/errors.js';
 import { analyzeScores, defaultDeviationFlagRatio, defaultRankDisagreementFlagPairs } from '../../federation/experts/analysis.js';
 import { auditDraw } from '../../federation/experts/audit.js';
 import { basisFromPositions, basisToPositions, missingFromBasis, readWorld, type Basis } from '../../federation/experts/basis.js';
@@ -41,7 +41,7 @@ import { evaluationKey, evaluationPrefix, grantedRefs, type EvaluationView } fro
 import { decodeView, type Provenance } from '../../federation/views/provenance.js';
 import { LeaseCallError, NotHomeNodeError, UnknownExpertError, type LeaseAnswer, type LeaseRequest } from '../peer/evaluation.js';
 import { expertsRuntime, type EvaluationApiContext } from './experts-runtime.js';
-import { AlreadyExistsError, NotFoundError, PreconditionError, type ApiService } from './service.js';
+import type { ApiService } from './service.js';
 
 // EvaluationService: remote cross-city evaluation (远程异地评标) at the host
 // node. Create records the session with SM3(seed) before any candidate list

@@ -11,7 +11,7 @@ import {
   type UpdateExpertResponse,
 } from '../../gen/tongxing/api/v1/experts.js';
 import { ExpertProfile } from '../../gen/tongxing/records/v1/records.js';
-import { ValidationError } from '../../federation/errors.js';
+import { AlreadyExistsError, NotFoundError, PreconditionError, ValidationError } from '../../federation/errors.js';
 import { birthdayOf, deriveExpertRef, residentIdProblem } from '../../federation/experts/pseudonym.js';
 import { optionalText, requireExpertRef, requireText, validateExpertAvailability, validateExpertProfile } from '../../federation/records/validate.js';
 import { leaseKey, type LeaseView } from '../../federation/views/evaluation.js';
@@ -19,7 +19,7 @@ import { expertKey, resolveExpert, type Expert, type ExpertView } from '../../fe
 import { decodeView } from '../../federation/views/provenance.js';
 import type { ExpertPersonalRecord } from '../store/expert-private.js';
 import { expertsRuntime, type EvaluationApiContext } from './experts-runtime.js';
-import { AlreadyExistsError, NotFoundError, PreconditionError, type ApiService } from './service.js';
+import type { ApiService } from './service.js';
 
 // ExpertService: an expert is registered at its home node, which keeps the
 // personal fields and replicates a pseudonymous profile; only the home node

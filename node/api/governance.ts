@@ -14,7 +14,7 @@ import {
 import { MemberRole, type GovernanceProposal } from '../../gen/tongxing/records/v1/records.js';
 import { nodeIdOf } from '../../federation/crypto/sm2.js';
 import { sm3Hex } from '../../federation/crypto/sm3.js';
-import { MembershipError, ValidationError } from '../../federation/errors.js';
+import { AlreadyExistsError, MembershipError, NotFoundError, PreconditionError, ValidationError } from '../../federation/errors.js';
 import { verifyAdmission, verifyRotation } from '../../federation/governance/genesis.js';
 import { signSnapshot } from '../../federation/governance/snapshot.js';
 import { roleName, type GovernanceState } from '../../federation/governance/state.js';
@@ -25,7 +25,7 @@ import { sign, type Sm2KeyPair } from '../../federation/crypto/sm2.js';
 import { approvalHeader, approvalMessage } from '../access/guard.js';
 import { CredentialError } from '../access/credential.js';
 import { apiChannel, unaryCall, type ApiClientOptions } from './client.js';
-import { AlreadyExistsError, NotFoundError, PreconditionError, type ApiContext, type ApiService } from './service.js';
+import type { ApiContext, ApiService } from './service.js';
 
 // GovernanceService: proposals and approvals are records in this node's own
 // log; what they add up to is computed on every node alike

@@ -20,7 +20,8 @@ import {
 import { approvalHeader, decodeOperator, operatorHeader, type AccessGuard, type CallIdentity } from '../access/guard.js';
 import { ApiConnections, type ApiTls } from '../access/tls.js';
 import { parseListen } from '../listen.js';
-import { statusOf, type ApiService, type StreamHandler, type UnaryHandler } from './service.js';
+import { httpStatusOf, statusOf } from '../error-table.js';
+import type { ApiService, StreamHandler, UnaryHandler } from './service.js';
 
 // The client API over HTTP/JSON, for trading platforms that do not speak gRPC:
 // the same services and handlers as server.ts. A request is proto3 JSON,
@@ -69,27 +70,7 @@ export const queryRouteTargets: readonly { readonly path: string; readonly grpcP
   { path: '/v1/status', grpcPath: '/tongxing.api.v1.NodeService/GetStatus' },
 ];
 
-/** gRPC status -> HTTP status; the error body keeps the gRPC name as `code` (docs/HTTP.md). */
-const httpStatusOf: Readonly<Record<number, number>> = {
-  [status.CANCELLED]: 499,
-  [status.UNKNOWN]: 500,
-  [status.INVALID_ARGUMENT]: 400,
-  [status.DEADLINE_EXCEEDED]: 504,
-  [status.NOT_FOUND]: 404,
-  [status.ALREADY_EXISTS]: 409,
-  [status.PERMISSION_DENIED]: 403,
-  [status.RESOURCE_EXHAUSTED]: 429,
-  [status.FAILED_PRECONDITION]: 409,
-  [status.ABORTED]: 409,
-  [status.OUT_OF_RANGE]: 400,
-  [status.UNIMPLEMENTED]: 501,
-  [status.INTERNAL]: 500,
-  [status.UNAVAILABLE]: 503,
-  [status.DATA_LOSS]: 500,
-  [status.UNAUTHENTICATED]: 401,
-};
-
-/** A refusal at the HTTP layer (route, method, media type, size), before any handler runs. */
+/** A refusal at the HTTP layer (route, method, media type, size), before any handler runs: its HTTP status is its own, since no gRPC status says 405 or 415. */
 class HttpRefusal extends TongxingError {
   override name = 'HttpRefusal';
   constructor(
@@ -113,7 +94,7 @@ function refusalOf(error: unknown): { httpStatus: number; body: ErrorBody; heade
   const { code, details } = statusOf(error);
   const field = error instanceof ValidationError ? error.field : undefined;
   return {
-    httpStatus: httpStatusOf[code] ?? 500,
+    httpStatus: httpStatusOf(error),
     body: { code: status[code], message: details, ...(field === undefined ? {} : { field }) },
     headers: {},
   };

@@ -8,14 +8,14 @@ import {
   type LiftSanctionRequest,
   type LiftSanctionResponse,
 } from '../../gen/tongxing/api/v1/api.js';
-import { ValidationError } from '../../federation/errors.js';
+import { AlreadyExistsError, NotFoundError, PreconditionError, ValidationError } from '../../federation/errors.js';
 import { EvidenceBusyError, evidenceBody, signEvidence, withStableHeads } from '../../federation/evidence.js';
 import * as queries from '../../federation/queries.js';
 import { requireExpertRef, requireTime, validateSanctionIssue, validateSanctionLift } from '../../federation/records/validate.js';
 import { checkUscc } from '../../federation/records/uscc.js';
 import { decodeView } from '../../federation/views/provenance.js';
 import { sanctionKey, type SanctionView } from '../../federation/views/sanction.js';
-import { AlreadyExistsError, NotFoundError, PreconditionError, type ApiContext, type ApiService } from './service.js';
+import type { ApiContext, ApiService } from './service.js';
 
 // SanctionService: issue and lift at the issuing node; check at any node,
 // failing closed when a member's data is older than the freshness budget, and

@@ -15,7 +15,8 @@ import { addStandardServices } from '../grpc-standard.js';
 import { approvalHeader, decodeOperator, operatorHeader, type AccessGuard, type CallIdentity } from '../access/guard.js';
 import { ApiConnections, type ApiTls } from '../access/tls.js';
 import { parseListen } from '../listen.js';
-import { statusOf, type ApiService, type StreamHandler, type UnaryHandler } from './service.js';
+import { statusOf } from '../error-table.js';
+import type { ApiService, StreamHandler, UnaryHandler } from './service.js';
 
 // The client API of one node over gRPC: trading platforms and the CLI call it
 // on their own node, over mutual TLS with a certificate the node's access
@@ -23,8 +24,6 @@ import { statusOf, type ApiService, type StreamHandler, type UnaryHandler } from
 // before its handler runs. Reads answer from the local store; writes append
 // to this node's own log and answer once the record is durable.
 // grpc.health.v1 and server reflection are served beside (grpc-standard.ts).
-
-export { AlreadyExistsError, NotFoundError, PreconditionError, statusOf, type ApiServerComponents } from './service.js';
 
 export interface ApiServerInit {
   /** host:port; port 0 picks a free one (see ApiServer.port). */

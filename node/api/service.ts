@@ -1,9 +1,7 @@
-import { status, type ServiceDefinition } from '@grpc/grpc-js';
+import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { Provenance as ApiProvenance } from '../../gen/tongxing/api/v1/api.js';
 import type { Genesis } from '../../gen/tongxing/records/v1/records.js';
-import { EncodingError, LimitError, MembershipError, TongxingError, ValidationError } from '../../federation/errors.js';
 import type { Caller } from '../access/guard.js';
-import { AuthenticationError, PermissionError } from '../access/registry.js';
 import type { EvidenceSigner } from '../../federation/evidence.js';
 import type { Replica } from '../../federation/replica.js';
 import type { ViewPolicy } from '../../federation/views/policy.js';
@@ -11,10 +9,10 @@ import type { Provenance } from '../../federation/views/provenance.js';
 import type { EvaluationApiComponents } from './experts-runtime.js';
 import type { NodeOperations } from './node-status.js';
 
-// What every client API service shares: the node it answers for, the error
-// classes of the API edge and their one mapping to gRPC statuses. A service is
-// a definition (generated from proto/) and plain async handlers, so the same
-// handlers serve gRPC (server.ts) and HTTP/JSON.
+// What every client API service shares: the node it answers for, and the
+// shape of a service: a definition (generated from proto/) and plain async
+// handlers, so the same handlers serve gRPC (server.ts) and HTTP/JSON. Their
+// errors become statuses in node/error-table.ts.
 
 /** What the client API answers from: this node's replica and clock, and facts about the node. */
 export interface ApiServerComponents {
@@ -43,14 +41,14 @@ export interface ApiServerComponents {
   readonly policy?: ViewPolicy;
 }
 
-/** One unary method: request in, response out; errors are typed (see statusOf). `caller` is who the access guard admitted. */
+/** One unary method: request in, response out; errors are typed (see node/error-table.ts). `caller` is who the access guard admitted. */
 export type UnaryHandler = (request: any, caller: Caller) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /**
  * One server-streaming method: request in, responses out in order. The
  * server pulls the next response only when the client can take it, and stops
  * pulling (calling the iterator's return) when the call is cancelled; a throw
- * ends the call with the error's status (see statusOf).
+ * ends the call with the error's status (node/error-table.ts).
  */
 export type StreamHandler = (request: any, caller: Caller) => AsyncIterable<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -60,40 +58,6 @@ export interface ApiService {
   readonly handlers: Readonly<Record<string, UnaryHandler>>;
   /** Server-streaming methods, keyed like `handlers`. */
   readonly streams?: Readonly<Record<string, StreamHandler>>;
-}
-
-/** A well-formed request that this node's state refuses: the record already exists here. */
-export class AlreadyExistsError extends TongxingError {
-  override name = 'AlreadyExistsError';
-}
-
-/** A request about something this node does not hold (e.g. a sanction it did not issue). */
-export class NotFoundError extends TongxingError {
-  override name = 'NotFoundError';
-}
-
-/** A request that cannot apply in the current state (e.g. lifting a sanction already lifted). */
-export class PreconditionError extends TongxingError {
-  override name = 'PreconditionError';
-}
-
-/**
- * The one place client API errors become gRPC statuses. Details of typed errors are their
- * message ("field: reason" for a ValidationError); anything untyped is a bug
- * or a broken environment and is INTERNAL.
- */
-export function statusOf(error: unknown): { code: status; details: string } {
-  if (error instanceof ValidationError || error instanceof EncodingError) return { code: status.INVALID_ARGUMENT, details: error.message };
-  if (error instanceof LimitError) return { code: status.RESOURCE_EXHAUSTED, details: error.message };
-  if (error instanceof AlreadyExistsError) return { code: status.ALREADY_EXISTS, details: error.message };
-  if (error instanceof NotFoundError) return { code: status.NOT_FOUND, details: error.message };
-  if (error instanceof PreconditionError) return { code: status.FAILED_PRECONDITION, details: error.message };
-  if (error instanceof AuthenticationError) return { code: status.UNAUTHENTICATED, details: error.message };
-  if (error instanceof PermissionError) return { code: status.PERMISSION_DENIED, details: error.message };
-  // On the client API a MembershipError is about this node (not yet admitted, suspended): the write cannot apply here now.
-  if (error instanceof MembershipError) return { code: status.FAILED_PRECONDITION, details: error.message };
-  const { name, message } = error instanceof Error ? error : { name: 'Error', message: String(error) };
-  return { code: status.INTERNAL, details: `${name}: ${message}` };
 }
 
 /**

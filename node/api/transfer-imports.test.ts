@@ -3,7 +3,7 @@ import { ImportState, StageImportRequest, type ImportItem, type ImportReport } f
 import { LimitError } from '../../federation/errors.js';
 import { importErrorsReportedMax, importIdleTimeoutMs, importLifetimeMsMax, importSessionsMax } from '../../federation/limits.js';
 import { entityProfile, usccFor } from '../../federation/testing/records.js';
-import { statusOf } from './service.js';
+import { statusOf } from '../error-table.js';
 import { rowKeyOf, StagedImport, StagedImports, stagedBytesOf, type StagedImportsInit } from './transfer-imports.js';
 
 // Staged imports are bounded in bytes (per import and together), keep no

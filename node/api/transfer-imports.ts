@@ -1,5 +1,5 @@
 import { ImportState, StageImportRequest, type ImportItem, type ImportReport, type RowError } from '../../gen/tongxing/api/v1/transfer.js';
-import { assert, LimitError, ValidationError } from '../../federation/errors.js';
+import { assert, LimitError, NotFoundError, PreconditionError, ValidationError } from '../../federation/errors.js';
 import {
   importBytesMax,
   importBytesTotalMax,
@@ -12,7 +12,6 @@ import {
   importSessionsMax, importSessionsPerClientMax,
 } from '../../federation/limits.js';
 import { validateEntityProfile, validateSanctionIssue } from '../../federation/records/validate.js';
-import { NotFoundError, PreconditionError } from './service.js';
 
 // What a node holds for imports being staged, and for a while about finished
 // ones. Memory is bounded in bytes: valid rows are kept encoded (as on the

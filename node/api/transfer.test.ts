@@ -8,7 +8,8 @@ import { Replica } from '../../federation/replica.js';
 import { MemoryStore } from '../../federation/store/memory.js';
 import { Bus } from '../../federation/testing/bus.js';
 import { entityProfile, usccFor } from '../../federation/testing/records.js';
-import { apiContext, statusOf, type ApiService } from './service.js';
+import { statusOf } from '../error-table.js';
+import { apiContext, type ApiService } from './service.js';
 import { transferService } from './transfer.js';
 import { Prng } from '../../federation/testing/prng.js';
 

@@ -9,7 +9,7 @@ import { CertificateError, TongxingError } from '../../federation/errors.js';
 import { checkLoginUsage, readCertificates, verifyChain, type ParsedCertificate } from '../../federation/crypto/x509.js';
 import { ApiError } from '../api/client.js';
 import { withDomainApi, type DomainClient } from '../api/domain-client.js';
-import { exitNegative, exitOk, exitUsage, many, optional, printJson, UsageError, type Command, type Io, type Options, type Parsed } from './command.js';
+import { exitNegative, exitOk, many, optional, printJson, UsageError, type Command, type Io, type Options, type Parsed } from './command.js';
 import { readInput } from './crypto.js';
 import { describeProvenance, provenanceJson } from './entity.js';
 import { answered, hex, nodeConnection, nodeOptions, nodeUsageLines, parseTime as parseNodeTime } from './node-client.js';
@@ -83,8 +83,7 @@ function parseTime(text: string | undefined): Date {
 
 /**
  * Calls the certificate, alert and transfer services of the node named by
- * --node (or --api); an ApiError is printed like callNode prints it and
- * becomes the exit code (refusals 1, bad input or no answer 2).
+ * --node (or --api); a failed call ends as every command's does (answered).
  */
 export async function callDomain(args: Parsed, io: Io, use: (api: DomainClient) => Promise<number>): Promise<number> {
   if (typeof args.values.api === 'string') {

@@ -5,7 +5,7 @@ import { TongxingError } from '../../federation/errors.js';
 export const exitOk = 0;
 /** A negative answer: invalid signature, invalid certificate, sanctioned company. */
 export const exitNegative = 1;
-/** Bad input or usage: unreadable file, malformed key, unknown option. */
+/** Bad input or usage: unreadable file, malformed key, unknown option; or a node that gave no answer (node/error-table.ts). */
 export const exitUsage = 2;
 
 export type Options = NonNullable<ParseArgsConfig['options']>;

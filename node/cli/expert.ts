@@ -5,9 +5,9 @@ import { readPrivateKeyPem } from '../../federation/crypto/pem.js';
 import { parseCertificate } from '../../federation/crypto/x509.js';
 import { signScoreSheet } from '../../federation/experts/scores.js';
 import { specialtyName } from '../../federation/experts/specialty.js';
-import { ApiError, type ApiCode } from '../api/client.js';
+import { ApiError } from '../api/client.js';
 import { withExperts, type ExpertsClient } from '../api/experts-client.js';
-import { exitNegative, exitOk, exitUsage, many, optional, printJson, required, UsageError, type Command, type Io, type Parsed } from './command.js';
+import { exitNegative, exitOk, many, optional, printJson, required, UsageError, type Command, type Io, type Parsed } from './command.js';
 import { describeProvenance, provenanceJson } from './entity.js';
 import { answered, formatTime, hex, nodeConnection, nodeIdPrefixChars, nodeOptions, nodeUsageLines, parseTime } from './node-client.js';
 

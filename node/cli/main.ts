@@ -19,7 +19,7 @@ function overview(): string {
     'Commands:',
     ...lines,
     '',
-    'Exit codes: 0 ok, 1 negative answer (invalid, refused, sanctioned), 2 bad input or usage.',
+    'Exit codes: 0 ok, 1 negative answer (invalid, refused, sanctioned), 2 bad input or usage, or no answer from the node.',
     '',
   ].join('\n');
 }

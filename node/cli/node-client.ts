@@ -1,6 +1,7 @@
 import type { Options } from './command.js';
-import { exitNegative, exitUsage, optional, printJson, UsageError, type Io, type Parsed } from './command.js';
-import { ApiError, defaultApiAddress, withApi, type ApiClient, type ApiClientOptions, type ApiCode } from '../api/client.js';
+import { optional, printJson, UsageError, type Io, type Parsed } from './command.js';
+import { ApiError, defaultApiAddress, withApi, type ApiClient, type ApiClientOptions } from '../api/client.js';
+import { exitCodeOf } from '../error-table.js';
 import { findCredential } from '../access/credential.js';
 import { chinaOffsetMs, readTime, timeFormsText } from '../../federation/records/dates.js';
 
@@ -36,19 +37,6 @@ export function nodeConnection(args: Parsed): { address: string; options: ApiCli
   return { address, options: { credential: chosen ?? findCredential(address, named), operator: optional(args, 'operator') } };
 }
 
-/** Refusals are negative answers; a malformed request, or a node that cannot answer, is not an answer at all. */
-function exitCodeOf(code: ApiCode): number {
-  switch (code) {
-    case 'NOT_FOUND':
-    case 'ALREADY_EXISTS':
-    case 'FAILED_PRECONDITION':
-    case 'PERMISSION_DENIED':
-      return exitNegative;
-    default:
-      return exitUsage;
-  }
-}
-
 /** Calls the node named by --node with the client of `use`. */
 export function callNode(args: Parsed, io: Io, use: (api: ApiClient) => Promise<number>): Promise<number> {
   return answered(args, io, () => {
@@ -58,8 +46,9 @@ export function callNode(args: Parsed, io: Io, use: (api: ApiClient) => Promise<
 }
 
 /**
- * The one rule for a call's failure: an ApiError is printed as
- * "tongxing: node at HOST:PORT: CODE: details" and becomes the exit code.
+ * What a command does when its call fails: an ApiError is printed as
+ * "tongxing: node at HOST:PORT: CODE: details" and exits with the code
+ * node/error-table.ts gives its status.
  */
 export async function answered(args: Parsed, io: Io, call: () => Promise<number>): Promise<number> {
   try {
@@ -68,7 +57,7 @@ export async function answered(args: Parsed, io: Io, call: () => Promise<number>
     if (!(error instanceof ApiError)) throw error;
     if (args.values.json) printJson(io, { error: { node: error.address, code: error.code, details: error.details } });
     io.stderr(`tongxing: ${error.message}\n`);
-    return exitCodeOf(error.code);
+    return exitCodeOf(error);
   }
 }
 

@@ -15,7 +15,7 @@ import {
   type PullEntriesResponse,
 } from '../../gen/tongxing/federation/v1/peer.js';
 import type { Sm2KeyPair } from '../../federation/crypto/sm2.js';
-import { ChainError, LimitError, MembershipError } from '../../federation/errors.js';
+import { ChainError, LimitError, MembershipError, UnreachableError } from '../../federation/errors.js';
 import {
   entryBytesMax,
   peerCallTimeoutMs,
@@ -32,11 +32,10 @@ import type { PeerTls } from './tls.js';
 
 /**
  * A call that did not complete: unreachable peer, timeout, closed transport,
- * or a status the peer returned (`code`, a gRPC status). Deliberately not a
- * TongxingError: the replica counts those as the peer's misbehaviour, and a
- * network failure is not.
+ * or a status the peer returned (`code`, a gRPC status). An UnreachableError,
+ * so the replica does not count it as the peer's misbehaviour.
  */
-export class PeerCallError extends Error {
+export class PeerCallError extends UnreachableError {
   override name = 'PeerCallError';
   constructor(
     readonly peer: string,

@@ -3,8 +3,9 @@ import { PeerServiceService } from '../../gen/tongxing/federation/v1/peer.js';
 import { sm3 } from '../../federation/crypto/sm3.js';
 import { generateKeyPair, nodeIdOf } from '../../federation/crypto/sm2.js';
 import { credentialAgeMsMax } from '../../federation/limits.js';
+import { AuthenticationError } from '../../federation/errors.js';
 import { Membership, type Member } from '../../federation/membership.js';
-import { CredentialError, CredentialIssuer, CredentialVerifier } from './credential.js';
+import { CredentialIssuer, CredentialVerifier } from './credential.js';
 
 // Call credentials at the callee, without gRPC: a verifier is what a node
 // process holds, so "restart" is a new verifier on the same clock. The clock
@@ -37,7 +38,7 @@ describe('call credentials across a restart of the callee', () => {
     clock.now += 3100; // the node restarts: a new verifier, no nonces
     const after = start();
     expect(clock.now - Number(used.issuedAtMs)).toBeLessThan(credentialAgeMsMax);
-    expect(() => after.verify(used, method)).toThrow(CredentialError);
+    expect(() => after.verify(used, method)).toThrow(AuthenticationError);
     expect(() => after.verify(used, method)).toThrow(/ms before this node started .*call again with a new credential/);
     // An honest caller mints a credential per call: its next call passes, once.
     const next = credential();

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { credentials, Metadata, ServerCredentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import { CallCredential } from '../../gen/tongxing/federation/v1/peer.js';
 import { nodeIdOf, sign, verify, type Sm2KeyPair } from '../../federation/crypto/sm2.js';
-import { EncodingError, LimitError, MembershipError, TongxingError } from '../../federation/errors.js';
+import { AuthenticationError, EncodingError, LimitError, PermissionError } from '../../federation/errors.js';
 import { credentialAgeMsMax, credentialNoncesPerCallerMax, grpcMessageBytesMax, peerCallsPerSecondMax } from '../../federation/limits.js';
 import { toHex } from '../../federation/log/entry.js';
 import type { Member, Membership } from '../../federation/membership.js';
@@ -33,15 +33,6 @@ export const credentialNonceBytes = 16;
  * step at a time); a revision further apart is refused, naming both.
  */
 export const protocolRevision = 1;
-
-/**
- * The caller did not prove who it is: no credential, a malformed, stale or
- * replayed one, or a signature that does not verify. gRPC UNAUTHENTICATED.
- * (A proven caller that may not make the call is a MembershipError.)
- */
-export class CredentialError extends TongxingError {
-  override name = 'CredentialError';
-}
 
 /** The bytes the caller signs: the canonical encoding with the signature empty. */
 export function credentialSigningBytes(credential: CallCredential): Uint8Array {
@@ -154,27 +145,28 @@ export class CredentialVerifier {
 
   /**
    * The caller's member id, if `metadata` carries a credential for a call of
-   * `method` on this node. Throws MembershipError (another alliance, callee or
-   * method; a non-member caller), CredentialError (missing, malformed, stale,
+   * `method` on this node. Throws PermissionError (another alliance, callee,
+   * method or protocol revision; a caller that is not an active member, or
+   * not on its own TLS link), AuthenticationError (missing, malformed, stale,
    * issued before this verifier started, replayed, bad signature) or
    * LimitError (the caller's nonce cache is full).
    */
   verifyMetadata(metadata: Metadata, method: string, tlsPeerCertificate?: Uint8Array): string {
     const values = metadata.get(credentialMetadataKey);
-    if (values.length !== 1) throw new CredentialError(`expected one ${credentialMetadataKey}, got ${values.length}`);
+    if (values.length !== 1) throw new AuthenticationError(`expected one ${credentialMetadataKey}, got ${values.length}`);
     const value = values[0]!;
-    if (typeof value === 'string') throw new CredentialError(`${credentialMetadataKey} is not binary`);
+    if (typeof value === 'string') throw new AuthenticationError(`${credentialMetadataKey} is not binary`);
     let credential: CallCredential;
     try {
       credential = CallCredential.decode(value);
     } catch (error) {
-      throw new CredentialError(`not a CallCredential (${(error as Error).message})`);
+      throw new AuthenticationError(`not a CallCredential (${(error as Error).message})`);
     }
     const caller = this.verify(credential, method);
     if (this.#init.tls) {
       const recorded = this.#c.members.get(caller)!.tlsCertificate;
       if (!tlsPeerCertificate || !recorded || !Buffer.from(tlsPeerCertificate).equals(recorded)) {
-        throw new MembershipError(`the TLS client certificate is not the one recorded for ${caller.slice(0, 12)}: a credential must travel on its member's own link`);
+        throw new PermissionError(`the TLS client certificate is not the one recorded for ${caller.slice(0, 12)}: a credential must travel on its member's own link`);
       }
     }
     return caller;
@@ -184,45 +176,45 @@ export class CredentialVerifier {
   verify(credential: CallCredential, method: string): string {
     // Cheap checks first; the signature (~1.4 ms) only for a plausible member's call.
     if (!credential.allianceId.equals(this.#init.allianceId)) {
-      throw new MembershipError(`credential is for alliance ${toHex(credential.allianceId).slice(0, 12)}, not this one`);
+      throw new PermissionError(`credential is for alliance ${toHex(credential.allianceId).slice(0, 12)}, not this one`);
     }
     const callee = toHex(credential.callee);
     if (callee !== this.#init.nodeId) {
-      throw new MembershipError(`credential is for node ${callee.slice(0, 12)}, this is ${this.#init.nodeId.slice(0, 12)}`);
+      throw new PermissionError(`credential is for node ${callee.slice(0, 12)}, this is ${this.#init.nodeId.slice(0, 12)}`);
     }
-    if (credential.method !== method) throw new MembershipError(`credential is for ${credential.method}, the call is ${method}`);
+    if (credential.method !== method) throw new PermissionError(`credential is for ${credential.method}, the call is ${method}`);
     const revision = credential.protocolRevision || 1;
     if (Math.abs(revision - protocolRevision) > 1) {
-      throw new MembershipError(`protocol revision ${revision} of the caller and ${protocolRevision} of this node are more than one apart: upgrade one step at a time`);
+      throw new PermissionError(`protocol revision ${revision} of the caller and ${protocolRevision} of this node are more than one apart: upgrade one step at a time`);
     }
     const caller = toHex(credential.caller);
     const member = this.#c.members.get(caller);
-    if (!member) throw new MembershipError(`caller ${caller.slice(0, 12)} is not a member`);
-    if (!this.#c.members.isActive(caller)) throw new MembershipError(`caller ${member.city} (${caller.slice(0, 12)}) is ${member.status}`);
+    if (!member) throw new PermissionError(`caller ${caller.slice(0, 12)} is not a member`);
+    if (!this.#c.members.isActive(caller)) throw new PermissionError(`caller ${member.city} (${caller.slice(0, 12)}) is ${member.status}`);
 
     const nowMs = this.#c.clock.nowMs();
     const issuedAtMs = Number(credential.issuedAtMs);
     if (Math.abs(nowMs - issuedAtMs) > credentialAgeMsMax) {
-      throw new CredentialError(`credential issued at ${issuedAtMs}, ${nowMs - issuedAtMs} ms from now ${nowMs}; credentialAgeMsMax ${credentialAgeMsMax}`);
+      throw new AuthenticationError(`credential issued at ${issuedAtMs}, ${nowMs - issuedAtMs} ms from now ${nowMs}; credentialAgeMsMax ${credentialAgeMsMax}`);
     }
     if (issuedAtMs < this.startedAtMs) {
-      throw new CredentialError(
+      throw new AuthenticationError(
         `credential issued at ${issuedAtMs}, ${this.startedAtMs - issuedAtMs} ms before this node started (${this.startedAtMs}): its use before the restart is not remembered; call again with a new credential`,
       );
     }
     if (credential.nonce.length !== credentialNonceBytes) {
-      throw new CredentialError(`nonce is ${credential.nonce.length} bytes, expected ${credentialNonceBytes}`);
+      throw new AuthenticationError(`nonce is ${credential.nonce.length} bytes, expected ${credentialNonceBytes}`);
     }
     const nonce = credential.nonce.toString('base64');
-    if (this.#nonces.has(caller, nonce)) throw new CredentialError(`credential of ${caller.slice(0, 12)} replayed`);
+    if (this.#nonces.has(caller, nonce)) throw new AuthenticationError(`credential of ${caller.slice(0, 12)} replayed`);
     let valid: boolean;
     try {
       valid = verify(member.publicKey, credentialSigningBytes(credential), credential.signature);
     } catch (error) {
-      if (error instanceof EncodingError) throw new CredentialError(`credential signature: ${error.message}`);
+      if (error instanceof EncodingError) throw new AuthenticationError(`credential signature: ${error.message}`);
       throw error;
     }
-    if (!valid) throw new CredentialError(`credential signature of ${caller.slice(0, 12)} does not verify`);
+    if (!valid) throw new AuthenticationError(`credential signature of ${caller.slice(0, 12)} does not verify`);
     // Only verified nonces are remembered, so forged calls cannot fill a member's cache.
     this.#nonces.add(caller, nonce, issuedAtMs + credentialAgeMsMax, nowMs);
     this.#spend(caller, nowMs);

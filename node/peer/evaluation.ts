@@ -13,7 +13,7 @@ import {
   type RequestLeaseResponse,
 } from '../../gen/tongxing/federation/v1/evaluation.js';
 import type { Sm2KeyPair } from '../../federation/crypto/sm2.js';
-import { MembershipError, TongxingError } from '../../federation/errors.js';
+import { MembershipError, NotFoundError, PreconditionError, UnreachableError } from '../../federation/errors.js';
 import { decideLease, leaseRecord, slotOf, type LeaseGrant } from '../../federation/experts/lease.js';
 import { leaseCallTimeoutMs } from '../../federation/limits.js';
 import type { Membership } from '../../federation/membership.js';
@@ -22,17 +22,17 @@ import type { Clock, Replica } from '../../federation/replica.js';
 import { leaseKey, type LeaseView } from '../../federation/views/evaluation.js';
 import { expertKey, resolveExpert, type ExpertView } from '../../federation/views/expert.js';
 import { decodeView } from '../../federation/views/provenance.js';
+import { statusOf } from '../error-table.js';
 import { CredentialIssuer, credentialMetadata, peerChannelCredentials, peerChannelOptions, type CredentialVerifier } from './credential.js';
-import { toGrpcStatus } from './server.js';
 import type { PeerTls } from './tls.js';
 
-/** The expert is not homed at the node asked: no lease decision was recorded. gRPC FAILED_PRECONDITION. */
-export class NotHomeNodeError extends TongxingError {
+/** The expert is not homed at the node asked: no lease decision was recorded. */
+export class NotHomeNodeError extends PreconditionError {
   override name = 'NotHomeNodeError';
 }
 
-/** The node asked knows no such expert. gRPC NOT_FOUND. */
-export class UnknownExpertError extends TongxingError {
+/** The node asked knows no such expert. */
+export class UnknownExpertError extends NotFoundError {
   override name = 'UnknownExpertError';
 }
 
@@ -105,14 +105,8 @@ function leaseRequestOf(request: RequestLeaseRequest): LeaseRequest {
   return { sessionId: request.sessionId, expertRef: request.expertRef, slot: slotOf(request.slot!), projectCode: request.projectCode };
 }
 
-function statusOf(error: unknown): { code: Status; details: string } {
-  if (error instanceof UnknownExpertError) return { code: Status.NOT_FOUND, details: `${error.name}: ${error.message}` };
-  if (error instanceof NotHomeNodeError) return { code: Status.FAILED_PRECONDITION, details: `${error.name}: ${error.message}` };
-  return toGrpcStatus(error);
-}
-
 export interface EvaluationPeerServiceComponents {
-  readonly desk: LeaseDesk;
+  readonly desk: Pick<LeaseDesk, 'request'>;
   /** The peer server's verifier (or one made the same way): credential bound to this node and method, and over TLS the caller's pinned certificate. */
   readonly verifier: CredentialVerifier;
 }
@@ -141,7 +135,7 @@ export function addEvaluationPeerService(server: Server, components: EvaluationP
 }
 
 /** A lease request that got no decision: unreachable, timed out, or refused by status (`code`). */
-export class LeaseCallError extends Error {
+export class LeaseCallError extends UnreachableError {
   override name = 'LeaseCallError';
   constructor(
     readonly homeNode: string,

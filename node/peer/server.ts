@@ -1,11 +1,10 @@
 // The peer service over gRPC: authenticates each call (credential.ts) and
 // hands it to the replication core. Protocol decisions stay in
 // federation/replica.ts; this file only moves bytes, bounds resources and
-// turns errors into gRPC statuses (in toGrpcStatus, and nowhere else).
+// answers errors with the status node/error-table.ts gives them.
 
 import {
   Server,
-  status as Status,
   type ServiceDefinition,
   type Metadata,
   type sendUnaryData,
@@ -22,13 +21,14 @@ import {
   type PullEntriesResponse,
 } from '../../gen/tongxing/federation/v1/peer.js';
 import { SignedHead } from '../../gen/tongxing/log/v1/log.js';
-import { assert, ChainError, EncodingError, LimitError, MembershipError, SignatureError, ValidationError } from '../../federation/errors.js';
+import { assert, LimitError } from '../../federation/errors.js';
 import { grpcMessageBytesMax, peerServerStopGraceMs, pullsInFlightPerPeerMax } from '../../federation/limits.js';
 import type { Membership } from '../../federation/membership.js';
 import type { Clock, Replica } from '../../federation/replica.js';
 import { drained, shutdownServer } from '../grpc-server.js';
 import { addStandardServices } from '../grpc-standard.js';
-import { CredentialError, CredentialVerifier, peerServerCredentials } from './credential.js';
+import { statusOf } from '../error-table.js';
+import { CredentialVerifier, peerServerCredentials } from './credential.js';
 import type { PeerTls } from './tls.js';
 
 export interface PeerServerInit {
@@ -185,23 +185,7 @@ export function splitChunk(chunk: PullEntriesResponse, messageBytesMax: number):
   return messages;
 }
 
-/**
- * The one place where errors become gRPC statuses. Expected conditions keep
- * their message (the numbers in it help the caller's operator); anything
- * else is INTERNAL.
- */
-export function toGrpcStatus(error: unknown): { code: Status; details: string } {
-  const details = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  if (error instanceof CredentialError) return { code: Status.UNAUTHENTICATED, details };
-  if (error instanceof MembershipError) return { code: Status.PERMISSION_DENIED, details };
-  if (error instanceof LimitError) return { code: Status.RESOURCE_EXHAUSTED, details };
-  if (error instanceof ValidationError || error instanceof EncodingError || error instanceof ChainError || error instanceof SignatureError) {
-    return { code: Status.INVALID_ARGUMENT, details };
-  }
-  return { code: Status.INTERNAL, details };
-}
-
 function toServiceError(error: unknown): ServerErrorResponse {
-  const { code, details } = toGrpcStatus(error);
+  const { code, details } = statusOf(error);
   return Object.assign(new Error(details), { code, details });
 }
