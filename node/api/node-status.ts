@@ -2,7 +2,8 @@ import { NodeServiceService, type BackupRequest, type BackupResponse, type GetSt
 import { linkIdleExpectedGaps, linkIdleMsMin } from '../../federation/limits.js';
 import { backupStream, privateBackupAllowed, type LocalFile } from '../store/backup.js';
 import type { LevelSnapshot } from '../store/level.js';
-import type { MemberSync, Telemetry } from '../telemetry.js';
+import type { Telemetry } from '../telemetry.js';
+import type { MemberSync } from '../telemetry/replication.js';
 import { PreconditionError, type ApiContext, type ApiService } from './service.js';
 
 // NodeService: what this node holds of every member's log, how fresh and how
