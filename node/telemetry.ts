@@ -16,7 +16,7 @@ import { MeterProvider, type PeriodicExportingMetricReader } from '@opentelemetr
 import { BasicTracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ValidationError } from '../federation/errors.js';
 import type { ReplicaEvent } from '../federation/replica.js';
-import { freshnessCheckIntervalMs, ingestRateWindowMs, spansKeptMax } from '../federation/limits.js';
+import { freshnessCheckIntervalMs, ingestRateWindowMs, spansKeptMax } from './limits.js';
 import type { LogSpanContext } from './log.js';
 import { EventMetrics, scopeName } from './telemetry/metrics.js';
 import { finalPush, otlpExport, parseOtlpEndpoint } from './telemetry/otlp.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateKeyPair, sign } from '../../federation/crypto/sm2.js';
-import { clientCallsInFlightMax, operatorCharsMax } from '../../federation/limits.js';
+import { clientCallsInFlightMax, operatorCharsMax } from '../limits.js';
 import { statusOf } from '../api/service.js';
 import { generateTlsIdentity } from '../peer/tls.js';
 import * as access from '../../gen/tongxing/api/v1/access.js';

@@ -1,6 +1,6 @@
 import { verify } from '../../federation/crypto/sm2.js';
 import { LimitError, ValidationError } from '../../federation/errors.js';
-import { clientCallsInFlightMax, operatorCharsMax } from '../../federation/limits.js';
+import { clientCallsInFlightMax, operatorCharsMax } from '../limits.js';
 import type { AuditTrail } from './audit.js';
 import { AuthenticationError, PermissionError, type AccessRegistry, type Client } from './registry.js';
 import { methodRules, type MethodRule, type Scope } from './scopes.js';

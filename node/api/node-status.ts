@@ -1,5 +1,5 @@
 import { NodeServiceService, type BackupRequest, type BackupResponse, type GetStatusResponse } from '../../gen/tongxing/api/v1/api.js';
-import { linkIdleExpectedGaps, linkIdleMsMin } from '../../federation/limits.js';
+import { linkIdleExpectedGaps, linkIdleMsMin } from '../limits.js';
 import { backupStream, privateBackupAllowed, type LocalFile } from '../store/backup.js';
 import type { LevelSnapshot } from '../store/level.js';
 import type { Telemetry } from '../telemetry.js';

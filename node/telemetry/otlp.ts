@@ -3,7 +3,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { PeriodicExportingMetricReader, type MetricProducer } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ValidationError } from '../../federation/errors.js';
-import { otlpExportTimeoutMs, otlpFinalPushMsMax, otlpSpansQueuedMax } from '../../federation/limits.js';
+import { otlpExportTimeoutMs, otlpFinalPushMsMax, otlpSpansQueuedMax } from '../limits.js';
 
 // Pushing to an OpenTelemetry collector over OTLP/HTTP, when one is configured:
 // spans to <url>/v1/traces (batched, bounded) and metrics to <url>/v1/metrics

@@ -4,7 +4,7 @@ import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 import { BackupResponse } from '../../../gen/tongxing/api/v1/api.js';
 import { sm3Stream } from '../../../federation/crypto/sm3.js';
-import { backupMessageBytesMax } from '../../../federation/limits.js';
+import { backupMessageBytesMax } from '../../limits.js';
 import { BackupError, BackupTargetError } from './format.js';
 
 // Backup files: the stream framed, with an SM3 checksum of every byte before it at the end.

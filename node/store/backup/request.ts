@@ -1,7 +1,7 @@
 import type { BackupRequest } from '../../../gen/tongxing/api/v1/api.js';
 import { sign, verify, type Sm2KeyPair } from '../../../federation/crypto/sm2.js';
 import { ValidationError } from '../../../federation/errors.js';
-import { credentialAgeMsMax } from '../../../federation/limits.js';
+import { credentialAgeMsMax } from '../../limits.js';
 
 // Who may take a node's private state: a backup request signed, recently,
 // with the node's own key. Anyone the API admits to Backup gets the logs.

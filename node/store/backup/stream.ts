@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import type { BackupHeader, BackupResponse } from '../../../gen/tongxing/api/v1/api.js';
 import { EquivocationProof, SignedHead } from '../../../gen/tongxing/log/v1/log.js';
-import { backupMessageBytesMax } from '../../../federation/limits.js';
+import { backupMessageBytesMax } from '../../limits.js';
 import { proofPrefix } from '../../../federation/store/state-keys.js';
 import type { LevelSnapshot } from '../level.js';
 import { BackupError, backupFormatVersion, localFileChunkBytes, localFileKey, privateStatePrefix, type LocalFile } from './format.js';
