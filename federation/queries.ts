@@ -1,5 +1,6 @@
 import type { WatchAlert } from '../gen/tongxing/records/v1/records.js';
 import { LimitError } from './errors.js';
+import { freshness, type MemberFreshness } from './freshness.js';
 import { certificateRevocationsReadMax, subjectSanctionsMax } from './limits.js';
 import type { Replica } from './replica.js';
 import { entityKey, resolveEntity, type Entity, type EntityView } from './views/entity.js';
@@ -11,33 +12,17 @@ import { optOutKey, recognise, type OptOutView, type Recognition } from './views
 import { isActive, sanctionFromView, sanctionKey, subjectIndexPrefix, type Sanction, type SanctionView } from './views/sanction.js';
 
 // Answers are local: read from this node's own store, never from a peer, and
-// every answer carries how fresh the data behind it is.
+// every answer carries how fresh the data behind it is (freshness.ts).
 
 export async function getEntity(replica: Replica, uscc: string): Promise<Entity | undefined> {
   const view = decodeView<EntityView>(await replica.store.getState(entityKey(uscc)));
   return resolveEntity(view, (author) => replica.isQuarantined(author));
 }
 
-export interface MemberFreshness {
-  readonly nodeId: string;
-  readonly storedSeq: number;
-  /** Since the newest verified head of its log was signed; undefined when never heard. */
-  readonly ageMs: number | undefined;
-  readonly stale: boolean;
-}
-
-/** For each member, how old our picture of its log is (the age of the newest head heard). */
-export function freshness(replica: Replica, nowMs: number, budgetMs: number): MemberFreshness[] {
-  return replica.logs().map((log) => {
-    const ageMs = log.nodeId === replica.nodeId ? 0 : log.signedAtMs === undefined ? undefined : Math.max(0, nowMs - log.signedAtMs);
-    return { nodeId: log.nodeId, storedSeq: log.storedSeq, ageMs, stale: ageMs === undefined || ageMs > budgetMs };
-  });
-}
-
 export type Verdict = 'clear' | 'restricted' | 'unknown-stale';
 
 export interface SanctionCheck {
-  /** restricted: an active sanction this node recognises; unknown-stale: none here, but some member's data is too old to say clear. */
+  /** restricted: an active sanction this node recognises; unknown-stale: none here, but some member's data is not fresh (too old, or not heard since start), so it cannot say clear. */
   readonly verdict: Verdict;
   /** Every active sanction, recognised here or not, with the reason. */
   readonly sanctions: Array<Sanction & { readonly quarantined: boolean; readonly recognition: Recognition }>;
@@ -47,8 +32,9 @@ export interface SanctionCheck {
 
 /**
  * Every sanction of `subject` (e.g. `uscc:...`) active at `atMs`, from every
- * member. Fails closed: with nothing active but a member's data older than
- * the budget, the verdict is unknown-stale, never a silent "clear".
+ * member. Fails closed: with nothing active but a member's data not fresh
+ * (older than the budget, or unknown), the verdict is unknown-stale, never a
+ * silent "clear".
  */
 export async function checkSanctions(replica: Replica, subject: string, atMs: number, nowMs: number, budgetMs: number): Promise<SanctionCheck> {
   const index = await replica.store.stateRange(subjectIndexPrefix(subject), subjectSanctionsMax + 1);

@@ -19,7 +19,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { Announcement } from '../gen/tongxing/federation/v1/peer.js';
 import { assert, EncodingError, LimitError, ValidationError } from '../federation/errors.js';
-import { gossipInvalidMessagesMax, gossipMessageBytesMax } from '../federation/limits.js';
+import { gossipInvalidMessagesMax, gossipMessageBytesMax } from './limits.js';
 import type { Membership } from '../federation/membership.js';
 import type { Replica } from '../federation/replica.js';
 

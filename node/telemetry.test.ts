@@ -3,7 +3,10 @@ import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node
 import { createServer } from 'node:net';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
-import { metricDefinitions, RateWindow, startTelemetry, type ReplicationLag, type Telemetry } from './telemetry.js';
+import { startTelemetry, type Telemetry } from './telemetry.js';
+import { metricDefinitions } from './telemetry/metrics.js';
+import type { ReplicationLag } from './telemetry/replication.js';
+import { lagOf, scrape, value } from './telemetry/testing.js';
 
 // Scrapes the real HTTP endpoint on 127.0.0.1 and reads the Prometheus text.
 
@@ -18,36 +21,10 @@ async function start(metricsListen = '127.0.0.1:0', nodeId = 'node-a', city = 'G
   return telemetry;
 }
 
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-async function scrape(port: number): Promise<Sample[]> {
-  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
-  expect(response.status).toBe(200);
-  const samples: Sample[] = [];
-  for (const line of (await response.text()).split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    expect(match, line).not.toBeNull();
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of match![2]?.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g) ?? []) labels[key!] = value!;
-    samples.push({ name: match![1]!, labels, value: Number(match![3]) });
-  }
-  return samples;
-}
-
-/** The value of the one sample with exactly these labels; undefined when absent. */
-function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
-  const want = JSON.stringify(Object.entries(labels).sort());
-  const found = samples.filter((s) => s.name === name && JSON.stringify(Object.entries(s.labels).sort()) === want);
-  expect(found.length, `${name}${want}`).toBeLessThanOrEqual(1);
-  return found[0]?.value;
-}
-
 const m = metricDefinitions;
+/** Where freshness does not matter to a test: lags judged at one time against a one-minute budget. */
+const atMs = Date.UTC(2025, 5, 1);
+const budgetMs = 60_000;
 
 describe('telemetry', () => {
   it('serves counters from replica events and gossip at /metrics', async () => {
@@ -93,8 +70,8 @@ describe('telemetry', () => {
   it('reads replication lag from the callback at each scrape', async () => {
     const t = await start();
     let lags: ReplicationLag[] = [
-      { member: 'node-a', city: 'Guangzhou', entries: 0, ageMs: 1500 },
-      { member: 'node-b', city: 'Shenzhen', entries: 7, ageMs: undefined },
+      lagOf('node-a', 'Guangzhou', 0, 1500, atMs, budgetMs),
+      lagOf('node-b', 'Shenzhen', 7, undefined, atMs, budgetMs),
     ];
     let reads = 0;
     t.observeLag(() => {
@@ -110,8 +87,8 @@ describe('telemetry', () => {
     expect(value(first, m.replicationLag.name, { member: 'node-b', city: 'Shenzhen' })).toBeUndefined();
 
     lags = [
-      { member: 'node-a', city: 'Guangzhou', entries: 2, ageMs: 40 },
-      { member: 'node-b', city: 'Shenzhen', entries: 0, ageMs: 9000 },
+      lagOf('node-a', 'Guangzhou', 2, 40, atMs, budgetMs),
+      lagOf('node-b', 'Shenzhen', 0, 9000, atMs, budgetMs),
     ];
     const second = await scrape(t.metricsPort!);
     expect(reads).toBe(2);
@@ -121,7 +98,7 @@ describe('telemetry', () => {
     expect(value(second, m.replicationLag.name, { member: 'node-b', city: 'Shenzhen' })).toBe(9000);
 
     // What the reader no longer reports is not exported (no frozen last value).
-    lags = [{ member: 'node-a', city: 'Guangzhou', entries: 1, ageMs: undefined }];
+    lags = [lagOf('node-a', 'Guangzhou', 1, undefined, atMs, budgetMs)];
     const third = await scrape(t.metricsPort!);
     expect(value(third, m.replicationLagEntries.name, { member: 'node-a', city: 'Guangzhou' })).toBe(1);
     expect(value(third, m.replicationLagEntries.name, { member: 'node-b', city: 'Shenzhen' })).toBeUndefined();
@@ -291,7 +268,7 @@ describe('OTLP export', () => {
       const t = await startTelemetry({ metricsListen: '127.0.0.1:0', nodeId: 'node-a', city: 'Kunming', otlpEndpoint: `${otlp.url}/`, otlpExportIntervalMs: 3_600_000 });
       running.push(t);
       t.onReplicaEvent({ type: 'ingested', author: 'a', fromSeq: 1, toSeq: 4, source: 'pull' });
-      t.observeLag(() => [{ member: 'node-b', city: 'Guiyang', entries: 3, ageMs: 1200 }]);
+      t.observeLag(() => [lagOf('node-b', 'Guiyang', 3, 1200, atMs, budgetMs)]);
       await t.span('anti-entropy round', { members: 3 }, async () => {});
       // Prometheus stays the default and keeps serving beside OTLP.
       expect(value(await scrape(t.metricsPort!), m.entriesIngested.name, { source: 'pull' })).toBe(4);
@@ -329,45 +306,47 @@ describe('OTLP export', () => {
   });
 });
 
-describe('ingest rate and member sync', () => {
-  it('counts entries per second over the window, whole seconds, fixed memory', () => {
-    let now = 1_000_000;
-    const rate = new RateWindow(60_000, () => now);
-    expect(rate.perSecond()).toBe(0);
-    rate.add(30);
-    now += 2_000;
-    rate.add(30);
-    expect(rate.perSecond()).toBe(30); // 60 entries in the 2 s since start
-    now += 58_000;
-    expect(rate.perSecond()).toBe(0.5); // the window is full: 30 of them in the last 60 s
-    now += 60_000;
-    expect(rate.perSecond()).toBe(0);
-  });
-
+describe('member sync', () => {
   it('counts each stretch of staleness once and reports since when a member is stale or behind', async () => {
     let now = 5_000_000;
-    const t = await startTelemetry({ metricsListen: '127.0.0.1:0', nodeId: 'node-a', city: 'Kunming', freshnessBudgetMs: 30_000, nowMs: () => now });
+    const t = await startTelemetry({ metricsListen: '127.0.0.1:0', nodeId: 'node-a', city: 'Kunming', nowMs: () => now });
     running.push(t);
-    let lag: ReplicationLag = { member: 'node-b', city: 'Guiyang', entries: 0, ageMs: 1000 };
+    const at = (entries: number, ageMs: number | undefined) => lagOf('node-b', 'Guiyang', entries, ageMs, now, 30_000);
+    let lag: ReplicationLag = at(0, 1000);
     t.observeLag(() => [lag]);
     expect(t.memberSync().get('node-b')).toEqual({ breaches: 0, staleSinceMs: undefined, behindSinceMs: undefined });
 
     now += 10_000;
-    lag = { ...lag, entries: 5, ageMs: 45_000 };
+    lag = at(5, 45_000);
     expect(t.memberSync().get('node-b')).toEqual({ breaches: 1, staleSinceMs: now - 15_000, behindSinceMs: now });
     const stale = now - 15_000;
     now += 5_000;
-    lag = { ...lag, ageMs: 50_000 };
+    lag = at(5, 50_000);
     expect(t.memberSync().get('node-b')).toMatchObject({ breaches: 1, staleSinceMs: stale }); // the same stretch
-    lag = { ...lag, entries: 0, ageMs: 500 };
+    lag = at(0, 500);
     expect(t.memberSync().get('node-b')).toEqual({ breaches: 1, staleSinceMs: undefined, behindSinceMs: undefined });
-    lag = { ...lag, ageMs: 31_000 };
+    lag = at(0, 31_000);
     expect(t.memberSync().get('node-b')?.breaches).toBe(2);
     expect(value(await scrape(t.metricsPort!), m.freshnessBreaches.name, { member: 'node-b', city: 'Guiyang' })).toBe(2);
 
     t.onReplicaEvent({ type: 'ingested', author: 'b', fromSeq: 1, toSeq: 120, source: 'pull' });
     now += 1_000;
     expect(t.ingestRatePerSecond()).toBeGreaterThan(0);
+  });
+
+  it('counts a member not heard since start as a breach from the first sample, as checks fail closed on it', async () => {
+    let now = 5_000_000;
+    const t = await startTelemetry({ metricsListen: '127.0.0.1:0', nodeId: 'node-a', city: 'Kunming', nowMs: () => now });
+    running.push(t);
+    let lag = lagOf('node-b', 'Guiyang', 0, undefined, now, 30_000);
+    t.observeLag(() => [lag]);
+    expect(t.memberSync().get('node-b')).toEqual({ breaches: 1, staleSinceMs: now, behindSinceMs: undefined });
+    const since = now;
+    now += 2_000;
+    expect(t.memberSync().get('node-b')).toMatchObject({ breaches: 1, staleSinceMs: since }); // still the same stretch
+    lag = lagOf('node-b', 'Guiyang', 0, 1_000, now, 30_000);
+    expect(t.memberSync().get('node-b')).toEqual({ breaches: 1, staleSinceMs: undefined, behindSinceMs: undefined });
+    expect(value(await scrape(t.metricsPort!), m.freshnessBreaches.name, { member: 'node-b', city: 'Guiyang' })).toBe(1);
   });
 });
 

@@ -1,7 +1,7 @@
 import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { auditFileBytesMax, auditFilesKept, auditReadRecordsMax } from '../../federation/limits.js';
+import { auditFileBytesMax, auditFilesKept, auditReadRecordsMax } from '../limits.js';
 
 // The node's local audit trail: one JSON object per line, appended to
 // DIR/audit.jsonl. Records are appended by a writer that groups the records

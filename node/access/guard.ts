@@ -1,6 +1,6 @@
 import { verify } from '../../federation/crypto/sm2.js';
 import { AuthenticationError, LimitError, PermissionError, ValidationError } from '../../federation/errors.js';
-import { clientCallsInFlightMax, operatorCharsMax } from '../../federation/limits.js';
+import { clientCallsInFlightMax, operatorCharsMax } from '../limits.js';
 import type { AuditTrail } from './audit.js';
 import type { AccessRegistry, Client } from './registry.js';
 import { methodRules, type MethodRule, type Scope } from './scopes.js';

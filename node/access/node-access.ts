@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { adminCallsPerSecondMax } from '../../federation/limits.js';
+import { adminCallsPerSecondMax } from '../limits.js';
 import { generateTlsIdentity, readTlsIdentity, writeTlsIdentity } from '../peer/tls.js';
 import { AuditTrail } from './audit.js';
 import { publishCredential, readCredential, writeCredential, type ClientCredential } from './credential.js';

@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual, X509Certificate } from 'node:
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { TongxingError, ValidationError } from '../../federation/errors.js';
-import { accessClientsMax, clientCallsPerSecondDefault, clientNameCharsMax } from '../../federation/limits.js';
+import { accessClientsMax, clientCallsPerSecondDefault, clientNameCharsMax } from '../limits.js';
 import { isScope, scopes, type Scope } from './scopes.js';
 
 // The clients a node answers: each has a name, scopes, an optional expiry and

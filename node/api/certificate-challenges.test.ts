@@ -3,7 +3,7 @@ import { LoginOutcome, type IssueChallengeResponse, type VerifyLoginResponse } f
 import { challengeBytes } from '../../federation/certificates.js';
 import { createOpensslPki, makeTempDir, openssl, opensslIssue, opensslSign, type IssuedCertificate, type OpensslPki } from '../../federation/crypto/testing/openssl.js';
 import { generateKeyPair, nodeIdOf } from '../../federation/crypto/sm2.js';
-import { loginChallengesAnsweredMax, loginChallengeTtlMs } from '../../federation/limits.js';
+import { loginChallengesAnsweredMax, loginChallengeTtlMs } from '../limits.js';
 
 /** Challenges the old stateful store held at most: 100,000 IssueChallenge calls blocked every login (issue 12). */
 const formerOutstandingMax = 100_000;

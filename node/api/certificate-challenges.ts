@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { challengeBytes } from '../../federation/certificates.js';
 import { assert } from '../../federation/errors.js';
-import { loginChallengesAnsweredMax, loginChallengeTtlMs } from '../../federation/limits.js';
+import { loginChallengesAnsweredMax, loginChallengeTtlMs } from '../limits.js';
 
 // Login challenges that cost nothing to issue, so no caller can exhaust them.
 // A challenge carries its own expiry and an HMAC under a key this process drew

@@ -13,7 +13,7 @@ import { issueCertificate, type IssueInput } from '../../federation/crypto/issue
 import { generateKeyPair, nodeIdOf, sign, type Sm2KeyPair } from '../../federation/crypto/sm2.js';
 import { parseCertificate } from '../../federation/crypto/x509.js';
 import { keyPairSigner, verifyEvidence } from '../../federation/evidence.js';
-import { loginChallengeTtlMs } from '../../federation/limits.js';
+import { loginChallengeTtlMs } from '../limits.js';
 import { Membership, type Member } from '../../federation/membership.js';
 import { Replica } from '../../federation/replica.js';
 import { Bus } from '../../federation/testing/bus.js';

@@ -35,7 +35,7 @@ import {
 } from '../../federation/certificates.js';
 import { verify } from '../../federation/crypto/sm2.js';
 import { AlreadyExistsError, EncodingError, PreconditionError, ValidationError } from '../../federation/errors.js';
-import { alertsListMax, loginChallengesAnsweredMax } from '../../federation/limits.js';
+import { alertsListMax, loginChallengesAnsweredMax } from '../limits.js';
 import { hlcPack } from '../../federation/log/hlc.js';
 import * as queries from '../../federation/queries.js';
 import {

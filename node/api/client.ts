@@ -15,7 +15,7 @@ import {
 } from '../../gen/tongxing/api/v1/api.js';
 import type { EntityProfile, SanctionIssue, SanctionLift } from '../../gen/tongxing/records/v1/records.js';
 import { TongxingError } from '../../federation/errors.js';
-import { apiCallTimeoutMs, apiRequestBytesMax, apiResponseBytesMax, backupIdleTimeoutMs } from '../../federation/limits.js';
+import { apiCallTimeoutMs, apiRequestBytesMax, apiResponseBytesMax, backupIdleTimeoutMs } from '../limits.js';
 import { apiTlsServerName, findCredential, grpcCredentialsOf, type ClientCredential } from '../access/credential.js';
 import { encodeOperator, operatorHeader } from '../access/guard.js';
 

@@ -25,7 +25,7 @@ import {
   type StageImportResponse,
 } from '../../gen/tongxing/api/v1/transfer.js';
 import type { CertificateRecord, CertificateRevocation, CertificateRevocationList } from '../../gen/tongxing/records/v1/records.js';
-import { apiCallTimeoutMs } from '../../federation/limits.js';
+import { apiCallTimeoutMs } from '../limits.js';
 import { apiChannel, unaryCall, using, type ApiClientOptions, type UnaryMethod } from './client.js';
 
 // A promise-based client of the certificate, alert and transfer services of

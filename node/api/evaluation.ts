@@ -34,8 +34,8 @@ import { slotOf } from '../../federation/experts/lease.js';
 import { checkScoreSignature } from '../../federation/experts/scores.js';
 import { drawSeedBytes, seedCommitment } from '../../federation/experts/shuffle.js';
 import type { ExpertWorld } from '../../federation/experts/world.js';
+import { freshness } from '../../federation/freshness.js';
 import { decodeEntry, decodeRecord, toHex } from '../../federation/log/entry.js';
-import * as queries from '../../federation/queries.js';
 import { requireIdentifier, requireTime, validateEvaluationScore, validateEvaluationSession } from '../../federation/records/validate.js';
 import { evaluationKey, evaluationPrefix, grantedRefs, type EvaluationView } from '../../federation/views/evaluation.js';
 import { decodeView, type Provenance } from '../../federation/views/provenance.js';
@@ -182,7 +182,7 @@ export function evaluationService(c: EvaluationApiContext): ApiService {
         const seed = await runtime.privateStore.seed(session.sessionId);
         if (!seed) throw new PreconditionError(`sessionId: this node no longer has the seed of session ${session.sessionId} (store restored without private state?): open a new session`);
         // Fails closed like a sanctions check: a member whose data is too old may have sanctioned one of the candidates.
-        const stale = queries.freshness(replica, nowMs, c.freshnessBudgetMs).filter((f) => f.stale && !excluded(f.nodeId));
+        const stale = freshness(replica, nowMs, c.freshnessBudgetMs).filter((f) => f.stale && !excluded(f.nodeId));
         if (stale.length > 0) {
           const which = stale.map((f) => `${describe(f.nodeId)} ${f.ageMs === undefined ? 'never heard' : `${f.ageMs} ms old`}`);
           throw new PreconditionError(`cannot draw: sanctions data of ${which.join(', ')} is beyond the freshness budget ${c.freshnessBudgetMs} ms`);

@@ -15,7 +15,8 @@ import {
   type UpdateExpertResponse,
 } from '../../gen/tongxing/api/v1/experts.js';
 import type { EvaluationScore, EvaluationSession, ExpertAvailability, ExpertProfile } from '../../gen/tongxing/records/v1/records.js';
-import { apiCallTimeoutMs, leaseCallTimeoutMs, panelSeatsMax } from '../../federation/limits.js';
+import { panelSeatsMax } from '../../federation/limits.js';
+import { apiCallTimeoutMs, leaseCallTimeoutMs } from '../limits.js';
 import { apiChannel, unaryCall, using, type ApiClientOptions, type UnaryMethod } from './client.js';
 
 // A promise-based client of ExpertService and EvaluationService on one node,

@@ -4,7 +4,7 @@ import { runInNewContext } from 'node:vm';
 import { generateKeyPair, nodeIdOf } from '../../federation/crypto/sm2.js';
 import { AssertionError } from '../../federation/errors.js';
 import { keyPairSigner } from '../../federation/evidence.js';
-import { httpRequestBytesMax, jsonNestingDepthMax } from '../../federation/limits.js';
+import { httpRequestBytesMax, jsonNestingDepthMax } from '../limits.js';
 import { Membership, type Member } from '../../federation/membership.js';
 import { Replica } from '../../federation/replica.js';
 import { MemoryStore } from '../../federation/store/memory.js';

@@ -7,7 +7,7 @@ import protobuf from 'protobufjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateKeyPair, nodeIdOf } from '../../federation/crypto/sm2.js';
 import { LimitError } from '../../federation/errors.js';
-import { apiRequestBytesMax, httpRequestBytesMax, jsonNestingDepthMax } from '../../federation/limits.js';
+import { apiRequestBytesMax, httpRequestBytesMax, jsonNestingDepthMax } from '../limits.js';
 import { Membership, type Member } from '../../federation/membership.js';
 import { Replica } from '../../federation/replica.js';
 import { MemoryStore } from '../../federation/store/memory.js';

@@ -4,7 +4,7 @@ import type { TLSSocket } from 'node:tls';
 import { status } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { TongxingError, ValidationError } from '../../federation/errors.js';
-import { apiRequestBytesMax, apiShutdownGraceMs, httpRequestBytesMax, httpRequestTimeoutMs, jsonNestingDepthMax } from '../../federation/limits.js';
+import { apiRequestBytesMax, apiShutdownGraceMs, httpRequestBytesMax, httpRequestTimeoutMs, jsonNestingDepthMax } from '../limits.js';
 import {
   apiMethods,
   jsonName,

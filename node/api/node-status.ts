@@ -1,10 +1,11 @@
 import { NodeServiceService, type BackupRequest, type BackupResponse, type GetStatusResponse } from '../../gen/tongxing/api/v1/api.js';
 import { PreconditionError } from '../../federation/errors.js';
-import { linkIdleExpectedGaps, linkIdleMsMin } from '../../federation/limits.js';
 import { backupStream, privateBackupAllowed, type LocalFile } from '../store/backup.js';
 import type { LevelSnapshot } from '../store/level.js';
-import type { MemberSync, Telemetry } from '../telemetry.js';
 import type { ApiContext, ApiService } from './service.js';
+import { linkIdleExpectedGaps, linkIdleMsMin } from '../limits.js';
+import type { Telemetry } from '../telemetry.js';
+import type { MemberSync } from '../telemetry/replication.js';
 
 // NodeService: what this node holds of every member's log, how fresh and how
 // well connected, and a consistent backup of its store.

@@ -9,7 +9,7 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { TongxingError } from '../../federation/errors.js';
-import { apiRequestBytesMax, apiShutdownGraceMs } from '../../federation/limits.js';
+import { apiRequestBytesMax, apiShutdownGraceMs } from '../limits.js';
 import { drained, shutdownServer } from '../grpc-server.js';
 import { addStandardServices } from '../grpc-standard.js';
 import { approvalHeader, decodeOperator, operatorHeader, type AccessGuard, type CallIdentity } from '../access/guard.js';

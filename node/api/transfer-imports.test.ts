@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ImportState, StageImportRequest, type ImportItem, type ImportReport } from '../../gen/tongxing/api/v1/transfer.js';
 import { LimitError } from '../../federation/errors.js';
-import { importErrorsReportedMax, importIdleTimeoutMs, importLifetimeMsMax, importSessionsMax } from '../../federation/limits.js';
+import { importErrorsReportedMax, importIdleTimeoutMs, importLifetimeMsMax, importSessionsMax } from '../limits.js';
 import { entityProfile, usccFor } from '../../federation/testing/records.js';
 import { statusOf } from '../error-table.js';
 import { rowKeyOf, StagedImport, StagedImports, stagedBytesOf, type StagedImportsInit } from './transfer-imports.js';

@@ -1,16 +1,6 @@
 import { ImportState, StageImportRequest, type ImportItem, type ImportReport, type RowError } from '../../gen/tongxing/api/v1/transfer.js';
 import { assert, LimitError, NotFoundError, PreconditionError, ValidationError } from '../../federation/errors.js';
-import {
-  importBytesMax,
-  importBytesTotalMax,
-  importErrorsReportedMax,
-  importIdleTimeoutMs,
-  importLifetimeMsMax,
-  importOutcomeKeptMs,
-  importOutcomesKeptMax,
-  importRowsMax,
-  importSessionsMax, importSessionsPerClientMax,
-} from '../../federation/limits.js';
+import { importBytesMax, importBytesTotalMax, importErrorsReportedMax, importIdleTimeoutMs, importLifetimeMsMax, importOutcomeKeptMs, importOutcomesKeptMax, importRowsMax, importSessionsMax, importSessionsPerClientMax } from '../limits.js';
 import { validateEntityProfile, validateSanctionIssue } from '../../federation/records/validate.js';
 
 // What a node holds for imports being staged, and for a while about finished

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { ImportState, TransferKind, type CommitImportResponse, type GetImportResponse, type ImportItem, type StageImportResponse } from '../../gen/tongxing/api/v1/transfer.js';
 import { generateKeyPair, nodeIdOf } from '../../federation/crypto/sm2.js';
-import { importErrorsReportedMax, importIdleTimeoutMs, importLifetimeMsMax, importSessionsMax, importSessionsPerClientMax } from '../../federation/limits.js';
+import { importErrorsReportedMax, importIdleTimeoutMs, importLifetimeMsMax, importSessionsMax, importSessionsPerClientMax } from '../limits.js';
 import { Membership } from '../../federation/membership.js';
 import { Replica } from '../../federation/replica.js';
 import { MemoryStore } from '../../federation/store/memory.js';

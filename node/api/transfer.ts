@@ -22,7 +22,8 @@ import {
 } from '../../gen/tongxing/api/v1/transfer.js';
 import { EntityProfile, SanctionIssue, type Record } from '../../gen/tongxing/records/v1/records.js';
 import { assert, LimitError, TongxingError, ValidationError } from '../../federation/errors.js';
-import { batchEntriesMax, exportPageRowsMax, importErrorsReportedMax } from '../../federation/limits.js';
+import { batchEntriesMax } from '../../federation/limits.js';
+import { exportPageRowsMax, importErrorsReportedMax } from '../limits.js';
 import * as queries from '../../federation/queries.js';
 import { stateRangeAfter } from '../../federation/scan.js';
 import { entityKey, resolveEntity, type EntityView } from '../../federation/views/entity.js';

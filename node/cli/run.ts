@@ -1,4 +1,4 @@
-import { catchUpCheckIntervalMs, catchUpProgressEntriesMin } from '../../federation/limits.js';
+import { catchUpCheckIntervalMs, catchUpProgressEntriesMin } from '../limits.js';
 import { loadNodeConfig } from '../config.js';
 import { createLogger, errorFields } from '../log.js';
 import { startNode } from '../node.js';

@@ -2,7 +2,7 @@ import { Verdict, type CheckSanctionsResponse } from '../../gen/tongxing/api/v1/
 import { GroundsCategory, LiftReason, ListType, Restriction, SanctionIssue } from '../../gen/tongxing/records/v1/records.js';
 import { exitNegative, exitOk, optional, printJson, required, UsageError, type Command, type Parsed } from './command.js';
 import { describeProvenance, provenanceJson, readProtoJson } from './entity.js';
-import { alertsListMax } from '../../federation/limits.js';
+import { alertsListMax } from '../limits.js';
 import { callDomain } from './cert.js';
 import { writeOutput } from './crypto.js';
 import { callNode, formatDuration, formatTime, hex, nodeOptions, nodeUsageLines, parseTime } from './node-client.js';

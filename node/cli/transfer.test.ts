@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ImportState, type GetImportResponse, type ImportItem, type ImportReport } from '../../gen/tongxing/api/v1/transfer.js';
-import { importCommitWaitMsMax, importStatusPollMs } from '../../federation/limits.js';
+import { importCommitWaitMsMax, importStatusPollMs } from '../limits.js';
 import { entityProfile, usccFor } from '../../federation/testing/records.js';
 import { ApiError } from '../api/client.js';
 import type { DomainClient } from '../api/domain-client.js';

@@ -1,6 +1,6 @@
 import { ImportItem, ImportState, TransferKind, type GetImportResponse, type ImportReport, type RowError } from '../../gen/tongxing/api/v1/transfer.js';
 import { TongxingError } from '../../federation/errors.js';
-import { apiCallTimeoutMs, apiRequestBytesMax, importBytesMax, importCommitWaitMsMax, importRowsMax, importStatusPollMs } from '../../federation/limits.js';
+import { apiCallTimeoutMs, apiRequestBytesMax, importBytesMax, importCommitWaitMsMax, importRowsMax, importStatusPollMs } from '../limits.js';
 import {
   dataSpecField,
   entityFromRow,

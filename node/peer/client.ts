@@ -16,15 +16,8 @@ import {
 } from '../../gen/tongxing/federation/v1/peer.js';
 import type { Sm2KeyPair } from '../../federation/crypto/sm2.js';
 import { ChainError, LimitError, MembershipError, UnreachableError } from '../../federation/errors.js';
-import {
-  entryBytesMax,
-  peerCallTimeoutMs,
-  peerReconnectBackoffMsMax,
-  pullIdleTimeoutMs,
-  pullsInFlightPerPeerMax,
-  pullWindowBytes,
-  rangeEntriesMax,
-} from '../../federation/limits.js';
+import { entryBytesMax, peerCallTimeoutMs, pullIdleTimeoutMs, pullsInFlightPerPeerMax, rangeEntriesMax } from '../../federation/limits.js';
+import { peerReconnectBackoffMsMax, pullWindowBytes } from '../limits.js';
 import type { Membership } from '../../federation/membership.js';
 import type { Clock, PeerTransport } from '../../federation/replica.js';
 import { CredentialIssuer, credentialMetadata, peerChannelCredentials, peerChannelOptions } from './credential.js';

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { PeerServiceService } from '../../gen/tongxing/federation/v1/peer.js';
 import { sm3 } from '../../federation/crypto/sm3.js';
 import { generateKeyPair, nodeIdOf } from '../../federation/crypto/sm2.js';
-import { credentialAgeMsMax } from '../../federation/limits.js';
 import { AuthenticationError } from '../../federation/errors.js';
+import { credentialAgeMsMax } from '../limits.js';
 import { Membership, type Member } from '../../federation/membership.js';
 import { CredentialIssuer, CredentialVerifier } from './credential.js';
 

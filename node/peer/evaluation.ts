@@ -15,7 +15,7 @@ import {
 import type { Sm2KeyPair } from '../../federation/crypto/sm2.js';
 import { MembershipError, NotFoundError, PreconditionError, UnreachableError } from '../../federation/errors.js';
 import { decideLease, leaseRecord, slotOf, type LeaseGrant } from '../../federation/experts/lease.js';
-import { leaseCallTimeoutMs } from '../../federation/limits.js';
+import { leaseCallTimeoutMs } from '../limits.js';
 import type { Membership } from '../../federation/membership.js';
 import { requireExpertRef, requireIdentifier, requirePeriod } from '../../federation/records/validate.js';
 import type { Clock, Replica } from '../../federation/replica.js';

@@ -14,7 +14,8 @@ import {
 import type { SignedHead } from '../../gen/tongxing/log/v1/log.js';
 import { generateKeyPair, nodeIdOf, sign, type Sm2KeyPair } from '../../federation/crypto/sm2.js';
 import { sm3 } from '../../federation/crypto/sm3.js';
-import { credentialAgeMsMax, pullsInFlightPerPeerMax } from '../../federation/limits.js';
+import { pullsInFlightPerPeerMax } from '../../federation/limits.js';
+import { credentialAgeMsMax } from '../limits.js';
 import { headSigningBytes } from '../../federation/log/head.js';
 import { Membership } from '../../federation/membership.js';
 import { Replica, type PeerTransport, type Random, type ReplicaEvent } from '../../federation/replica.js';

@@ -22,7 +22,8 @@ import {
 } from '../../gen/tongxing/federation/v1/peer.js';
 import { SignedHead } from '../../gen/tongxing/log/v1/log.js';
 import { assert, LimitError } from '../../federation/errors.js';
-import { grpcMessageBytesMax, peerServerStopGraceMs, pullsInFlightPerPeerMax } from '../../federation/limits.js';
+import { pullsInFlightPerPeerMax } from '../../federation/limits.js';
+import { grpcMessageBytesMax, peerServerStopGraceMs } from '../limits.js';
 import type { Membership } from '../../federation/membership.js';
 import type { Clock, Replica } from '../../federation/replica.js';
 import { drained, shutdownServer } from '../grpc-server.js';

@@ -12,7 +12,7 @@ import { PeerServiceClient, PeerServiceService } from '../../gen/tongxing/federa
 import { generateKeyPair, nodeIdOf, type Sm2KeyPair } from '../../federation/crypto/sm2.js';
 import { sm3 } from '../../federation/crypto/sm3.js';
 import { LimitError } from '../../federation/errors.js';
-import { peerCallsPerSecondMax } from '../../federation/limits.js';
+import { peerCallsPerSecondMax } from '../limits.js';
 import { Membership, type Member } from '../../federation/membership.js';
 import { Replica } from '../../federation/replica.js';
 import { MemoryStore } from '../../federation/store/memory.js';

@@ -6,7 +6,7 @@ import * as asn1js from 'asn1js';
 import { isIP } from 'node:net';
 import { AttributeTypeAndValue, BasicConstraints, Certificate, CryptoEngine, Extension, ExtKeyUsage, GeneralName, GeneralNames, setEngine } from 'pkijs';
 import { EncodingError } from '../../federation/errors.js';
-import { tlsCertificateValidityDays } from '../../federation/limits.js';
+import { tlsCertificateValidityDays } from '../limits.js';
 import type { Member, Membership } from '../../federation/membership.js';
 
 // TLS on node-to-node links. Each node has a self-signed ECDSA P-256
