@@ -46,7 +46,7 @@ export function describeJson(value: unknown): string {
 
 /** A message's fields by JSON key: the JSON name and the proto name, which wins a clash. Built once per type. */
 const fieldsByKey = new WeakMap<DescMessage, ReadonlyMap<string, DescField>>();
-export function fieldOf(message: DescMessage, key: string): DescField | undefined {
+function fieldOf(message: DescMessage, key: string): DescField | undefined {
   let fields = fieldsByKey.get(message);
   if (fields === undefined) {
     fields = new Map([...message.fields.map((f) => [f.jsonName, f] as const), ...message.fields.map((f) => [f.name, f] as const)]);
