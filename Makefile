@@ -25,17 +25,17 @@ demo: build
 test: build
 	npx vitest run
 
-# Read-only: types, proto lint, generated code matches proto/.
+# Read-only: types, proto lint, generated code matches proto/ (gen/) and the test probe (test/gen/).
 check: $(STAMP_DEPS)
 	npx tsc -p tsconfig.json --noEmit
 	npx buf lint
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	  npx buf generate --output "$$tmp" && \
-	  diff -r "$$tmp/gen" gen > /dev/null || { echo "gen/ is stale: run 'make generate' and commit"; exit 1; }
+	  npx buf generate --output "$$tmp" && npx buf generate --template test/buf.gen.yaml --output "$$tmp" && \
+	  diff -r "$$tmp/gen" gen > /dev/null && diff -r "$$tmp/test/gen" test/gen > /dev/null || { echo "gen/ or test/gen/ is stale: run 'make generate' and commit"; exit 1; }
 	@echo "check: ok"
 
 generate: $(STAMP_DEPS)
-	rm -rf gen && npx buf generate
+	rm -rf gen test/gen && npx buf generate && npx buf generate --template test/buf.gen.yaml
 
 # Hundreds of seeded alliances, each with its own size, links and fault mix (minutes, one
 # core): every invariant must hold for every seed; failing seeds print their replay

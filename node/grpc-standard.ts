@@ -1,6 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
 import {
   credentials as grpcCredentials,
   makeGenericClientConstructor,
@@ -13,7 +11,7 @@ import {
   type ServiceDefinition,
   type ServiceError,
 } from '@grpc/grpc-js';
-import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
+import { loadFileDescriptorSetFromBuffer, loadSync, type PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { protoPath as healthProtoPath, service as healthService } from 'grpc-health-check';
 import { TongxingError } from '../federation/errors.js';
@@ -34,12 +32,12 @@ export interface StandardServicesInit {
   /** The server's own services: each gets a health status under its full name, beside the overall status (service ""). */
   readonly services: readonly ServiceDefinition[];
   /**
-   * A folder of .proto files (relative to the repository's proto/, e.g.
-   * `tongxing/api/v1`) that define the server's services: reflection
+   * A serialized google.protobuf.FileDescriptorSet that defines the server's
+   * services (node/api/schema.ts, generated from proto/): reflection
    * describes those it serves (and grpc.health.v1), with every message they
    * use. Absent: no reflection.
    */
-  readonly reflect?: string;
+  readonly reflect?: Uint8Array;
 }
 
 export interface StandardServices {
@@ -128,32 +126,16 @@ export function checkHealth(address: string, service = '', options: { timeoutMs:
   });
 }
 
-/** The repository's proto/ folder: beside package.json above this module (from node/ or dist/node/). */
-function protoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = resolve(dir, '..');
-    if (up === dir) break;
-    dir = up;
-  }
-  return join(dir, 'proto');
-}
+const reflectionDefinitions = new WeakMap<Uint8Array, PackageDefinition>();
 
-const reflectionDefinitions = new Map<string, PackageDefinition>();
-
-/** Parsed once per process and folder: every API server of a test process shares it. */
-function reflectionDefinition(folder: string): PackageDefinition {
-  let definition = reflectionDefinitions.get(folder);
+/** Decoded once per process and descriptor set: every API server of a test process shares it. */
+function reflectionDefinition(descriptorSet: Uint8Array): PackageDefinition {
+  let definition = reflectionDefinitions.get(descriptorSet);
   if (!definition) {
-    const root = protoRoot();
-    const files = existsSync(join(root, folder)) ? readdirSync(join(root, folder)).filter((name) => name.endsWith('.proto')).sort() : [];
-    if (files.length === 0) {
-      throw new TongxingError(`server reflection needs the .proto files: none in ${join(root, folder)} (install proto/ beside dist/, see docs/DEPLOY.md)`);
-    }
     // proto/health/v1/health.proto inside the package: its include root is two folders up.
     const healthRoot = resolve(dirname(healthProtoPath), '..', '..');
-    definition = loadSync([...files.map((file) => `${folder}/${file}`), 'health/v1/health.proto'], { includeDirs: [root, healthRoot] });
-    reflectionDefinitions.set(folder, definition);
+    definition = { ...loadFileDescriptorSetFromBuffer(Buffer.from(descriptorSet)), ...loadSync('health/v1/health.proto', { includeDirs: [healthRoot] }) };
+    reflectionDefinitions.set(descriptorSet, definition);
   }
   return definition;
 }

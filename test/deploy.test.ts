@@ -194,9 +194,9 @@ describe('deploy files', () => {
     for (const dir of include) expect(copies, dir).toContain(`${dir} ./${dir}`);
     expect(lines.some((l) => l.op === 'RUN' && l.args.includes('npm ci') && !l.args.includes('--omit=dev'))).toBe(true);
     expect(lines.some((l) => l.op === 'RUN' && l.args === 'npx tsc -p tsconfig.build.json')).toBe(true);
-    // The runtime stage: production dependencies, dist/, bin/ and proto/ (the HTTP API reads it), no sources.
+    // The runtime stage: production dependencies, dist/ and bin/, no sources (and no proto/: dist/gen/ carries the descriptors).
     expect(final.some((l) => l.op === 'RUN' && l.args.includes('npm ci --omit=dev'))).toBe(true);
-    expect(one('COPY')).toEqual(['package.json package-lock.json ./', '--from=build /src/dist ./dist', 'bin ./bin', 'proto ./proto']);
+    expect(one('COPY')).toEqual(['package.json package-lock.json ./', '--from=build /src/dist ./dist', 'bin ./bin']);
     expect(one('USER')).toEqual(['tongxing:tongxing']);
     expect(one('VOLUME')).toEqual([`["${dataVolume}"]`]);
     expect(one('EXPOSE')[0]!.split(/\s+/).map(Number).sort()).toEqual(Object.values(standardPorts).sort());

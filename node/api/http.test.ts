@@ -1,9 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import protobuf from 'protobufjs';
+import { create, fromBinary, toBinary, type DescMessage } from '@bufbuild/protobuf';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateKeyPair, nodeIdOf } from '../../federation/crypto/sm2.js';
 import { LimitError } from '../../federation/errors.js';
@@ -16,16 +15,18 @@ import { usccFor } from '../../federation/testing/records.js';
 import { httpsCall, testAccess, tlsOptionsOf, type TestAccess } from '../access/testing.js';
 import type { ClientCredential } from '../access/credential.js';
 import { startHttpServer, type HttpServer } from './http.js';
-import { loadProtos, protoDirectory } from './openapi.js';
+import { packageVersion } from './openapi.js';
+import { apiSchema, protoSchema, type ProtoSchema } from './schema.js';
+import { descriptorSetBase64 as probeDescriptorSet } from '../../test/gen/descriptor-set.js';
 import { apiContext, type ApiService } from './service.js';
 import { apiServices } from './services.js';
 import { Prng } from '../../federation/testing/prng.js';
 
 // The HTTP/JSON client API over a real node:http server on 127.0.0.1: in front
 // of a one-member Replica on a MemoryStore (the real services), and in front of
-// a probe service described by a proto written here, which carries every proto3
-// JSON shape the gateway converts (64-bit integers, bytes, enums, oneofs, maps,
-// server streams).
+// a probe service (test/proto/tongxing/probe/v1/probe.proto, its descriptors
+// generated into test/gen/), which carries every proto3 JSON shape the gateway
+// converts (64-bit integers, bytes, enums, oneofs, maps, server streams).
 
 const allianceId = Buffer.alloc(32, 0x5a);
 const startMs = Date.UTC(2025, 5, 1, 2, 0, 0); // 2025-06-01 10:00 +08:00
@@ -61,10 +62,10 @@ async function kunming(): Promise<{ server: HttpServer; services: ApiService[]; 
 
 /** The HTTPS API over `services`, guarded like a node's; the admin credential is kept per server for `call`. */
 const credentials = new Map<HttpServer, ClientCredential>();
-async function served(services: ApiService[], options: { protoDirectory?: string; rules?: Parameters<typeof testAccess>[0] } = {}): Promise<HttpServer> {
+async function served(services: ApiService[], options: { schema?: ProtoSchema; rules?: Parameters<typeof testAccess>[0] } = {}): Promise<HttpServer> {
   const access: TestAccess = await testAccess(options.rules);
   cleanups.push(() => access.remove());
-  const server = await startHttpServer({ listen: '127.0.0.1:0', protoDirectory: options.protoDirectory, guard: access.guard, tls: access.tls, names: ['127.0.0.1', 'localhost'] }, services);
+  const server = await startHttpServer({ listen: '127.0.0.1:0', schema: options.schema, guard: access.guard, tls: access.tls, names: ['127.0.0.1', 'localhost'] }, services);
   cleanups.push(() => server.stop());
   credentials.set(server, access.publish(0, server.port));
   return server;
@@ -341,84 +342,27 @@ describe('HTTP/JSON client API in front of a node', () => {
     expect(schemas['tongxing.records.v1.SanctionSubject']!.description).toContain('at most one of uscc, expertRef');
   });
 
-  it('finds proto/ from the sources and from the compiled dist/', () => {
+  it('finds the package version from the sources and from the compiled dist/', () => {
     const root = fileURLToPath(new URL('../..', import.meta.url));
-    expect(protoDirectory(join(root, 'node', 'api'))).toBe(join(root, 'proto'));
-    expect(protoDirectory(join(root, 'dist', 'node', 'api'))).toBe(join(root, 'proto'));
-    expect(() => protoDirectory(tmpdir())).toThrow(/proto\/ not found/);
+    const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+    expect(packageVersion(join(root, 'node', 'api'))).toBe(version);
+    expect(packageVersion(join(root, 'dist', 'node', 'api'))).toBe(version);
   });
 });
 
 // ---- every proto3 JSON shape, through a probe service ----------------------
 
-const probeProto = `syntax = "proto3";
-package tongxing.probe.v1;
-
-// Every proto3 JSON shape the gateway converts.
-service ProbeService {
-  rpc Echo(Probe) returns (Probe);
-  // Counts up to up_to; fails after two messages when fail_after_two.
-  rpc Count(CountRequest) returns (stream Probe);
-  rpc Upload(stream Probe) returns (Probe);
-}
-
-enum Colour {
-  COLOUR_UNSPECIFIED = 0;
-  COLOUR_RED = 1;
-}
-
-message Inner {
-  string text = 1;
-}
-
-message Probe {
-  int64 signed64 = 1;
-  uint64 unsigned64 = 2;
-  int32 signed32 = 3;
-  uint32 unsigned32 = 4;
-  sint64 zigzag64 = 5;
-  fixed64 fixed64 = 6;
-  double real = 7;
-  float single = 8;
-  bool flag = 9;
-  string text = 10;
-  bytes blob = 11;
-  Colour colour = 12;
-  Inner inner = 13;
-  repeated Inner inners = 14;
-  repeated int64 numbers = 15;
-  map<string, Inner> by_name = 16;
-  map<int64, string> by_number = 17;
-  oneof choice {
-    string left = 18;
-    Inner right = 19;
-  }
-  optional string maybe = 20;
-  string json_named = 21 [json_name = "customName"];
-  Probe child = 22;
-}
-
-message CountRequest {
-  uint32 up_to = 1;
-  bool fail_after_two = 2;
-}
-`;
-
 /** Echo calls wait on these, one each, first come first served. */
 const gates: Array<() => Promise<void>> = [];
 
 async function probe(): Promise<HttpServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'tongxing-http-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  mkdirSync(join(dir, 'tongxing', 'probe', 'v1'), { recursive: true });
-  writeFileSync(join(dir, 'tongxing', 'probe', 'v1', 'probe.proto'), probeProto);
-  const root = loadProtos(dir);
+  const schema = protoSchema(probeDescriptorSet);
   // Echo hands the request bytes back untouched, so what it checks is the gateway's own JSON <-> binary conversion.
   type Codec = { serialize(value: unknown): Buffer; deserialize(value: Buffer): unknown };
   const bytes: Codec = { serialize: (value) => value as Buffer, deserialize: (value) => value };
   const codec = (name: string): Codec => {
-    const type = root.lookupType(name);
-    return { serialize: (value: unknown) => Buffer.from(type.encode(value as protobuf.Message).finish()), deserialize: (value: Buffer) => type.decode(value) };
+    const type: DescMessage = schema.registry.getMessage(name)!;
+    return { serialize: (value: unknown) => Buffer.from(toBinary(type, create(type, value as Record<string, unknown>))), deserialize: (value: Buffer) => fromBinary(type, value) };
   };
   const method = (name: string, request: Codec, response: Codec, responseStream: boolean, requestStream = false) => ({
     path: `/tongxing.probe.v1.ProbeService/${name}`,
@@ -442,17 +386,17 @@ async function probe(): Promise<HttpServer> {
       },
     },
     streams: {
-      count: async function* (request: { up_to?: number; fail_after_two?: boolean }) {
-        if (request.up_to === 0) throw new LimitError('up_to: nothing to count');
-        for (let i = 1; i <= (request.up_to ?? 0); i++) {
-          if (request.fail_after_two && i === 3) throw new LimitError('count: failed after two');
+      count: async function* (request: { upTo: number; failAfterTwo: boolean }) {
+        if (request.upTo === 0) throw new LimitError('up_to: nothing to count');
+        for (let i = 1; i <= request.upTo; i++) {
+          if (request.failAfterTwo && i === 3) throw new LimitError('count: failed after two');
           yield { text: String(i) };
         }
       },
     },
   };
   const probeRules = Object.fromEntries(['Echo', 'Count', 'Slow', 'Fail'].map((m) => [`/tongxing.probe.v1.ProbeService/${m}`, { scope: 'check' as const }]));
-  return served([service], { protoDirectory: dir, rules: probeRules });
+  return served([service], { schema, rules: probeRules });
 }
 
 describe('proto3 JSON mapping', () => {
@@ -509,6 +453,13 @@ describe('proto3 JSON mapping', () => {
     // Also accepted: numbers for 64-bit values within 2^53, enum numbers, base64url, special doubles, the proto name.
     const lenient = await call(server, '/v1/ProbeService/Echo', { body: { signed64: 42, colour: 1, blob: '_-8', real: 'NaN', single: '-Infinity', json_named: 'f' } });
     expect(lenient.body).toMatchObject({ signed64: '42', colour: 'COLOUR_RED', blob: '/+8=', real: 'NaN', single: '-Infinity', customName: 'f' });
+  });
+
+  it('takes a lone surrogate in a string (valid JSON, no UTF-8) as U+FFFD, in values and map keys', async () => {
+    const server = await probe();
+    const answer = await call(server, '/v1/ProbeService/Echo', { raw: String.raw`{"text": "a\ud800b", "inners": [{"text": "\udfff"}], "byName": {"k\ud800": {"text": "\ud83d\ude00"}}}` });
+    expect(answer.status, answer.text).toBe(200);
+    expect(answer.body).toMatchObject({ text: 'a\ufffdb', inners: [{ text: '\ufffd' }], byName: { 'k\ufffd': { text: '😀' } } });
   });
 
   it('names the field of every out-of-range or ill-typed value', async () => {
@@ -601,24 +552,16 @@ describe('proto3 JSON mapping', () => {
   });
 
   it('allows every request in proto/ its deepest nesting within jsonNestingDepthMax', () => {
-    const root = loadProtos(protoDirectory());
-    root.resolveAll();
     // Containers (objects, arrays, maps) a request of `type` can nest, counting its own object; Infinity when recursive.
-    const depthOf = (type: protobuf.Type, visiting: ReadonlySet<protobuf.Type>): number => {
+    const depthOf = (type: DescMessage, visiting: ReadonlySet<DescMessage>): number => {
       if (visiting.has(type)) return Infinity;
       const inside = new Set([...visiting, type]);
-      return 1 + Math.max(0, ...type.fieldsArray.map((f) => (f.repeated || f.map ? 1 : 0) + (f.resolvedType instanceof protobuf.Type ? depthOf(f.resolvedType, inside) : 0)));
+      return 1 + Math.max(0, ...type.fields.map((f) => (f.fieldKind === 'list' || f.fieldKind === 'map' ? 1 : 0) + (f.message ? depthOf(f.message, inside) : 0)));
     };
-    const requests: protobuf.Type[] = [];
-    const walk = (namespace: protobuf.NamespaceBase): void => {
-      for (const item of namespace.nestedArray) {
-        if (item instanceof protobuf.Service) requests.push(...item.methodsArray.map((m) => root.lookupType(m.requestType)));
-        else if (item instanceof protobuf.Namespace) walk(item);
-      }
-    };
-    walk(root);
+    const requests: DescMessage[] = [];
+    for (const desc of apiSchema().registry) if (desc.kind === 'service') requests.push(...desc.methods.map((m) => m.input));
     expect(requests.length).toBeGreaterThan(10);
-    for (const type of requests) expect(depthOf(type, new Set()), type.fullName).toBeLessThan(jsonNestingDepthMax);
+    for (const type of requests) expect(depthOf(type, new Set()), type.typeName).toBeLessThan(jsonNestingDepthMax);
   });
 
   it('streams server-streaming methods as NDJSON, an error after the start as a last line', async () => {

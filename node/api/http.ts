@@ -1,22 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
+import { ScalarType } from '@bufbuild/protobuf';
 import { status } from '@grpc/grpc-js';
-import protobuf from 'protobufjs';
 import { TongxingError, ValidationError } from '../../federation/errors.js';
-import { apiRequestBytesMax, apiShutdownGraceMs, httpRequestBytesMax, httpRequestTimeoutMs, jsonNestingDepthMax } from '../limits.js';
-import {
-  apiMethods,
-  jsonName,
-  loadProtos,
-  openApiDocument,
-  packageVersion,
-  pathParameters,
-  protoDirectory as findProtoDirectory,
-  queryFields,
-  type ApiMethod,
-  type QueryRoute,
-} from './openapi.js';
+import { apiRequestBytesMax, apiShutdownGraceMs, httpRequestBytesMax, httpRequestTimeoutMs } from '../limits.js';
+import { binaryFromJson, describeJson, jsonFromBinary } from './json.js';
+import { apiMethods, openApiDocument, packageVersion, pathParameters, queryFields, type ApiMethod, type QueryRoute } from './openapi.js';
+import { apiSchema, type ProtoSchema } from './schema.js';
 import { approvalHeader, decodeOperator, operatorHeader, type AccessGuard, type CallIdentity } from '../access/guard.js';
 import { ApiConnections, type ApiTls } from '../access/tls.js';
 import { parseListen } from '../listen.js';
@@ -25,24 +16,24 @@ import type { ApiService, StreamHandler, UnaryHandler } from './service.js';
 
 // The client API over HTTP/JSON, for trading platforms that do not speak gRPC:
 // the same services and handlers as server.ts. A request is proto3 JSON,
-// converted strictly (unknown fields and wrong types are refused, naming the
-// field) to the method's binary request, which the generated definition
-// decodes for the handler; the answer goes back the same way. HTTPS with the
+// converted strictly (json.ts: unknown fields and wrong types are refused,
+// naming the field) to the method's binary request, which the generated
+// definition decodes for the handler; the answer goes back the same way. HTTPS with the
 // node's API certificate; a caller presents a pinned client certificate or a
 // bearer token, and passes the same access guard as over gRPC. Browsers are
 // kept out: a Host that is not one of the node's names is refused (DNS
 // rebinding), every POST must say Content-Type: application/json (so no
 // "simple" cross-site form post reaches a handler), and no CORS headers are
 // sent. docs/HTTP.md describes the endpoints; GET /openapi.json serves the
-// description built from proto/.
+// description built from the generated descriptors (schema.ts).
 
 export interface HttpServerInit {
   /** host:port ('[::1]:7403' for IPv6); port 0 picks a free one (see HttpServer.port). */
   readonly listen: string;
   /** Where INTERNAL errors are reported (pino's argument order); the caller gets the same message. */
   readonly log?: (fields: Record<string, unknown>, message: string) => void;
-  /** The proto/ the services are described in; found above this module when absent (tests pass their own). */
-  readonly protoDirectory?: string;
+  /** The descriptors the services are described in; the node's own (gen/descriptor-set.ts) when absent (tests pass their own). */
+  readonly schema?: ProtoSchema;
   readonly guard: AccessGuard;
   readonly tls: ApiTls;
   /** Host names (and addresses) requests may name in Host; others are refused. */
@@ -98,216 +89,6 @@ function refusalOf(error: unknown): { httpStatus: number; body: ErrorBody; heade
     body: { code: status[code], message: details, ...(field === undefined ? {} : { field }) },
     headers: {},
   };
-}
-
-// ---- proto3 JSON <-> protobufjs values -------------------------------------
-// Strict reading (proto3 JSON spec, "parsers reject unknown fields" mode): both
-// the lowerCamel and the proto name are accepted; null is the default; 64-bit
-// integers as decimal strings (or numbers within 2^53); bytes as base64 or
-// base64url; enums by name (or number). Writing emits every field that has no
-// presence (defaults included, so `found: false` is visible), and messages and
-// oneof members only when set.
-//
-// The JSON is hostile: its keys are looked up in Maps or with Object.hasOwn,
-// never as properties of a plain object (a key "constructor" or "__proto__"
-// would find Object.prototype's), and what is built from it has no prototype.
-// Reading recurses only through messages and stops at jsonNestingDepthMax;
-// a deep value where a scalar belongs is refused without looking inside it.
-
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
-/** A JSON value for an error message, in constant depth: scalars shown (strings cut to 60 characters), objects and arrays only named. */
-function describeJson(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return 'an object';
-  if (typeof value === 'string') return `string ${JSON.stringify(value.slice(0, 60))}${value.length > 60 ? '...' : ''}`;
-  return `${typeof value} ${String(value)}`;
-}
-
-/** A message's fields by JSON key: the lowerCamel (or json_name) and the proto name, which wins a clash. Built once per type. */
-const fieldsByKey = new WeakMap<protobuf.Type, ReadonlyMap<string, protobuf.Field>>();
-function fieldOf(type: protobuf.Type, key: string): protobuf.Field | undefined {
-  let fields = fieldsByKey.get(type);
-  if (fields === undefined) {
-    fields = new Map([...type.fieldsArray.map((f) => [jsonName(f), f] as const), ...type.fieldsArray.map((f) => [f.name, f] as const)]);
-    fieldsByKey.set(type, fields);
-  }
-  return fields.get(key);
-}
-
-/** An object with no prototype, for values built from request JSON: every key, whatever its name, is its own property. */
-const bare = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
-
-const integerRanges: Readonly<Record<string, readonly [bigint, bigint]>> = {
-  int32: [-(2n ** 31n), 2n ** 31n - 1n],
-  sint32: [-(2n ** 31n), 2n ** 31n - 1n],
-  sfixed32: [-(2n ** 31n), 2n ** 31n - 1n],
-  uint32: [0n, 2n ** 32n - 1n],
-  fixed32: [0n, 2n ** 32n - 1n],
-  int64: [-(2n ** 63n), 2n ** 63n - 1n],
-  sint64: [-(2n ** 63n), 2n ** 63n - 1n],
-  sfixed64: [-(2n ** 63n), 2n ** 63n - 1n],
-  uint64: [0n, 2n ** 64n - 1n],
-  fixed64: [0n, 2n ** 64n - 1n],
-};
-const is64 = (type: string) => type.endsWith('64');
-
-function readInteger(type: string, value: unknown, field: string): number | { low: number; high: number; unsigned: boolean } {
-  const [min, max] = integerRanges[type]!;
-  let n: bigint;
-  if (typeof value === 'number' && Number.isInteger(value)) {
-    if (!Number.isSafeInteger(value)) throw new ValidationError(field, `${value} is beyond 2^53 as a JSON number: send it as a decimal string`);
-    n = BigInt(value);
-  } else if (typeof value === 'string' && /^-?\d{1,20}$/.test(value)) {
-    n = BigInt(value);
-  } else {
-    throw new ValidationError(field, `must be an integer${is64(type) ? ' (a decimal string)' : ''}, not ${describeJson(value)}`);
-  }
-  if (n < min || n > max) throw new ValidationError(field, `${n} is out of range for ${type} (${min} .. ${max})`);
-  if (!is64(type)) return Number(n);
-  return { low: Number(BigInt.asUintN(32, n)), high: Number(BigInt.asUintN(32, n >> 32n)), unsigned: min === 0n };
-}
-
-/** `depth`: JSON objects and arrays around `value`, counting its own. */
-function readScalar(field: protobuf.FieldBase, value: unknown, path: string, depth: number): unknown {
-  const { resolvedType: resolved, type } = field;
-  if (resolved instanceof protobuf.Type) return readMessage(resolved, value, path, depth);
-  if (resolved instanceof protobuf.Enum) {
-    if (typeof value === 'string' && Object.hasOwn(resolved.values, value)) return resolved.values[value];
-    if (typeof value === 'number' && Number.isInteger(value) && Math.abs(value) < 2 ** 31) return value;
-    throw new ValidationError(path, `must be one of ${Object.keys(resolved.values).join(', ')}, not ${describeJson(value)}`);
-  }
-  switch (type) {
-    case 'string':
-      if (typeof value !== 'string') throw new ValidationError(path, `must be a string, not ${describeJson(value)}`);
-      return value;
-    case 'bool':
-      if (typeof value !== 'boolean') throw new ValidationError(path, `must be true or false, not ${describeJson(value)}`);
-      return value;
-    case 'bytes':
-      if (typeof value !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(value) || value.replace(/=+$/, '').length % 4 === 1) {
-        throw new ValidationError(path, `must be base64 (or base64url), not ${describeJson(value)}`);
-      }
-      return Buffer.from(value, 'base64');
-    case 'double':
-    case 'float': {
-      const n = typeof value === 'string' && /^(NaN|-?Infinity|-?\d+(\.\d+)?([eE][-+]?\d+)?)$/.test(value) ? Number(value) : value;
-      if (typeof n !== 'number') throw new ValidationError(path, `must be a number, not ${describeJson(value)}`);
-      if (type === 'float' && Number.isFinite(n) && Math.abs(n) > 3.4028234663852886e38) throw new ValidationError(path, `${n} is out of range for float`);
-      return n;
-    }
-    default:
-      return readInteger(type, value, path);
-  }
-}
-
-/** `depth` as for readScalar. */
-function readField(field: protobuf.FieldBase, value: unknown, path: string, depth: number): unknown {
-  if (field instanceof protobuf.MapField) {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ValidationError(path, `must be a JSON object (a map), not ${describeJson(value)}`);
-    const map = bare<unknown>();
-    for (const [key, item] of Object.entries(value)) {
-      const at = `${path}[${JSON.stringify(key)}]`;
-      // Our map has no prototype, but the handler's decoder builds its maps on plain objects, where this key would be lost.
-      if (key === '__proto__') throw new ValidationError(at, 'map key "__proto__" is refused (it names the prototype of a JavaScript object, not a key)');
-      if (field.keyType === 'bool' && key !== 'true' && key !== 'false') throw new ValidationError(at, 'map key must be true or false');
-      if (field.keyType !== 'string' && field.keyType !== 'bool') readInteger(field.keyType, key, at);
-      if (item === null) throw new ValidationError(at, 'must not be null');
-      map[key] = readScalar(field, item, at, depth + 1);
-    }
-    return map;
-  }
-  if (field.repeated) {
-    if (!Array.isArray(value)) throw new ValidationError(path, `must be a JSON array, not ${describeJson(value)}`);
-    return value.map((item, i) => {
-      if (item === null) throw new ValidationError(`${path}[${i}]`, 'must not be null');
-      return readScalar(field, item, `${path}[${i}]`, depth + 1);
-    });
-  }
-  return readScalar(field, value, path, depth);
-}
-
-/**
- * proto3 JSON to the object protobufjs encodes for `type`; throws ValidationError naming the field (dotted JSON path).
- * `depth`: JSON objects and arrays around `value`, counting its own (1 for the request body); past jsonNestingDepthMax
- * it is refused before anything inside is read, so the recursion is bounded whatever the request.
- */
-function readMessage(type: protobuf.Type, value: unknown, path: string, depth: number): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    if (path === '') throw new HttpRefusal(400, status.INVALID_ARGUMENT, `request body must be a JSON object, not ${describeJson(value)}`);
-    throw new ValidationError(path, `must be a JSON object, not ${describeJson(value)}`);
-  }
-  if (depth > jsonNestingDepthMax) throw new ValidationError(path, `nested deeper than ${jsonNestingDepthMax} JSON objects and arrays (jsonNestingDepthMax)`);
-  const at = (name: string) => (path === '' ? name : `${path}.${name}`);
-  const message = bare<unknown>();
-  const seen = new Set<protobuf.FieldBase>();
-  const oneofSet = new Map<string, string>();
-  for (const [key, item] of Object.entries(value)) {
-    const field = fieldOf(type, key);
-    if (!field) throw new ValidationError(at(key), `unknown field of ${type.name}`);
-    const name = jsonName(field);
-    if (seen.has(field)) throw new ValidationError(at(name), `given twice (as ${field.name} and ${name})`);
-    seen.add(field);
-    if (item === null) continue;
-    if (field.partOf) {
-      const other = oneofSet.get(field.partOf.name);
-      if (other !== undefined) throw new ValidationError(at(name), `set only one of ${other} and ${name} (oneof ${field.partOf.name})`);
-      oneofSet.set(field.partOf.name, name);
-    }
-    message[field.name] = readField(field, item, at(name), depth + 1);
-  }
-  return message;
-}
-
-const longText = (value: unknown): string => {
-  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
-  return (value as { toString(): string }).toString(); // a Long: protobufjs decodes 64-bit values with the `long` package
-};
-
-function writeScalar(field: protobuf.FieldBase, value: unknown): Json {
-  const resolved = field.resolvedType;
-  if (resolved instanceof protobuf.Type) return writeMessage(resolved, value as Record<string, unknown>);
-  if (resolved instanceof protobuf.Enum) return resolved.valuesById[value as number] ?? (value as number);
-  if (field.type === 'bytes') {
-    const bytes = value as Uint8Array;
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-  }
-  if (is64(field.type)) return longText(value);
-  if ((field.type === 'double' || field.type === 'float') && !Number.isFinite(value)) return String(value);
-  return value as Json;
-}
-
-function defaultOf(field: protobuf.FieldBase): Json {
-  if (field.resolvedType instanceof protobuf.Enum) return field.resolvedType.valuesById[0] ?? 0;
-  if (field.type === 'string' || field.type === 'bytes') return '';
-  if (field.type === 'bool') return false;
-  return is64(field.type) ? '0' : 0;
-}
-
-/** A decoded protobufjs message as proto3 JSON. */
-function writeMessage(type: protobuf.Type, message: Record<string, unknown>): { [key: string]: Json } {
-  const out = bare<Json>();
-  for (const field of type.fieldsArray) {
-    const present = Object.hasOwn(message, field.name) && message[field.name] !== null && message[field.name] !== undefined;
-    const value = message[field.name];
-    const name = jsonName(field);
-    if (field instanceof protobuf.MapField) {
-      const map = bare<Json>();
-      const unsigned = field.keyType.startsWith('u') || field.keyType.startsWith('fixed');
-      for (const [key, item] of Object.entries((present ? value : {}) as Record<string, unknown>)) {
-        map[is64(field.keyType) ? protobuf.util.LongBits.fromHash(key).toLong(unsigned).toString() : key] = writeScalar(field, item);
-      }
-      out[name] = map;
-    } else if (field.repeated) {
-      out[name] = ((present ? value : []) as unknown[]).map((item) => writeScalar(field, item));
-    } else if (present) {
-      out[name] = writeScalar(field, value);
-    } else if (!field.partOf && !(field.resolvedType instanceof protobuf.Type)) {
-      out[name] = defaultOf(field);
-    }
-  }
-  return out;
 }
 
 // ---- routing and serving ---------------------------------------------------
@@ -383,14 +164,15 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
 /** GET route fields: template parameters from the path, the rest from the query; text values read as proto3 JSON. */
 function queryJson(route: GetRoute, match: RegExpExecArray, query: URLSearchParams): Record<string, unknown> {
   const allowed = queryFields(route.method.request);
-  const fields = new Map(allowed.flatMap((f) => [[jsonName(f), f] as const, [f.name, f] as const]));
-  const json = bare<unknown>(); // read by readMessage like a body; query names are looked up in `fields`, a Map
+  const fields = new Map(allowed.flatMap((f) => [[f.jsonName, f] as const, [f.name, f] as const]));
+  // Read like a body; query names are looked up in `fields`, a Map, and set on an object with no prototype.
+  const json = Object.create(null) as Record<string, unknown>;
   const set = (name: string, text: string) => {
     const field = fields.get(name);
-    if (!field) throw new ValidationError(name, `unknown query parameter; known: ${allowed.map(jsonName).join(', ') || 'none'}`);
-    const key = jsonName(field);
+    if (!field) throw new ValidationError(name, `unknown query parameter; known: ${allowed.map((f) => f.jsonName).join(', ') || 'none'}`);
+    const key = field.jsonName;
     if (Object.hasOwn(json, key)) throw new ValidationError(key, 'given twice');
-    json[key] = field.type === 'bool' && (text === 'true' || text === 'false') ? text === 'true' : text;
+    json[key] = field.scalar === ScalarType.BOOL && (text === 'true' || text === 'false') ? text === 'true' : text;
   };
   route.parameters.forEach((name, i) => {
     let text: string;
@@ -407,7 +189,9 @@ function queryJson(route: GetRoute, match: RegExpExecArray, query: URLSearchPara
 
 /** The request a handler's definition decodes, from proto3 JSON, and its binary encoding (what an approver signs). */
 function requestOf(method: ApiMethod, json: unknown): { request: unknown; binary: Buffer } {
-  const binary = Buffer.from(method.request.encode(readMessage(method.request, json, '', 1)).finish());
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new HttpRefusal(400, status.INVALID_ARGUMENT, `request body must be a JSON object, not ${describeJson(json)}`);
+  const encoded = binaryFromJson(method.request, json);
+  const binary = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
   if (binary.length > apiRequestBytesMax) {
     throw new HttpRefusal(413, status.RESOURCE_EXHAUSTED, `request is ${binary.length} bytes encoded; at most ${apiRequestBytesMax} (apiRequestBytesMax)`);
   }
@@ -445,10 +229,7 @@ function hostOf(value: string | undefined): string {
 }
 
 /** A handler's response as proto3 JSON, through its binary encoding. */
-function responseJson(method: ApiMethod, response: unknown): Json {
-  const decoded = method.response.decode(method.definition.responseSerialize(response)) as unknown as Record<string, unknown>;
-  return writeMessage(method.response, decoded);
-}
+const responseJson = (method: ApiMethod, response: unknown) => jsonFromBinary(method.response, method.definition.responseSerialize(response));
 
 /** Resolves when `response` can take more, or has closed. */
 function drained(response: ServerResponse): Promise<void> {
@@ -466,12 +247,12 @@ function drained(response: ServerResponse): Promise<void> {
 /**
  * Binds the HTTP/JSON client API on `init.listen` for `services` (the same
  * instances the gRPC server serves, so they share state). Rejects when the
- * address cannot be bound, or when a served method is not in proto/.
+ * address cannot be bound, or when a served method is not in the schema.
  */
 export async function startHttpServer(init: HttpServerInit, services: readonly ApiService[]): Promise<HttpServer> {
   const { host, port: requestedPort } = parseListen(init.listen, 'HTTP API');
-  const protoDirectory = init.protoDirectory ?? findProtoDirectory();
-  const methods = apiMethods(loadProtos(protoDirectory), services);
+  const schema = init.schema ?? apiSchema();
+  const methods = apiMethods(schema, services);
   const unaries = new Map(services.flatMap((s) => Object.entries(s.handlers).map(([key, handler]) => [s.definition[key]?.path, handler] as const)));
   const streams = new Map(services.flatMap((s) => Object.entries(s.streams ?? {}).map(([key, handler]) => [s.definition[key]?.path, handler] as const)));
   const routeOf = (method: ApiMethod): Route => ({
@@ -489,7 +270,7 @@ export async function startHttpServer(init: HttpServerInit, services: readonly A
     gets.push({ ...routeOf(method), pattern, parameters: pathParameters(target.path) });
     queryRoutes.push({ path: target.path, method });
   }
-  const openApi = openApiDocument({ methods, queryRoutes, version: packageVersion(protoDirectory) });
+  const openApi = openApiDocument({ schema, methods, queryRoutes, version: packageVersion() });
   const openApiText = JSON.stringify(openApi);
   let stopping = false;
 

@@ -1,67 +1,23 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MethodDefinition } from '@grpc/grpc-js';
+import { ScalarType, type DescEnum, type DescField, type DescMessage, type DescMethod, type DescOneof, type DescService } from '@bufbuild/protobuf';
 import { methodRules } from '../access/scopes.js';
-import protobuf from 'protobufjs';
-import { assert, TongxingError } from '../../federation/errors.js';
+import { TongxingError } from '../../federation/errors.js';
+import type { ProtoSchema } from './schema.js';
 import type { ApiService } from './service.js';
 
-// What proto/ says about the client API, read with protobufjs: the message
-// types behind each served method (the HTTP/JSON gateway converts proto3 JSON
-// with them, http.ts) and the OpenAPI 3.1 description built from the same
-// reflection.
+// What proto/ says about the client API, from the generated descriptor set
+// (schema.ts): the message types behind each served method (the HTTP/JSON
+// gateway converts proto3 JSON with them, http.ts) and the OpenAPI 3.1
+// description built from the same descriptors and their comments.
 //
-// Built at startup rather than committed as a generated file: the document and
-// the gateway then come from one Root and cannot disagree, a service added to
-// apiServices() is described with no regeneration step, and building takes
-// milliseconds. The price is that proto/ ships beside dist/ (deploy/Dockerfile
-// copies it); a method served from gen/ but missing in proto/ stops startup.
-
-/** The repository's proto/: found above this file, from node/api/ (tsx, vitest) and from dist/node/api/ alike. */
-export function protoDirectory(from = dirname(fileURLToPath(import.meta.url))): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'proto', 'tongxing'))) return join(dir, 'proto');
-    if (dirname(dir) === dir) {
-      throw new TongxingError(`proto/ not found in ${from} or above: the HTTP/JSON API reads message definitions from it (ship proto/ beside dist/)`);
-    }
-  }
-}
-
-function protoFiles(dir: string, under = dir): string[] {
-  return readdirSync(under, { withFileTypes: true })
-    .flatMap((entry) => {
-      const path = join(under, entry.name);
-      if (entry.isDirectory()) return protoFiles(dir, path);
-      return entry.name.endsWith('.proto') ? [relative(dir, path)] : [];
-    })
-    .sort();
-}
-
-const roots = new Map<string, protobuf.Root>();
-
-/**
- * Every .proto file under `dir`, parsed with proto field names kept (JSON
- * names are derived as protoc does, see jsonName) and comments as descriptions.
- * Cached per directory: proto/ does not change while the node runs.
- */
-export function loadProtos(dir = protoDirectory()): protobuf.Root {
-  const cached = roots.get(dir);
-  if (cached) return cached;
-  const root = new protobuf.Root();
-  root.resolvePath = (_origin, target) => (isAbsolute(target) ? target : join(dir, target));
-  root.loadSync(protoFiles(dir), { keepCase: true, alternateCommentMode: true });
-  root.resolveAll();
-  roots.set(dir, root);
-  return root;
-}
-
-/** proto3 JSON name of a field: `json_name` when set, else protoc's lowerCamel (underscores dropped, next letter upper-cased). */
-export function jsonName(field: protobuf.FieldBase): string {
-  const explicit: unknown = field.options?.json_name;
-  if (typeof explicit === 'string') return explicit;
-  return field.name.replace(/_+(.?)/g, (_all, next: string) => next.toUpperCase());
-}
+// Built at startup rather than committed as a generated file: the document
+// and the gateway then come from one schema and cannot disagree, a service
+// added to apiServices() is described with no further step, and building
+// takes milliseconds. A method served from gen/ but missing from the
+// descriptor set stops startup.
 
 /** How a method streams: HTTP/JSON serves unary and server-streaming methods (the latter as NDJSON, docs/HTTP.md). */
 export type Streaming = 'unary' | 'server' | 'client' | 'bidi';
@@ -80,29 +36,29 @@ export interface ApiMethod {
   readonly key: string;
   readonly streaming: Streaming;
   readonly definition: MethodDefinition<unknown, unknown>;
-  readonly request: protobuf.Type;
-  readonly response: protobuf.Type;
-  readonly protoService: protobuf.Service;
-  readonly protoMethod: protobuf.Method;
+  readonly request: DescMessage;
+  readonly response: DescMessage;
+  readonly protoService: DescService;
+  readonly protoMethod: DescMethod;
 }
 
 /**
- * The methods of `services`, each matched by its gRPC path to proto/. Throws
- * when a served method is not in proto/ (gen/ and proto/ disagree) or two
- * methods would share an HTTP path.
+ * The methods of `services`, each matched by its gRPC path to the schema.
+ * Throws when a served method is not in it (gen/ and the descriptor set
+ * disagree) or two methods would share an HTTP path.
  */
-export function apiMethods(root: protobuf.Root, services: readonly Pick<ApiService, 'definition'>[]): ApiMethod[] {
+export function apiMethods(schema: ProtoSchema, services: readonly Pick<ApiService, 'definition'>[]): ApiMethod[] {
   const methods: ApiMethod[] = [];
   const byHttpPath = new Map<string, string>();
   for (const service of services) {
     for (const [key, definition] of Object.entries(service.definition) as [string, MethodDefinition<unknown, unknown>][]) {
       const [, servicePath, methodName] = /^\/([\w.]+)\/(\w+)$/.exec(definition.path) ?? [];
-      const protoService = servicePath === undefined ? null : root.lookup(servicePath);
-      const protoMethod = protoService instanceof protobuf.Service ? protoService.methods[methodName!] : undefined;
-      if (!(protoService instanceof protobuf.Service) || !protoMethod?.resolvedRequestType || !protoMethod.resolvedResponseType) {
-        throw new TongxingError(`${definition.path} is served but not described in proto/: gen/ is out of step with proto/ (run make generate)`);
+      const protoService = servicePath === undefined ? undefined : schema.registry.getService(servicePath);
+      const protoMethod = protoService?.methods.find((m) => m.name === methodName);
+      if (!protoService || !protoMethod) {
+        throw new TongxingError(`${definition.path} is served but not described in gen/descriptor-set.ts: gen/ is out of step with proto/ (run make generate)`);
       }
-      const version = /^v\d+\w*$/.exec(protoService.parent?.name ?? '')?.[0];
+      const version = /^v\d+\w*$/.exec(protoService.file.proto.package.split('.').at(-1) ?? '')?.[0];
       if (version === undefined) throw new TongxingError(`${definition.path}: its proto package must end in a version (tongxing.<area>.v1)`);
       const httpPath = `/${version}/${protoService.name}/${protoMethod.name}`;
       const clash = byHttpPath.get(httpPath);
@@ -116,8 +72,8 @@ export function apiMethods(root: protobuf.Root, services: readonly Pick<ApiServi
         key,
         streaming: definition.requestStream ? (definition.responseStream ? 'bidi' : 'client') : definition.responseStream ? 'server' : 'unary',
         definition,
-        request: protoMethod.resolvedRequestType,
-        response: protoMethod.resolvedResponseType,
+        request: protoMethod.input,
+        response: protoMethod.output,
         protoService,
         protoMethod,
       });
@@ -134,8 +90,8 @@ export interface QueryRoute {
 }
 
 /** Top-level request fields a GET may set: scalars and enums, not messages or lists. */
-export function queryFields(type: protobuf.Type): protobuf.Field[] {
-  return type.fieldsArray.filter((f) => !f.repeated && !f.map && !(f.resolvedType instanceof protobuf.Type));
+export function queryFields(type: DescMessage): DescField[] {
+  return type.fields.filter((f) => f.fieldKind === 'scalar' || f.fieldKind === 'enum');
 }
 
 /** Template parameter names of a route path ('/v1/entities/{uscc}' -> ['uscc']). */
@@ -146,74 +102,81 @@ export function pathParameters(path: string): string[] {
 type Schema = { [key: string]: unknown };
 
 const schemaRef = (name: string) => `#/components/schemas/${name}`;
-const typeName = (t: protobuf.ReflectionObject) => t.fullName.replace(/^\./, '');
+const typeName = (t: DescMessage | DescEnum) => t.typeName;
 
-const scalarSchemas: Record<string, Schema> = {
-  string: { type: 'string' },
-  bool: { type: 'boolean' },
-  int32: { type: 'integer', format: 'int32' },
-  sint32: { type: 'integer', format: 'int32' },
-  sfixed32: { type: 'integer', format: 'int32' },
-  uint32: { type: 'integer', format: 'uint32', minimum: 0, maximum: 4294967295 },
-  fixed32: { type: 'integer', format: 'uint32', minimum: 0, maximum: 4294967295 },
-  int64: { type: 'string', format: 'int64', pattern: '^-?[0-9]+$' },
-  sint64: { type: 'string', format: 'int64', pattern: '^-?[0-9]+$' },
-  sfixed64: { type: 'string', format: 'int64', pattern: '^-?[0-9]+$' },
-  uint64: { type: 'string', format: 'uint64', pattern: '^[0-9]+$' },
-  fixed64: { type: 'string', format: 'uint64', pattern: '^[0-9]+$' },
-  double: { type: 'number', format: 'double' },
-  float: { type: 'number', format: 'float' },
-  bytes: { type: 'string', format: 'byte', contentEncoding: 'base64' },
+const int64Schema = { type: 'string', format: 'int64', pattern: '^-?[0-9]+$' };
+const uint64Schema = { type: 'string', format: 'uint64', pattern: '^[0-9]+$' };
+const uint32Schema = { type: 'integer', format: 'uint32', minimum: 0, maximum: 4294967295 };
+const int32Schema = { type: 'integer', format: 'int32' };
+const scalarSchemas: Readonly<Record<ScalarType, Schema>> = {
+  [ScalarType.STRING]: { type: 'string' },
+  [ScalarType.BOOL]: { type: 'boolean' },
+  [ScalarType.INT32]: int32Schema,
+  [ScalarType.SINT32]: int32Schema,
+  [ScalarType.SFIXED32]: int32Schema,
+  [ScalarType.UINT32]: uint32Schema,
+  [ScalarType.FIXED32]: uint32Schema,
+  [ScalarType.INT64]: int64Schema,
+  [ScalarType.SINT64]: int64Schema,
+  [ScalarType.SFIXED64]: int64Schema,
+  [ScalarType.UINT64]: uint64Schema,
+  [ScalarType.FIXED64]: uint64Schema,
+  [ScalarType.DOUBLE]: { type: 'number', format: 'double' },
+  [ScalarType.FLOAT]: { type: 'number', format: 'float' },
+  [ScalarType.BYTES]: { type: 'string', format: 'byte', contentEncoding: 'base64' },
 };
 
 /** The schema of one value of a field (an element, for lists and maps). */
-function valueSchema(field: protobuf.FieldBase): Schema {
-  const resolved = field.resolvedType;
-  if (resolved) return { $ref: schemaRef(typeName(resolved)) };
-  const scalar = scalarSchemas[field.type];
-  assert(scalar !== undefined, `no JSON schema for proto type ${field.type} of ${field.fullName}`);
-  return { ...scalar };
+function valueSchema(field: DescField): Schema {
+  const type = field.message ?? field.enum;
+  if (type) return { $ref: schemaRef(typeName(type)) };
+  return { ...scalarSchemas[field.scalar!] };
 }
 
-function fieldSchema(field: protobuf.FieldBase): Schema {
-  let schema: Schema;
-  if (field instanceof protobuf.MapField) schema = { type: 'object', additionalProperties: valueSchema(field) };
-  else if (field.repeated) schema = { type: 'array', items: valueSchema(field) };
-  else schema = valueSchema(field);
-  const notes = [field.comment, field.partOf && !field.partOf.name.startsWith('_') ? `One of ${oneofNames(field.partOf)}.` : undefined];
+function fieldSchema(schema: ProtoSchema, field: DescField): Schema {
+  let value: Schema;
+  if (field.fieldKind === 'map') value = { type: 'object', additionalProperties: valueSchema(field) };
+  else if (field.fieldKind === 'list') value = { type: 'array', items: valueSchema(field) };
+  else value = valueSchema(field);
+  const notes = [schema.comment(field), field.oneof ? `One of ${oneofNames(field.oneof)}.` : undefined];
   const description = notes.filter(Boolean).join(' ');
-  return description ? { ...schema, description } : schema;
+  return description ? { ...value, description } : value;
 }
 
-const oneofNames = (oneof: protobuf.OneOf) => oneof.fieldsArray.map(jsonName).join(', ');
+const oneofNames = (oneof: DescOneof) => oneof.fields.map((f) => f.jsonName).join(', ');
 
-function messageSchema(type: protobuf.Type): Schema {
+function messageSchema(schema: ProtoSchema, type: DescMessage): Schema {
   const properties: Schema = {};
-  for (const field of type.fieldsArray) properties[jsonName(field)] = fieldSchema(field);
-  const oneofs = type.oneofsArray.filter((o) => !o.name.startsWith('_')).map((o) => `at most one of ${oneofNames(o)}`);
-  const description = [type.comment, oneofs.length ? `Set ${oneofs.join('; ')}.` : undefined].filter(Boolean).join(' ');
+  for (const field of type.fields) properties[field.jsonName] = fieldSchema(schema, field);
+  const oneofs = type.oneofs.map((o) => `at most one of ${oneofNames(o)}`);
+  const description = [schema.comment(type), oneofs.length ? `Set ${oneofs.join('; ')}.` : undefined].filter(Boolean).join(' ');
   return { type: 'object', ...(description ? { description } : {}), properties, additionalProperties: false };
 }
 
-function enumSchema(type: protobuf.Enum): Schema {
-  const values = Object.keys(type.values);
-  const notes = values.filter((v) => type.comments[v]).map((v) => `${v}: ${type.comments[v]}`);
-  const description = [type.comment, ...notes].filter(Boolean).join('\n');
-  return { type: 'string', ...(description ? { description } : {}), enum: values };
+function enumSchema(schema: ProtoSchema, type: DescEnum): Schema {
+  const notes = type.values.flatMap((v) => {
+    const comment = schema.comment(v);
+    return comment ? [`${v.name}: ${comment}`] : [];
+  });
+  const description = [schema.comment(type), ...notes].filter(Boolean).join('\n');
+  return { type: 'string', ...(description ? { description } : {}), enum: type.values.map((v) => v.name) };
 }
 
 /** Every message and enum the methods reach, by full proto name. */
-function schemasOf(methods: readonly ApiMethod[]): Schema {
+function schemasOf(schema: ProtoSchema, methods: readonly ApiMethod[]): Schema {
   const schemas: Schema = {};
-  const visit = (t: protobuf.Type | protobuf.Enum) => {
+  const visit = (t: DescMessage | DescEnum) => {
     const name = typeName(t);
     if (name in schemas) return;
-    if (t instanceof protobuf.Enum) {
-      schemas[name] = enumSchema(t);
+    if (t.kind === 'enum') {
+      schemas[name] = enumSchema(schema, t);
       return;
     }
-    schemas[name] = messageSchema(t);
-    for (const field of t.fieldsArray) if (field.resolvedType) visit(field.resolvedType);
+    schemas[name] = messageSchema(schema, t);
+    for (const field of t.fields) {
+      const type = field.message ?? field.enum;
+      if (type) visit(type);
+    }
   };
   for (const m of methods) {
     visit(m.request);
@@ -247,7 +210,7 @@ function errorRefs(statuses: readonly string[]): Schema {
   return Object.fromEntries(statuses.map((s) => [s, { $ref: `#/components/responses/Error${s}` }]));
 }
 
-function operation(m: ApiMethod, suffix: string, extra: Schema, errorStatuses: readonly string[]): Schema {
+function operation(schema: ProtoSchema, m: ApiMethod, suffix: string, extra: Schema, errorStatuses: readonly string[]): Schema {
   const answer = { $ref: schemaRef(typeName(m.response)) };
   const over = m.streaming === 'unary' ? '' : ` (${m.streaming}-streaming)`;
   let responses: Schema;
@@ -266,12 +229,13 @@ function operation(m: ApiMethod, suffix: string, extra: Schema, errorStatuses: r
     responses = errorRefs(['501']);
   }
   const rule = methodRules[m.grpcPath];
+  const description = schema.comment(m.protoMethod);
   const scope = rule ? [rule.scope, ...(rule.approval ? ['and an approver signature (x-tongxing-approval)'] : [])].join(' ') : 'none: served to no client';
   return {
     operationId: `${m.service}_${m.method}${suffix}`,
     tags: [m.service],
     summary: `${m.method}${over} (gRPC ${m.grpcPath}; scope ${scope})`,
-    ...(m.protoMethod.comment ? { description: m.protoMethod.comment } : {}),
+    ...(description ? { description } : {}),
     ...(rule ? { 'x-tongxing-scope': rule.scope, security: [{ mutualTls: [rule.scope] }, { bearer: [rule.scope] }] } : {}),
     ...extra,
     // Every served operation is guarded; one served nowhere over HTTP answers 501 before that.
@@ -280,6 +244,8 @@ function operation(m: ApiMethod, suffix: string, extra: Schema, errorStatuses: r
 }
 
 export interface OpenApiInit {
+  /** Where the methods' types come from, for their comments. */
+  readonly schema: ProtoSchema;
   readonly methods: readonly ApiMethod[];
   readonly queryRoutes: readonly QueryRoute[];
   /** info.version: the node's package version. */
@@ -297,6 +263,7 @@ export function openApiDocument(init: OpenApiInit): Schema {
   for (const m of init.methods) {
     paths[m.httpPath] = {
       post: operation(
+        init.schema,
         m,
         '',
         { requestBody: { required: false, description: 'An empty body is an empty request.', content: jsonContent({ $ref: schemaRef(typeName(m.request)) }) } },
@@ -308,8 +275,8 @@ export function openApiDocument(init: OpenApiInit): Schema {
     const m = route.method;
     const inPath = new Set(pathParameters(route.path));
     const parameters = queryFields(m.request).map((field) => {
-      const { description, ...schema } = fieldSchema(field);
-      const name = jsonName(field);
+      const { description, ...schema } = fieldSchema(init.schema, field);
+      const name = field.jsonName;
       return {
         name,
         in: inPath.has(name) ? 'path' : 'query',
@@ -318,7 +285,7 @@ export function openApiDocument(init: OpenApiInit): Schema {
         schema,
       };
     });
-    paths[route.path] = { get: operation(m, '_Get', { parameters }, queryErrorStatuses) };
+    paths[route.path] = { get: operation(init.schema, m, '_Get', { parameters }, queryErrorStatuses) };
   }
   paths['/healthz'] = {
     get: {
@@ -334,8 +301,8 @@ export function openApiDocument(init: OpenApiInit): Schema {
     get: { operationId: 'openapi', summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1', content: jsonContent({ type: 'object' }) } } },
   };
 
-  const serviceTags = new Map<string, string | null>();
-  for (const m of init.methods) serviceTags.set(m.service, m.protoService.comment);
+  const serviceTags = new Map<string, string | undefined>();
+  for (const m of init.methods) serviceTags.set(m.service, init.schema.comment(m.protoService));
   return {
     openapi: '3.1.0',
     info: {
@@ -355,7 +322,7 @@ export function openApiDocument(init: OpenApiInit): Schema {
         bearer: { type: 'http', scheme: 'bearer', description: 'A token from `tongxing access grant --token`; the node keeps only its hash.' },
       },
       schemas: {
-        ...schemasOf(init.methods),
+        ...schemasOf(init.schema, init.methods),
         Error: {
           type: 'object',
           description: 'Every refusal: the gRPC status name, a message, and for invalid input the field (dotted JSON path).',
@@ -375,12 +342,13 @@ export function openApiDocument(init: OpenApiInit): Schema {
   };
 }
 
-/** The version in package.json beside proto/, for info.version. */
-export function packageVersion(dir = protoDirectory()): string {
-  try {
-    const version: unknown = (JSON.parse(readFileSync(join(dir, '..', 'package.json'), 'utf8')) as { version?: unknown }).version;
+/** The version in the package.json above this module (from node/api/ and dist/node/api/ alike), for info.version. */
+export function packageVersion(from = dirname(fileURLToPath(import.meta.url))): string {
+  for (let dir = from; dirname(dir) !== dir; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    const version: unknown = (JSON.parse(readFileSync(file, 'utf8')) as { version?: unknown }).version;
     return typeof version === 'string' ? version : '0.0.0';
-  } catch {
-    return '0.0.0';
   }
+  return '0.0.0';
 }

@@ -17,6 +17,7 @@ import { ApiConnections, type ApiTls } from '../access/tls.js';
 import { parseListen } from '../listen.js';
 import { statusOf } from '../error-table.js';
 import type { ApiService, StreamHandler, UnaryHandler } from './service.js';
+import { apiSchema } from './schema.js';
 
 // The client API of one node over gRPC: trading platforms and the CLI call it
 // on their own node, over mutual TLS with a certificate the node's access
@@ -129,7 +130,7 @@ export async function startApiServer(init: ApiServerInit, services: readonly Api
     for (const [method, handler] of Object.entries(service.streams ?? {})) implementation[method] = serverStream(handler, served(method));
     server.addService(service.definition, implementation);
   }
-  const standard = addStandardServices(server, { services: services.map((s) => s.definition), reflect: 'tongxing/api/v1' });
+  const standard = addStandardServices(server, { services: services.map((s) => s.definition), reflect: apiSchema().bytes });
   // TLS is terminated here, not by grpc-js, so each connection's client certificate is read once at its handshake.
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
   const tlsServer = createTlsServer(init.tls.grpcOptions(), (socket) => {
