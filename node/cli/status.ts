@@ -1,3 +1,4 @@
+import { judgeFreshness } from '../../federation/freshness.js';
 import { checkHealth } from '../grpc-standard.js';
 import { exitNegative, exitOk, optional, printJson, UsageError, type Command } from './command.js';
 import { apiChannel } from '../api/client.js';
@@ -60,7 +61,8 @@ const status: Command = {
           connected: m.connected,
           freshnessBreaches: m.freshnessBreaches,
           staleSinceMs: m.staleSinceMs === 0n ? null : Number(m.staleSinceMs),
-          stale: !m.self && headAgeMs !== null && budgetMs > 0 && headAgeMs > budgetMs,
+          // The rule checks fail closed by (federation/freshness.ts): a member not heard since start is stale too.
+          stale: budgetMs > 0 && judgeFreshness({ nodeId: m.self ? 'self' : hex(m.nodeId), signedAtMs: headAgeMs === null ? undefined : nowMs - headAgeMs }, 'self', nowMs, budgetMs).state !== 'fresh',
           equivocated: m.equivocated,
           self: m.self,
         };
