@@ -20,14 +20,15 @@ import {
   type StageImportRequest,
   type StageImportResponse,
 } from '../../gen/tongxing/api/v1/transfer.js';
-import { EntityProfile, SanctionIssue, type Record } from '../../gen/tongxing/records/v1/records.js';
+import { SanctionIssue, type Record } from '../../gen/tongxing/records/v1/records.js';
 import { assert, LimitError, TongxingError, ValidationError } from '../../federation/errors.js';
 import { batchEntriesMax, exportPageRowsMax, importErrorsReportedMax } from '../../federation/limits.js';
 import * as queries from '../../federation/queries.js';
 import { stateRangeAfter } from '../../federation/scan.js';
-import { entityKey, resolveEntity, type EntityView } from '../../federation/views/entity.js';
+import { entityKey, registrationStanding, resolveEntity, type EntityView } from '../../federation/views/entity.js';
+import { homedElsewhere } from './entity.js';
 import { decodeView, type Provenance } from '../../federation/views/provenance.js';
-import { sanctionFromView, sanctionKey, type SanctionView } from '../../federation/views/sanction.js';
+import { issueRefusal, sanctionFromView, sanctionKey, type SanctionView } from '../../federation/views/sanction.js';
 import { StagedImport, StagedImports, type ImportKind } from './transfer-imports.js';
 import { KeyedSerial, type ApiContext, type ApiService } from './service.js';
 
@@ -86,13 +87,13 @@ export function transferService(c: ApiContext): ApiService {
       const kind = item.item!;
       if (kind.$case === 'entity') {
         const profile = kind.value;
-        const existing = await queries.getEntity(replica, profile.uscc);
-        if (!existing) {
+        const registration = registrationStanding(await queries.getEntity(replica, profile.uscc), replica.nodeId, profile);
+        if (registration.standing === 'unregistered') {
           steps[row] = Step.Register;
           created++;
-        } else if (existing.home.author !== replica.nodeId) {
-          refuse({ row, field: 'profile.uscc', reason: `${profile.uscc} is already registered; its home node is ${describe(existing.home.author)}, and only the home node registers or updates it` });
-        } else if (Buffer.from(EntityProfile.encode(existing.profile).finish()).equals(EntityProfile.encode(profile).finish())) {
+        } else if (registration.standing === 'homed-elsewhere') {
+          refuse({ row, field: 'profile.uscc', reason: homedElsewhere(profile.uscc, describe(registration.home.author)) });
+        } else if (registration.sameProfile) {
           unchanged++;
         } else {
           steps[row] = Step.Update;
@@ -100,14 +101,14 @@ export function transferService(c: ApiContext): ApiService {
         }
       } else if (kind.$case === 'sanction') {
         const issue = kind.value;
-        const view = decodeView<SanctionView>(await replica.store.getState(sanctionKey(replica.nodeId, issue.sanctionId)));
-        if (!view) {
+        const refusal = issueRefusal(decodeView<SanctionView>(await replica.store.getState(sanctionKey(replica.nodeId, issue.sanctionId))));
+        if (!refusal) {
           steps[row] = Step.Issue;
           created++;
-        } else if (Buffer.from(SanctionIssue.encode(sanctionFromView(view).issue).finish()).equals(SanctionIssue.encode(issue).finish())) {
+        } else if (Buffer.from(SanctionIssue.encode(refusal.sanction.issue).finish()).equals(SanctionIssue.encode(issue).finish())) {
           unchanged++;
         } else {
-          refuse({ row, field: 'sanction.sanctionId', reason: `this node already issued a different sanction with id ${JSON.stringify(issue.sanctionId)} (log seq ${view.issued.seq})` });
+          refuse({ row, field: 'sanction.sanctionId', reason: `this node already issued a different sanction with id ${JSON.stringify(issue.sanctionId)} (log seq ${refusal.sanction.issued.seq})` });
         }
       }
     }
