@@ -37,7 +37,7 @@ import type { ExpertWorld } from '../../federation/experts/world.js';
 import { decodeEntry, decodeRecord, toHex } from '../../federation/log/entry.js';
 import * as queries from '../../federation/queries.js';
 import { requireIdentifier, requireTime, validateEvaluationScore, validateEvaluationSession } from '../../federation/records/validate.js';
-import { evaluationKey, evaluationPrefix, grantedRefs, type EvaluationView } from '../../federation/views/evaluation.js';
+import { evaluationKey, evaluationPrefix, scoreRefusal, sessionRecorded, startsAfter, type EvaluationView } from '../../federation/views/evaluation.js';
 import { decodeView, type Provenance } from '../../federation/views/provenance.js';
 import { LeaseCallError, NotHomeNodeError, UnknownExpertError, type LeaseAnswer, type LeaseRequest } from '../peer/evaluation.js';
 import { expertsRuntime, type EvaluationApiContext } from './experts-runtime.js';
@@ -136,12 +136,12 @@ export function evaluationService(c: EvaluationApiContext): ApiService {
     const session: EvaluationSession = { ...request.session, hostRegionCode, seedCommitment: seedCommitment(seed) };
     validateEvaluationSession(session, 'session');
     const nowMs = clock.nowMs();
-    if (Number(session.window!.fromMs) <= nowMs) {
+    if (!startsAfter(session, nowMs)) {
       throw new ValidationError('session.window.fromMs', `${session.window!.fromMs} is in the past (now ${nowMs}): a session is created before its slot`);
     }
     return serial.run(evaluationKey(session.sessionId, self), async () => {
-      const existing = await viewAt(session.sessionId, self);
-      if (existing) throw new AlreadyExistsError(`session.sessionId: this node already hosts a session ${session.sessionId} (log seq ${existing.created.seq})`);
+      const used = sessionRecorded(await viewAt(session.sessionId, self));
+      if (used) throw new AlreadyExistsError(`session.sessionId: this node already hosts a session ${session.sessionId} (log seq ${used.seq})`);
       // The seed is durable before its commitment is published: a crash in between leaves an unused seed, never a commitment without one.
       await runtime.privateStore.putSeed(session.sessionId, seed);
       const written = await replica.write({ kind: { $case: 'evaluationSession', value: session } });
@@ -290,20 +290,10 @@ export function evaluationService(c: EvaluationApiContext): ApiService {
     return serial.run(evaluationKey(sheet.sessionId, self), async () => {
       const view = await viewAt(sheet.sessionId, self);
       if (!view) throw new NotFoundError(`score.sheet.sessionId: this node hosts no session ${sheet.sessionId}`);
-      if (!view.draw) throw new PreconditionError(`score.sheet.sessionId: session ${sheet.sessionId} has no panel yet`);
-      if (!grantedRefs(view).has(sheet.expertRef)) throw new PreconditionError(`score.sheet.expertRef: ${sheet.expertRef} is not on the panel of session ${sheet.sessionId}`);
-      if (view.scores.some((s) => s.expertRef === sheet.expertRef)) throw new AlreadyExistsError(`score.sheet.expertRef: ${sheet.expertRef} already submitted scores for session ${sheet.sessionId}`);
-      const session = EvaluationSession.fromJSON(view.session);
-      const scored = new Set(sheet.scores.map((s) => s.bidderUscc));
-      const missingBidder = session.bidderUsccs.find((b) => !scored.has(b));
-      if (missingBidder) throw new ValidationError('score.sheet.scores', `no score for bidder ${missingBidder}`);
-      const stranger = sheet.scores.find((s) => !session.bidderUsccs.includes(s.bidderUscc));
-      if (stranger) throw new ValidationError('score.sheet.scores', `${stranger.bidderUscc} is not a bidder of session ${sheet.sessionId}`);
-      const signature = checkScoreSignature(score);
-      if (!signature.ok) {
-        const [field, ...reason] = signature.reason.split(': ');
-        throw new ValidationError(`score.${field}`, reason.join(': '));
-      }
+      const refusal = scoreRefusal(view, self, score, sheet);
+      if (refusal?.refusal === 'already-scored') throw new AlreadyExistsError(`score.${refusal.field}: ${refusal.reason}`);
+      if (refusal?.refusal === 'invalid-sheet') throw new ValidationError(`score.${refusal.field}`, refusal.reason);
+      if (refusal) throw new PreconditionError(`score.${refusal.field}: ${refusal.reason}`);
       const written = await replica.write({ kind: { $case: 'evaluationScore', value: score } });
       return { provenance: provenance(written) };
     });
