@@ -15,7 +15,7 @@ import { ValidationError } from '../../federation/errors.js';
 import { birthdayOf, deriveExpertRef, residentIdProblem } from '../../federation/experts/pseudonym.js';
 import { optionalText, requireExpertRef, requireText, validateExpertAvailability, validateExpertProfile } from '../../federation/records/validate.js';
 import { leaseKey, type LeaseView } from '../../federation/views/evaluation.js';
-import { expertKey, resolveExpert, type Expert, type ExpertView } from '../../federation/views/expert.js';
+import { expertKey, expertStanding, resolveExpert, type Expert, type ExpertView } from '../../federation/views/expert.js';
 import { decodeView } from '../../federation/views/provenance.js';
 import type { ExpertPersonalRecord } from '../store/expert-private.js';
 import { expertsRuntime, type EvaluationApiContext } from './experts-runtime.js';
@@ -56,12 +56,12 @@ export function expertService(c: EvaluationApiContext): ApiService {
 
   /** The expert, which must be homed here (only the home node writes its profile and availability). */
   async function homedHere(ref: string, field: string): Promise<Expert> {
-    const expert = await currentExpert(ref);
-    if (!expert) throw new NotFoundError(`${field}: no expert ${ref} is registered (register it with RegisterExpert first)`);
-    if (expert.home.author !== replica.nodeId) {
-      throw new PreconditionError(`${field}: expert ${ref} is homed at ${describe(expert.home.author)}; only its home node changes it`);
+    const standing = expertStanding(await currentExpert(ref), replica.nodeId);
+    if (standing.standing === 'unregistered') throw new NotFoundError(`${field}: no expert ${ref} is registered (register it with RegisterExpert first)`);
+    if (standing.standing === 'homed-elsewhere') {
+      throw new PreconditionError(`${field}: expert ${ref} is homed at ${describe(standing.home.author)}; only its home node changes it`);
     }
-    return expert;
+    return standing.expert;
   }
 
   async function registerExpert(request: RegisterExpertRequest): Promise<RegisterExpertResponse> {
@@ -120,7 +120,7 @@ export function expertService(c: EvaluationApiContext): ApiService {
     if (!expert) return { found: false, profile: undefined, home: undefined, availability: undefined, leases: [], personal: undefined };
     let personal: ExpertPersonal | undefined;
     if (request.includePersonal) {
-      if (expert.home.author !== replica.nodeId) {
+      if (expertStanding(expert, replica.nodeId).standing !== 'homed-here') {
         throw new PreconditionError(`includePersonal: personal fields are kept only at the expert's home node, ${describe(expert.home.author)}`);
       }
       const record = await runtime.privateStore.personal(request.expertRef);
