@@ -47,7 +47,7 @@ import {
   validateCertificateRevocationList,
 } from '../../federation/records/validate.js';
 import { rejectionKey } from '../../federation/views/apply.js';
-import { certificateKey, standingOf, type CertificateRecording, type Holder, type ResolvedCertificate } from '../../federation/views/certificate.js';
+import { certificateKey, recordingStanding, standingOf, type CertificateRecording, type Holder, type ResolvedCertificate } from '../../federation/views/certificate.js';
 import { openPolicy } from '../../federation/views/policy.js';
 import { decodeView } from '../../federation/views/provenance.js';
 import { StatelessLoginChallenges, type ChallengeCheck } from './certificate-challenges.js';
@@ -158,11 +158,10 @@ export function certificateService(c: ApiContext): ApiService {
       const existing = await queries.getCertificate(replica, facts.issuerNameHash, facts.serialNumber);
       const { outcome } = standing(existing, { ...facts }, nowMs);
       if (outcome === 'revoked') throw new PreconditionError(`record.certificateDer: certificate serial ${facts.serialNumber} is revoked; a revoked certificate is not recorded again`);
-      const first = existing.recording;
-      if (first) {
-        const holder = record.holder!;
-        const same = (first.holder.uscc ?? first.holder.expertRef) === holder.value && first.facts.der === facts.der;
-        if (same && first.at.author === replica.nodeId) return { provenance: provenance(first.at), certificate: summaryOf(first.facts) };
+      const recorded = recordingStanding(existing, replica.nodeId, record, facts.der);
+      if (recorded.standing === 'recorded') {
+        const first = recorded.recording;
+        if (recorded.retry) return { provenance: provenance(first.at), certificate: summaryOf(first.facts) };
         const bound = first.holder.uscc !== undefined ? `entity ${first.holder.uscc}` : `expert ${first.holder.expertRef}`;
         throw new AlreadyExistsError(`record.certificateDer: certificate serial ${facts.serialNumber} is already recorded for ${bound} by ${describe(first.at.author)} (log seq ${first.at.seq})`);
       }
