@@ -6,7 +6,7 @@ import { readCredential, type ClientCredential } from './access/credential.js';
 import { httpsCall } from './access/testing.js';
 import { connectApi } from './api/client.js';
 import { connectExperts } from './api/experts-client.js';
-import { governanceClient } from './api/governance.js';
+import { governanceClient } from './api/governance-client.js';
 import { generateTlsIdentity } from './peer/tls.js';
 import { ok, tongxing } from './cli/testing.js';
 import { startLocalAlliance, type LocalAlliance } from './local-alliance.js';

@@ -13,7 +13,7 @@ import { applyExpertAvailability, applyExpertProfile, expertKey, type ExpertView
 import { openPolicy, type ViewPolicy } from './policy.js';
 import { applyOptOut, optOutKey, type OptOutView } from './recognition.js';
 import { decodeView, encodeView, type Provenance } from './provenance.js';
-import { sanctionKey, subjectIndexKey, subjectKey, type SanctionView } from './sanction.js';
+import { issueRefusal, liftRefusal, sanctionKey, subjectIndexKey, subjectKey, type SanctionView } from './sanction.js';
 
 /** A verified entry, as views see it. */
 export interface ViewEntry {
@@ -149,7 +149,7 @@ export async function planViews(entries: readonly ViewEntry[], read: ReadState, 
         set(key, applyEntityUpdate(current as EntityView | undefined, at, kind.value.profile!));
         break;
       case 'sanctionIssue': {
-        if (current !== undefined) {
+        if (issueRefusal(current as SanctionView | undefined)) {
           reject(`sanction id ${kind.value.sanctionId} was already issued by this member`);
           break;
         }
@@ -160,9 +160,10 @@ export async function planViews(entries: readonly ViewEntry[], read: ReadState, 
       }
       case 'sanctionLift': {
         const view = current as SanctionView | undefined;
-        if (!view) reject(`no sanction ${kind.value.sanctionId} issued by this member to lift`);
-        else if (view.lift) reject(`sanction ${kind.value.sanctionId} is already lifted`);
-        else set(key, { ...view, lift: { lift: SanctionLift.toJSON(kind.value), lifted: at } } satisfies SanctionView);
+        const refusal = liftRefusal(view);
+        if (refusal?.refusal === 'not-issued') reject(`no sanction ${kind.value.sanctionId} issued by this member to lift`);
+        else if (refusal?.refusal === 'already-lifted') reject(`sanction ${kind.value.sanctionId} is already lifted`);
+        else set(key, { ...view!, lift: { lift: SanctionLift.toJSON(kind.value), lifted: at } } satisfies SanctionView);
         break;
       }
       case 'expertProfile':

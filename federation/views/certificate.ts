@@ -138,6 +138,22 @@ export function resolveCertificate(
   };
 }
 
+/**
+ * How a new record of a certificate by `author` meets what is recorded: the
+ * earliest accepted recording binds the holder (resolveCertificate), so once
+ * one exists another record counts for nothing but an observation. `retry`:
+ * it is `author`'s own recording of this certificate for this holder.
+ */
+export type RecordingStanding = { readonly standing: 'unrecorded' } | { readonly standing: 'recorded'; readonly recording: CertificateRecording; readonly retry: boolean };
+
+export function recordingStanding(resolved: ResolvedCertificate, author: string, record: CertificateRecord, der: string): RecordingStanding {
+  const recording = resolved.recording;
+  if (!recording) return { standing: 'unrecorded' };
+  const holder = holderOf(record);
+  const retry = recording.at.author === author && recording.facts.der === der && recording.holder.uscc === holder.uscc && recording.holder.expertRef === holder.expertRef;
+  return { standing: 'recorded', recording, retry };
+}
+
 export function standingOf(resolved: ResolvedCertificate): StandingInput {
   return {
     facts: resolved.recording?.facts,

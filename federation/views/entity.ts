@@ -59,3 +59,21 @@ export function resolveEntity(view: EntityView | undefined, excluded: (author: s
     observations: registrations.slice(1).map((r) => r.at),
   };
 }
+
+/**
+ * How a registration of `profile` by `author` meets the entity as resolved.
+ * Only the home node's word counts (resolveEntity), so only the home node
+ * registers or updates it; the client API and imports refuse other writes
+ * before making them, and at the home node the same profile changes nothing.
+ */
+export type RegistrationStanding =
+  | { readonly standing: 'unregistered' }
+  | { readonly standing: 'homed-elsewhere'; readonly home: Provenance }
+  | { readonly standing: 'homed-here'; readonly entity: Entity; readonly sameProfile: boolean };
+
+export function registrationStanding(entity: Entity | undefined, author: string, profile: EntityProfile): RegistrationStanding {
+  if (!entity) return { standing: 'unregistered' };
+  if (entity.home.author !== author) return { standing: 'homed-elsewhere', home: entity.home };
+  const sameProfile = Buffer.from(EntityProfile.encode(entity.profile).finish()).equals(EntityProfile.encode(profile).finish());
+  return { standing: 'homed-here', entity, sameProfile };
+}

@@ -48,12 +48,17 @@ export interface LeaseView {
 
 export type Applied<V> = { readonly view: V } | { readonly reject: string };
 
+/** A host uses each session id once: where the id was first recorded, if it was. */
+export const sessionRecorded = (view: EvaluationView | undefined): Provenance | undefined => view?.created;
+
+/** A session is recorded before its slot: its window starts after the time it is recorded. */
+export const startsAfter = (session: EvaluationSession, recordedAtMs: number): boolean => Number(session.window!.fromMs) > recordedAtMs;
+
 export function applyEvaluationSession(view: EvaluationView | undefined, at: Provenance, hlc: bigint, session: EvaluationSession): Applied<EvaluationView> {
-  if (view) return { reject: `session id ${session.sessionId} was already used by this host (log seq ${view.created.seq})` };
+  const used = sessionRecorded(view);
+  if (used) return { reject: `session id ${session.sessionId} was already used by this host (log seq ${used.seq})` };
   const recordedAtMs = hlcWallMs(hlc);
-  if (Number(session.window!.fromMs) <= recordedAtMs) {
-    return { reject: `window starts at ${session.window!.fromMs}, not after the session was recorded (${recordedAtMs})` };
-  }
+  if (!startsAfter(session, recordedAtMs)) return { reject: `window starts at ${session.window!.fromMs}, not after the session was recorded (${recordedAtMs})` };
   return { view: { session: EvaluationSession.toJSON(session), created: at, outcomes: [], scores: [] } };
 }
 
@@ -97,22 +102,47 @@ export function grantedRefs(view: EvaluationView): Set<string> {
   return refs;
 }
 
-export function applyEvaluationScore(view: EvaluationView | undefined, at: Provenance, score: EvaluationScore, sessionId: string): Applied<EvaluationView> {
-  if (!view?.draw) return { reject: `no draw of session ${sessionId} recorded by this host before the scores` };
-  const sheet = ScoreSheet.decode(score.sheet); // validated before the views run
-  if (toHex(sheet.host) !== at.author) return { reject: 'sheet.host: the sheet was signed for another host' };
-  if (!grantedRefs(view).has(sheet.expertRef)) return { reject: `sheet.expertRef: ${sheet.expertRef} is not on the panel of session ${sessionId}` };
-  if (view.scores.some((s) => s.expertRef === sheet.expertRef)) return { reject: `sheet.expertRef: ${sheet.expertRef} already submitted scores` };
+/**
+ * Why a score sheet does not count for its session as the host's view holds
+ * it (undefined: it counts): the session has a panel, the sheet is for this
+ * host, its expert is on the panel and scores once, it scores every bidder and
+ * only bidders, and the signature verifies. `field` is the path in the score.
+ * The views reject such a record; the host's API refuses it before writing.
+ */
+export interface ScoreRefusal {
+  readonly refusal: 'no-panel' | 'other-host' | 'not-on-panel' | 'already-scored' | 'invalid-sheet';
+  readonly field: string;
+  readonly reason: string;
+}
+
+export function scoreRefusal(view: EvaluationView | undefined, host: string, score: EvaluationScore, sheet: ScoreSheet): ScoreRefusal | undefined {
+  const { sessionId, expertRef } = sheet;
+  if (!view?.draw) return { refusal: 'no-panel', field: 'sheet.sessionId', reason: `no draw of session ${sessionId} recorded by this host before the scores` };
+  if (toHex(sheet.host) !== host) return { refusal: 'other-host', field: 'sheet.host', reason: 'the sheet was signed for another host' };
+  if (!grantedRefs(view).has(expertRef)) return { refusal: 'not-on-panel', field: 'sheet.expertRef', reason: `${expertRef} is not on the panel of session ${sessionId}` };
+  if (view.scores.some((s) => s.expertRef === expertRef)) {
+    return { refusal: 'already-scored', field: 'sheet.expertRef', reason: `${expertRef} already submitted scores for session ${sessionId}` };
+  }
   const session = EvaluationSession.fromJSON(view.session);
   const bidders = new Set(session.bidderUsccs);
   const scored = new Set(sheet.scores.map((s) => s.bidderUscc));
-  const missing = session.bidderUsccs.filter((b) => !scored.has(b));
+  const missing = session.bidderUsccs.find((b) => !scored.has(b));
+  if (missing !== undefined) return { refusal: 'invalid-sheet', field: 'sheet.scores', reason: `no score for bidder ${missing}` };
   const stranger = sheet.scores.find((s) => !bidders.has(s.bidderUscc));
-  if (missing.length > 0) return { reject: `sheet.scores: no score for bidder ${missing[0]}` };
-  if (stranger) return { reject: `sheet.scores: ${stranger.bidderUscc} is not a bidder of session ${sessionId}` };
+  if (stranger) return { refusal: 'invalid-sheet', field: 'sheet.scores', reason: `${stranger.bidderUscc} is not a bidder of session ${sessionId}` };
   const signature = checkScoreSignature(score);
-  if (!signature.ok) return { reject: signature.reason };
-  return { view: { ...view, scores: [...view.scores, { value: EvaluationScore.toJSON(score), at, expertRef: sheet.expertRef }] } };
+  if (!signature.ok) {
+    // The check says "field: reason" (certificateDer or signature).
+    const [field, ...reason] = signature.reason.split(': ');
+    return { refusal: 'invalid-sheet', field: field!, reason: reason.join(': ') };
+  }
+  return undefined;
+}
+
+export function applyEvaluationScore(view: EvaluationView | undefined, at: Provenance, score: EvaluationScore, sheet: ScoreSheet): Applied<EvaluationView> {
+  const refusal = scoreRefusal(view, at.author, score, sheet);
+  if (refusal) return { reject: `${refusal.field}: ${refusal.reason}` };
+  return { view: { ...view!, scores: [...view!.scores, { value: EvaluationScore.toJSON(score), at, expertRef: sheet.expertRef }] } };
 }
 
 /** Only grants are kept; refusals stay in the home node's log for audit. */
@@ -158,7 +188,7 @@ export function applyEvaluationRecord(kind: EvaluationKind, current: unknown, at
     case 'evaluationOutcome':
       return applyEvaluationOutcome(view, at, kind.value);
     case 'evaluationScore':
-      return applyEvaluationScore(view, at, kind.value, ScoreSheet.decode(kind.value.sheet).sessionId);
+      return applyEvaluationScore(view, at, kind.value, ScoreSheet.decode(kind.value.sheet)); // validated before the views run
     case 'expertLease':
       return applyExpertLease(current as LeaseView | undefined, at, kind.value);
   }

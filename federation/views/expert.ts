@@ -62,3 +62,18 @@ export function resolveExpert(view: ExpertView | undefined, excluded: (author: s
     availability: availability && ExpertAvailability.fromJSON(availability.value),
   };
 }
+
+/**
+ * Whether `author` may write an expert's profile and availability: only its
+ * home node's word counts (resolveExpert), so only the home node writes them.
+ * The client API and the lease desk refuse other writes before making them.
+ */
+export type ExpertStanding =
+  | { readonly standing: 'unregistered' }
+  | { readonly standing: 'homed-elsewhere'; readonly home: Provenance }
+  | { readonly standing: 'homed-here'; readonly expert: Expert };
+
+export function expertStanding(expert: Expert | undefined, author: string): ExpertStanding {
+  if (!expert) return { standing: 'unregistered' };
+  return expert.home.author === author ? { standing: 'homed-here', expert } : { standing: 'homed-elsewhere', home: expert.home };
+}

@@ -39,6 +39,28 @@ export function sanctionFromView(view: SanctionView): Sanction {
 }
 
 /**
+ * Why an issuer's issue of this sanction id does not count: an id names one
+ * sanction of its issuer, issued once. The views reject such a record; the
+ * client API refuses it before writing (and an import compares the sanction).
+ */
+export type IssueRefusal = { readonly refusal: 'already-issued'; readonly sanction: Sanction };
+
+export function issueRefusal(view: SanctionView | undefined): IssueRefusal | undefined {
+  return view && { refusal: 'already-issued', sanction: sanctionFromView(view) };
+}
+
+/**
+ * Why an issuer's lift of this sanction id does not count: it lifts a
+ * sanction it issued (its log orders the issue first), and only once.
+ */
+export type LiftRefusal = { readonly refusal: 'not-issued' } | { readonly refusal: 'already-lifted'; readonly lifted: Provenance };
+
+export function liftRefusal(view: SanctionView | undefined): LiftRefusal | undefined {
+  if (!view) return { refusal: 'not-issued' };
+  return view.lift && { refusal: 'already-lifted', lifted: view.lift.lifted };
+}
+
+/**
  * Active at `atMs`: inside its restriction period [from, until) and not lifted
  * with effect at or before `atMs`. History is kept, so past times are answered too.
  */

@@ -1,14 +1,17 @@
 import { EntityServiceService, type GetEntityRequest, type GetEntityResponse, type RegisterEntityRequest, type RegisterEntityResponse } from '../../gen/tongxing/api/v1/api.js';
-import { EntityProfile } from '../../gen/tongxing/records/v1/records.js';
 import { AlreadyExistsError, ValidationError } from '../../federation/errors.js';
 import * as queries from '../../federation/queries.js';
 import { validateEntityProfile } from '../../federation/records/validate.js';
 import { checkUscc } from '../../federation/records/uscc.js';
-import { entityKey } from '../../federation/views/entity.js';
+import { entityKey, registrationStanding } from '../../federation/views/entity.js';
 import { compareProvenance } from '../../federation/views/provenance.js';
 import type { ApiContext, ApiService } from './service.js';
 
 // EntityService: register once (at the home node), read everywhere.
+
+/** Why a write about `uscc` is refused at any node but its home node (federation/views/entity.ts registrationStanding). */
+export const homedElsewhere = (uscc: string, home: string): string =>
+  `${uscc} is already registered; its home node is ${home}, and only the home node registers or updates it`;
 
 export function entityService(c: ApiContext): ApiService {
   const { replica, serial, provenance, describe } = c;
@@ -17,19 +20,14 @@ export function entityService(c: ApiContext): ApiService {
     const profile = request.profile;
     validateEntityProfile(profile, 'profile');
     return serial.run(entityKey(profile!.uscc), async () => {
-      const existing = await queries.getEntity(replica, profile!.uscc);
-      if (existing && existing.home.author !== replica.nodeId) {
+      const registration = registrationStanding(await queries.getEntity(replica, profile!.uscc), replica.nodeId, profile!);
+      if (registration.standing === 'homed-elsewhere') throw new AlreadyExistsError(`profile.uscc: ${homedElsewhere(profile!.uscc, describe(registration.home.author))}`);
+      if (registration.standing === 'homed-here') {
+        const { entity, sameProfile } = registration;
+        // A retry of the same registration (never updated since) gets the original answer.
+        if (sameProfile && compareProvenance(entity.latest, entity.home) === 0) return { provenance: provenance(entity.home) };
         throw new AlreadyExistsError(
-          `profile.uscc: ${profile!.uscc} is already registered; its home node is ${describe(existing.home.author)}, ` +
-            'and only the home node registers or updates it',
-        );
-      }
-      if (existing) {
-        // Registered here already: a retry of the same registration gets the original answer.
-        const same = compareProvenance(existing.latest, existing.home) === 0 && Buffer.from(EntityProfile.encode(existing.profile).finish()).equals(EntityProfile.encode(profile!).finish());
-        if (same) return { provenance: provenance(existing.home) };
-        throw new AlreadyExistsError(
-          `profile.uscc: ${profile!.uscc} is already registered at this node (log seq ${existing.home.seq}); change its profile with an entity update`,
+          `profile.uscc: ${profile!.uscc} is already registered at this node (log seq ${entity.home.seq}); change its profile with an entity update`,
         );
       }
       const written = await replica.write({ kind: { $case: 'entityRegistration', value: { profile: profile! } } });

@@ -1,14 +1,12 @@
-import { readFileSync } from 'node:fs';
 import {
-  GovernanceServiceClient,
   GovernanceServiceService,
-  ApproveRequest,
-  ProposeRequest,
+  type ApproveRequest,
   type ApproveResponse,
   type GetGovernanceResponse,
   type GetSnapshotResponse,
   type OptOutRequest,
   type OptOutResponse,
+  type ProposeRequest,
   type ProposeResponse,
 } from '../../gen/tongxing/api/v1/governance.js';
 import { MemberRole, type GovernanceProposal } from '../../gen/tongxing/records/v1/records.js';
@@ -20,11 +18,6 @@ import { signSnapshot } from '../../federation/governance/snapshot.js';
 import { roleName, type GovernanceState } from '../../federation/governance/state.js';
 import { decodeEntry } from '../../federation/log/entry.js';
 import { validateGovernanceProposal, validateSanctionOptOut } from '../../federation/records/validate.js';
-import { readPrivateKeyPem } from '../../federation/crypto/pem.js';
-import { sign, type Sm2KeyPair } from '../../federation/crypto/sm2.js';
-import { approvalHeader, approvalMessage } from '../access/guard.js';
-import { CredentialError } from '../access/credential.js';
-import { apiChannel, unaryCall, type ApiClientOptions } from './client.js';
 import type { ApiContext, ApiService } from './service.js';
 
 // GovernanceService: proposals and approvals are records in this node's own
@@ -69,177 +62,141 @@ export function describeProposal(proposal: GovernanceProposal, cityOf: (nodeId: 
 }
 
 export function governanceService(c: ApiContext): ApiService {
-  const { replica, provenance, cityOf, serial } = c;
-
-  function state(): GovernanceState {
-    const governance = replica.governance;
-    if (!governance) throw new PreconditionError('this node runs without a genesis: its membership is static');
-    return governance;
-  }
-
-  /** The entry hash of a record this node just wrote. */
-  async function entryHash(seq: number): Promise<Buffer> {
-    const [stored] = await replica.store.entries(replica.nodeId, seq, seq, 1);
-    return decodeEntry(stored!.bytes).hash;
-  }
-
-  /** Refusals an admin can see coming: the same rules governance applies, checked before writing. */
-  function precheck(governance: GovernanceState, proposal: GovernanceProposal): void {
-    const action = proposal.action!;
-    const members = governance.current.members;
-    const member = (nodeId: Uint8Array, field: string) => {
-      const m = members.get(hex(nodeId));
-      if (!m) throw new ValidationError(field, `${hex(nodeId).slice(0, 12)} is not a member`);
-      return m;
-    };
-    switch (action.$case) {
-      case 'addMember':
-        if (!verifyAdmission(governance.allianceId, action.value.member!, action.value.possessionSignature)) {
-          throw new ValidationError('proposal.addMember.possessionSignature', 'does not verify: the join request was not signed by the key it names, or for another alliance');
-        }
-        if (members.has(nodeIdOf(action.value.member!.publicKey))) throw new AlreadyExistsError(`proposal.addMember: ${action.value.member!.city} is already a member`);
-        return;
-      case 'suspendMember':
-      case 'reinstateMember':
-      case 'removeMember':
-        member(action.value, `proposal.${action.$case}`);
-        return;
-      case 'changeRoles':
-        member(action.value.nodeId, 'proposal.changeRoles.nodeId');
-        return;
-      case 'rotateKey':
-        if (hex(action.value.nodeId) !== replica.nodeId) throw new ValidationError('proposal.rotateKey.nodeId', 'a member rotates its own key: propose it at the node whose key it is');
-        if (!verifyRotation(action.value)) throw new ValidationError('proposal.rotateKey.newKeySignature', 'does not verify under the new key');
-        return;
-      default:
-        return;
-    }
-  }
-
-  async function propose(request: ProposeRequest): Promise<ProposeResponse> {
-    if (!request.proposal) throw new ValidationError('proposal', 'missing');
-    const governance = state();
-    const proposal: GovernanceProposal = { ...request.proposal, epoch: BigInt(governance.current.number) };
-    validateGovernanceProposal(proposal, 'proposal');
-    precheck(governance, proposal);
-    const written = await replica.write({ kind: { $case: 'governanceProposal', value: proposal } });
-    return { proposalHash: await entryHash(written.seq), epoch: proposal.epoch, provenance: provenance(written) };
-  }
-
-  async function approve(request: ApproveRequest): Promise<ApproveResponse> {
-    if (request.proposalHash.length !== 32) throw new ValidationError('proposalHash', `${request.proposalHash.length} bytes, expected 32 (the hash 'alliance propose' printed)`);
-    const target = hex(request.proposalHash);
-    return serial.run(`approve/${target}`, async () => {
-      const governance = state();
-      const proposal = governance.proposals.find((p) => p.hash === target);
-      if (!proposal) throw new NotFoundError(`proposalHash: no proposal ${target.slice(0, 12)} is known at this node (not written yet, or not replicated here yet)`);
-      if (proposal.state !== 'pending') throw new PreconditionError(`proposal ${target.slice(0, 12)} is ${proposal.state}${proposal.detail ? `: ${proposal.detail}` : ''}`);
-      if (proposal.approvals.includes(replica.nodeId)) throw new AlreadyExistsError(`this node already approved proposal ${target.slice(0, 12)}`);
-      const self = governance.epochs[Number(proposal.proposal.epoch)]?.members.get(replica.nodeId);
-      if (self?.status !== 'active' || !self.record.roles.includes(MemberRole.MEMBER_ROLE_ADMIN)) {
-        throw new MembershipError(`this node is not an active admin of epoch ${proposal.proposal.epoch}, the epoch the proposal names: its approval would not count`);
-      }
-      const written = await replica.write({ kind: { $case: 'governanceApproval', value: { proposalHash: request.proposalHash, epoch: proposal.proposal.epoch } } });
-      return { provenance: provenance(written), epoch: proposal.proposal.epoch };
-    });
-  }
-
-  async function getGovernance(): Promise<GetGovernanceResponse> {
-    const governance = state();
-    const { current } = governance;
-    return {
-      allianceId: governance.allianceId,
-      name: governance.name,
-      epoch: BigInt(current.number),
-      quorum: current.quorum,
-      members: [...current.members.values()].map((m) => ({
-        nodeId: Buffer.from(m.nodeId, 'hex'),
-        city: m.record.city,
-        regionCode: m.record.regionCode,
-        roles: m.record.roles,
-        status: m.status,
-        endpoints: m.record.endpoints,
-        publicKey: m.record.publicKey,
-        retiredKeys: m.retiredKeys.length,
-        self: m.nodeId === replica.nodeId,
-      })),
-      proposals: governance.proposals.map((p) => ({
-        hash: Buffer.from(p.hash, 'hex'),
-        author: Buffer.from(p.author, 'hex'),
-        authorCity: cityOf(p.author),
-        epoch: p.proposal.epoch,
-        action: p.proposal.action?.$case ?? '',
-        summary: describeProposal(p.proposal, cityOf),
-        reason: p.proposal.reason,
-        state: p.state,
-        approvals: p.approvals.map((a) => Buffer.from(a, 'hex')),
-        needed: p.needed,
-        detail: p.detail ?? '',
-        openedEpoch: BigInt(p.epoch ?? 0),
-      })),
-      trustedCaFingerprints: current.trustedRoots.map((r) => Buffer.from(sm3Hex(r), 'hex')),
-      recognition: current.recognition,
-      ignoredApprovals: governance.ignoredApprovals.map((i) => ({ author: Buffer.from(i.author, 'hex'), seq: BigInt(i.seq), reason: i.reason })),
-      freshnessBudgetMs: BigInt(governance.freshnessBudgetMs),
-    };
-  }
-
-  async function optOut(request: OptOutRequest): Promise<OptOutResponse> {
-    if (!request.optOut) throw new ValidationError('optOut', 'missing');
-    validateSanctionOptOut(request.optOut, 'optOut');
-    if (hex(request.optOut.issuer) === replica.nodeId) throw new ValidationError('optOut.issuer', 'is this node: lift your own sanction instead of opting out of it');
-    const written = await replica.write({ kind: { $case: 'sanctionOptOut', value: request.optOut } });
-    return { provenance: provenance(written) };
-  }
-
-  async function getSnapshot(): Promise<GetSnapshotResponse> {
-    const governance = state();
-    if (!c.genesis || !c.signer) throw new PreconditionError('this node has no genesis or signing key to sign a membership snapshot with');
-    const signer = c.signer;
-    return { snapshot: signSnapshot(c.genesis, governance, { nodeId: replica.nodeId, sign: (message) => signer.sign(message) }, c.clock.nowMs()) };
-  }
-
-  return { definition: GovernanceServiceService, handlers: { propose, approve, getGovernance, optOut, getSnapshot } };
+  return {
+    definition: GovernanceServiceService,
+    handlers: {
+      propose: (request) => propose(c, request),
+      approve: (request) => approve(c, request),
+      getGovernance: async () => governanceResponse(c, stateOf(c)),
+      optOut: (request) => optOut(c, request),
+      getSnapshot: async () => snapshot(c),
+    },
+  };
 }
 
-/**
- * The CLI's side: a GovernanceService client with the same deadlines and errors as the other API clients.
- * Proposals and approvals are signed with `approver` (default: the credential's approverKeyFile), the second factor the node checks.
- */
-export function governanceClient(address: string, options: ApiClientOptions & { approver?: Sm2KeyPair } = {}): {
-  propose(proposal: GovernanceProposal): Promise<ProposeResponse>;
-  approve(proposalHash: Uint8Array): Promise<ApproveResponse>;
-  getGovernance(): Promise<GetGovernanceResponse>;
-  optOut(request: OptOutRequest): Promise<OptOutResponse>;
-  getSnapshot(): Promise<GetSnapshotResponse>;
-  close(): void;
-} {
-  const channel = apiChannel(address, options);
-  const client = new GovernanceServiceClient(address, channel.credentials, channel.options);
-  const approver = (): Sm2KeyPair => {
-    if (options.approver) return options.approver;
-    const file = channel.credential.approverKeyFile;
-    if (!file) throw new CredentialError(`credential of ${channel.credential.client} names no approver key: pass --approver-key KEY.pem`);
-    return readPrivateKeyPem(readFileSync(file, 'utf8'));
+function stateOf(c: ApiContext): GovernanceState {
+  const governance = c.replica.governance;
+  if (!governance) throw new PreconditionError('this node runs without a genesis: its membership is static');
+  return governance;
+}
+
+/** The entry hash of a record this node just wrote. */
+async function entryHash(c: ApiContext, seq: number): Promise<Buffer> {
+  const [stored] = await c.replica.store.entries(c.replica.nodeId, seq, seq, 1);
+  return decodeEntry(stored!.bytes).hash;
+}
+
+/** Refusals an admin can see coming: the same rules governance applies, checked before writing. */
+function precheck(c: ApiContext, governance: GovernanceState, proposal: GovernanceProposal): void {
+  const action = proposal.action!;
+  const members = governance.current.members;
+  const member = (nodeId: Uint8Array, field: string) => {
+    const m = members.get(hex(nodeId));
+    if (!m) throw new ValidationError(field, `${hex(nodeId).slice(0, 12)} is not a member`);
+    return m;
   };
-  const approved = (path: string, bytes: Uint8Array) => {
-    const metadata = channel.metadata();
-    const key = approver();
-    metadata.set(`${approvalHeader}-bin`, sign(key.privateKey, approvalMessage(path, bytes), key.publicKey));
-    return metadata;
-  };
+  switch (action.$case) {
+    case 'addMember':
+      if (!verifyAdmission(governance.allianceId, action.value.member!, action.value.possessionSignature)) {
+        throw new ValidationError('proposal.addMember.possessionSignature', 'does not verify: the join request was not signed by the key it names, or for another alliance');
+      }
+      if (members.has(nodeIdOf(action.value.member!.publicKey))) throw new AlreadyExistsError(`proposal.addMember: ${action.value.member!.city} is already a member`);
+      return;
+    case 'suspendMember':
+    case 'reinstateMember':
+    case 'removeMember':
+      member(action.value, `proposal.${action.$case}`);
+      return;
+    case 'changeRoles':
+      member(action.value.nodeId, 'proposal.changeRoles.nodeId');
+      return;
+    case 'rotateKey':
+      if (hex(action.value.nodeId) !== c.replica.nodeId) throw new ValidationError('proposal.rotateKey.nodeId', 'a member rotates its own key: propose it at the node whose key it is');
+      if (!verifyRotation(action.value)) throw new ValidationError('proposal.rotateKey.newKeySignature', 'does not verify under the new key');
+      return;
+    default:
+      return;
+  }
+}
+
+async function propose(c: ApiContext, request: ProposeRequest): Promise<ProposeResponse> {
+  if (!request.proposal) throw new ValidationError('proposal', 'missing');
+  const governance = stateOf(c);
+  const proposal: GovernanceProposal = { ...request.proposal, epoch: BigInt(governance.current.number) };
+  validateGovernanceProposal(proposal, 'proposal');
+  precheck(c, governance, proposal);
+  const written = await c.replica.write({ kind: { $case: 'governanceProposal', value: proposal } });
+  return { proposalHash: await entryHash(c, written.seq), epoch: proposal.epoch, provenance: c.provenance(written) };
+}
+
+async function approve(c: ApiContext, request: ApproveRequest): Promise<ApproveResponse> {
+  if (request.proposalHash.length !== 32) throw new ValidationError('proposalHash', `${request.proposalHash.length} bytes, expected 32 (the hash 'alliance propose' printed)`);
+  const target = hex(request.proposalHash);
+  return c.serial.run(`approve/${target}`, async () => {
+    const governance = stateOf(c);
+    const proposal = governance.proposals.find((p) => p.hash === target);
+    if (!proposal) throw new NotFoundError(`proposalHash: no proposal ${target.slice(0, 12)} is known at this node (not written yet, or not replicated here yet)`);
+    if (proposal.state !== 'pending') throw new PreconditionError(`proposal ${target.slice(0, 12)} is ${proposal.state}${proposal.detail ? `: ${proposal.detail}` : ''}`);
+    if (proposal.approvals.includes(c.replica.nodeId)) throw new AlreadyExistsError(`this node already approved proposal ${target.slice(0, 12)}`);
+    const self = governance.epochs[Number(proposal.proposal.epoch)]?.members.get(c.replica.nodeId);
+    if (self?.status !== 'active' || !self.record.roles.includes(MemberRole.MEMBER_ROLE_ADMIN)) {
+      throw new MembershipError(`this node is not an active admin of epoch ${proposal.proposal.epoch}, the epoch the proposal names: its approval would not count`);
+    }
+    const written = await c.replica.write({ kind: { $case: 'governanceApproval', value: { proposalHash: request.proposalHash, epoch: proposal.proposal.epoch } } });
+    return { provenance: c.provenance(written), epoch: proposal.proposal.epoch };
+  });
+}
+
+function governanceResponse(c: ApiContext, governance: GovernanceState): GetGovernanceResponse {
+  const { current } = governance;
   return {
-    propose: (proposal) => {
-      const request: ProposeRequest = { proposal };
-      return unaryCall(address, client.propose.bind(client), request, undefined, approved(GovernanceServiceService.propose.path, ProposeRequest.encode(request).finish()));
-    },
-    approve: (proposalHash) => {
-      const request: ApproveRequest = { proposalHash: Buffer.from(proposalHash) };
-      return unaryCall(address, client.approve.bind(client), request, undefined, approved(GovernanceServiceService.approve.path, ApproveRequest.encode(request).finish()));
-    },
-    getGovernance: () => unaryCall(address, client.getGovernance.bind(client), {}, undefined, channel.metadata()),
-    optOut: (request) => unaryCall(address, client.optOut.bind(client), request, undefined, channel.metadata()),
-    getSnapshot: () => unaryCall(address, client.getSnapshot.bind(client), {}, undefined, channel.metadata()),
-    close: () => client.close(),
+    allianceId: governance.allianceId,
+    name: governance.name,
+    epoch: BigInt(current.number),
+    quorum: current.quorum,
+    members: [...current.members.values()].map((m) => ({
+      nodeId: Buffer.from(m.nodeId, 'hex'),
+      city: m.record.city,
+      regionCode: m.record.regionCode,
+      roles: m.record.roles,
+      status: m.status,
+      endpoints: m.record.endpoints,
+      publicKey: m.record.publicKey,
+      retiredKeys: m.retiredKeys.length,
+      self: m.nodeId === c.replica.nodeId,
+    })),
+    proposals: governance.proposals.map((p) => ({
+      hash: Buffer.from(p.hash, 'hex'),
+      author: Buffer.from(p.author, 'hex'),
+      authorCity: c.cityOf(p.author),
+      epoch: p.proposal.epoch,
+      action: p.proposal.action?.$case ?? '',
+      summary: describeProposal(p.proposal, c.cityOf),
+      reason: p.proposal.reason,
+      state: p.state,
+      approvals: p.approvals.map((a) => Buffer.from(a, 'hex')),
+      needed: p.needed,
+      detail: p.detail ?? '',
+      openedEpoch: BigInt(p.epoch ?? 0),
+    })),
+    trustedCaFingerprints: current.trustedRoots.map((r) => Buffer.from(sm3Hex(r), 'hex')),
+    recognition: current.recognition,
+    ignoredApprovals: governance.ignoredApprovals.map((i) => ({ author: Buffer.from(i.author, 'hex'), seq: BigInt(i.seq), reason: i.reason })),
+    freshnessBudgetMs: BigInt(governance.freshnessBudgetMs),
   };
+}
+
+async function optOut(c: ApiContext, request: OptOutRequest): Promise<OptOutResponse> {
+  if (!request.optOut) throw new ValidationError('optOut', 'missing');
+  validateSanctionOptOut(request.optOut, 'optOut');
+  if (hex(request.optOut.issuer) === c.replica.nodeId) throw new ValidationError('optOut.issuer', 'is this node: lift your own sanction instead of opting out of it');
+  const written = await c.replica.write({ kind: { $case: 'sanctionOptOut', value: request.optOut } });
+  return { provenance: c.provenance(written) };
+}
+
+function snapshot(c: ApiContext): GetSnapshotResponse {
+  const governance = stateOf(c);
+  if (!c.genesis || !c.signer) throw new PreconditionError('this node has no genesis or signing key to sign a membership snapshot with');
+  const signer = c.signer;
+  return { snapshot: signSnapshot(c.genesis, governance, { nodeId: c.replica.nodeId, sign: (message) => signer.sign(message) }, c.clock.nowMs()) };
 }

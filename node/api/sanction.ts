@@ -14,7 +14,7 @@ import * as queries from '../../federation/queries.js';
 import { requireExpertRef, requireTime, validateSanctionIssue, validateSanctionLift } from '../../federation/records/validate.js';
 import { checkUscc } from '../../federation/records/uscc.js';
 import { decodeView } from '../../federation/views/provenance.js';
-import { sanctionKey, type SanctionView } from '../../federation/views/sanction.js';
+import { issueRefusal, liftRefusal, sanctionKey, type SanctionView } from '../../federation/views/sanction.js';
 import type { ApiContext, ApiService } from './service.js';
 
 // SanctionService: issue and lift at the issuing node; check at any node,
@@ -70,7 +70,7 @@ export function sanctionService(c: ApiContext): ApiService {
     validateSanctionIssue(sanction, 'sanction');
     const key = sanctionKey(replica.nodeId, sanction.sanctionId);
     return serial.run(key, async () => {
-      if ((await replica.store.getState(key)) !== undefined) {
+      if (issueRefusal(decodeView<SanctionView>(await replica.store.getState(key)))) {
         throw new AlreadyExistsError(`sanction.sanctionId: this node already issued a sanction with id ${JSON.stringify(sanction.sanctionId)}`);
       }
       const written = await replica.write({ kind: { $case: 'sanctionIssue', value: sanction } });
@@ -85,14 +85,14 @@ export function sanctionService(c: ApiContext): ApiService {
     validateSanctionLift(lift, 'lift');
     const key = sanctionKey(replica.nodeId, lift.sanctionId);
     return serial.run(key, async () => {
-      const view = decodeView<SanctionView>(await replica.store.getState(key));
-      if (!view) {
+      const refusal = liftRefusal(decodeView<SanctionView>(await replica.store.getState(key)));
+      if (refusal?.refusal === 'not-issued') {
         throw new NotFoundError(
           `lift.sanctionId: this node issued no sanction with id ${JSON.stringify(lift.sanctionId)}; only the issuing node lifts its sanction`,
         );
       }
-      if (view.lift) {
-        throw new PreconditionError(`lift.sanctionId: sanction ${JSON.stringify(lift.sanctionId)} is already lifted (log seq ${view.lift.lifted.seq})`);
+      if (refusal?.refusal === 'already-lifted') {
+        throw new PreconditionError(`lift.sanctionId: sanction ${JSON.stringify(lift.sanctionId)} is already lifted (log seq ${refusal.lifted.seq})`);
       }
       const written = await replica.write({ kind: { $case: 'sanctionLift', value: lift } });
       return { provenance: provenance(written) };

@@ -9,7 +9,7 @@ import { encodeGenesisBody, keyRotation, signAdmission, signGenesis, validateGen
 import { roleName, roleNames } from '../../federation/governance/state.js';
 import { configDefaults, gossipKeyPathFor, tlsPathFor } from '../config.js';
 import { genesisToJson, joinRequestToJson, memberToJson, readGenesisFile, readJoinRequest, readMemberFile, snapshotToJson } from '../genesis-file.js';
-import { governanceClient } from '../api/governance.js';
+import { governanceClient } from '../api/governance-client.js';
 import { loadOrCreatePeerKey, peerIdOfKey } from '../gossip.js';
 import { readTlsIdentity } from '../peer/tls.js';
 import { recogniseEveryList } from '../../federation/views/recognition.js';

@@ -20,7 +20,7 @@ import type { Membership } from '../../federation/membership.js';
 import { requireExpertRef, requireIdentifier, requirePeriod } from '../../federation/records/validate.js';
 import type { Clock, Replica } from '../../federation/replica.js';
 import { leaseKey, type LeaseView } from '../../federation/views/evaluation.js';
-import { expertKey, resolveExpert, type ExpertView } from '../../federation/views/expert.js';
+import { expertKey, expertStanding, resolveExpert, type ExpertView } from '../../federation/views/expert.js';
 import { decodeView } from '../../federation/views/provenance.js';
 import { statusOf } from '../error-table.js';
 import { CredentialIssuer, credentialMetadata, peerChannelCredentials, peerChannelOptions, type CredentialVerifier } from './credential.js';
@@ -82,11 +82,12 @@ export class LeaseDesk {
     const replica = this.#replica;
     return this.#serial.run(request.expertRef, async () => {
       const view = decodeView<ExpertView>(await replica.store.getState(expertKey(request.expertRef)));
-      const expert = resolveExpert(view, (author) => replica.isQuarantined(author));
-      if (!expert) throw new UnknownExpertError(`no expert ${request.expertRef} is known here`);
-      if (expert.home.author !== replica.nodeId) {
-        throw new NotHomeNodeError(`expert ${request.expertRef} is homed at ${expert.home.author.slice(0, 12)}, not here: only its home node leases it`);
+      const standing = expertStanding(resolveExpert(view, (author) => replica.isQuarantined(author)), replica.nodeId);
+      if (standing.standing === 'unregistered') throw new UnknownExpertError(`no expert ${request.expertRef} is known here`);
+      if (standing.standing === 'homed-elsewhere') {
+        throw new NotHomeNodeError(`expert ${request.expertRef} is homed at ${standing.home.author.slice(0, 12)}, not here: only its home node leases it`);
       }
+      const { expert } = standing;
       const grants: readonly LeaseGrant[] = decodeView<LeaseView>(await replica.store.getState(leaseKey(replica.nodeId, request.expertRef)))?.grants ?? [];
       const asked = { host, sessionId: request.sessionId, slot: request.slot };
       const decision = decideLease(expert, grants, asked);
