@@ -252,7 +252,7 @@ export class Replica {
         core.skipped(commit);
         continue;
       }
-      const views = commit.hashed.length > 0 && !core.isQuarantined(commit.author) ? await planCommit(store, core.policy, commit.author, commit.hashed) : undefined;
+      const views = commit.hashed.length > 0 && !core.isQuarantined(commit.author) ? await planCommit(store, core.policy, commit.author, commit.hashed, commit.validated) : undefined;
       await store.commit({ entries: commit.entries, heads: commit.heads, state: [...commit.state, ...(views?.changes ?? [])], durable: commit.durable });
       core.committed(commit);
       if (commit.event) this.#c.onEvent?.(commit.event);

@@ -38,6 +38,7 @@ export function seal(core: CoreState): void {
     heads: [sealed.head],
     state: [],
     durable: true,
+    validated: true,
     event: { type: 'ingested', author: core.nodeId, fromSeq, toSeq: Number(head.seq), source: 'local' },
   });
   for (const { entry } of sealed.hashed) core.outbox.written.set(Number(entry.seq), entry.hlc);

@@ -49,6 +49,7 @@ export function recordProof(core: CoreState, proof: EquivocationProof): void {
       { key: viewsRebuildKey, value: new Uint8Array(0) },
     ],
     durable: true,
+    validated: false,
     event: { type: 'equivocation', author, seq },
   });
   outbox.announcements.push({ kind: { $case: 'proof', value: proof } });

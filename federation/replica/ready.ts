@@ -37,6 +37,8 @@ export interface Commit {
   readonly state: readonly StateChange[];
   /** Local writes are synced to disk before their callers hear of them; ingested data can be pulled again. */
   readonly durable: boolean;
+  /** This node's own batch: its records were validated as they were appended, so the views need not again. */
+  readonly validated: boolean;
   /** Reported once the commit is durable. */
   readonly event?: ReplicaEvent;
 }

@@ -180,6 +180,7 @@ function ingest(core: CoreState, signed: SignedHead, range: readonly HashedEntry
     heads: [signed],
     state: [],
     durable: false,
+    validated: false,
     event: { type: 'ingested', author, fromSeq: stored[0]!.seq, toSeq: seq, source },
   });
   core.accepted.set(author, { seq, hash: head.entryHash, head: signed });

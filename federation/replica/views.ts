@@ -12,9 +12,9 @@ import type { ViewPolicy } from '../views/policy.js';
 // the core. Views are derived state: planned against the rows already
 // stored, committed in the same batch as the entries they come from.
 
-/** View changes for one author's verified entries, and whether they touch governance. */
-export async function planCommit(store: Store, policy: ViewPolicy, author: string, hashed: readonly HashedEntry[]): Promise<{ changes: StateChange[]; governance: boolean }> {
-  const { entries, rejected } = prepareViewEntries(author, hashed);
+/** View changes for one author's verified entries (`validated`: see prepareViewEntries), and whether they touch governance. */
+export async function planCommit(store: Store, policy: ViewPolicy, author: string, hashed: readonly HashedEntry[], validated = false): Promise<{ changes: StateChange[]; governance: boolean }> {
+  const { entries, rejected } = prepareViewEntries(author, hashed, validated);
   const changes = await planViews(entries, (keys) => store.getStates(keys), policy);
   return { changes: [...changes, ...rejected], governance: changes.some((c) => c.key.startsWith(govPrefix)) };
 }

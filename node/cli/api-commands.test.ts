@@ -288,10 +288,11 @@ describe('tongxing node status', () => {
     expect(table.code).toBe(0);
     const lines = table.stdout.split('\n');
     expect(lines[0]).toMatch(/^Kunming node [0-9a-f]{12}, alliance 3c3c3c3c3c3c, up 1\.5 s, 1 entries stored, 0 B on disk, ingesting 0\.0 entries\/s \(last minute\)$/);
-    expect(lines[1]).toMatch(/^freshness budget 30\.0 s: 0 member\(s\) stale now, 0 breach\(es\) since start; link timeout 30\.0 s$/);
+    // Never heard from since start: stale now, as the sanctions check says (federation/freshness.ts).
+    expect(lines[1]).toMatch(/^freshness budget 30\.0 s: 1 member\(s\) stale now, 0 breach\(es\) since start; link timeout 30\.0 s$/);
     expect(lines[3]).toMatch(/^city +node id +link +stored \/ known +lag +head age +breaches +flags$/);
     expect(table.stdout).toMatch(/\nKunming +[0-9a-f]{12} +- +1 \/ 1 +- +1\.5 s +0 +self\n/);
-    expect(table.stdout).toMatch(/\nGuiyang +[0-9a-f]{12} +DOWN, never heard +0 \/ 0 +- +never heard +0\n/);
+    expect(table.stdout).toMatch(/\nGuiyang +[0-9a-f]{12} +DOWN, never heard +0 \/ 0 +- +never heard +0 +STALE\n/);
   });
 
   it('reports an unreachable node and a malformed address', async () => {
