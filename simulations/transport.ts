@@ -184,8 +184,8 @@ interface PullSession {
   /** Index of the last chunk answered (-1 before the first). */
   index: number;
   last: PeerMessage | undefined;
-  /** The chunk after `last`, read ahead to know whether there is one. */
-  ahead: IteratorResult<PullEntriesResponse> | undefined;
+  /** The chunk after `last`, read ahead to know whether there is one; or the handler's failure, answered after the chunks before it (as a stream would). */
+  ahead: IteratorResult<PullEntriesResponse> | { readonly failed: unknown } | undefined;
   finished: boolean;
   /** Serialises requests of one stream (a retransmission may arrive while the original is being read). */
   queue: Promise<unknown>;
@@ -280,11 +280,20 @@ export class SimPeerServer {
     }
     let message: PeerMessage;
     try {
+      if (session.ahead !== undefined && 'failed' in session.ahead) throw session.ahead.failed;
       const current = session.ahead ?? (await session.source.next());
-      const ahead = current.done ? current : await session.source.next();
+      let ahead: NonNullable<PullSession['ahead']> = current;
+      if (!current.done) {
+        try {
+          ahead = await session.source.next();
+        } catch (failed) {
+          ahead = { failed };
+        }
+      }
       session.ahead = ahead;
-      message = { kind: 'pull-chunk', stream: session.stream, index, chunk: current.done ? undefined : current.value, more: !ahead.done };
-      if (ahead.done) this.#finish(session);
+      const more = 'failed' in ahead || !ahead.done;
+      message = { kind: 'pull-chunk', stream: session.stream, index, chunk: current.done ? undefined : current.value, more };
+      if (!more) this.#finish(session);
     } catch (error) {
       message = this.#errorMessage(error);
       this.#finish(session);
