@@ -571,6 +571,18 @@ export function memberPeerIds(members: Membership, selfNodeId: string): Map<stri
 }
 
 /**
+ * A transport's `announce` (GrpcPeerTransport) over gossip: encodes and
+ * publishes, best effort. A publish that fails (larger than
+ * gossipMessageBytesMax, gossip not started or stopping) goes to `onFailure`
+ * and is never thrown: anti-entropy carries what gossip did not.
+ */
+export function gossipAnnouncer(gossip: () => Gossip | undefined, onFailure: (error: unknown) => void): (announcement: Announcement) => void {
+  return (announcement) => {
+    void gossip()?.publish(Announcement.encode(announcement).finish()).catch(onFailure);
+  };
+}
+
+/**
  * The alliance's validator: decodes an Announcement and hands it to the
  * replica with the relaying and the publishing member, so the replica's
  * publisher rules apply (own heads only, no replays, a signature budget).
