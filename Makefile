@@ -25,10 +25,12 @@ demo: build
 test: build
 	npx vitest run
 
-# Read-only: types, proto lint, generated code matches proto/ (gen/) and the test probe (test/gen/).
+# Read-only: types (tests included: tsconfig.json), proto lint, no breaking wire change since
+# the last release (scripts/buf-breaking.sh), generated code matches proto/ (gen/) and the test probe (test/gen/).
 check: $(STAMP_DEPS)
 	npx tsc -p tsconfig.json --noEmit
 	npx buf lint
+	scripts/buf-breaking.sh
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	  npx buf generate --output "$$tmp" && npx buf generate --template test/buf.gen.yaml --output "$$tmp" && \
 	  diff -r "$$tmp/gen" gen > /dev/null && diff -r "$$tmp/test/gen" test/gen > /dev/null || { echo "gen/ or test/gen/ is stale: run 'make generate' and commit"; exit 1; }

@@ -98,3 +98,11 @@ export const evaluationBiddersMax = 200;
 
 /** Revocations of one certificate a lookup reads, earliest first: the first one decides; the rest are shown. One per member and revocation time, so rarely more than a few. */
 export const certificateRevocationsReadMax = 64;
+
+// ---- Wire bounds every peer transport honours (the compliance suite checks them) ----
+
+/** One gRPC message between peers (gRPC's default receive bound). A pull chunk can reach rangeEntriesMax x entryBytesMax (125 MiB), so servers split chunks across messages and receivers reassemble them. */
+export const grpcMessageBytesMax = 4 * 1024 * 1024;
+
+/** One gossip message: a head (< 1 KiB) with a batch riding along up to announceBytesMax, or a proof; room for framing. */
+export const gossipMessageBytesMax = announceBytesMax + 16 * 1024;

@@ -12,8 +12,9 @@ import { gossipHeadAgeMsMax, gossipVerificationsPerPeerPerSecondMax } from '../f
 import { hlcPack } from '../federation/log/hlc.js';
 import { signHead } from '../federation/log/head.js';
 import { Membership, type Member } from '../federation/membership.js';
-import { Replica, type PeerTransport, type ReplicaEvent } from '../federation/replica.js';
+import { Replica, type ReplicaEvent } from '../federation/replica.js';
 import { MemoryStore } from '../federation/store/memory.js';
+import { Bus } from '../federation/testing/bus.js';
 import { eventually } from '../federation/testing/eventually.js';
 import {
   announcementValidator,
@@ -161,16 +162,6 @@ function memberOf(c: City, i: number): Member {
 }
 
 /** Nobody to call: gossip is all this replica hears. */
-const offline: PeerTransport = {
-  exchangeHeads: async () => {
-    throw new Error('offline');
-  },
-  pullEntries: async function* () {
-    yield* [];
-    throw new Error('offline');
-  },
-  announce: () => {},
-};
 
 /** The replica of `self` and the node's validator in front of it; counts what reaches the replica. */
 async function receiver(self: City, cities: readonly City[], nowMs: () => number) {
@@ -178,7 +169,7 @@ async function receiver(self: City, cities: readonly City[], nowMs: () => number
   const events: ReplicaEvent[] = [];
   const replica = await Replica.open(
     { allianceId, keyPair: self.keyPair, members },
-    { store: new MemoryStore(), transport: offline, clock: { nowMs }, random: new Prng('test').random(), onEvent: (e) => void events.push(e) },
+    { store: new MemoryStore(), transport: new Bus().transport(self.nodeId), clock: { nowMs }, random: new Prng('test').random(), onEvent: (e) => void events.push(e) },
   );
   const peers = memberPeerIds(members, self.nodeId);
   let replicaCalls = 0;

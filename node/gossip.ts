@@ -19,7 +19,8 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { Announcement } from '../gen/tongxing/federation/v1/peer.js';
 import { assert, EncodingError, LimitError, ValidationError } from '../federation/errors.js';
-import { gossipInvalidMessagesMax, gossipMessageBytesMax } from './limits.js';
+import { gossipMessageBytesMax } from '../federation/limits.js';
+import { gossipInvalidMessagesMax } from './limits.js';
 import type { Membership } from '../federation/membership.js';
 import type { Replica } from '../federation/replica.js';
 
@@ -568,6 +569,18 @@ export function memberPeerIds(members: Membership, selfNodeId: string): Map<stri
     if (member.nodeId !== selfNodeId && member.libp2pPeerId) peers.set(member.libp2pPeerId, member.nodeId);
   }
   return peers;
+}
+
+/**
+ * A transport's `announce` (GrpcPeerTransport) over gossip: encodes and
+ * publishes, best effort. A publish that fails (larger than
+ * gossipMessageBytesMax, gossip not started or stopping) goes to `onFailure`
+ * and is never thrown: anti-entropy carries what gossip did not.
+ */
+export function gossipAnnouncer(gossip: () => Gossip | undefined, onFailure: (error: unknown) => void): (announcement: Announcement) => void {
+  return (announcement) => {
+    void gossip()?.publish(Announcement.encode(announcement).finish()).catch(onFailure);
+  };
 }
 
 /**

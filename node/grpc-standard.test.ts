@@ -6,8 +6,9 @@ import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateKeyPair, nodeIdOf } from '../federation/crypto/sm2.js';
 import { Membership } from '../federation/membership.js';
-import { Replica, type PeerTransport } from '../federation/replica.js';
+import { Replica } from '../federation/replica.js';
 import { MemoryStore } from '../federation/store/memory.js';
+import { Bus } from '../federation/testing/bus.js';
 import { startTestApi } from './access/testing.js';
 import type { ApiServer } from './api/server.js';
 import { checkHealth } from './grpc-standard.js';
@@ -34,13 +35,7 @@ afterEach(async () => {
 async function replica(): Promise<Replica> {
   const keyPair = generateKeyPair();
   const members = new Membership([{ nodeId: nodeIdOf(keyPair.publicKey), publicKey: keyPair.publicKey, city: 'Kunming', regionCode: '530100', endpoints: [] }]);
-  const transport: PeerTransport = {
-    exchangeHeads: () => Promise.reject(new Error('no peers')),
-    pullEntries: () => {
-      throw new Error('no peers');
-    },
-    announce: () => {},
-  };
+  const transport = new Bus().transport(nodeIdOf(keyPair.publicKey)); // alone: no peer answers
   const opened = await Replica.open({ allianceId, keyPair, members }, { store: new MemoryStore(), transport, clock: { nowMs: () => Date.now() }, random: new Prng('test').random() });
   cleanups.push(() => opened.close());
   return opened;

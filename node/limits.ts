@@ -3,7 +3,7 @@
 // The protocol core's bounds, which the simulator shares, are in federation/limits.ts.
 // docs/LIMITS.md lists both (scripts/limits-doc.ts; a docs test keeps it in step).
 
-import { announceBytesMax, entryBytesMax } from '../federation/limits.js';
+import { announceBytesMax, entryBytesMax, grpcMessageBytesMax } from '../federation/limits.js';
 
 // ---- Client API: gRPC and HTTP/JSON ----
 
@@ -39,8 +39,6 @@ export const credentialNoncesPerCallerMax = 16_384;
 /** Peer calls one member may make per second (burst twice this): anti-entropy and pulls need a few per second; a member far above is misbehaving. */
 export const peerCallsPerSecondMax = 200;
 
-/** One gRPC message between peers (gRPC's default receive bound). A pull chunk can reach rangeEntriesMax x entryBytesMax (125 MiB), so servers split chunks across messages and receivers reassemble them. */
-export const grpcMessageBytesMax = 4 * 1024 * 1024;
 
 /** On stop, in-flight peer calls get this long to finish before they are cancelled and the port is released. */
 export const peerServerStopGraceMs = 2_000;
@@ -59,8 +57,6 @@ export const leaseCallTimeoutMs = 5_000;
 
 // ---- Gossip transport (libp2p) ----
 
-/** One gossip message: a head (< 1 KiB) with a batch riding along up to announceBytesMax, or a proof; room for framing. */
-export const gossipMessageBytesMax = announceBytesMax + 16 * 1024;
 
 /** Invalid gossip messages from one peer that are validated: at this many (recent ones; they fade 1 % per second, as its score) its score is below graylistThreshold and what it sends is refused unread. */
 export const gossipInvalidMessagesMax = 3;

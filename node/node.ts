@@ -2,7 +2,6 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Announcement } from '../gen/tongxing/federation/v1/peer.js';
 import { readPrivateKeyPem } from '../federation/crypto/pem.js';
 import { nodeIdOf, type Sm2KeyPair } from '../federation/crypto/sm2.js';
 import { keyPairSigner } from '../federation/evidence.js';
@@ -19,7 +18,7 @@ import { openAccess } from './access/node-access.js';
 import { apiServices } from './api/services.js';
 import type { NodeConfig } from './config.js';
 import { loadAlliance } from './genesis-file.js';
-import { announcementValidator, Gossip, loadOrCreatePeerKey, memberPeerIds } from './gossip.js';
+import { announcementValidator, Gossip, gossipAnnouncer, loadOrCreatePeerKey, memberPeerIds } from './gossip.js';
 import { errorFields, silentLogger, withTraceContext, type Logger } from './log.js';
 import { GrpcPeerTransport } from './peer/client.js';
 import { addEvaluationPeerService, EvaluationPeerClient, LeaseDesk } from './peer/evaluation.js';
@@ -92,6 +91,7 @@ export async function startNode(config: NodeConfig, baseLog: Logger = silentLogg
     let telemetry: Telemetry | undefined;
     let gossip: Gossip | undefined;
     const tls = new PeerTls(tlsIdentity, members);
+    const announceOnGossip = gossipAnnouncer(() => gossip, (error) => log.warn(errorFields(error), 'gossip publish failed'));
     const transport = new GrpcPeerTransport({
       allianceId: alliance.allianceId,
       keyPair,
@@ -100,7 +100,7 @@ export async function startNode(config: NodeConfig, baseLog: Logger = silentLogg
       tls,
       announce: (announcement) => {
         telemetry?.gossipMessage('out');
-        void gossip?.publish(Announcement.encode(announcement).finish()).catch((error) => log.warn(errorFields(error), 'gossip publish failed'));
+        announceOnGossip(announcement);
       },
     });
     cleanup.push(async () => transport.close());

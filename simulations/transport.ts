@@ -1,9 +1,8 @@
 // The peer calls of node/peer/{client,server}.ts over the simulated network:
 // a PeerTransport for the replica (client side) and the PeerService handlers
 // (server side), with the same limits: a unary deadline of peerCallTimeoutMs,
-// pull streams that may stay silent pullIdleTimeoutMs, at most
-// pullsInFlightPerPeerMax pulls per peer (the client queues the rest, the
-// server refuses beyond it).
+// pull streams that may stay silent pullIdleTimeoutMs, and the pull rules of
+// federation/pulls.ts (slots per peer, the bounds of a pulled chunk).
 //
 // Peer calls run over TCP in the deployment, so a lost packet delays a call
 // instead of losing it: a request that gets no response is sent again after
@@ -15,8 +14,9 @@
 // real stream; longer pulls pay a round trip per chunk (gRPC would pipeline them).
 
 import type { Announcement, ExchangeHeadsRequest, ExchangeHeadsResponse, PullEntriesRequest, PullEntriesResponse } from '../gen/tongxing/federation/v1/peer.js';
-import { ChainError, LimitError, TongxingError, UnreachableError } from '../federation/errors.js';
-import { entryBytesMax, peerCallTimeoutMs, pullIdleTimeoutMs, pullsInFlightPerPeerMax, rangeEntriesMax } from '../federation/limits.js';
+import { ChainError, TongxingError, UnreachableError } from '../federation/errors.js';
+import { peerCallTimeoutMs, pullIdleTimeoutMs } from '../federation/limits.js';
+import { checkPulledEntries, PullSlots, PullsServed } from '../federation/pulls.js';
 import type { PeerTransport } from '../federation/replica.js';
 import type { Network, NodeId, Reply, VirtualTimers } from './core/index.js';
 import { messageBytes, type PeerMessage } from './wire.js';
@@ -72,15 +72,10 @@ export interface TransportComponents {
   announce(announcement: Announcement): void;
 }
 
-interface PullSlots {
-  active: number;
-  readonly waiting: Array<() => void>;
-}
-
 /** The replica's outbound peer calls, one instance per node incarnation. */
 export class SimTransport implements PeerTransport {
   readonly #c: TransportComponents;
-  readonly #pullSlots = new Map<NodeId, PullSlots>();
+  readonly #pullSlots = new PullSlots();
   #streamsNext = 1;
   /** Pull streams open now, waiting ones included (the invariant bounds it). */
   pullsOpen = 0;
@@ -109,8 +104,7 @@ export class SimTransport implements PeerTransport {
     const stream = this.#streamsNext++;
     let finished = false;
     try {
-      await this.#acquirePullSlot(peer);
-      acquired = true;
+      acquired = await this.#pullSlots.acquire(peer); // never closed: a crash drops the whole incarnation
       this.#c.stats.pullStreams++;
       for (let index = 0; ; index++) {
         const message: PeerMessage = { kind: 'pull', stream, index, request: index === 0 ? request : undefined };
@@ -118,12 +112,7 @@ export class SimTransport implements PeerTransport {
         if (response.kind !== 'pull-chunk') throw this.#refused(peer, response);
         if (response.stream !== stream || response.index !== index) throw new ChainError(`pull stream ${stream}: got chunk ${response.index} of stream ${response.stream}`);
         const chunk = response.chunk;
-        if (chunk !== undefined) {
-          if (chunk.entries.length > rangeEntriesMax) throw new LimitError(`pulled chunk of ${chunk.entries.length} entries exceeds rangeEntriesMax ${rangeEntriesMax}`);
-          for (const entry of chunk.entries) {
-            if (entry.length > entryBytesMax) throw new LimitError(`pulled entry of ${entry.length} bytes exceeds entryBytesMax ${entryBytesMax}`);
-          }
-        }
+        if (chunk !== undefined) checkPulledEntries(chunk.entries);
         if (!response.more) finished = true;
         if (chunk !== undefined) yield chunk;
         if (finished) return;
@@ -131,7 +120,7 @@ export class SimTransport implements PeerTransport {
     } finally {
       if (acquired) {
         if (!finished) this.#c.network.send(this.#c.self, peer, { kind: 'pull-cancel', stream }, 40);
-        this.#releasePullSlot(peer);
+        this.#pullSlots.release(peer);
       }
       this.pullsOpen--;
     }
@@ -180,22 +169,6 @@ export class SimTransport implements PeerTransport {
     return new ChainError(`unexpected ${response.kind} message from ${peer.slice(0, 12)}`);
   }
 
-  async #acquirePullSlot(peer: NodeId): Promise<void> {
-    let slots = this.#pullSlots.get(peer);
-    if (slots === undefined) {
-      slots = { active: 0, waiting: [] };
-      this.#pullSlots.set(peer, slots);
-    }
-    while (slots.active >= pullsInFlightPerPeerMax) await new Promise<void>((wake) => slots.waiting.push(wake));
-    slots.active++;
-  }
-
-  #releasePullSlot(peer: NodeId): void {
-    const slots = this.#pullSlots.get(peer)!;
-    slots.active--;
-    slots.waiting.shift()?.();
-    if (slots.active === 0 && slots.waiting.length === 0) this.#pullSlots.delete(peer);
-  }
 }
 
 /** The replica methods the server calls (a Replica, or a Byzantine stand-in). */
@@ -211,8 +184,8 @@ interface PullSession {
   /** Index of the last chunk answered (-1 before the first). */
   index: number;
   last: PeerMessage | undefined;
-  /** The chunk after `last`, read ahead to know whether there is one. */
-  ahead: IteratorResult<PullEntriesResponse> | undefined;
+  /** The chunk after `last`, read ahead to know whether there is one; or the handler's failure, answered after the chunks before it (as a stream would). */
+  ahead: IteratorResult<PullEntriesResponse> | { readonly failed: unknown } | undefined;
   finished: boolean;
   /** Serialises requests of one stream (a retransmission may arrive while the original is being read). */
   queue: Promise<unknown>;
@@ -232,7 +205,7 @@ export interface ServerComponents {
 export class SimPeerServer {
   readonly #c: ServerComponents;
   readonly #sessions = new Map<string, PullSession>();
-  readonly #activeByCaller = new Map<NodeId, number>();
+  readonly #pullsServed = new PullsServed();
   readonly #finishedByCaller = new Map<NodeId, string[]>();
 
   constructor(components: ServerComponents) {
@@ -277,20 +250,21 @@ export class SimPeerServer {
     let session = this.#sessions.get(key);
     if (session === undefined) {
       if (index !== 0 || request === undefined) return respond(reply, { kind: 'error', name: 'ValidationError', message: `no pull stream ${stream}` });
-      const active = this.#activeByCaller.get(from) ?? 0;
-      if (active >= pullsInFlightPerPeerMax) {
+      try {
+        this.#pullsServed.admit(from);
+      } catch (error) {
         this.#c.stats.pullsRefused++;
-        return respond(reply, this.#errorMessage(new LimitError(`${active} pulls in flight from ${from.slice(0, 12)}; pullsInFlightPerPeerMax ${pullsInFlightPerPeerMax}`)));
+        return respond(reply, this.#errorMessage(error));
       }
       let source: AsyncGenerator<PullEntriesResponse>;
       try {
         source = this.#c.handler.servePull(from, request);
       } catch (error) {
+        this.#pullsServed.release(from);
         return respond(reply, this.#errorMessage(error));
       }
       session = { caller: from, stream, source, index: -1, last: undefined, ahead: undefined, finished: false, queue: Promise.resolve(), idleTimer: undefined };
       this.#sessions.set(key, session);
-      this.#activeByCaller.set(from, active + 1);
     }
     const current = session;
     const run = current.queue.then(() => this.#answer(current, index, reply));
@@ -306,11 +280,20 @@ export class SimPeerServer {
     }
     let message: PeerMessage;
     try {
+      if (session.ahead !== undefined && 'failed' in session.ahead) throw session.ahead.failed;
       const current = session.ahead ?? (await session.source.next());
-      const ahead = current.done ? current : await session.source.next();
+      let ahead: NonNullable<PullSession['ahead']> = current;
+      if (!current.done) {
+        try {
+          ahead = await session.source.next();
+        } catch (failed) {
+          ahead = { failed };
+        }
+      }
       session.ahead = ahead;
-      message = { kind: 'pull-chunk', stream: session.stream, index, chunk: current.done ? undefined : current.value, more: !ahead.done };
-      if (ahead.done) this.#finish(session);
+      const more = 'failed' in ahead || !ahead.done;
+      message = { kind: 'pull-chunk', stream: session.stream, index, chunk: current.done ? undefined : current.value, more };
+      if (!more) this.#finish(session);
     } catch (error) {
       message = this.#errorMessage(error);
       this.#finish(session);
@@ -336,7 +319,7 @@ export class SimPeerServer {
   #finish(session: PullSession): void {
     if (session.finished) return;
     session.finished = true;
-    this.#release(session.caller);
+    this.#pullsServed.release(session.caller);
     const finished = this.#finishedByCaller.get(session.caller) ?? [];
     finished.push(sessionKey(session.caller, session.stream));
     if (finished.length > finishedStreamsPerCallerMax) {
@@ -353,7 +336,7 @@ export class SimPeerServer {
     this.#c.timers.clearTimeout(session.idleTimer);
     if (!session.finished) {
       session.finished = true;
-      this.#release(session.caller);
+      this.#pullsServed.release(session.caller);
       void session.source.return(undefined).catch(() => undefined);
     } else {
       const finished = this.#finishedByCaller.get(session.caller);
@@ -363,12 +346,6 @@ export class SimPeerServer {
         if (finished.length === 0) this.#finishedByCaller.delete(session.caller);
       }
     }
-  }
-
-  #release(caller: NodeId): void {
-    const left = (this.#activeByCaller.get(caller) ?? 1) - 1;
-    if (left <= 0) this.#activeByCaller.delete(caller);
-    else this.#activeByCaller.set(caller, left);
   }
 }
 

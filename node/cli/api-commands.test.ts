@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, nodeIdOf, type Sm2KeyPair } from '../../federation/crypto/sm2.js';
 import { Membership, type Member } from '../../federation/membership.js';
-import { Replica, type PeerTransport } from '../../federation/replica.js';
+import { Replica } from '../../federation/replica.js';
 import { MemoryStore } from '../../federation/store/memory.js';
+import { Bus } from '../../federation/testing/bus.js';
 import { usccFor } from '../../federation/testing/records.js';
 import { startTestApi } from '../access/testing.js';
 import type { Io } from './command.js';
@@ -18,14 +19,6 @@ import { Prng } from '../../federation/testing/prng.js';
 const allianceId = Buffer.alloc(32, 0x3c);
 const freshnessBudgetMs = 30_000;
 const startMs = Date.UTC(2025, 5, 1, 2, 0, 0); // 2025-06-01 10:00 +08:00
-
-const offline: PeerTransport = {
-  exchangeHeads: () => Promise.reject(new Error('offline')),
-  pullEntries: () => {
-    throw new Error('offline');
-  },
-  announce: () => undefined,
-};
 
 let cleanups: Array<() => Promise<void> | void> = [];
 
@@ -56,7 +49,7 @@ async function startNode(withSilentPeer = false): Promise<{ address: string; clo
   const clock = { now: startMs, nowMs: () => clock.now };
   const replica = await Replica.open(
     { allianceId, keyPair: keys[0]!, members: new Membership(members) },
-    { store: new MemoryStore(), transport: offline, clock, random: new Prng('test').random() },
+    { store: new MemoryStore(), transport: new Bus().transport(members[0]!.nodeId), clock, random: new Prng('test').random() }, // alone: no peer answers
   );
   cleanups.push(() => replica.close());
   const server = await startTestApi({ replica, clock, freshnessBudgetMs, city: 'Kunming', allianceId, startedAtMs: startMs });

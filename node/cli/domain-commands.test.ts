@@ -5,8 +5,9 @@ import { createOpensslPki, makeTempDir, openssl, opensslSign, type OpensslPki } 
 import { keyPairSigner } from '../../federation/evidence.js';
 import { signedGenesis, testCity, type TestCity } from '../../federation/governance/testing.js';
 import { Membership } from '../../federation/membership.js';
-import { Replica, type PeerTransport } from '../../federation/replica.js';
+import { Replica } from '../../federation/replica.js';
 import { MemoryStore } from '../../federation/store/memory.js';
+import { Bus } from '../../federation/testing/bus.js';
 import { usccFor } from '../../federation/testing/records.js';
 import { openPolicy } from '../../federation/views/policy.js';
 import { startTestApi } from '../access/testing.js';
@@ -53,22 +54,15 @@ async function startCities(): Promise<Cities> {
   const clock = { nowMs: () => Date.now() };
   const policy = { ...openPolicy, trustedRoots: () => [rootDer] };
   const members = founders.map((f) => ({ nodeId: f.nodeId, publicKey: f.keyPair.publicKey, city: f.city, regionCode: f.regionCode, endpoints: [] }));
-  const bus = new Map<string, Replica>();
-  const transport = (self: string): PeerTransport => ({
-    exchangeHeads: async (peer, request) => bus.get(peer)!.handleExchangeHeads(self, request),
-    pullEntries: (peer, request) => bus.get(peer)!.servePull(self, request),
-    announce(announcement) {
-      for (const [id, other] of bus) if (id !== self) void other.receiveAnnouncement(announcement, self);
-    },
-  });
+  const bus = new Bus();
   const addresses: string[] = [];
   const replicas: Replica[] = [];
   for (const founder of founders) {
     const replica = await Replica.open(
       { allianceId, keyPair: founder.keyPair, members: new Membership(members), policy },
-      { store: new MemoryStore(), transport: transport(founder.nodeId), clock, random: new Prng('test').random() },
+      { store: new MemoryStore(), transport: bus.transport(founder.nodeId), clock, random: new Prng('test').random() },
     );
-    bus.set(founder.nodeId, replica);
+    bus.replicas.set(founder.nodeId, replica);
     cleanups.push(() => replica.close());
     const server = await startTestApi({ replica, clock, freshnessBudgetMs: 3_600_000, city: founder.city, allianceId, startedAtMs: Date.now(), policy, signer: keyPairSigner(founder.keyPair) },
     );

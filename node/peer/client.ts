@@ -15,10 +15,11 @@ import {
   type PullEntriesResponse,
 } from '../../gen/tongxing/federation/v1/peer.js';
 import type { Sm2KeyPair } from '../../federation/crypto/sm2.js';
-import { ChainError, LimitError, MembershipError, UnreachableError } from '../../federation/errors.js';
-import { entryBytesMax, peerCallTimeoutMs, pullIdleTimeoutMs, pullsInFlightPerPeerMax, rangeEntriesMax } from '../../federation/limits.js';
+import { ChainError, MembershipError, UnreachableError } from '../../federation/errors.js';
+import { peerCallTimeoutMs, pullIdleTimeoutMs } from '../../federation/limits.js';
 import { peerReconnectBackoffMsMax, pullWindowBytes } from '../limits.js';
 import type { Membership } from '../../federation/membership.js';
+import { checkPulledEntries, PullSlots } from '../../federation/pulls.js';
 import type { Clock, PeerTransport } from '../../federation/replica.js';
 import { CredentialIssuer, credentialMetadata, peerChannelCredentials, peerChannelOptions } from './credential.js';
 import type { PeerTls } from './tls.js';
@@ -60,11 +61,6 @@ export interface GrpcPeerTransportInit {
 
 const wallClock: Clock = { nowMs: () => Date.now() };
 
-interface PullSlots {
-  active: number;
-  readonly waiting: Array<() => void>;
-}
-
 export class GrpcPeerTransport implements PeerTransport {
   readonly #init: GrpcPeerTransportInit;
   readonly #clock: Clock;
@@ -72,8 +68,7 @@ export class GrpcPeerTransport implements PeerTransport {
   readonly #callTimeoutMs: number;
   readonly #pullIdleTimeoutMs: number;
   readonly #clients = new Map<string, PeerServiceClient>();
-  /** Pulls per peer: at most pullsInFlightPerPeerMax run, the rest wait here (the server refuses more). */
-  readonly #pullSlots = new Map<string, PullSlots>();
+  readonly #pullSlots = new PullSlots();
   /** Calls in flight, cancelled by close() (closing a channel lets its calls run on). */
   readonly #calls = new Set<{ cancel(): void }>();
   #closed = false;
@@ -131,11 +126,11 @@ export class GrpcPeerTransport implements PeerTransport {
     this.#calls.clear();
     for (const client of this.#clients.values()) client.close();
     this.#clients.clear();
-    for (const slots of this.#pullSlots.values()) for (const wake of slots.waiting.splice(0)) wake();
+    this.#pullSlots.close();
   }
 
   async *#pull(peer: string, request: PullEntriesRequest): AsyncGenerator<PullEntriesResponse> {
-    await this.#acquirePullSlot(peer);
+    if (!(await this.#pullSlots.acquire(peer))) throw new PeerCallError(peer, Status.CANCELLED, 'transport closed');
     try {
       const client = this.#client(peer);
       const call = client.pullEntries(request, this.#metadata(peer, PeerServiceService.pullEntries.path));
@@ -155,12 +150,7 @@ export class GrpcPeerTransport implements PeerTransport {
         try {
           for await (const message of call as AsyncIterable<PullEntriesResponse>) {
             clearTimeout(idle);
-            for (const entry of message.entries) {
-              if (entry.length > entryBytesMax) throw new LimitError(`pulled entry of ${entry.length} bytes exceeds entryBytesMax ${entryBytesMax}`);
-            }
-            if (pending.length + message.entries.length > rangeEntriesMax) {
-              throw new LimitError(`pulled chunk of over ${pending.length + message.entries.length} entries exceeds rangeEntriesMax ${rangeEntriesMax}`);
-            }
+            checkPulledEntries(message.entries, pending.length);
             if (pending.length === 0) pending = message.entries;
             else for (const entry of message.entries) pending.push(entry);
             if (message.head !== undefined) {
@@ -182,27 +172,8 @@ export class GrpcPeerTransport implements PeerTransport {
         this.#calls.delete(call);
       }
     } finally {
-      this.#releasePullSlot(peer);
+      this.#pullSlots.release(peer);
     }
-  }
-
-  async #acquirePullSlot(peer: string): Promise<void> {
-    let slots = this.#pullSlots.get(peer);
-    if (slots === undefined) {
-      slots = { active: 0, waiting: [] };
-      this.#pullSlots.set(peer, slots);
-    }
-    while (slots.active >= pullsInFlightPerPeerMax && !this.#closed) {
-      await new Promise<void>((wake) => slots.waiting.push(wake));
-    }
-    if (this.#closed) throw new PeerCallError(peer, Status.CANCELLED, 'transport closed');
-    slots.active++;
-  }
-
-  #releasePullSlot(peer: string): void {
-    const slots = this.#pullSlots.get(peer)!;
-    slots.active--;
-    slots.waiting.shift()?.();
   }
 
   #client(peer: string): PeerServiceClient {

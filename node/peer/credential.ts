@@ -16,7 +16,8 @@ import { credentials, Metadata, ServerCredentials, type ChannelCredentials, type
 import { CallCredential } from '../../gen/tongxing/federation/v1/peer.js';
 import { nodeIdOf, sign, verify, type Sm2KeyPair } from '../../federation/crypto/sm2.js';
 import { AuthenticationError, EncodingError, LimitError, PermissionError } from '../../federation/errors.js';
-import { credentialAgeMsMax, credentialNoncesPerCallerMax, grpcMessageBytesMax, peerCallsPerSecondMax } from '../limits.js';
+import { grpcMessageBytesMax } from '../../federation/limits.js';
+import { credentialAgeMsMax, credentialNoncesPerCallerMax, peerCallsPerSecondMax } from '../limits.js';
 import { toHex } from '../../federation/log/entry.js';
 import type { Member, Membership } from '../../federation/membership.js';
 import type { Clock } from '../../federation/replica.js';

@@ -18,8 +18,9 @@ import { pullsInFlightPerPeerMax } from '../../federation/limits.js';
 import { credentialAgeMsMax } from '../limits.js';
 import { headSigningBytes } from '../../federation/log/head.js';
 import { Membership } from '../../federation/membership.js';
-import { Replica, type PeerTransport, type Random, type ReplicaEvent } from '../../federation/replica.js';
+import { Replica, type Random, type ReplicaEvent } from '../../federation/replica.js';
 import { MemoryStore } from '../../federation/store/memory.js';
+import { Bus } from '../../federation/testing/bus.js';
 import { entityRegistration, sanctionIssue, usccFor } from '../../federation/testing/records.js';
 import { GrpcPeerTransport, PeerCallError } from './client.js';
 import { CredentialIssuer, credentialMetadata, peerChannelCredentials } from './credential.js';
@@ -490,13 +491,8 @@ describe('a malicious peer serving forged ranges', () => {
     const ids = await identities(3);
     const [aId, vId, mId] = ids as [Identity, Identity, Identity];
     const members = membershipOf(ids);
-    const offline: PeerTransport = {
-      exchangeHeads: () => Promise.reject(new Error('offline')),
-      pullEntries: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error('offline')) }) }),
-      announce: () => {},
-    };
     const aStore = new MemoryStore();
-    const a = await Replica.open({ allianceId, keyPair: aId.keyPair, members }, { store: aStore, transport: offline, clock, random: seededRandom(seed) });
+    const a = await Replica.open({ allianceId, keyPair: aId.keyPair, members }, { store: aStore, transport: new Bus().transport(aId.nodeId), clock, random: seededRandom(seed) });
     cleanups.push(() => a.close());
     await Promise.all(Array.from({ length: 10 }, (_, i) => a.write(entityRegistration(usccFor(100 + i)))));
     const head = (await aStore.latestHead(aId.nodeId))!;

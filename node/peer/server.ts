@@ -21,10 +21,11 @@ import {
   type PullEntriesResponse,
 } from '../../gen/tongxing/federation/v1/peer.js';
 import { SignedHead } from '../../gen/tongxing/log/v1/log.js';
-import { assert, LimitError } from '../../federation/errors.js';
-import { pullsInFlightPerPeerMax } from '../../federation/limits.js';
-import { grpcMessageBytesMax, peerServerStopGraceMs } from '../limits.js';
+import { assert } from '../../federation/errors.js';
+import { grpcMessageBytesMax } from '../../federation/limits.js';
+import { peerServerStopGraceMs } from '../limits.js';
 import type { Membership } from '../../federation/membership.js';
+import { PullsServed } from '../../federation/pulls.js';
 import type { Clock, Replica } from '../../federation/replica.js';
 import { drained, shutdownServer } from '../grpc-server.js';
 import { addStandardServices } from '../grpc-standard.js';
@@ -70,7 +71,7 @@ export async function startPeerServer(init: PeerServerInit, components: PeerServ
   /** The caller, proven by its credential and, over TLS, by its client certificate. */
   const callerOf = (call: { metadata: Metadata; getAuthContext(): { sslPeerCertificate?: { raw: Buffer } } | null }, method: string): string =>
     verifier.verifyMetadata(call.metadata, method, call.getAuthContext()?.sslPeerCertificate?.raw);
-  const pullsInFlight = new Map<string, number>();
+  const pullsServed = new PullsServed();
   /** Handlers still running, so stop() returns only once none touches the replica. They never reject: every error becomes a status. */
   const handlers = new Set<Promise<void>>();
   const track = (handler: Promise<void>): void => {
@@ -94,11 +95,7 @@ export async function startPeerServer(init: PeerServerInit, components: PeerServ
   const pullEntries = async (call: ServerWritableStream<PullEntriesRequest, PullEntriesResponse>): Promise<void> => {
     try {
       const caller = callerOf(call, PeerServiceService.pullEntries.path);
-      const inFlight = pullsInFlight.get(caller) ?? 0;
-      if (inFlight >= pullsInFlightPerPeerMax) {
-        throw new LimitError(`${inFlight} pulls in flight from ${caller.slice(0, 12)}; pullsInFlightPerPeerMax ${pullsInFlightPerPeerMax}`);
-      }
-      pullsInFlight.set(caller, inFlight + 1);
+      pullsServed.admit(caller);
       try {
         // Leaving the loop early (cancelled) closes the generator.
         for await (const chunk of replica.servePull(caller, call.request)) {
@@ -108,9 +105,7 @@ export async function startPeerServer(init: PeerServerInit, components: PeerServ
           }
         }
       } finally {
-        const left = pullsInFlight.get(caller)! - 1;
-        if (left === 0) pullsInFlight.delete(caller);
-        else pullsInFlight.set(caller, left);
+        pullsServed.release(caller);
       }
       if (!call.cancelled && !call.destroyed) call.end();
     } catch (error) {
