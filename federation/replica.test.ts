@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { Announcement } from '../gen/tongxing/federation/v1/peer.js';
 import { generateKeyPair, nodeIdOf, type Sm2KeyPair } from './crypto/sm2.js';
 import { sm3 } from './crypto/sm3.js';
 import { encodeEntry } from './log/entry.js';
@@ -8,43 +7,23 @@ import { LogWriter } from './log/writer.js';
 import { rejectionKey } from './views/apply.js';
 import { Membership } from './membership.js';
 import { checkSanctions, getEntity } from './queries.js';
-import { Replica, type PeerTransport } from './replica.js';
+import { Replica } from './replica.js';
+import { Bus } from './testing/bus.js';
 import { MemoryStore } from './store/memory.js';
 import { entityRegistration, sanctionIssue, sanctionLift, usccFor } from './testing/records.js';
 import { Prng } from './testing/prng.js';
 
-// Replicas wired in-process: calls go straight to the other replica's
-// handlers. Pure logic only; the real transports have their own tests.
+// Replicas wired in-process on the test Bus (it passes the same transport
+// compliance suite as gRPC). Pure logic only.
 
 const allianceId = sm3(Buffer.from('replica test alliance'));
 const t0 = Date.UTC(2026, 10, 28);
 
-interface Net {
-  replicas: Map<string, Replica>;
-  gossip: boolean;
-  down: Set<string>;
-}
-
-function transportFor(self: string, net: Net): PeerTransport {
-  const target = (peer: string) => {
-    const replica = net.replicas.get(peer);
-    if (!replica || net.down.has(peer) || net.down.has(self)) throw new Error(`${peer.slice(0, 8)} unreachable`);
-    return replica;
-  };
-  return {
-    exchangeHeads: async (peer, request) => target(peer).handleExchangeHeads(self, request),
-    pullEntries: (peer, request) => target(peer).servePull(self, request),
-    announce: (announcement: Announcement) => {
-      if (!net.gossip || net.down.has(self)) return;
-      for (const [id, replica] of net.replicas) if (id !== self && !net.down.has(id)) void replica.receiveAnnouncement(announcement, self);
-    },
-  };
-}
-
 async function alliance(count: number, options: { gossip?: boolean } = {}) {
   const keys = Array.from({ length: count }, () => generateKeyPair());
   const members = new Membership(keys.map((k, i) => ({ nodeId: nodeIdOf(k.publicKey), publicKey: k.publicKey, city: `City${i}`, regionCode: '530100', endpoints: [] })));
-  const net: Net = { replicas: new Map(), gossip: options.gossip ?? true, down: new Set() };
+  const net = new Bus();
+  net.gossip = options.gossip ?? true;
   let now = t0;
   const clock = { nowMs: () => now };
   let seed = 1; // mulberry32: deterministic peer choice
@@ -63,7 +42,7 @@ async function alliance(count: number, options: { gossip?: boolean } = {}) {
   for (const [i, keyPair] of keys.entries()) {
     const nodeId = nodeIdOf(keyPair.publicKey);
     const onEvent = process.env.DEBUG_REPLICA ? (e: unknown) => console.log(i, JSON.stringify(e)) : undefined;
-    const replica = await Replica.open({ allianceId, keyPair, members }, { store: stores[i]!, transport: transportFor(nodeId, net), clock, random, onEvent });
+    const replica = await Replica.open({ allianceId, keyPair, members }, { store: stores[i]!, transport: net.transport(nodeId), clock, random, onEvent });
     net.replicas.set(nodeId, replica);
     replicas.push(replica);
   }
@@ -163,7 +142,7 @@ describe('replica', () => {
     await settle();
     expect(storedSeqs(b)[0]).toBe(3);
     // A's data directory is lost: same key, empty store.
-    const fresh = await Replica.open({ allianceId, keyPair: keys[0]!, members }, { store: new MemoryStore(), transport: transportFor(a.nodeId, net), clock, random: new Prng('test').random() });
+    const fresh = await Replica.open({ allianceId, keyPair: keys[0]!, members }, { store: new MemoryStore(), transport: net.transport(a.nodeId), clock, random: new Prng('test').random() });
     net.replicas.set(a.nodeId, fresh);
     await fresh.antiEntropyRound();
     await expect(fresh.write(entityRegistration(usccFor(200)))).rejects.toThrow(/own log is being recovered/);

@@ -16,6 +16,8 @@ export type BusMember = Pick<Replica, 'handleExchangeHeads' | 'servePull' | 'rec
  */
 export class Bus<Member extends BusMember = Replica> {
   readonly replicas = new Map<string, Member>();
+  /** Off: announcements are dropped, so only anti-entropy carries data. */
+  gossip = true;
 
   transport(self: string): PeerTransport {
     const slots = new PullSlots();
@@ -51,6 +53,7 @@ export class Bus<Member extends BusMember = Replica> {
         }
       },
       announce: (announcement) => {
+        if (!this.gossip) return;
         for (const [id, other] of this.replicas) if (id !== self) void other.receiveAnnouncement(announcement, self).catch(() => undefined);
       },
     };
