@@ -7,11 +7,12 @@ import { LogWriter } from './log/writer.js';
 import { rejectionKey } from './views/apply.js';
 import { Membership } from './membership.js';
 import { checkSanctions, getEntity } from './queries.js';
-import { Replica } from './replica.js';
+import { FatalError } from './errors.js';
+import { Replica, type ReplicaEvent } from './replica.js';
+import { Prng } from './testing/prng.js';
 import { Bus } from './testing/bus.js';
 import { MemoryStore } from './store/memory.js';
 import { entityRegistration, sanctionIssue, sanctionLift, usccFor } from './testing/records.js';
-import { Prng } from './testing/prng.js';
 
 // Replicas wired in-process on the test Bus (it passes the same transport
 // compliance suite as gRPC). Pure logic only.
@@ -186,5 +187,26 @@ describe('replica', () => {
     tampered[tampered.length - 2]! ^= 0x01;
     const verdict = await replicas[0]!.receiveAnnouncement({ kind: { $case: 'head', value: { head, entries: [tampered] } } });
     expect(verdict).toBe('reject');
+  });
+
+  it('stops on a store failure with the reason, and never blames the peer whose data it was storing', async () => {
+    const { keys, members, replicas, net, clock } = await alliance(2);
+    const a = replicas[0]!;
+    // B's disk fills up: every commit fails.
+    const store = new MemoryStore();
+    store.commit = () => Promise.reject(new Error('ENOSPC: no space left on device'));
+    const events: ReplicaEvent[] = [];
+    const fatal: FatalError[] = [];
+    const b = await Replica.open(
+      { allianceId, keyPair: keys[1]!, members },
+      { store, transport: net.transport(replicas[1]!.nodeId), clock, random: new Prng('fatal').random(), onEvent: (e) => events.push(e), onFatal: (e) => fatal.push(e) },
+    );
+    net.replicas.set(b.nodeId, b);
+    await a.write(entityRegistration(usccFor(300))); // gossiped to B, whose commit of it fails
+    await b.settled();
+    expect(fatal.map((e) => e.message)).toEqual(['the store failed: ENOSPC: no space left on device']);
+    expect(events.filter((e) => e.type === 'rejected')).toEqual([]);
+    // Nothing more is accepted: a local write rejects with the same reason.
+    await expect(b.write(entityRegistration(usccFor(301)))).rejects.toThrow(FatalError);
   });
 });
