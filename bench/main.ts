@@ -21,6 +21,7 @@ const sections: Record<string, () => Promise<Figures>> = {
   hypercore: async () => (await import('./federation.js')).hypercoreFigures(),
   access: async () => (await import('./access.js')).accessFigures(),
   flood: async () => (await import('./flood.js')).floodFigures(),
+  imports: async () => (await import('./imports.js')).importFigures(),
 };
 
 /** The issues' targets: name, test, and the figures it needs (a target without them is not reported). */
@@ -33,6 +34,8 @@ const targets: Array<[string, (f: Figures) => boolean, string[]]> = [
   ['replication_vs_hypercore >= 1.0', (f) => Number(f.replication_vs_hypercore) >= 1, ['replication_vs_hypercore']],
   ['sanction check with authentication >= 0.9 of without (gRPC)', (f) => Number(f.check_grpc_auth_ratio) >= 0.9, ['check_grpc_auth_ratio']],
   ['sanction check with authentication >= 0.9 of without (HTTP)', (f) => Number(f.check_http_auth_ratio) >= 0.9, ['check_http_auth_ratio']],
+  ['entity import >= 20000 rows/s end to end', (f) => Number(f.import_entities_rows_per_s) >= 20_000, ['import_entities_rows_per_s']],
+  ['sanction import >= 20000 rows/s end to end', (f) => Number(f.import_sanctions_rows_per_s) >= 20_000, ['import_sanctions_rows_per_s']],
   ['sanction check p99 under a member\'s gossip flood <= 2x without', (f) => Number(f.check_p99_flooded_vs_quiet) <= 2, ['check_p99_flooded_vs_quiet']],
 ];
 

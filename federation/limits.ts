@@ -10,6 +10,9 @@ export const entryBytesMax = 64 * 1024;
 /** Entries one author may put under one signed head; keeps a head's verification cost bounded per entry. */
 export const batchEntriesMax = 1000;
 
+/** Records written together, all or none (an import): one store batch of consecutive heads, held in memory until it is durable (a province's register at ~1.2 KiB a row: ~120 MiB). */
+export const atomicWriteEntriesMax = 100_000;
+
 /** Free-text record fields (names, grounds, explanations). */
 export const textCharsMax = 2000;
 

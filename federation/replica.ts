@@ -148,6 +148,27 @@ export class Replica {
     return done;
   }
 
+  /**
+   * Writes `records` all or none, even if the process dies meanwhile: one
+   * atomic store commit, announced only once it is durable (./replica/commit.ts
+   * proposeAll). Resolves with each record's provenance, in order; rejects,
+   * writing nothing, when any record is invalid (ValidationError naming
+   * records[i]).
+   */
+  writeAll(records: readonly Record[]): Promise<Provenance[]> {
+    if (this.#fatal) return Promise.reject(this.#fatal);
+    let seqs: number[];
+    try {
+      seqs = this.#core.proposeAll(records);
+    } catch (error) {
+      void this.#drain(); // pending writes sealed before the refusal are committed all the same
+      return Promise.reject(error);
+    }
+    const done = Promise.all(seqs.map((seq) => new Promise<Provenance>((resolve, reject) => this.#waiting.set(seq, { resolve, reject }))));
+    void this.#drain();
+    return done;
+  }
+
   /** See ReplicaCore.beacon: re-signs this node's head as a liveness beacon. */
   beacon(skipWithinMs = 0): void {
     this.#core.beacon(skipWithinMs);

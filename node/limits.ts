@@ -3,7 +3,7 @@
 // The protocol core's bounds, which the simulator shares, are in federation/limits.ts.
 // docs/LIMITS.md lists both (scripts/limits-doc.ts; a docs test keeps it in step).
 
-import { announceBytesMax, entryBytesMax, grpcMessageBytesMax } from '../federation/limits.js';
+import { announceBytesMax, atomicWriteEntriesMax, entryBytesMax, grpcMessageBytesMax } from '../federation/limits.js';
 
 // ---- Client API: gRPC and HTTP/JSON ----
 
@@ -114,8 +114,11 @@ export const alertsListMax = 1_000;
 
 // ---- Import and export ----
 
-/** Rows staged in one import (kept in memory until committed): a province's entity register; larger files are split. */
-export const importRowsMax = 100_000;
+/** Rows staged in one import (kept in memory until committed): a province's entity register; larger files are split. One import is one atomic write. */
+export const importRowsMax = atomicWriteEntriesMax;
+
+/** Views an import commit reads per store round trip while it checks its rows against this node's state (one getMany page). */
+export const importReadKeysMax = 10_000;
 
 /** Bytes one staged import holds: its valid rows as encoded plus ~100 bytes of bookkeeping per row (100,000 rows of ~1.2 KiB); invalid rows are not kept. */
 export const importBytesMax = 128 * 1024 * 1024;

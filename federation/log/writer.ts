@@ -67,6 +67,10 @@ export class LogWriter {
     if (this.#pending.length >= batchEntriesMax) {
       throw new LimitError(`${this.#pending.length} entries pending: seal before appending more (batchEntriesMax ${batchEntriesMax})`);
     }
+    return this.#appendValid(record, wallMs);
+  }
+
+  #appendValid(record: Record, wallMs: number): HashedEntry {
     const hlc = hlcTick(this.#clock, wallMs);
     const hashed = encodeEntry({
       allianceId: this.allianceId,
@@ -80,6 +84,30 @@ export class LogWriter {
     this.#pending.push(hashed);
     this.#tip = { seq: this.#tip.seq + 1, hash: hashed.hash, hlc };
     return hashed;
+  }
+
+  /**
+   * Appends and seals `records` as consecutive batches of at most
+   * batchEntriesMax entries, each under its own head, for the caller to store
+   * in ONE atomic commit (an import: all of it or none). Nothing may be
+   * pending. All or nothing here too: a record that is invalid (ValidationError
+   * naming `records[i]`) or too large leaves the writer as it was.
+   */
+  sealAll(records: readonly Record[], wallMs: number, nonces?: NonceSource): SealedBatch[] {
+    assert(this.#pending.length === 0, 'sealAll with entries pending');
+    records.forEach((record, i) => validateRecord(record, `records[${i}]`));
+    const [tip, clock] = [this.#tip, this.#clock];
+    const batches: SealedBatch[] = [];
+    try {
+      for (let from = 0; from < records.length; from += batchEntriesMax) {
+        for (const record of records.slice(from, from + batchEntriesMax)) this.#appendValid(record, wallMs);
+        batches.push(this.seal(wallMs, nonces)!);
+      }
+    } catch (error) {
+      [this.#tip, this.#clock, this.#pending] = [tip, clock, []];
+      throw error;
+    }
+    return batches;
   }
 
   /** Signs one head over everything appended since the last seal; undefined when nothing is pending. */

@@ -1,7 +1,8 @@
 import type { SignedHead } from '../../gen/tongxing/log/v1/log.js';
 import type { Record } from '../../gen/tongxing/records/v1/records.js';
-import { assert, MembershipError, UnavailableError } from '../errors.js';
-import { announceBytesMax } from '../limits.js';
+import { assert, LimitError, MembershipError, UnavailableError } from '../errors.js';
+import { announceBytesMax, atomicWriteEntriesMax } from '../limits.js';
+import type { SealedBatch } from '../log/writer.js';
 import { toHex } from '../log/entry.js';
 import type { Commit } from './ready.js';
 import { ownLogBehind } from './recovery.js';
@@ -10,39 +11,77 @@ import type { CoreState } from './state.js';
 // This node's own log: local writes are appended in memory and group-committed
 // under one signed head per Ready.
 
-/** Appends a record to the writer; returns its seq. Throws (appending nothing) for an invalid record or when this node may not write. */
-export function propose(core: CoreState, record: Record): number {
-  if (core.closed) throw new UnavailableError('replica is closed');
+/** Why this node may not write now, as the error to throw; undefined when it may. */
+function writeRefusal(core: CoreState): Error | undefined {
+  if (core.closed) return new UnavailableError('replica is closed');
   const behind = ownLogBehind(core);
-  if (behind) throw new UnavailableError(behind);
+  if (behind) return new UnavailableError(behind);
   if (!core.members.isActive(core.nodeId)) {
     const status = core.members.get(core.nodeId)?.status ?? 'not yet admitted (or its admission has not reached this node)';
-    throw new MembershipError(`this node is ${status}: it writes once governance makes it an active member`);
+    return new MembershipError(`this node is ${status}: it writes once governance makes it an active member`);
   }
+  return undefined;
+}
+
+/** Appends a record to the writer; returns its seq. Throws (appending nothing) for an invalid record or when this node may not write. */
+export function propose(core: CoreState, record: Record): number {
+  const refusal = writeRefusal(core);
+  if (refusal) throw refusal;
   const seq = Number(core.writer.append(record, core.clock.nowMs()).entry.seq);
   core.sealWanted = true;
   return seq;
+}
+
+/**
+ * Records that must be durable together or not at all (an import): sealed at
+ * once, with any pending writes before them, into consecutive batches of one
+ * commit (one atomic store batch), announced when it is durable. Nothing of
+ * them reaches a peer before all of them are stored here, so no member ever
+ * holds part of them. Throws, appending nothing, when any record is invalid
+ * (ValidationError naming records[i]) or there are more than atomicWriteEntriesMax.
+ */
+export function proposeAll(core: CoreState, records: readonly Record[]): number[] {
+  const refusal = writeRefusal(core);
+  if (refusal) throw refusal;
+  if (records.length > atomicWriteEntriesMax) {
+    throw new LimitError(`${records.length} records written together: at most atomicWriteEntriesMax (${atomicWriteEntriesMax})`);
+  }
+  const nowMs = core.clock.nowMs();
+  const pending = core.writer.seal(nowMs, core.random);
+  core.sealWanted = false;
+  let batches: SealedBatch[] = [];
+  try {
+    batches = core.writer.sealAll(records, nowMs, core.random);
+  } finally {
+    commitLocal(core, [...(pending ? [pending] : []), ...batches]); // the pending writes go either way
+  }
+  return batches.flatMap((b) => b.entries.map((e) => e.seq));
 }
 
 /** Seals the pending writes under one head into the outbox: stored durably, then announced. */
 export function seal(core: CoreState): void {
   core.sealWanted = false;
   const sealed = core.writer.seal(core.clock.nowMs(), core.random);
-  if (!sealed) return;
-  const head = sealed.head.head!;
-  const fromSeq = sealed.entries[0]!.seq;
+  if (sealed) commitLocal(core, [sealed]);
+}
+
+/** Consecutive sealed batches of this node's log as one commit, announced by the last head. */
+function commitLocal(core: CoreState, batches: readonly SealedBatch[]): void {
+  if (batches.length === 0) return;
+  const entries = batches.flatMap((b) => b.entries);
+  const last = batches[batches.length - 1]!.head;
   core.outbox.commits.push({
     author: core.nodeId,
-    entries: sealed.entries,
-    hashed: sealed.hashed,
-    heads: [sealed.head],
+    entries,
+    hashed: batches.flatMap((b) => b.hashed),
+    heads: batches.map((b) => b.head),
     state: [],
     durable: true,
     validated: true,
-    event: { type: 'ingested', author: core.nodeId, fromSeq, toSeq: Number(head.seq), source: 'local' },
+    event: { type: 'ingested', author: core.nodeId, fromSeq: entries[0]!.seq, toSeq: Number(last.head!.seq), source: 'local' },
   });
-  for (const { entry } of sealed.hashed) core.outbox.written.set(Number(entry.seq), entry.hlc);
-  announceHead(core, sealed.head, sealed.entries.map((e) => e.bytes));
+  for (const batch of batches) for (const { entry } of batch.hashed) core.outbox.written.set(Number(entry.seq), entry.hlc);
+  announceHead(core, last, entries.map((e) => e.bytes));
 }
 
 function announceHead(core: CoreState, head: SignedHead, entries: readonly Uint8Array[]): void {

@@ -87,6 +87,37 @@ describe('replica core', () => {
     expect(second.commits[0]!.entries.map((e) => e.seq)).toEqual([2]);
   });
 
+  it('writes many records all or none: one commit of consecutive heads, announced by the last, none served before it is durable', () => {
+    const a = core(keys.a);
+    a.propose(entityRegistration(usccFor(1))); // a pending single write goes first, in the same commit
+    const records = Array.from({ length: 2500 }, (_, i) => entityRegistration(usccFor(10 + i)));
+    const seqs = a.proposeAll(records);
+    expect(seqs[0]).toBe(2);
+    expect(seqs.at(-1)).toBe(2501);
+    const ready = a.ready();
+    expect(ready.commits).toHaveLength(1);
+    const [commit] = ready.commits;
+    expect(commit!.entries).toHaveLength(2501);
+    expect(commit!.heads.map((h) => Number(h.head!.seq))).toEqual([1, 1001, 2001, 2501]);
+    expect(ready.written.size).toBe(2501);
+    const announced = ready.announcements.map((x) => (x.kind?.$case === 'head' ? Number(x.kind.value.head!.head!.seq) : -1));
+    expect(announced).toEqual([2501]);
+    expect(a.headVector().heads).toEqual([]);
+    apply(a, ready);
+    expect(a.headVector().heads.map((h) => Number(h.head!.seq))).toEqual([2501]);
+  });
+
+  it('refuses a whole write when one record is invalid, naming it, and keeps the pending writes', () => {
+    const a = core(keys.a);
+    a.propose(entityRegistration(usccFor(1)));
+    const records = [entityRegistration(usccFor(2)), entityRegistration('91350100M000100Y44'), entityRegistration(usccFor(3))];
+    expect(() => a.proposeAll(records)).toThrow(/^records\[1\]\./);
+    const ready = a.ready();
+    expect(ready.commits.map((c) => c.entries.map((e) => e.seq))).toEqual([[1]]);
+    apply(a, ready);
+    expect(a.proposeAll([entityRegistration(usccFor(2))])).toEqual([2]);
+  });
+
   it('refuses an invalid record, appending nothing', () => {
     const a = core(keys.a);
     expect(() => a.propose(entityRegistration('91350100M000100Y44'))).toThrow(ValidationError);

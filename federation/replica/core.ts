@@ -8,7 +8,7 @@ import { toHex } from '../log/entry.js';
 import { LogWriter } from '../log/writer.js';
 import { Membership } from '../membership.js';
 import type { ViewPolicy } from '../views/policy.js';
-import { beacon, committed, propose, seal } from './commit.js';
+import { beacon, committed, propose, proposeAll, seal } from './commit.js';
 import { checkStored, type StoredHistory } from './equivocation.js';
 import { applyGovernance } from './governance.js';
 import type { Commit, Ready } from './ready.js';
@@ -78,6 +78,11 @@ export class ReplicaCore {
   /** A local write: appended now, group-committed by the next Ready. Throws (appending nothing) when invalid or refused. */
   propose(record: Record): number {
     return propose(this.#s, record);
+  }
+
+  /** Records durable together or not at all (an import), group-committed by the next Ready as one commit. Returns their seqs. */
+  proposeAll(records: readonly Record[]): number[] {
+    return proposeAll(this.#s, records);
   }
 
   receiveAnnouncement(announcement: Announcement, from?: string, publisher?: string): Verdict {

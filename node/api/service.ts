@@ -69,11 +69,22 @@ export class KeyedSerial {
   readonly #tails = new Map<string, Promise<unknown>>();
 
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const run = (this.#tails.get(key) ?? Promise.resolve()).then(task);
+    return this.runAll([key], task);
+  }
+
+  /**
+   * Runs `task` once every earlier task on any of `keys` has settled, and
+   * before any later one on them starts. All keys are taken at once, at the
+   * call, so two callers holding several keys cannot deadlock.
+   */
+  runAll<T>(keys: readonly string[], task: () => Promise<T>): Promise<T> {
+    const unique = [...new Set(keys)];
+    const before = unique.map((key) => this.#tails.get(key)).filter((tail) => tail !== undefined);
+    const run = (before.length === 0 ? Promise.resolve() : before.length === 1 ? before[0]! : Promise.all(before)).then(task);
     const tail = run.catch(() => undefined);
-    this.#tails.set(key, tail);
+    for (const key of unique) this.#tails.set(key, tail);
     void tail.then(() => {
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+      for (const key of unique) if (this.#tails.get(key) === tail) this.#tails.delete(key);
     });
     return run;
   }
