@@ -1,7 +1,8 @@
 // Certificate records, revocations and CRLs through the views, with a real SM2
-// PKI made by the OpenSSL 3 CLI (needs `openssl`). Each rule of DESIGN.md
-// "Views: Certificate" is checked: chained to a CA trusted at recording time,
-// valid at check time, not revoked; revocation wins over any later re-record.
+// PKI made by the OpenSSL 3 CLI (needs `openssl`). Each rule of
+// docs/DOMAIN.md, "SM2 certificates" is checked: chained to a CA trusted at
+// recording time, valid at check time, not revoked; revocation wins over any
+// later re-record.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Record } from '../gen/tongxing/records/v1/records.js';

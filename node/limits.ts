@@ -93,6 +93,12 @@ export const catchUpProgressEntriesMin = 1000;
 /** How often `node start` checks how far behind its peers it is, for the catch-up progress bar. */
 export const catchUpCheckIntervalMs = 500;
 
+/** A progress bar gives a rate and time left only once progress has been measured this long: a first second's pace is not the operation's (node/cli/progress-estimate.ts). */
+export const progressRateWindowMsMin = 5000;
+
+/** Half-life of a progress bar's smoothed rate: the pace of the last several seconds, not since start, and not one burst. */
+export const progressRateHalfLifeMs = 10_000;
+
 // ---- Backup ----
 
 /** One message of a backup stream or file: a store chunk's entries are split to fit, as between peers (gRPC's default receive bound). */

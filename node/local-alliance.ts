@@ -21,7 +21,7 @@ import { readyMarker } from './cli/run.js';
 // process on 127.0.0.1. Used by the demo, the integration tests and the
 // benchmarks; everything it starts is stopped by stop(), also on failure.
 
-/** The example alliance of DOMAIN.md: western cities with GB/T 2260 codes. */
+/** The example alliance (docs/DOMAIN.md, "Administrative divisions"): western cities with GB/T 2260 codes. */
 export const westernCities: ReadonlyArray<readonly [city: string, regionCode: string]> = [
   ['Kunming', '530100'],
   ['Guiyang', '520100'],

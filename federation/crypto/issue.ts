@@ -1,14 +1,12 @@
 import * as asn1js from 'asn1js';
 import { AlgorithmIdentifier, AttributeTypeAndValue, BasicConstraints, Certificate, ExtKeyUsage, Extension, PublicKeyInfo } from 'pkijs';
 import { keyUsageNames, oidSm2WithSm3, type KeyUsage } from './x509.js';
+import { oidEcPublicKey, oidSm2 } from './pem.js';
 import { assertPublicKey, sign, type Sm2KeyPair } from './sm2.js';
 
 // Issues SM2 X.509 certificates (GM/T 0015) in-process: the demo's CA and the
 // user certificates it logs in with, on machines without the openssl CLI.
 // Tests check that OpenSSL accepts what this makes.
-
-const oidEcPublicKey = '1.2.840.10045.2.1';
-const oidSm2Curve = '1.2.156.10197.1.301';
 
 /** One common name: pkijs would put more attributes into one multi-valued RDN, which OpenSSL verifies differently. */
 export interface CertificateName {
@@ -61,7 +59,7 @@ export function issueCertificate(input: IssueInput): Buffer {
   certificate.notBefore.value = input.notBefore;
   certificate.notAfter.value = input.notAfter;
   certificate.subjectPublicKeyInfo = new PublicKeyInfo({
-    algorithm: new AlgorithmIdentifier({ algorithmId: oidEcPublicKey, algorithmParams: new asn1js.ObjectIdentifier({ value: oidSm2Curve }) }),
+    algorithm: new AlgorithmIdentifier({ algorithmId: oidEcPublicKey, algorithmParams: new asn1js.ObjectIdentifier({ value: oidSm2 }) }),
     subjectPublicKey: new asn1js.BitString({ valueHex: new Uint8Array(input.publicKey).buffer }),
   });
   const algorithm = () => new AlgorithmIdentifier({ algorithmId: oidSm2WithSm3 });

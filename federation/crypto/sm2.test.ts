@@ -26,7 +26,7 @@ const legacy = (createRequire(import.meta.url)('sm-crypto') as { sm2: LegacySm2 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const fromHex = (text: string) => Buffer.from(text, 'hex');
 
-// GM/T 0003.5-2012 appendix A.2 on the recommended curve (DOMAIN.md "SM2 / SM3").
+// GM/T 0003.5-2012 appendix A.2 on the recommended curve (docs/DOMAIN.md, "SM2 signatures").
 const vector = {
   d: '3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8',
   xA: '09F9DF311E5421A150DD7D161E4BC5C672179FAD1833FC076BB08FF356F35020',

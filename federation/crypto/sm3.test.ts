@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sm3, sm3Hex } from './sm3.js';
 
-// GB/T 32905-2016 appendix A (also DOMAIN.md "SM2 / SM3").
+// GB/T 32905-2016 appendix A (also docs/DOMAIN.md, "SM3").
 describe('sm3', () => {
   it('hashes "abc" (example 1)', () => {
     expect(sm3Hex(Buffer.from('abc'))).toBe('66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0');

@@ -111,8 +111,9 @@ const extendedKeyUsageNames: Record<string, string> = {
 /**
  * Extended key usages that let a certificate log in: clientAuth, and
  * anyExtendedKeyUsage (RFC 5280 4.2.1.12: the CA restricts nothing). No
- * Chinese-specific purpose is added: DOMAIN.md names none; one found in the
- * field joins this set with its source.
+ * Chinese-specific purpose is added: none was found in a primary source
+ * (docs/DOMAIN.md, "SM2 certificates"); one found in the field joins this set
+ * with its source.
  */
 const loginExtendedKeyUsages: ReadonlySet<string> = new Set([oidClientAuth, oidAnyExtendedKeyUsage]);
 

@@ -1,5 +1,5 @@
-// Supervision analytics of a panel's scores (DOMAIN.md, Kunming practice;
-// the formulas are inferred there and fixed here):
+// Supervision analytics of a panel's scores (docs/DOMAIN.md, "Score analysis",
+// after Kunming's practice; no formula was published, so they are fixed here):
 // - per bidder, the trimmed mean: drop one highest and one lowest score, average
 //   the rest (with fewer than 3 scores nothing is dropped);
 // - per expert and bidder, the deviation (score - trimmed mean) / trimmed mean;

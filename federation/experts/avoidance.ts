@@ -1,6 +1,6 @@
 import type { EvaluationSession, ExpertProfile } from '../../gen/tongxing/records/v1/records.js';
 
-// Avoidance (回避), DOMAIN.md: an expert may not evaluate a procurement when
+// Avoidance (回避), docs/DOMAIN.md "Expert avoidance": an expert may not evaluate a procurement when
 // they are employed by, or within the last 3 years were employed by, a bidder
 // or supplier; or are staff of the tenderer or purchaser. The alliance applies
 // the same 3-year look-back to tenderers and agencies (a former employee of the

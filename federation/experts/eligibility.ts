@@ -5,7 +5,7 @@ import { availableFor, overlaps, slotOf } from './lease.js';
 import { servesRequirement } from './specialty.js';
 import { restrictingSanctions, type ExpertState, type ExpertWorld } from './world.js';
 
-// Who may be drawn (DESIGN.md, "Remote evaluation"): an expert whose specialty
+// Who may be drawn (docs/DOMAIN.md, "Expert avoidance"): an expert whose specialty
 // serves the requirement, active, not sanctioned at the start of the slot, with
 // no avoidance conflict, from another city when the session asks for that,
 // available for the whole slot, and not already leased for an overlapping slot.

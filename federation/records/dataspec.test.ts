@@ -3,7 +3,7 @@ import { GroundsCategory, LegalRole, ListType, Restriction } from '../../gen/ton
 import { lift, sanction, usccFor } from '../testing/records.js';
 import { dataSpecField, entityFromRow, entityToRow, formatSpecTime, parseSpecTime, rowsOf, sanctionFromRow, sanctionToRow } from './dataspec.js';
 
-// Rows in the national data specification's vocabulary (DOMAIN.md) to records
+// Rows in the national data specification's vocabulary (docs/DOMAIN.md, "The data specification") to records
 // and back; every error names the row and the data-spec field.
 
 const uscc = usccFor(77);
@@ -95,7 +95,7 @@ describe('entities (法人基本信息)', () => {
 });
 
 describe('sanctions (黑名单 / 违法违规)', () => {
-  it('maps a blacklist row, with defaults from DOMAIN.md', () => {
+  it('maps a blacklist row, with the defaults docs/DOMAIN.md states', () => {
     const result = sanctionFromRow(blacklistRow, 0);
     const start = Date.parse('2025-02-28T16:00:00Z');
     expect(result).toMatchObject({

@@ -10,11 +10,12 @@ import {
   type UsccOverride,
 } from '../../gen/tongxing/records/v1/records.js';
 import { ValidationError } from '../errors.js';
-import { addCalendarMonths, chinaOffsetMs, readTime } from './dates.js';
+import { chinaOffsetMs, readTime } from './dates.js';
+import { defaultPublicationUntilMs } from './publication.js';
 import { validateEntityProfile, validateSanctionIssue } from './validate.js';
 
 // Rows in the field vocabulary of the national public resource trading platform
-// data specification V2.0 (DOMAIN.md: 法人基本信息 LEGAL_*, 黑名单 BLACKLIST_CODE /
+// data specification V2.0 (docs/DOMAIN.md, "The data specification": 法人基本信息 LEGAL_*, 黑名单 BLACKLIST_CODE /
 // BODY_* / DOCUMENT_CODE, 违法违规 VIOLATING_TYPE / CONFINED_*), mapped to and from
 // Tongxing records. Fields Tongxing needs that the specification lacks carry a
 // TX_ prefix. Unknown fields (contacts, ...) are ignored on import. Pure.
@@ -293,9 +294,6 @@ export function entityToRow(profile: EntityProfile, home?: { city: string; nodeI
 
 // ---- sanctions (黑名单 / 违法违规) ----
 
-/** Bidding violation records are published for six months; a longer restriction prevails (DOMAIN.md). */
-const sixMonthsAfter = (ms: number): number => addCalendarMonths(ms, 6);
-
 /**
  * A blacklist or violation row. Required: BLACKLIST_CODE, BODY_CODE (a USCC, or
  * with BODY_TYPE expert/专家 an expert reference), BODY_NAME (entities),
@@ -346,7 +344,7 @@ export function sanctionFromRow(raw: unknown, index: number): RowResult<Sanction
         scope: field(errors, () => list(row, 'SCOPE')) ?? [],
         restriction: restriction!,
         restrictionPeriod: { fromMs: BigInt(start!), untilMs: BigInt(end!) },
-        publicationPeriod: { fromMs: BigInt(publishStart!), untilMs: BigInt(publishEnd ?? Math.max(sixMonthsAfter(publishStart!), end!)) },
+        publicationPeriod: { fromMs: BigInt(publishStart!), untilMs: BigInt(publishEnd ?? defaultPublicationUntilMs(publishStart!, end!)) },
         decidedAtMs: BigInt(recordDate ?? start!),
       };
       return errors.length > 0 ? undefined : issue;

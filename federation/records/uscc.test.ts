@@ -13,9 +13,9 @@ import {
   type UsccValid,
 } from './uscc.js';
 
-// DOMAIN.md vectors: the standard's worked example and three real codes.
+// The standard's worked example and three real codes (also docs/DOMAIN.md, "Unified social credit code").
 const validVectors = ['91350100M000100Y43', '91110000600037341L', '91310110666007217T', '9144030071526726XG'];
-// An early pilot code that fails the check (DOMAIN.md).
+// An early pilot code that fails the check (docs/DOMAIN.md, "Unified social credit code").
 const legacy = '91350211M00013FA1N';
 const override = { reason: 'pilot-region code issued before GB 32100 checks', approvedBy: 'ops@kunming' };
 
@@ -42,7 +42,7 @@ function thrown(fn: () => unknown): ValidationError {
 }
 
 describe('checkUscc (GB 32100-2015)', () => {
-  it.each(validVectors)('accepts the DOMAIN.md vector %s', (code) => {
+  it.each(validVectors)('accepts the docs/DOMAIN.md vector %s', (code) => {
     const result = checkUscc(code);
     expect(result).toMatchObject({ valid: true, code });
   });

@@ -40,7 +40,8 @@ const other = ['other', '其他'] as const;
 /**
  * GB 32100-2015 table of registration authorities (position 1) and the organisation
  * categories each may issue (position 2), with the later additions A (military) and
- * N (agriculture). DOMAIN.md confirms 1, 5 and 9; the rest follow the standard's table.
+ * N (agriculture) (docs/DOMAIN.md, "Unified social credit code"). The team's domain
+ * reference confirmed 1, 5 and 9; the rest follow the standard's table.
  */
 export const registrationAuthorities: Readonly<Record<string, AuthorityEntry>> = {
   '1': {

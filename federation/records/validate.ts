@@ -73,7 +73,8 @@ export const expertRefPattern = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
  * Refs shaped like a resident ID number (15 or 18 characters) or a mainland mobile
- * number are refused: ID card and phone never leave the home node (DOMAIN.md).
+ * number are refused: ID card and phone never leave the home node
+ * (docs/DOMAIN.md, "Resident identity numbers and expert references").
  */
 const personalDataPattern = /^(\d{15}|\d{17}[\dXx]|1\d{10})$/;
 
@@ -371,7 +372,7 @@ export function validateSanctionIssue(issue: SanctionIssue, field: string): void
   issue.scope.forEach((sector, i) => requireText(sector, `${field}.scope[${i}]`));
   requireDistinct(issue.scope, `${field}.scope`);
   requireEnum(issue.restriction, Restriction, `${field}.restriction`);
-  // Both windows are required and kept apart (DOMAIN.md: publication vs restriction).
+  // Both windows are required and kept apart (docs/DOMAIN.md, "Sanctions: lists, publication and restriction").
   requirePeriod(issue.restrictionPeriod, `${field}.restrictionPeriod`);
   requirePeriod(issue.publicationPeriod, `${field}.publicationPeriod`);
   requireTime(issue.decidedAtMs, `${field}.decidedAtMs`);

@@ -17,7 +17,7 @@ import { residentIdCheckCharacter } from '../experts/pseudonym.js';
 
 // Valid records for tests, benchmarks, the demo and the simulator.
 
-/** Valid USCCs from GB 32100-2015 and DOMAIN.md. */
+/** Valid USCCs: GB 32100-2015's worked example and real codes (docs/DOMAIN.md, "Unified social credit code"). */
 export const sampleUsccs = ['91350100M000100Y43', '91110000600037341L', '91310110666007217T', '9144030071526726XG'] as const;
 
 const usccAlphabet = '0123456789ABCDEFGHJKLMNPQRTUWXY';

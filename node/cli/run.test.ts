@@ -15,7 +15,7 @@ describe('catch-up progress', () => {
     const lines: string[] = [];
     const watcher = catchUpWatcher(
       { logs: () => logs },
-      (total) => progress('catch-up', { total, unit: 'entries', stream: { write: (text) => lines.push(text) }, plainEveryMs: 0, nowMs: () => now }),
+      (total) => progress('catch-up', { total, unit: 'entries', stream: { write: (text) => lines.push(text) }, plainEveryMs: 0, nowMs: () => now, estimator: { windowMsMin: 2000, halfLifeMs: 10_000 } }),
       100,
     );
     watcher.check();
@@ -31,11 +31,14 @@ describe('catch-up progress', () => {
     now = 3000;
     logs = [{ storedSeq: 10, knownSeq: 10 }, { storedSeq: 600, knownSeq: 600 }];
     watcher.check();
+    // At 2 s: 300 stored (150/s) while the total grew by 200 (100/s): the 300
+    // missing shrink at 50/s, so about 6 s left, not the 2 s that 300 / 150/s says.
+    const keep = Math.pow(2, -1000 / 10_000); // the smoothed rate one second later
     expect(lines).toEqual([
-      'catch-up  [------------------------]    0%  0/400 entries  0/s\n',
-      'catch-up  [############------------]   50%  300/600 entries  150/s  2s left\n',
-      'catch-up  [########################]  100%  600/600 entries  200/s\n',
-      'catch-up  [########################]  100%  600/600 entries  200/s  caught up\n',
+      'catch-up  [------------------------]    0%  0/400 entries  measuring rate\n',
+      'catch-up  [############------------]   50%  300/600 entries  150/s  ~10s left\n',
+      `catch-up  [########################]  100%  600/600 entries  ${Math.round(150 * keep + 300 * (1 - keep))}/s\n`,
+      'catch-up  [########################]  100%  600/600 entries  200/s  in 3.0s  caught up\n',
     ]);
 
     // Behind again later: a new bar; stopping the node finishes it.

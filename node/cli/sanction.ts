@@ -6,7 +6,7 @@ import { alertsListMax } from '../limits.js';
 import { callDomain } from './cert.js';
 import { writeOutput } from './crypto.js';
 import { callNode, formatDuration, formatTime, hex, nodeOptions, nodeUsageLines, parseTime } from './node-client.js';
-import { addCalendarMonths } from '../../federation/records/dates.js';
+import { defaultPublicationUntilMs } from '../../federation/records/publication.js';
 
 // `tongxing sanction issue|lift|check`: dishonesty lists (失信 / 不良行为 / 重点关注)
 // through a node's client API. "Fail once, restricted everywhere": a check
@@ -61,9 +61,6 @@ function choice<T extends Record<string, number>>(args: Parsed, option: string, 
 /** The CLI name of an enum value in `names`. */
 export const nameOf = <T extends Record<string, number>>(names: T, value: number): string =>
   Object.keys(names).find((name) => names[name] === value) ?? `unknown (${value})`;
-
-/** Six calendar months later in China Standard Time, as imports count them (DOMAIN.md: bidding violation records are published for 6 months). */
-const sixMonthsAfter = (ms: number): number => addCalendarMonths(ms, 6);
 
 // ---- issue ----
 
@@ -130,7 +127,7 @@ const issue: Command = {
       const fromMs = optional(args, 'from') === undefined ? nowMs : parseTime(optional(args, 'from')!, '--from');
       const untilMs = optional(args, 'until') === undefined ? fromMs + 365 * dayMs : parseTime(optional(args, 'until')!, '--until');
       const publicationUntil = args.values['publication-until'];
-      const publicationUntilMs = typeof publicationUntil === 'string' ? parseTime(publicationUntil, '--publication-until') : Math.max(sixMonthsAfter(fromMs), untilMs);
+      const publicationUntilMs = typeof publicationUntil === 'string' ? parseTime(publicationUntil, '--publication-until') : defaultPublicationUntilMs(fromMs, untilMs);
       const decidedAtMs = optional(args, 'decided') === undefined ? Math.min(nowMs, fromMs) : parseTime(optional(args, 'decided')!, '--decided');
       const name = optional(args, 'name');
       nameGiven = name !== undefined;
