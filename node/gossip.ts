@@ -1,7 +1,7 @@
 // Announcements over libp2p gossipsub: one node, one alliance topic, opaque
 // payloads (signed heads and equivocation proofs, encoded by the caller).
 // Gossip only announces; lost or rejected announcements are repaired by pull
-// and anti-entropy over gRPC (DESIGN.md, "Replication").
+// and anti-entropy over gRPC (docs/ARCHITECTURE.md, "Small batches ride on the gossip").
 // Members only: a connection gater admits just the peer ids it is given (the
 // active members' recorded libp2p peer ids), in either direction, so nobody
 // else can subscribe or read an announcement.

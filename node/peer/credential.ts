@@ -1,4 +1,4 @@
-// Per-call authentication between members (DESIGN.md, "Replication"). The
+// Per-call authentication between members (docs/ARCHITECTURE.md, "Governance and peer security"). The
 // caller signs a CallCredential for every call: bound to the alliance, to the
 // callee and to the method, fresh (issued within credentialAgeMsMax of the
 // callee's clock, and not before the callee's verifier started: its nonces are
