@@ -8,28 +8,27 @@ import * as queries from '../../federation/queries.js';
 import { entityKey, registrationStanding } from '../../federation/views/entity.js';
 import { decodeView, type Provenance } from '../../federation/views/provenance.js';
 import { issueRefusal, sanctionKey, type SanctionView } from '../../federation/views/sanction.js';
+import { certificateKey } from '../../federation/views/certificate.js';
+import { expertKey } from '../../federation/views/expert.js';
+import type { ExpertPersonalRecord } from '../store/expert-private.js';
+import { rootsNow } from './certificate-standing.js';
 import { homedElsewhere } from './entity.js';
+import { expertsRuntime } from './experts-runtime.js';
 import type { StagedImport } from './transfer-imports.js';
+import { planCertificate, planCrl, planExpert, type TrustNow } from './transfer-plan-kinds.js';
+import { creatingSteps, Step, type RowPlan } from './transfer-plan.js';
+import { crlKeyPrefix } from './transfer-rows.js';
 import type { ApiContext, KeyedSerial } from './service.js';
 
 // Committing a staged import, all or nothing: holding every row's key, each
 // row is checked against this node's state (an entity whose home node is
-// another member, a sanction id already used for a different sanction), and
-// only when no row fails are they all written, in order.
+// another member, a sanction id already used for a different sanction, a
+// certificate recorded for another holder; certificate chains verified now),
+// and only when no row fails are they all written, in order: experts'
+// personal fields first (private, never replicated), then the records.
 
 /** Writes go through the replica in chunks well under batchEntriesMax, so an import never meets the writer's pending bound alone. */
 const writeChunkEntries = batchEntriesMax / 4;
-
-/** What the commit does with each row, decided while holding every row's key. */
-const enum Step {
-  Unchanged = 0,
-  Register = 1,
-  Update = 2,
-  Issue = 3,
-}
-
-/** A row's step, or why this node's state refuses it. */
-type RowPlan = { readonly step: Step } | { readonly refusal: Omit<RowError, 'row'> };
 
 interface Plan {
   readonly steps: Uint8Array;
@@ -38,13 +37,15 @@ interface Plan {
   readonly created: number;
   readonly updated: number;
   readonly unchanged: number;
+  /** Experts' personal fields to keep before anything is written. */
+  readonly personal: ExpertPersonalRecord[];
 }
 
 /** Checks the import against this node's state and writes it unless a row fails (or `dryRun`). */
 export async function commitStaged(c: ApiContext, staged: StagedImport, dryRun: boolean): Promise<ImportReport> {
   const empty: ImportReport = { written: false, errors: [], errorsTotal: 0, created: 0, updated: 0, unchanged: 0, first: undefined, last: undefined };
   if (staged.errorsTotal > 0) return { ...empty, errors: staged.errors, errorsTotal: staged.errorsTotal };
-  const keys = [...staged.keys()].map((key) => (staged.kind === 'entities' ? entityKey(key) : sanctionKey(c.replica.nodeId, key)));
+  const keys = [...staged.keys()].flatMap((key) => lockKeyOf(c, staged, key));
   return holdingAll(c.serial, keys, async () => {
     const planned = await plan(c, staged);
     const counts = { created: planned.created, updated: planned.updated, unchanged: planned.unchanged };
@@ -52,6 +53,7 @@ export async function commitStaged(c: ApiContext, staged: StagedImport, dryRun: 
     if (dryRun) return { ...empty, ...counts };
     let written: { first?: Provenance; last?: Provenance };
     try {
+      if (planned.personal.length > 0) await expertsRuntime(c).privateStore.putPersonals(planned.personal);
       written = await writeAll(c, staged, planned.steps);
     } catch (error) {
       // Validated above, so only a broken environment gets here; say how far it got.
@@ -61,6 +63,23 @@ export async function commitStaged(c: ApiContext, staged: StagedImport, dryRun: 
     const edge = (p: Provenance | undefined): ApiProvenance | undefined => p && c.provenance(p);
     return { written: true, errors: [], errorsTotal: 0, ...counts, first: edge(written.first), last: edge(written.last) };
   });
+}
+
+/** The serial key a row's writer holds (the view key it changes); none for a CRL (revocations are written blind). */
+function lockKeyOf(c: ApiContext, staged: StagedImport, key: string): string[] {
+  switch (staged.kind) {
+    case 'entities':
+      return [entityKey(key)];
+    case 'sanctions':
+      return [sanctionKey(c.replica.nodeId, key)];
+    case 'certificates': {
+      if (key.startsWith(crlKeyPrefix)) return [];
+      const slash = key.indexOf('/');
+      return [certificateKey(key.slice(0, slash), key.slice(slash + 1))];
+    }
+    case 'experts':
+      return [expertKey(key)];
+  }
 }
 
 /** Runs `task` holding every key of `serial`, taken in sorted order so two multi-key holders cannot deadlock. */
@@ -78,20 +97,41 @@ async function plan(c: ApiContext, staged: StagedImport): Promise<Plan> {
   let created = 0;
   let updated = 0;
   let unchanged = 0;
+  const personal: ExpertPersonalRecord[] = [];
+  // One time and one set of roots for every certificate of the import.
+  const trust: TrustNow | undefined = staged.kind === 'certificates' ? { nowMs: c.clock.nowMs(), roots: rootsNow(c) } : undefined;
   for (const [row, item] of staged.items()) {
-    const kind = item.item!;
-    const planned = kind.$case === 'entity' ? await planEntity(c, kind.value) : await planSanction(c, kind.value);
+    const planned = await planRow(c, staged, row, item, trust);
     if ('refusal' in planned) {
       if (errors.length < importErrorsReportedMax) errors.push({ row, ...planned.refusal });
       errorsTotal++;
       continue;
     }
     steps[row] = planned.step;
-    if (planned.step === Step.Register || planned.step === Step.Issue) created++;
-    else if (planned.step === Step.Update) updated++;
-    else unchanged++;
+    if (planned.personal) personal.push(planned.personal);
+    if (creatingSteps.has(planned.step)) created++;
+    else if (planned.step === Step.Unchanged) unchanged++;
+    else updated++;
   }
-  return { steps, errors, errorsTotal, created, updated, unchanged };
+  return { steps, errors, errorsTotal, created, updated, unchanged, personal };
+}
+
+async function planRow(c: ApiContext, staged: StagedImport, row: number, item: ImportItem, trust: TrustNow | undefined): Promise<RowPlan> {
+  const kind = item.item!;
+  switch (kind.$case) {
+    case 'entity':
+      return planEntity(c, kind.value);
+    case 'sanction':
+      return planSanction(c, kind.value);
+    case 'expert':
+      return planExpert(c, kind.value);
+    case 'certificate':
+    case 'crl': {
+      const planned = kind.$case === 'certificate' ? await planCertificate(c, kind.value, staged.isVerified(row), trust!) : await planCrl(c, kind.value, staged.isVerified(row), trust!);
+      if ('step' in planned && planned.step !== Step.Unchanged) staged.markVerified(row);
+      return planned;
+    }
+  }
 }
 
 /** Only the home node registers or updates an entity; the profile it holds already changes nothing. */
@@ -114,9 +154,23 @@ async function planSanction(c: ApiContext, issue: SanctionIssue): Promise<RowPla
 
 function recordOf(step: Step, item: ImportItem): Record {
   const kind = item.item!;
-  if (kind.$case === 'entity') return { kind: step === Step.Register ? { $case: 'entityRegistration', value: { profile: kind.value } } : { $case: 'entityUpdate', value: { profile: kind.value } } };
-  assert(kind.$case === 'sanction' && step === Step.Issue, 'a sanction row is only ever issued');
-  return { kind: { $case: 'sanctionIssue', value: kind.value } };
+  switch (kind.$case) {
+    case 'entity':
+      return { kind: step === Step.Register ? { $case: 'entityRegistration', value: { profile: kind.value } } : { $case: 'entityUpdate', value: { profile: kind.value } } };
+    case 'sanction':
+      assert(step === Step.Issue, 'a sanction row is only ever issued');
+      return { kind: { $case: 'sanctionIssue', value: kind.value } };
+    case 'certificate':
+      assert(step === Step.RecordCertificate, 'a certificate row is only ever recorded');
+      return { kind: { $case: 'certificateRecord', value: kind.value } };
+    case 'crl':
+      assert(step === Step.ImportCrl, 'a CRL row is only ever imported');
+      return { kind: { $case: 'certificateRevocationList', value: kind.value } };
+    case 'expert':
+      // Registration and update are the same record from the home node: the profile with its ref.
+      assert(step === Step.RegisterExpert || step === Step.UpdateExpert, 'an expert row is registered or updated');
+      return { kind: { $case: 'expertProfile', value: kind.value.profile! } };
+  }
 }
 
 async function writeChunk(c: ApiContext, chunk: readonly Record[]): Promise<Provenance[]> {
