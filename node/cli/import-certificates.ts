@@ -11,6 +11,7 @@ import { EncodingError, TongxingError } from '../../federation/errors.js';
 import { chainCertificatesMax } from '../../federation/limits.js';
 import { rowsOf, type DataSpecRow } from '../../federation/records/dataspec.js';
 import { UsageError } from './command.js';
+import { FieldError, text } from './dataspec-fields.js';
 import { readInput, writeOutput } from './crypto.js';
 
 // `tongxing import|export certificates`: a folder of certificate files (.pem,
@@ -105,14 +106,6 @@ function walk(folder: string, under = folder): string[] {
   return files;
 }
 
-function text(row: DataSpecRow, field: string): string {
-  const value = row[field];
-  if (value === undefined || value === null) return '';
-  if (typeof value === 'string') return value.trim();
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  throw new Error(`${field} must be text`);
-}
-
 /** The CA certificates from `certificate` up to, not including, a self-signed root (issuer first). */
 function chainOf(issuerNameHash: string, pool: readonly Found[]): Uint8Array[] {
   const chain: Uint8Array[] = [];
@@ -172,8 +165,8 @@ export function readCertificateSource(path: string, manifestPath: string | undef
         approvedBy: text(r, 'TX_USCC_OVERRIDE_APPROVED_BY'),
       };
     } catch (error) {
-      const [field, ...reason] = (error as Error).message.split(' ');
-      return fail(field!, reason.join(' '));
+      if (!(error instanceof FieldError)) throw error;
+      return fail(error.field, error.reason);
     }
     if ((fields.uscc === '') === (fields.expert === '')) return fail('LEGAL_CODE', 'give the holder: LEGAL_CODE (an entity\'s USCC) or EXPERT_REF (an expert of this alliance), exactly one');
     if (fields.file === '' && fields.serial === '') return fail('CERT_FILE', 'missing: name the certificate by CERT_FILE (a file in the folder) or CERT_SERIAL (its serial number, hex)');

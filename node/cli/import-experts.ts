@@ -4,6 +4,7 @@ import { ValidationError } from '../../federation/errors.js';
 import { formatSpecTime, parseSpecTime, type DataSpecRow, type RowError, type RowResult } from '../../federation/records/dataspec.js';
 import { validateExpertProfile } from '../../federation/records/validate.js';
 import { checkPersonal } from '../api/expert.js';
+import { FieldError, list, text } from './dataspec-fields.js';
 
 // Expert rows (评标专家) in the data-specification vocabulary, to and from the
 // import items of `tongxing import|export experts` (docs/IMPORTS.md):
@@ -39,33 +40,6 @@ const statusWords: ReadonlyArray<readonly [readonly string[], ExpertStatus]> = [
 
 /** Stands in for the ref the home node derives, so a row is checked here by the node's own rules. */
 const placeholderRef = 'e-000000000000000000000000';
-
-class FieldError extends Error {
-  constructor(
-    readonly field: string,
-    readonly reason: string,
-  ) {
-    super(`${field}: ${reason}`);
-  }
-}
-
-function text(row: DataSpecRow, field: string): string {
-  const value = row[field];
-  if (value === undefined || value === null) return '';
-  if (typeof value === 'string') return value.trim();
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  throw new FieldError(field, `must be text, got ${Array.isArray(value) ? 'a list' : typeof value}`);
-}
-
-/** A JSON array of text, or text separated by , ， 、 ; or ；. */
-function list(row: DataSpecRow, field: string): string[] {
-  const value = row[field];
-  const items = Array.isArray(value) ? value : text(row, field).split(/[,，、;；]/);
-  return items.map((item, i) => {
-    if (typeof item !== 'string' && typeof item !== 'number') throw new FieldError(field, `item ${i} must be text`);
-    return String(item).trim();
-  }).filter((item) => item !== '');
-}
 
 /**
  * One employment (for avoidance, 回避): {"EMPLOYER_CODE", "START_DATE",
