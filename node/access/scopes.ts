@@ -9,7 +9,7 @@ export type Scope = (typeof scopes)[number];
 
 export const scopeMeanings: Readonly<Record<Scope, string>> = {
   check: 'sanction checks, entity, certificate and governance lookups, login verification, alerts',
-  register: 'register entities, record and revoke certificates, import CRLs, import entities',
+  register: 'register entities, record and revoke certificates, import CRLs, import entities and certificates',
   sanction: 'issue and lift sanctions, import sanctions, opt out of a sanction',
   experts: "register and update this node's experts and their availability, read profiles",
   'personal-data': "read experts' personal fields (name, ID number, phone) at their home node; every read is audited",
@@ -37,7 +37,9 @@ export interface MethodRule {
   readonly subject?: (request: Request) => string;
 }
 
-const sanctionImport = (request: Request): readonly Scope[] => (request?.kind === 2 ? ['sanction'] : []);
+/** Beyond `register`, by TransferKind: sanctions need `sanction`; experts (their personal fields) `experts` and `personal-data`. */
+const importScopes = (request: Request): readonly Scope[] => (request?.kind === 2 ? ['sanction'] : request?.kind === 4 ? ['experts', 'personal-data'] : []);
+const importScopesWhen = 'sanction for sanction imports; experts and personal-data for expert imports';
 const always = () => true;
 const hex = (bytes: Uint8Array | undefined) => (bytes && bytes.length > 0 ? Buffer.from(bytes).toString('hex') : '');
 
@@ -57,12 +59,17 @@ export const methodRules: Readonly<Record<string, MethodRule>> = {
   '/tongxing.api.v1.CertificateService/IssueChallenge': { scope: 'check' },
   '/tongxing.api.v1.CertificateService/VerifyLogin': { scope: 'check' },
   '/tongxing.api.v1.AlertService/ListAlerts': { scope: 'check' },
-  '/tongxing.api.v1.TransferService/ImportRecords': { scope: 'register', write: true, also: sanctionImport, alsoWhen: 'sanction for sanction imports', subject: (r) => `${r.items?.length ?? 0} rows` },
-  '/tongxing.api.v1.TransferService/StageImport': { scope: 'register', write: true, also: sanctionImport, alsoWhen: 'sanction for sanction imports', subject: (r) => r.importId || 'new import' },
+  '/tongxing.api.v1.TransferService/ImportRecords': { scope: 'register', write: true, also: importScopes, alsoWhen: importScopesWhen, subject: (r) => `${r.items?.length ?? 0} rows` },
+  '/tongxing.api.v1.TransferService/StageImport': { scope: 'register', write: true, also: importScopes, alsoWhen: importScopesWhen, subject: (r) => r.importId || 'new import' },
   '/tongxing.api.v1.TransferService/CommitImport': { scope: 'register', write: true, subject: (r) => r.importId ?? '' },
   '/tongxing.api.v1.TransferService/GetImport': { scope: 'register', subject: (r) => r.importId ?? '' },
   '/tongxing.api.v1.TransferService/AbortImport': { scope: 'register', write: true, subject: (r) => r.importId ?? '' },
-  '/tongxing.api.v1.TransferService/ExportRecords': { scope: 'operate', audit: always },
+  '/tongxing.api.v1.TransferService/ExportRecords': {
+    scope: 'operate',
+    audit: always,
+    also: (r) => (r.includePersonal ? ['personal-data'] : []),
+    alsoWhen: "personal-data for experts' personal fields",
+  },
   '/tongxing.api.v1.ExpertService/RegisterExpert': { scope: 'experts', write: true, also: () => ['personal-data'], alsoWhen: 'personal-data (it carries personal fields)' },
   '/tongxing.api.v1.ExpertService/UpdateExpert': { scope: 'experts', write: true, subject: (r) => r.profile?.expertRef ?? '' },
   '/tongxing.api.v1.ExpertService/SetAvailability': { scope: 'experts', write: true, subject: (r) => r.availability?.expertRef ?? '' },

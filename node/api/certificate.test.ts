@@ -456,13 +456,13 @@ describe('import and export', () => {
     const exported: string[] = [];
     let pageToken = '';
     do {
-      const page = await guiyang.domain.exportRecords({ kind: TransferKind.TRANSFER_KIND_ENTITIES, pageToken, limit: 250, ownOnly: false });
+      const page = await guiyang.domain.exportRecords({ kind: TransferKind.TRANSFER_KIND_ENTITIES, pageToken, limit: 250, ownOnly: false, includePersonal: false });
       exported.push(...page.entities.map((e) => e.profile!.uscc));
       expect(page.entities.every((e) => e.home!.authorCity === 'Kunming')).toBe(true);
       pageToken = page.nextPageToken;
     } while (pageToken !== '');
     expect(exported).toEqual(rows.map((r) => (r.item!.value as EntityProfile).uscc).sort());
-    const own = await guiyang.domain.exportRecords({ kind: TransferKind.TRANSFER_KIND_ENTITIES, pageToken: '', limit: 10, ownOnly: true });
+    const own = await guiyang.domain.exportRecords({ kind: TransferKind.TRANSFER_KIND_ENTITIES, pageToken: '', limit: 10, ownOnly: true, includePersonal: false });
     expect(own.entities).toEqual([]);
   });
 });

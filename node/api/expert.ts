@@ -29,7 +29,8 @@ import type { ApiService } from './service.js';
 /** Mainland mobile (11 digits from 1) or a landline with area code, e.g. 0871-65123456. */
 const phonePattern = /^(1\d{10}|0\d{2,3}-?\d{7,8})$/;
 
-function checkPersonal(personal: ExpertPersonal | undefined): ExpertPersonal {
+/** The personal fields, normalised (ID number upper case, birthday from it), or a ValidationError naming the field under `personal.`. */
+export function checkPersonal(personal: ExpertPersonal | undefined): ExpertPersonal {
   if (!personal) throw new ValidationError('personal', 'missing');
   const idCardNumber = personal.idCardNumber.trim().toUpperCase();
   if (idCardNumber === '') throw new ValidationError('personal.idCardNumber', 'missing');

@@ -4,7 +4,7 @@ import { LimitError } from '../../federation/errors.js';
 import { importErrorsReportedMax, importIdleTimeoutMs, importLifetimeMsMax, importSessionsMax } from '../limits.js';
 import { entityProfile, usccFor } from '../../federation/testing/records.js';
 import { statusOf } from '../error-table.js';
-import { rowKeyOf, StagedImport, StagedImports, stagedBytesOf, type StagedImportsInit } from './transfer-imports.js';
+import { StagedImport, StagedImports, stagedBytesOf, type StagedImportsInit } from './transfer-imports.js';
 
 // Staged imports are bounded in bytes (per import and together), keep no
 // invalid rows and at most importErrorsReportedMax errors, let go of their
@@ -14,7 +14,7 @@ import { rowKeyOf, StagedImport, StagedImports, stagedBytesOf, type StagedImport
 const entity = (n: number): ImportItem => ({ item: { $case: 'entity', value: entityProfile(usccFor(n)) } });
 const invalid = (n: number): ImportItem => ({ item: { $case: 'entity', value: { ...entityProfile(usccFor(n)), regionCode: '53' } } });
 const rows = (from: number, count: number, make = entity) => Array.from({ length: count }, (_, i) => make(from + i));
-const bytesOf = (items: ImportItem[]) => stagedBytesOf(items, (item) => rowKeyOf(item).length);
+const bytesOf = (items: ImportItem[]) => stagedBytesOf(items);
 
 function table(bounds: StagedImportsInit['bounds'] = {}) {
   const clock = { now: 0, nowMs: () => clock.now };

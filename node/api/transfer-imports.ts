@@ -1,7 +1,7 @@
 import { ImportState, StageImportRequest, type ImportItem, type ImportReport, type RowError } from '../../gen/tongxing/api/v1/transfer.js';
 import { assert, LimitError, NotFoundError, PreconditionError, ValidationError } from '../../federation/errors.js';
 import { importBytesMax, importBytesTotalMax, importErrorsReportedMax, importIdleTimeoutMs, importLifetimeMsMax, importOutcomeKeptMs, importOutcomesKeptMax, importRowsMax, importSessionsMax, importSessionsPerClientMax } from '../limits.js';
-import { validateEntityProfile, validateSanctionIssue } from '../../federation/records/validate.js';
+import { checkRow, duplicateOf, rowKeyCharsOf, type ImportKind, type RowContext } from './transfer-rows.js';
 
 // What a node holds for imports being staged, and for a while about finished
 // ones. Memory is bounded in bytes: valid rows are kept encoded (as on the
@@ -11,22 +11,20 @@ import { validateEntityProfile, validateSanctionIssue } from '../../federation/r
 // importIdleTimeoutMs or importLifetimeMsMax after it started; once committing
 // it stays until its commit ends, then only its outcome is kept.
 
-export type ImportKind = 'entities' | 'sanctions';
+export type { ImportKind } from './transfer-rows.js';
 
 /** Bookkeeping per staged row beyond its encoded bytes (its key in the duplicate index); an estimate of V8's Map entry and string header. */
 const rowBookkeepingBytes = 96;
 /** The same for a kept row error, beyond its field and reason. */
 const errorBookkeepingBytes = 64;
 
-/** What staging `items` adds to an import's bytes when it keeps them: what StagedImport.stage accounts, for callers that check a file up front. */
-export function stagedBytesOf(items: readonly ImportItem[], keyChars: (item: ImportItem) => number): number {
+/**
+ * What staging `items` adds to an import's bytes when it keeps them: what
+ * StagedImport.stage accounts (within an expert ref per expert row, which the
+ * node adds), for callers that check a file up front.
+ */
+export function stagedBytesOf(items: readonly ImportItem[], keyChars: (item: ImportItem) => number = rowKeyCharsOf): number {
   return encodeRows(items).length + items.reduce((sum, item) => sum + rowBookkeepingBytes + keyChars(item), 0);
-}
-
-/** The key an import row is unique by: the USCC or the sanction id (empty when the row has neither). */
-export function rowKeyOf(item: ImportItem): string {
-  const row = item.item;
-  return row?.$case === 'entity' ? row.value.uscc : row?.$case === 'sanction' ? row.value.sanctionId : '';
 }
 
 const encodeRows = (items: readonly ImportItem[]): Uint8Array => StageImportRequest.encode({ importId: '', kind: 0, firstRow: 0, items: [...items] }).finish();
@@ -51,13 +49,32 @@ export class StagedImport {
   #chunks: Uint8Array[] = [];
   #chunkBytes = 0;
   #bookkeepingBytes = 0;
-  /** Row index by key (USCC or sanction id), to report duplicates within the import. */
+  /** Row index by key (transfer-rows.ts: USCC, sanction id, certificate issuer/serial, CRL digest, expert ref), to report duplicates within the import. */
   #seen = new Map<string, number>();
+  /** Rows whose certificate or CRL chain already verified in a dry run of this import, so the commit does not verify them again. */
+  #verified: Uint8Array | undefined;
 
   constructor(
     readonly kind: ImportKind,
     readonly bounds: ImportBounds = defaultBounds,
+    readonly context: RowContext = {},
   ) {}
+
+  /** Marks row `row` as verified (see isVerified). */
+  markVerified(row: number): void {
+    if (this.#verified === undefined || this.#verified.length * 8 <= row) {
+      // Rows may be staged after a dry run: grow, keeping the marks.
+      const grown = new Uint8Array(Math.ceil(this.rows / 8));
+      if (this.#verified) grown.set(this.#verified);
+      this.#verified = grown;
+    }
+    this.#verified[row >> 3]! |= 1 << (row & 7);
+  }
+
+  /** Whether an earlier dry run of this import verified row `row`'s chain (the rows cannot change once staged). */
+  isVerified(row: number): boolean {
+    return ((this.#verified?.[row >> 3] ?? 0) & (1 << (row & 7))) !== 0;
+  }
 
   /** Bytes this import holds now (see importBytesMax). */
   get bytes(): number {
@@ -76,14 +93,16 @@ export class StagedImport {
     }
     const fresh = new Map<string, number>();
     const errors: RowError[] = [];
+    const kept: ImportItem[] = [];
     for (const [i, item] of items.entries()) {
-      const error = this.#check(item, firstRow + i, fresh);
-      if (error) errors.push(error);
+      const checked = this.#check(item, firstRow + i, fresh);
+      if ('error' in checked) errors.push(checked.error);
+      else kept.push(checked.item);
     }
     const failed = this.errorsTotal > 0 || errors.length > 0;
-    const chunk = failed ? undefined : encodeRows(items);
-    const kept = errors.slice(0, Math.max(0, this.bounds.errorsReportedMax - this.errors.length));
-    let bookkeeping = kept.reduce((sum, e) => sum + errorBytes(e), 0);
+    const chunk = failed ? undefined : encodeRows(kept);
+    const keptErrors = errors.slice(0, Math.max(0, this.bounds.errorsReportedMax - this.errors.length));
+    let bookkeeping = keptErrors.reduce((sum, e) => sum + errorBytes(e), 0);
     for (const key of fresh.keys()) bookkeeping += rowBookkeepingBytes + key.length;
     // A failing import drops the rows it kept: they can no longer be written.
     const added = (chunk?.length ?? 0) + bookkeeping - (failed ? this.#chunkBytes : 0);
@@ -97,7 +116,7 @@ export class StagedImport {
     }
     for (const [key, row] of fresh) this.#seen.set(key, row);
     this.#bookkeepingBytes += bookkeeping;
-    this.errors.push(...kept);
+    this.errors.push(...keptErrors);
     this.errorsTotal += errors.length;
     this.rows += items.length;
     if (failed) this.#dropRows();
@@ -114,7 +133,7 @@ export class StagedImport {
     assert(row === this.rows, 'every staged row is kept');
   }
 
-  /** Every key of the import (USCC or sanction id). */
+  /** Every key of the import (transfer-rows.ts). */
   keys(): IterableIterator<string> {
     return this.#seen.keys();
   }
@@ -136,25 +155,17 @@ export class StagedImport {
     this.#chunkBytes = 0;
   }
 
-  /** Stateless checks of one row: the record's own rules, and its key used once in the import. */
-  #check(item: ImportItem, row: number, fresh: Map<string, number>): RowError | undefined {
-    const kind = item.item;
-    const wanted = this.kind === 'entities' ? 'entity' : 'sanction';
-    if (kind?.$case !== wanted) return { row, field: wanted === 'entity' ? 'profile' : 'sanction', reason: `missing: an ${this.kind} import holds ${wanted} rows` };
-    try {
-      if (kind.$case === 'entity') validateEntityProfile(kind.value, 'profile');
-      else validateSanctionIssue(kind.value, 'sanction');
-    } catch (error) {
-      if (!(error instanceof ValidationError)) throw error;
-      return { row, field: error.field, reason: error.reason };
-    }
-    const key = rowKeyOf(item);
-    const first = this.#seen.get(key) ?? fresh.get(key);
+  /** Stateless checks of one row (transfer-rows.ts), and its key used once in the import; answers the row as kept. */
+  #check(item: ImportItem, row: number, fresh: Map<string, number>): { item: ImportItem } | { error: RowError } {
+    const checked = checkRow(this.kind, item, this.context);
+    if ('error' in checked) return { error: { row, ...checked.error } };
+    const first = this.#seen.get(checked.key) ?? fresh.get(checked.key);
     if (first !== undefined) {
-      return { row, field: kind.$case === 'entity' ? 'profile.uscc' : 'sanction.sanctionId', reason: `${key} is also row ${first}: each appears once in an import` };
+      const { field, what } = duplicateOf(checked.item, checked.key);
+      return { error: { row, field, reason: `${what} is also row ${first}: each appears once in an import` } };
     }
-    fresh.set(key, row);
-    return undefined;
+    fresh.set(checked.key, row);
+    return { item: checked.item };
   }
 }
 
@@ -240,7 +251,7 @@ export class StagedImports {
   }
 
   /** A new, empty import of `owner`; LimitError naming importSessionsMax (or importSessionsPerClientMax) when that many are held. */
-  start(kind: ImportKind, owner = ''): { id: string; import: StagedImport } {
+  start(kind: ImportKind, owner = '', context: RowContext = {}): { id: string; import: StagedImport } {
     this.#sweep();
     if (this.#entries.size >= this.#sessionsMax) {
       throw new LimitError(
@@ -254,7 +265,7 @@ export class StagedImports {
     const nowMs = this.#clock.nowMs();
     const id = this.#newId();
     assert(!this.#entries.has(id) && !this.#finished.has(id), 'import ids are not reused');
-    const staged = new StagedImport(kind, this.#bounds);
+    const staged = new StagedImport(kind, this.#bounds, context);
     this.#entries.set(id, { owner, import: staged, startedAtMs: nowMs, lastUsedAtMs: nowMs });
     return { id, import: staged };
   }

@@ -2,19 +2,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { opensslCrl } from '../../federation/crypto/testing/crl.js';
 import { createOpensslPki, makeTempDir, openssl, opensslSign, type OpensslPki } from '../../federation/crypto/testing/openssl.js';
-import { keyPairSigner } from '../../federation/evidence.js';
 import { signedGenesis, testCity, type TestCity } from '../../federation/governance/testing.js';
-import { Membership } from '../../federation/membership.js';
-import { Replica } from '../../federation/replica.js';
-import { MemoryStore } from '../../federation/store/memory.js';
-import { Bus } from '../../federation/testing/bus.js';
+import type { Replica } from '../../federation/replica.js';
 import { usccFor } from '../../federation/testing/records.js';
-import { openPolicy } from '../../federation/views/policy.js';
-import { startTestApi } from '../access/testing.js';
 import { genesisToJson } from '../genesis-file.js';
-import type { Io } from './command.js';
-import { main } from './main.js';
-import { Prng } from '../../federation/testing/prng.js';
+import { converged, startCities as startTestCities, tongxing } from './testing-cities.js';
 
 // The certificate, alert, evidence and import/export commands, run in-process
 // through main() against two cities' client APIs on 127.0.0.1 (Replicas on an
@@ -51,42 +43,8 @@ interface Cities {
 }
 
 async function startCities(): Promise<Cities> {
-  const clock = { nowMs: () => Date.now() };
-  const policy = { ...openPolicy, trustedRoots: () => [rootDer] };
-  const members = founders.map((f) => ({ nodeId: f.nodeId, publicKey: f.keyPair.publicKey, city: f.city, regionCode: f.regionCode, endpoints: [] }));
-  const bus = new Bus();
-  const addresses: string[] = [];
-  const replicas: Replica[] = [];
-  for (const founder of founders) {
-    const replica = await Replica.open(
-      { allianceId, keyPair: founder.keyPair, members: new Membership(members), policy },
-      { store: new MemoryStore(), transport: bus.transport(founder.nodeId), clock, random: new Prng('test').random() },
-    );
-    bus.replicas.set(founder.nodeId, replica);
-    cleanups.push(() => replica.close());
-    const server = await startTestApi({ replica, clock, freshnessBudgetMs: 3_600_000, city: founder.city, allianceId, startedAtMs: Date.now(), policy, signer: keyPairSigner(founder.keyPair) },
-    );
-    cleanups.push(() => server.stop());
-    addresses.push(`127.0.0.1:${server.port}`);
-    replicas.push(replica);
-  }
+  const { addresses, replicas } = await startTestCities(founders, allianceId, rootDer, cleanups);
   return { kunming: addresses[0]!, guiyang: addresses[1]!, replicas };
-}
-
-/** Waits until every replica stores as many entries of every log as the others (bounded). */
-async function converged(cities: Cities): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  const seqs = () => cities.replicas.map((r) => JSON.stringify(r.logs().map((l) => l.storedSeq)));
-  while (new Set(seqs()).size > 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-  expect(new Set(seqs()).size).toBe(1);
-}
-
-async function tongxing(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string; json: () => any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), stdoutBytes: (b) => (stdout += Buffer.from(b).toString()) };
-  const code = await main(argv, io);
-  return { code, stdout, stderr, json: () => JSON.parse(stdout) };
 }
 
 const uscc = usccFor(3131);
@@ -266,7 +224,11 @@ describe('tongxing import / export', () => {
     expect(check.json()).toMatchObject({ verdict: 'restricted', sanctions: [{ issuerCity: 'Kunming', sanction: { sanctionId: 'KM-BL-1', groundsCategory: 'GROUNDS_CATEGORY_COLLUSION' } }] });
     const exported = await tongxing('export', 'sanctions', '--api', cities.guiyang);
     expect(JSON.parse(exported.stdout)).toEqual([expect.objectContaining({ BLACKLIST_CODE: 'KM-BL-1', CONFINED_START: '2025-03-01', CONFINED_END: '2027-03-01', TX_ISSUER_CITY: 'Kunming', TX_GROUNDS_CATEGORY: 'collusion' })]);
-    const usage = await tongxing('import', 'experts', file, '--node', cities.kunming);
+    // A blacklist file is no expert file: every row lacks the expert's ID card, and nothing is sent.
+    const experts = await tongxing('import', 'experts', file, '--node', cities.kunming);
+    expect(experts.code).toBe(1);
+    expect(experts.stdout).toMatch(/row 0, ID_CARD: missing/);
+    const usage = await tongxing('import', 'people', file, '--node', cities.kunming);
     expect(usage.code).toBe(2);
   });
 });

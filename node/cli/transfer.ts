@@ -1,37 +1,33 @@
-import { ImportItem, ImportState, TransferKind, type GetImportResponse, type ImportReport, type RowError } from '../../gen/tongxing/api/v1/transfer.js';
+import { ImportItem, ImportState, TransferKind, type ExportedCertificate, type ExportedCrl, type GetImportResponse, type ImportReport, type RowError } from '../../gen/tongxing/api/v1/transfer.js';
 import { TongxingError } from '../../federation/errors.js';
 import { apiCallTimeoutMs, apiRequestBytesMax, importBytesMax, importCommitWaitMsMax, importRowsMax, importStatusPollMs } from '../limits.js';
-import {
-  dataSpecField,
-  entityFromRow,
-  entityToRow,
-  rowsOf,
-  sanctionFromRow,
-  sanctionToRow,
-  type DataSpecRow,
-  type RowError as SpecRowError,
-  type TransferKindName,
-} from '../../federation/records/dataspec.js';
+import { dataSpecField, entityFromRow, entityToRow, rowsOf, sanctionFromRow, sanctionToRow, type DataSpecRow, type RowResult } from '../../federation/records/dataspec.js';
 import { ApiError } from '../api/client.js';
 import type { DomainClient } from '../api/domain-client.js';
-import { rowKeyOf, stagedBytesOf } from '../api/transfer-imports.js';
+import { stagedBytesOf } from '../api/transfer-imports.js';
+import type { ImportKind } from '../api/transfer-rows.js';
+import { certificateField, readCertificateSource, writeCertificateExport, type ItemOrigin, type SourceError } from './import-certificates.js';
+import { expertField, expertFromRow, expertToRow } from './import-experts.js';
 import { callDomain } from './cert.js';
 import { exitNegative, exitOk, optional, printJson, UsageError, type Command, type Io, type Parsed } from './command.js';
 import { readInput, writeOutput } from './crypto.js';
 import { formatDuration, hex, nodeOptions, nodeUsageLines } from './node-client.js';
 import { progress } from './progress.js';
 
-// `tongxing import|export entities|sanctions`: JSON files in the field
-// vocabulary of the national platform data specification (LEGAL_*, BLACKLIST_CODE,
-// BODY_*, ...; federation/records/dataspec.ts). An import is all or nothing:
+// `tongxing import|export entities|sanctions|certificates|experts`: files in
+// the field vocabulary of the national platform data specification (LEGAL_*,
+// BLACKLIST_CODE, BODY_*, ID_CARD, ...; federation/records/dataspec.ts,
+// import-certificates.ts, import-experts.ts; docs/IMPORTS.md). An import is all or nothing:
 // every row is checked here, then by the node against its state, and only when
 // none fails is anything written; otherwise each failing row is reported.
 // A commit outlives its call: when the call's deadline passes, the CLI asks the
 // node how the commit ended (GetImport) and reports only that.
 
-const kinds: Record<TransferKindName, TransferKind> = {
+const kinds: Record<ImportKind, TransferKind> = {
   entities: TransferKind.TRANSFER_KIND_ENTITIES,
   sanctions: TransferKind.TRANSFER_KIND_SANCTIONS,
+  certificates: TransferKind.TRANSFER_KIND_CERTIFICATES,
+  experts: TransferKind.TRANSFER_KIND_EXPERTS,
 };
 
 /** Room left in a request for its envelope (ids, field tags). */
@@ -42,10 +38,10 @@ const addressLines = [
   ...nodeUsageLines,
 ];
 
-function kindOf(args: Parsed): TransferKindName {
+function kindOf(args: Parsed): ImportKind {
   const kind = args.positionals[0]!;
-  if (kind !== 'entities' && kind !== 'sanctions') throw new UsageError(`the first argument is entities or sanctions, got ${JSON.stringify(kind)}`);
-  return kind;
+  if (!Object.hasOwn(kinds, kind)) throw new UsageError(`the first argument is entities, sanctions, certificates or experts, got ${JSON.stringify(kind)}`);
+  return kind as ImportKind;
 }
 
 function readRows(file: string): unknown[] {
@@ -63,21 +59,30 @@ function readRows(file: string): unknown[] {
   }
 }
 
-/** Row errors; `total` counts those the node found beyond the ones it reported (importErrorsReportedMax). */
-function printErrors(io: Io, args: Parsed, errors: readonly SpecRowError[], total = errors.length): void {
+/** Row errors (a certificate import's may name a file instead); `total` counts those the node found beyond the ones it reported (importErrorsReportedMax). */
+function printErrors(io: Io, args: Parsed, errors: readonly SourceError[], total = errors.length): void {
   if (args.values.json) {
     printJson(io, { written: false, errors, errorsTotal: total });
     return;
   }
   const lines = [`not imported: ${total} problem(s); nothing was written. Rows are numbered from 0, as in the file's array.`];
-  for (const e of errors.slice(0, 200)) lines.push(`  row ${e.row}, ${e.field}: ${e.reason}`);
+  for (const e of errors.slice(0, 200)) lines.push(`  ${e.row !== undefined ? `row ${e.row}` : e.file}, ${e.field}: ${e.reason}`);
   if (errors.length > 200) lines.push(`  ... and ${errors.length - 200} more listed (use --json for them)`);
   if (total > errors.length) lines.push(`  (the node reports the first ${errors.length} of ${total}: fix these and import again for the rest)`);
   io.stdout(lines.join('\n') + '\n');
 }
 
-/** The node's row errors, with record fields named in the data-spec vocabulary. */
-const specErrors = (kind: TransferKindName, errors: readonly RowError[]): SpecRowError[] => errors.map((e) => ({ row: e.row, field: dataSpecField(kind, e.field), reason: e.reason }));
+/** A record field path as the file names it. */
+function fieldOf(kind: ImportKind, path: string): string {
+  if (kind === 'certificates') return certificateField(path);
+  if (kind === 'experts') return expertField(path);
+  return dataSpecField(kind, path);
+}
+
+/** The node's row errors, with record fields named in the data-spec vocabulary and rows as the file numbers them (`origins`: which manifest row or file each item came from). */
+function specErrors(kind: ImportKind, errors: readonly RowError[], origins?: readonly ItemOrigin[]): SourceError[] {
+  return errors.map((e) => ({ ...(origins?.[e.row] ?? { row: e.row }), field: fieldOf(kind, e.field), reason: e.reason }));
+}
 
 /** How the CLI waits for a commit after its call's deadline; injected in tests. */
 export interface CommitWaiting {
@@ -136,7 +141,7 @@ async function commitOutcome(api: DomainClient, importId: string, rows: number, 
  * what was written. A failure while staging aborts the import (nothing was
  * written); a commit call without an answer is followed up with GetImport.
  */
-export async function stageAndCommit(api: DomainClient, kind: TransferKindName, items: ImportItem[], dryRun: boolean, io: Io, waiting = realWaiting): Promise<ImportReport> {
+export async function stageAndCommit(api: DomainClient, kind: ImportKind, items: ImportItem[], dryRun: boolean, io: Io, waiting = realWaiting): Promise<ImportReport> {
   const stream = { write: (text: string) => io.stderr(text), isTTY: process.stderr.isTTY };
   const bar = progress(`import ${kind}`, { total: items.length, unit: 'rows', stream });
   let importId = '';
@@ -179,23 +184,30 @@ export async function stageAndCommit(api: DomainClient, kind: TransferKindName, 
 
 const importCommand: Command = {
   path: ['import'],
-  summary: 'Import entities or sanctions from a data-specification JSON file (all rows or none)',
+  summary: 'Import entities, sanctions, certificates (with CRLs) or experts from data-specification files (all rows or none)',
   usage: [
-    '(entities | sanctions) FILE [--dry-run] [--api HOST:PORT] [--json]',
+    '(entities | sanctions | experts) FILE [--dry-run] [--api HOST:PORT] [--json]',
+    'certificates PATH [--manifest FILE] [--dry-run] [--api HOST:PORT] [--json]',
     '',
-    '  entities    rows of 法人基本信息: LEGAL_CODE, LEGAL_NAME, LEGAL_ROLE, LEGAL_REPRESENT, LEGAL_TYPE,',
-    '              REGION_CODE, REG_CAPITAL, LEGAL_STATUS; registered at this node (updated when it is',
-    '              already their home node)',
-    '  sanctions   rows of 黑名单 / 违法违规: BLACKLIST_CODE, BODY_NAME, BODY_TYPE (entity or expert), BODY_CODE,',
-    '              RECORD_REASON or VIOLATING_TYPE, RECORD_DATE, GOVERNMENT, DOCUMENT_CODE, CONFINED_ACTION,',
-    '              CONFINED_START, CONFINED_END, SCOPE; optional TX_LIST_TYPE (serious-dishonesty,',
-    '              bad-behaviour, watch), TX_GROUNDS_CATEGORY, TX_PUBLISH_START/END; issued by this node',
-    '  FILE        a JSON array of rows, or an object holding one (e.g. {"DATA": [...]})',
-    '  --dry-run   check every row (here and against the node\'s state), write nothing',
+    '  entities      rows of 法人基本信息: LEGAL_CODE, LEGAL_NAME, LEGAL_ROLE, LEGAL_REPRESENT, LEGAL_TYPE,',
+    '                REGION_CODE, REG_CAPITAL, LEGAL_STATUS; registered at this node (updated when it is',
+    '                already their home node)',
+    '  sanctions     rows of 黑名单 / 违法违规: BLACKLIST_CODE, BODY_NAME, BODY_TYPE (entity or expert), BODY_CODE,',
+    '                RECORD_REASON or VIOLATING_TYPE, RECORD_DATE, GOVERNMENT, DOCUMENT_CODE, CONFINED_ACTION,',
+    '                CONFINED_START, CONFINED_END, SCOPE; optional TX_LIST_TYPE (serious-dishonesty,',
+    '                bad-behaviour, watch), TX_GROUNDS_CATEGORY, TX_PUBLISH_START/END; issued by this node',
+    '  experts       rows of 评标专家: ID_CARD, EXPERT_NAME, PHONE_NUMBER, COMPANY (kept at this node only),',
+    '                MAJOR_CODE, AREA, TX_EMPLOYMENT, TX_STATUS; registered here, their home node',
+    '  certificates  PATH: a folder of .pem/.cer/.crt/.der/.crl files (CA certificates and CRLs among them)',
+    '                with manifest.json, or one PEM bundle with --manifest; each manifest row names a',
+    '                certificate (CERT_FILE or CERT_SERIAL) and its holder (LEGAL_CODE or EXPERT_REF)',
+    '  FILE          a JSON array of rows, or an object holding one (e.g. {"DATA": [...]})',
+    '  --manifest F  the certificate manifest (default PATH/manifest.json for a folder)',
+    '  --dry-run     check every row (here and against the node\'s state), write nothing',
     ...addressLines,
     '',
-    'Legacy codes failing only their check character need TX_USCC_OVERRIDE_REASON and',
-    'TX_USCC_OVERRIDE_APPROVED_BY. Unknown fields are ignored.',
+    'Every field, value and example: docs/IMPORTS.md. Legacy codes failing only their check character',
+    'need TX_USCC_OVERRIDE_REASON and TX_USCC_OVERRIDE_APPROVED_BY. Unknown fields are ignored.',
     '',
     'A commit the node has not finished when the call\'s deadline passes goes on there: the CLI asks',
     'how it ends (every importStatusPollMs, up to importCommitWaitMsMax) and reports only that.',
@@ -203,43 +215,71 @@ const importCommand: Command = {
     'Exit: 0 imported (or checked), 1 some rows refused (each is listed; nothing written), 2 unreadable',
     'file, bad usage, the commit failed, or its outcome is unknown (importing the file again is safe).',
   ].join('\n'),
-  options: { ...nodeOptions, api: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  options: { ...nodeOptions, api: { type: 'string' }, 'dry-run': { type: 'boolean' }, manifest: { type: 'string' } },
   positionals: { min: 2, max: 2 },
   async run(args, io) {
     const kind = kindOf(args);
-    const rows = readRows(args.positionals[1]!);
-    if (rows.length > importRowsMax) throw new UsageError(`${rows.length} rows: at most ${importRowsMax} per import (importRowsMax); split the file`);
-    const errors: SpecRowError[] = [];
-    const items: ImportItem[] = [];
-    rows.forEach((row, i) => {
-      if (kind === 'entities') {
-        const mapped = entityFromRow(row, i);
-        if ('ok' in mapped) items.push({ item: { $case: 'entity', value: mapped.ok } });
-        else errors.push(...mapped.errors);
-      } else {
-        const mapped = sanctionFromRow(row, i);
-        if ('ok' in mapped) items.push({ item: { $case: 'sanction', value: mapped.ok } });
-        else errors.push(...mapped.errors);
+    const manifest = optional(args, 'manifest');
+    if (manifest !== undefined && kind !== 'certificates') throw new UsageError('--manifest is for certificate imports');
+    let items: ImportItem[];
+    let origins: ItemOrigin[] | undefined;
+    if (kind === 'certificates') {
+      const read = readCertificateSource(args.positionals[1]!, manifest);
+      if ('errors' in read) {
+        printErrors(io, args, read.errors);
+        return exitNegative;
       }
-    });
-    if (errors.length > 0) {
-      printErrors(io, args, errors);
-      return exitNegative;
+      ({ items, origins } = read.source);
+    } else {
+      const mapped = itemsOf(kind, readRows(args.positionals[1]!));
+      if ('errors' in mapped) {
+        printErrors(io, args, mapped.errors);
+        return exitNegative;
+      }
+      items = mapped.ok;
     }
-    const bytes = stagedBytesOf(items, (item) => rowKeyOf(item).length);
+    if (items.length > importRowsMax) throw new UsageError(`${items.length} rows: at most ${importRowsMax} per import (importRowsMax); split the file`);
+    const bytes = stagedBytesOf(items);
     if (bytes > importBytesMax) {
-      throw new UsageError(`${rows.length} rows take ${bytes.toLocaleString('en-US')} bytes staged: at most ${importBytesMax.toLocaleString('en-US')} per import (importBytesMax); split the file`);
+      throw new UsageError(`${items.length} rows take ${bytes.toLocaleString('en-US')} bytes staged: at most ${importBytesMax.toLocaleString('en-US')} per import (importBytesMax); split the file`);
     }
     const dryRun = args.values['dry-run'] === true;
-    return callDomain(args, io, (api) => importRows(api, args, io, kind, items, dryRun));
+    return callDomain(args, io, (api) => importRows(api, args, io, kind, items, dryRun, realWaiting, origins));
   },
 };
 
+/** The rows of a JSON import file as import items, or every row's errors. */
+function itemsOf(kind: Exclude<ImportKind, 'certificates'>, rows: unknown[]): RowResult<ImportItem[]> {
+  const errors: SourceError[] = [];
+  const items: ImportItem[] = [];
+  rows.forEach((row, i) => {
+    const mapped: RowResult<ImportItem> = mapItem(kind, row, i);
+    if ('ok' in mapped) items.push(mapped.ok);
+    else errors.push(...mapped.errors);
+  });
+  return errors.length > 0 ? { errors: errors as RowError[] } : { ok: items };
+}
+
+function mapItem(kind: Exclude<ImportKind, 'certificates'>, row: unknown, i: number): RowResult<ImportItem> {
+  const wrap = <T>(mapped: RowResult<T>, item: (value: T) => ImportItem): RowResult<ImportItem> => ('ok' in mapped ? { ok: item(mapped.ok) } : mapped);
+  if (kind === 'entities') return wrap(entityFromRow(row, i), (value) => ({ item: { $case: 'entity', value } }));
+  if (kind === 'sanctions') return wrap(sanctionFromRow(row, i), (value) => ({ item: { $case: 'sanction', value } }));
+  return wrap(expertFromRow(row, i), (value) => ({ item: { $case: 'expert', value } }));
+}
+
+/** What the counts of each kind say. */
+const countWords: Record<ImportKind, [string, string]> = {
+  entities: ['registered', 'updated'],
+  sanctions: ['issued', 'updated'],
+  certificates: ['recorded (certificates and CRLs)', 'updated'],
+  experts: ['registered', 'updated'],
+};
+
 /** Stages and commits `items`, then prints what the node did: counts only when it committed (or checked, in a dry run). */
-export async function importRows(api: DomainClient, args: Parsed, io: Io, kind: TransferKindName, items: ImportItem[], dryRun: boolean, waiting = realWaiting): Promise<number> {
+export async function importRows(api: DomainClient, args: Parsed, io: Io, kind: ImportKind, items: ImportItem[], dryRun: boolean, waiting = realWaiting, origins?: readonly ItemOrigin[]): Promise<number> {
   const report = await stageAndCommit(api, kind, items, dryRun, io, waiting);
   if (report.errorsTotal > 0 || report.errors.length > 0) {
-    printErrors(io, args, specErrors(kind, report.errors), Math.max(report.errorsTotal, report.errors.length));
+    printErrors(io, args, specErrors(kind, report.errors, origins), Math.max(report.errorsTotal, report.errors.length));
     return exitNegative;
   }
   if (!report.written && !dryRun) throw new TongxingError('the node answered the commit without writing and without errors: not imported');
@@ -247,7 +287,7 @@ export async function importRows(api: DomainClient, args: Parsed, io: Io, kind: 
   if (args.values.json) {
     printJson(io, { written: report.written, dryRun, rows: items.length, ...counts });
   } else {
-    const what = kind === 'entities' ? ['registered', 'updated'] : ['issued', 'updated'];
+    const what = countWords[kind];
     const verb = dryRun ? 'would be' : 'were';
     io.stdout(`${items.length} row(s) checked${dryRun ? ' (dry run: nothing written)' : ' and written'}: ${report.created} ${verb} ${what[0]}, ${report.updated} ${verb} ${what[1]}, ${report.unchanged} already recorded exactly so\n`);
   }
@@ -256,35 +296,54 @@ export async function importRows(api: DomainClient, args: Parsed, io: Io, kind: 
 
 const exportCommand: Command = {
   path: ['export'],
-  summary: 'Export entities or sanctions as a data-specification JSON file',
+  summary: 'Export entities, sanctions, certificates (with CRLs) or experts in the format `tongxing import` reads',
   usage: [
-    '(entities | sanctions) [--out FILE] [--own] [--api HOST:PORT] [--json]',
+    '(entities | sanctions | experts) [--out FILE] [--own] [--personal] [--api HOST:PORT] [--json]',
+    'certificates --out DIR [--own] [--api HOST:PORT] [--json]',
     '',
     '  --out FILE  write the rows there (default: standard output)',
-    '  --own       only entities whose home node this is, or sanctions it issued (default: every member\'s)',
+    '  --out DIR   certificates: a new or empty folder, written as certs/, ca/, crls/ and manifest.json',
+    '  --own       only what this node wrote: entities and experts whose home node it is, sanctions it',
+    '              issued, certificates and CRLs it recorded (default: every member\'s)',
+    '  --personal  experts: also the personal fields (ID_CARD, EXPERT_NAME, PHONE_NUMBER, COMPANY) of the',
+    '              experts homed here, so the file imports back; needs the personal-data scope, audited',
     ...addressLines,
     '',
-    'Rows use the vocabulary `tongxing import` reads, plus TX_HOME_CITY / TX_ISSUER_CITY and, for lifted',
-    'sanctions, TX_LIFTED_AT and TX_LIFT_REASON.',
+    'Rows use the vocabulary `tongxing import` reads (docs/IMPORTS.md), plus TX_HOME_CITY / TX_ISSUER_CITY /',
+    'TX_RECORDED_CITY, EXPERT_REF and, for lifted sanctions, TX_LIFTED_AT and TX_LIFT_REASON.',
   ].join('\n'),
-  options: { ...nodeOptions, api: { type: 'string' }, out: { type: 'string' }, own: { type: 'boolean' } },
+  options: { ...nodeOptions, api: { type: 'string' }, out: { type: 'string' }, own: { type: 'boolean' }, personal: { type: 'boolean' } },
   positionals: { min: 1, max: 1 },
   async run(args, io) {
     const kind = kindOf(args);
     const out = optional(args, 'out');
     const ownOnly = args.values.own === true;
+    const includePersonal = args.values.personal === true;
+    if (includePersonal && kind !== 'experts') throw new UsageError('--personal is for expert exports');
+    if (kind === 'certificates' && out === undefined) throw new UsageError('certificates are exported into a folder: give --out DIR');
     return callDomain(args, io, async (api) => {
       const rows: DataSpecRow[] = [];
+      const certificates: ExportedCertificate[] = [];
+      const crls: ExportedCrl[] = [];
       const bar = progress(`export ${kind}`, { unit: 'rows', stream: { write: (text) => io.stderr(text), isTTY: process.stderr.isTTY } });
       let pageToken = '';
       do {
-        const page = await api.exportRecords({ kind: kinds[kind], pageToken, limit: 0, ownOnly });
+        const page = await api.exportRecords({ kind: kinds[kind], pageToken, limit: 0, ownOnly, includePersonal });
         for (const e of page.entities) rows.push(entityToRow(e.profile!, { city: e.home!.authorCity, nodeId: hex(e.home!.author) }));
         for (const s of page.sanctions) rows.push(sanctionToRow(s.sanction!, { issuerCity: s.issued!.authorCity, issuer: hex(s.issued!.author), lift: s.lift }));
-        bar.update(rows.length);
+        for (const e of page.experts) rows.push(expertToRow(e, { city: e.home!.authorCity, nodeId: hex(e.home!.author) }));
+        certificates.push(...page.certificates);
+        crls.push(...page.crls);
+        bar.update(rows.length + certificates.length + crls.length);
         pageToken = page.nextPageToken;
       } while (pageToken !== '');
       bar.finish();
+      if (kind === 'certificates') {
+        const written = writeCertificateExport(out!, certificates, crls, (c) => c.recorded!.authorCity);
+        if (args.values.json) printJson(io, { certificates: certificates.length, crls: crls.length, manifest: written.manifest, files: written.files });
+        else io.stdout(`${certificates.length} certificate(s) and ${crls.length} CRL(s) written to ${out} (manifest ${written.manifest})\n`);
+        return exitOk;
+      }
       const text = JSON.stringify(rows, null, 2) + '\n';
       if (out === undefined) {
         io.stdout(text);

@@ -32,6 +32,8 @@ export interface ExpertPrivateStore {
   salt(): Promise<Uint8Array>;
   personal(expertRef: string): Promise<ExpertPersonalRecord | undefined>;
   putPersonal(record: ExpertPersonalRecord): Promise<void>;
+  /** Several at once, in one durable write (an import's experts). */
+  putPersonals(records: readonly ExpertPersonalRecord[]): Promise<void>;
   /** A hosted session's seed, kept from session creation until (and after) its draw. */
   seed(sessionId: string): Promise<Uint8Array | undefined>;
   putSeed(sessionId: string, seed: Uint8Array): Promise<void>;
@@ -73,6 +75,11 @@ export class StateExpertPrivateStore implements ExpertPrivateStore {
 
   putPersonal(record: ExpertPersonalRecord): Promise<void> {
     return this.#put(personalKey(record.expertRef), Buffer.from(JSON.stringify(record), 'utf8'));
+  }
+
+  putPersonals(records: readonly ExpertPersonalRecord[]): Promise<void> {
+    const state = records.map((record) => ({ key: personalKey(record.expertRef), value: Buffer.from(JSON.stringify(record), 'utf8') }));
+    return this.#store.commit({ entries: [], heads: [], state, durable: true });
   }
 
   seed(sessionId: string): Promise<Uint8Array | undefined> {

@@ -18,8 +18,16 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { EntityProfile, SanctionIssue, SanctionLift } from "../../records/v1/records.js";
+import {
+  CertificateRecord,
+  CertificateRevocationList,
+  EntityProfile,
+  ExpertProfile,
+  SanctionIssue,
+  SanctionLift,
+} from "../../records/v1/records.js";
 import { Provenance } from "./api.js";
+import { ExpertPersonal } from "./experts.js";
 
 export const protobufPackage = "tongxing.api.v1";
 
@@ -31,6 +39,10 @@ export enum TransferKind {
   TRANSFER_KIND_ENTITIES = 1,
   /** TRANSFER_KIND_SANCTIONS - 黑名单 / 违法违规: issued by this node */
   TRANSFER_KIND_SANCTIONS = 2,
+  /** TRANSFER_KIND_CERTIFICATES - certificates with their holders, and CA-signed CRLs: recorded by this node */
+  TRANSFER_KIND_CERTIFICATES = 3,
+  /** TRANSFER_KIND_EXPERTS - 评标专家: registered (or updated) at this node, their home node */
+  TRANSFER_KIND_EXPERTS = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -45,6 +57,12 @@ export function transferKindFromJSON(object: any): TransferKind {
     case 2:
     case "TRANSFER_KIND_SANCTIONS":
       return TransferKind.TRANSFER_KIND_SANCTIONS;
+    case 3:
+    case "TRANSFER_KIND_CERTIFICATES":
+      return TransferKind.TRANSFER_KIND_CERTIFICATES;
+    case 4:
+    case "TRANSFER_KIND_EXPERTS":
+      return TransferKind.TRANSFER_KIND_EXPERTS;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -60,6 +78,10 @@ export function transferKindToJSON(object: TransferKind): string {
       return "TRANSFER_KIND_ENTITIES";
     case TransferKind.TRANSFER_KIND_SANCTIONS:
       return "TRANSFER_KIND_SANCTIONS";
+    case TransferKind.TRANSFER_KIND_CERTIFICATES:
+      return "TRANSFER_KIND_CERTIFICATES";
+    case TransferKind.TRANSFER_KIND_EXPERTS:
+      return "TRANSFER_KIND_EXPERTS";
     case TransferKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -142,8 +164,27 @@ export function importStateToJSON(object: ImportState): string {
   }
 }
 
+/**
+ * An expert row: the personal part stays in this node's private store, the
+ * profile is replicated. profile.expert_ref is left empty: the node derives it.
+ */
+export interface ExpertImport {
+  personal?: ExpertPersonal | undefined;
+  profile?: ExpertProfile | undefined;
+}
+
 export interface ImportItem {
-  item?: { $case: "entity"; value: EntityProfile } | { $case: "sanction"; value: SanctionIssue } | undefined;
+  item?:
+    | { $case: "entity"; value: EntityProfile }
+    | { $case: "sanction"; value: SanctionIssue }
+    | //
+    /** certificate imports */
+    { $case: "certificate"; value: CertificateRecord }
+    | //
+    /** certificate imports too */
+    { $case: "crl"; value: CertificateRevocationList }
+    | { $case: "expert"; value: ExpertImport }
+    | undefined;
 }
 
 /**
@@ -250,8 +291,10 @@ export interface ExportRecordsRequest {
   pageToken: string;
   /** rows per page; 0: exportPageRowsMax */
   limit: number;
-  /** only records this node wrote (entities whose home it is, sanctions it issued) */
+  /** only records this node wrote (entities and experts whose home it is, sanctions it issued, certificates and CRLs it recorded) */
   ownOnly: boolean;
+  /** experts: also the personal fields of those homed here */
+  includePersonal: boolean;
 }
 
 export interface ExportedEntity {
@@ -269,12 +312,127 @@ export interface ExportedSanction {
   lifted?: Provenance | undefined;
 }
 
+/** A certificate as recorded (the record that binds its holder), and where. */
+export interface ExportedCertificate {
+  record?: CertificateRecord | undefined;
+  recorded?: Provenance | undefined;
+}
+
+/** A CRL whose revocations count here, as it was imported, and where. */
+export interface ExportedCrl {
+  crl?: CertificateRevocationList | undefined;
+  imported?: Provenance | undefined;
+}
+
+export interface ExportedExpert {
+  profile?: ExpertProfile | undefined;
+  home?:
+    | Provenance
+    | undefined;
+  /** only when asked, for experts homed here */
+  personal?: ExpertPersonal | undefined;
+}
+
 export interface ExportRecordsResponse {
   entities: ExportedEntity[];
   sanctions: ExportedSanction[];
   /** empty on the last page */
   nextPageToken: string;
+  /** certificate exports: certificates first, */
+  certificates: ExportedCertificate[];
+  /** then CRLs, each once */
+  crls: ExportedCrl[];
+  experts: ExportedExpert[];
 }
+
+function createBaseExpertImport(): ExpertImport {
+  return { personal: undefined, profile: undefined };
+}
+
+export const ExpertImport: MessageFns<ExpertImport> = {
+  encode(message: ExpertImport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.personal !== undefined) {
+      ExpertPersonal.encode(message.personal, writer.uint32(10).fork()).join();
+    }
+    if (message.profile !== undefined) {
+      ExpertProfile.encode(message.profile, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExpertImport {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExpertImport();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.personal = ExpertPersonal.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.profile = ExpertProfile.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExpertImport {
+    return {
+      personal: isSet(object.personal) ? ExpertPersonal.fromJSON(object.personal) : undefined,
+      profile: isSet(object.profile) ? ExpertProfile.fromJSON(object.profile) : undefined,
+    };
+  },
+
+  toJSON(message: ExpertImport): unknown {
+    const obj: any = {};
+    if (message.personal !== undefined) {
+      obj.personal = ExpertPersonal.toJSON(message.personal);
+    }
+    if (message.profile !== undefined) {
+      obj.profile = ExpertProfile.toJSON(message.profile);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExpertImport>, I>>(base?: I): ExpertImport {
+    return ExpertImport.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExpertImport>, I>>(object: I): ExpertImport {
+    const message = createBaseExpertImport();
+    message.personal = (object.personal !== undefined && object.personal !== null)
+      ? ExpertPersonal.fromPartial(object.personal)
+      : undefined;
+    message.profile = (object.profile !== undefined && object.profile !== null)
+      ? ExpertProfile.fromPartial(object.profile)
+      : undefined;
+    return message;
+  },
+};
 
 function createBaseImportItem(): ImportItem {
   return { item: undefined };
@@ -288,6 +446,15 @@ export const ImportItem: MessageFns<ImportItem> = {
         break;
       case "sanction":
         SanctionIssue.encode(message.item.value, writer.uint32(18).fork()).join();
+        break;
+      case "certificate":
+        CertificateRecord.encode(message.item.value, writer.uint32(26).fork()).join();
+        break;
+      case "crl":
+        CertificateRevocationList.encode(message.item.value, writer.uint32(34).fork()).join();
+        break;
+      case "expert":
+        ExpertImport.encode(message.item.value, writer.uint32(42).fork()).join();
         break;
     }
     return writer;
@@ -322,6 +489,30 @@ export const ImportItem: MessageFns<ImportItem> = {
             message.item = { $case: "sanction", value: SanctionIssue.decode(reader, reader.uint32()) };
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.item = { $case: "certificate", value: CertificateRecord.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.item = { $case: "crl", value: CertificateRevocationList.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.item = { $case: "expert", value: ExpertImport.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -340,6 +531,12 @@ export const ImportItem: MessageFns<ImportItem> = {
         ? { $case: "entity", value: EntityProfile.fromJSON(object.entity) }
         : isSet(object.sanction)
         ? { $case: "sanction", value: SanctionIssue.fromJSON(object.sanction) }
+        : isSet(object.certificate)
+        ? { $case: "certificate", value: CertificateRecord.fromJSON(object.certificate) }
+        : isSet(object.crl)
+        ? { $case: "crl", value: CertificateRevocationList.fromJSON(object.crl) }
+        : isSet(object.expert)
+        ? { $case: "expert", value: ExpertImport.fromJSON(object.expert) }
         : undefined,
     };
   },
@@ -350,6 +547,12 @@ export const ImportItem: MessageFns<ImportItem> = {
       obj.entity = EntityProfile.toJSON(message.item.value);
     } else if (message.item?.$case === "sanction") {
       obj.sanction = SanctionIssue.toJSON(message.item.value);
+    } else if (message.item?.$case === "certificate") {
+      obj.certificate = CertificateRecord.toJSON(message.item.value);
+    } else if (message.item?.$case === "crl") {
+      obj.crl = CertificateRevocationList.toJSON(message.item.value);
+    } else if (message.item?.$case === "expert") {
+      obj.expert = ExpertImport.toJSON(message.item.value);
     }
     return obj;
   },
@@ -369,6 +572,24 @@ export const ImportItem: MessageFns<ImportItem> = {
       case "sanction": {
         if (object.item?.value !== undefined && object.item?.value !== null) {
           message.item = { $case: "sanction", value: SanctionIssue.fromPartial(object.item.value) };
+        }
+        break;
+      }
+      case "certificate": {
+        if (object.item?.value !== undefined && object.item?.value !== null) {
+          message.item = { $case: "certificate", value: CertificateRecord.fromPartial(object.item.value) };
+        }
+        break;
+      }
+      case "crl": {
+        if (object.item?.value !== undefined && object.item?.value !== null) {
+          message.item = { $case: "crl", value: CertificateRevocationList.fromPartial(object.item.value) };
+        }
+        break;
+      }
+      case "expert": {
+        if (object.item?.value !== undefined && object.item?.value !== null) {
+          message.item = { $case: "expert", value: ExpertImport.fromPartial(object.item.value) };
         }
         break;
       }
@@ -1669,7 +1890,7 @@ export const AbortImportResponse: MessageFns<AbortImportResponse> = {
 };
 
 function createBaseExportRecordsRequest(): ExportRecordsRequest {
-  return { kind: 0, pageToken: "", limit: 0, ownOnly: false };
+  return { kind: 0, pageToken: "", limit: 0, ownOnly: false, includePersonal: false };
 }
 
 export const ExportRecordsRequest: MessageFns<ExportRecordsRequest> = {
@@ -1685,6 +1906,9 @@ export const ExportRecordsRequest: MessageFns<ExportRecordsRequest> = {
     }
     if (message.ownOnly !== false) {
       writer.uint32(32).bool(message.ownOnly);
+    }
+    if (message.includePersonal !== false) {
+      writer.uint32(40).bool(message.includePersonal);
     }
     return writer;
   },
@@ -1734,6 +1958,14 @@ export const ExportRecordsRequest: MessageFns<ExportRecordsRequest> = {
             message.ownOnly = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.includePersonal = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1760,6 +1992,11 @@ export const ExportRecordsRequest: MessageFns<ExportRecordsRequest> = {
         : isSet(object.own_only)
         ? globalThis.Boolean(object.own_only)
         : false,
+      includePersonal: isSet(object.includePersonal)
+        ? globalThis.Boolean(object.includePersonal)
+        : isSet(object.include_personal)
+        ? globalThis.Boolean(object.include_personal)
+        : false,
     };
   },
 
@@ -1777,6 +2014,9 @@ export const ExportRecordsRequest: MessageFns<ExportRecordsRequest> = {
     if (message.ownOnly !== false) {
       obj.ownOnly = message.ownOnly;
     }
+    if (message.includePersonal !== false) {
+      obj.includePersonal = message.includePersonal;
+    }
     return obj;
   },
 
@@ -1789,6 +2029,7 @@ export const ExportRecordsRequest: MessageFns<ExportRecordsRequest> = {
     message.pageToken = object.pageToken ?? "";
     message.limit = object.limit ?? 0;
     message.ownOnly = object.ownOnly ?? false;
+    message.includePersonal = object.includePersonal ?? false;
     return message;
   },
 };
@@ -2007,8 +2248,293 @@ export const ExportedSanction: MessageFns<ExportedSanction> = {
   },
 };
 
+function createBaseExportedCertificate(): ExportedCertificate {
+  return { record: undefined, recorded: undefined };
+}
+
+export const ExportedCertificate: MessageFns<ExportedCertificate> = {
+  encode(message: ExportedCertificate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.record !== undefined) {
+      CertificateRecord.encode(message.record, writer.uint32(10).fork()).join();
+    }
+    if (message.recorded !== undefined) {
+      Provenance.encode(message.recorded, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportedCertificate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportedCertificate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.record = CertificateRecord.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.recorded = Provenance.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportedCertificate {
+    return {
+      record: isSet(object.record) ? CertificateRecord.fromJSON(object.record) : undefined,
+      recorded: isSet(object.recorded) ? Provenance.fromJSON(object.recorded) : undefined,
+    };
+  },
+
+  toJSON(message: ExportedCertificate): unknown {
+    const obj: any = {};
+    if (message.record !== undefined) {
+      obj.record = CertificateRecord.toJSON(message.record);
+    }
+    if (message.recorded !== undefined) {
+      obj.recorded = Provenance.toJSON(message.recorded);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportedCertificate>, I>>(base?: I): ExportedCertificate {
+    return ExportedCertificate.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportedCertificate>, I>>(object: I): ExportedCertificate {
+    const message = createBaseExportedCertificate();
+    message.record = (object.record !== undefined && object.record !== null)
+      ? CertificateRecord.fromPartial(object.record)
+      : undefined;
+    message.recorded = (object.recorded !== undefined && object.recorded !== null)
+      ? Provenance.fromPartial(object.recorded)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseExportedCrl(): ExportedCrl {
+  return { crl: undefined, imported: undefined };
+}
+
+export const ExportedCrl: MessageFns<ExportedCrl> = {
+  encode(message: ExportedCrl, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.crl !== undefined) {
+      CertificateRevocationList.encode(message.crl, writer.uint32(10).fork()).join();
+    }
+    if (message.imported !== undefined) {
+      Provenance.encode(message.imported, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportedCrl {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportedCrl();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.crl = CertificateRevocationList.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.imported = Provenance.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportedCrl {
+    return {
+      crl: isSet(object.crl) ? CertificateRevocationList.fromJSON(object.crl) : undefined,
+      imported: isSet(object.imported) ? Provenance.fromJSON(object.imported) : undefined,
+    };
+  },
+
+  toJSON(message: ExportedCrl): unknown {
+    const obj: any = {};
+    if (message.crl !== undefined) {
+      obj.crl = CertificateRevocationList.toJSON(message.crl);
+    }
+    if (message.imported !== undefined) {
+      obj.imported = Provenance.toJSON(message.imported);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportedCrl>, I>>(base?: I): ExportedCrl {
+    return ExportedCrl.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportedCrl>, I>>(object: I): ExportedCrl {
+    const message = createBaseExportedCrl();
+    message.crl = (object.crl !== undefined && object.crl !== null)
+      ? CertificateRevocationList.fromPartial(object.crl)
+      : undefined;
+    message.imported = (object.imported !== undefined && object.imported !== null)
+      ? Provenance.fromPartial(object.imported)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseExportedExpert(): ExportedExpert {
+  return { profile: undefined, home: undefined, personal: undefined };
+}
+
+export const ExportedExpert: MessageFns<ExportedExpert> = {
+  encode(message: ExportedExpert, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.profile !== undefined) {
+      ExpertProfile.encode(message.profile, writer.uint32(10).fork()).join();
+    }
+    if (message.home !== undefined) {
+      Provenance.encode(message.home, writer.uint32(18).fork()).join();
+    }
+    if (message.personal !== undefined) {
+      ExpertPersonal.encode(message.personal, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportedExpert {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportedExpert();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.profile = ExpertProfile.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.home = Provenance.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.personal = ExpertPersonal.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportedExpert {
+    return {
+      profile: isSet(object.profile) ? ExpertProfile.fromJSON(object.profile) : undefined,
+      home: isSet(object.home) ? Provenance.fromJSON(object.home) : undefined,
+      personal: isSet(object.personal) ? ExpertPersonal.fromJSON(object.personal) : undefined,
+    };
+  },
+
+  toJSON(message: ExportedExpert): unknown {
+    const obj: any = {};
+    if (message.profile !== undefined) {
+      obj.profile = ExpertProfile.toJSON(message.profile);
+    }
+    if (message.home !== undefined) {
+      obj.home = Provenance.toJSON(message.home);
+    }
+    if (message.personal !== undefined) {
+      obj.personal = ExpertPersonal.toJSON(message.personal);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportedExpert>, I>>(base?: I): ExportedExpert {
+    return ExportedExpert.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportedExpert>, I>>(object: I): ExportedExpert {
+    const message = createBaseExportedExpert();
+    message.profile = (object.profile !== undefined && object.profile !== null)
+      ? ExpertProfile.fromPartial(object.profile)
+      : undefined;
+    message.home = (object.home !== undefined && object.home !== null)
+      ? Provenance.fromPartial(object.home)
+      : undefined;
+    message.personal = (object.personal !== undefined && object.personal !== null)
+      ? ExpertPersonal.fromPartial(object.personal)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseExportRecordsResponse(): ExportRecordsResponse {
-  return { entities: [], sanctions: [], nextPageToken: "" };
+  return { entities: [], sanctions: [], nextPageToken: "", certificates: [], crls: [], experts: [] };
 }
 
 export const ExportRecordsResponse: MessageFns<ExportRecordsResponse> = {
@@ -2021,6 +2547,15 @@ export const ExportRecordsResponse: MessageFns<ExportRecordsResponse> = {
     }
     if (message.nextPageToken !== "") {
       writer.uint32(26).string(message.nextPageToken);
+    }
+    for (const v of message.certificates) {
+      ExportedCertificate.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.crls) {
+      ExportedCrl.encode(v!, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.experts) {
+      ExportedExpert.encode(v!, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -2062,6 +2597,30 @@ export const ExportRecordsResponse: MessageFns<ExportRecordsResponse> = {
             message.nextPageToken = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.certificates.push(ExportedCertificate.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.crls.push(ExportedCrl.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.experts.push(ExportedExpert.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2087,6 +2646,15 @@ export const ExportRecordsResponse: MessageFns<ExportRecordsResponse> = {
         : isSet(object.next_page_token)
         ? globalThis.String(object.next_page_token)
         : "",
+      certificates: globalThis.Array.isArray(object?.certificates)
+        ? object.certificates.map((e: any) => ExportedCertificate.fromJSON(e))
+        : [],
+      crls: globalThis.Array.isArray(object?.crls)
+        ? object.crls.map((e: any) => ExportedCrl.fromJSON(e))
+        : [],
+      experts: globalThis.Array.isArray(object?.experts)
+        ? object.experts.map((e: any) => ExportedExpert.fromJSON(e))
+        : [],
     };
   },
 
@@ -2101,6 +2669,15 @@ export const ExportRecordsResponse: MessageFns<ExportRecordsResponse> = {
     if (message.nextPageToken !== "") {
       obj.nextPageToken = message.nextPageToken;
     }
+    if (message.certificates?.length) {
+      obj.certificates = message.certificates.map((e) => ExportedCertificate.toJSON(e));
+    }
+    if (message.crls?.length) {
+      obj.crls = message.crls.map((e) => ExportedCrl.toJSON(e));
+    }
+    if (message.experts?.length) {
+      obj.experts = message.experts.map((e) => ExportedExpert.toJSON(e));
+    }
     return obj;
   },
 
@@ -2112,6 +2689,9 @@ export const ExportRecordsResponse: MessageFns<ExportRecordsResponse> = {
     message.entities = object.entities?.map((e) => ExportedEntity.fromPartial(e)) || [];
     message.sanctions = object.sanctions?.map((e) => ExportedSanction.fromPartial(e)) || [];
     message.nextPageToken = object.nextPageToken ?? "";
+    message.certificates = object.certificates?.map((e) => ExportedCertificate.fromPartial(e)) || [];
+    message.crls = object.crls?.map((e) => ExportedCrl.fromPartial(e)) || [];
+    message.experts = object.experts?.map((e) => ExportedExpert.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2183,7 +2763,7 @@ export const TransferServiceService = {
     responseSerialize: (value: AbortImportResponse): Buffer => Buffer.from(AbortImportResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AbortImportResponse => AbortImportResponse.decode(value),
   },
-  /** One page of entities or sanctions, in key order. */
+  /** One page of entities, sanctions, certificates (then CRLs) or experts, in key order. */
   exportRecords: {
     path: "/tongxing.api.v1.TransferService/ExportRecords" as const,
     requestStream: false as const,
@@ -2220,7 +2800,7 @@ export interface TransferServiceServer extends UntypedServiceImplementation {
   getImport: handleUnaryCall<GetImportRequest, GetImportResponse>;
   /** Drops a staged import and its memory; nothing is written. Not once committing. */
   abortImport: handleUnaryCall<AbortImportRequest, AbortImportResponse>;
-  /** One page of entities or sanctions, in key order. */
+  /** One page of entities, sanctions, certificates (then CRLs) or experts, in key order. */
   exportRecords: handleUnaryCall<ExportRecordsRequest, ExportRecordsResponse>;
 }
 
@@ -2318,7 +2898,7 @@ export interface TransferServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AbortImportResponse) => void,
   ): ClientUnaryCall;
-  /** One page of entities or sanctions, in key order. */
+  /** One page of entities, sanctions, certificates (then CRLs) or experts, in key order. */
   exportRecords(
     request: ExportRecordsRequest,
     callback: (error: ServiceError | null, response: ExportRecordsResponse) => void,
