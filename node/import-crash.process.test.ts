@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { issueCertificate } from '../federation/crypto/issue.js';
+import { generateKeyPair } from '../federation/crypto/sm2.js';
 import { decodeEntry } from '../federation/log/entry.js';
 import { entityToRow, sanctionToRow } from '../federation/records/dataspec.js';
 import { eventually } from '../federation/testing/eventually.js';
@@ -23,8 +25,12 @@ const seed = Number(process.env.TONGXING_CRASH_SEED ?? Date.now() % 1_000_000);
 console.log(`import crash test: seed ${seed}; replay with TONGXING_CRASH_SEED=${seed} npx vitest run node/import-crash.process.test.ts`);
 const prng = new Prng(seed);
 const cli = fileURLToPath(new URL('../bin/tongxing.js', import.meta.url));
-const rows = 2000;
-const killsPerKind = 10;
+/** Rows per import of each kind (certificates cost a chain verification each). */
+const rowsOf = { entities: 1500, sanctions: 1500, certificates: 300 } as const;
+type Kind = keyof typeof rowsOf;
+const kinds: Kind[] = ['entities', 'sanctions', 'certificates'];
+const killsPerKind = 7;
+const dayMs = 86_400_000;
 
 let alliance: LocalAlliance | undefined;
 const clients: ApiClient[] = [];
@@ -59,32 +65,67 @@ async function seqAt(i: number): Promise<bigint> {
   return status.members.find((m) => Buffer.from(m.nodeId).toString('hex') === alliance!.cities[0]!.nodeId)!.storedSeq;
 }
 
+/** A CA the alliance trusts, and login certificates under it for registered entities, in the folder form `tongxing import certificates` reads. */
+function certificateAuthority() {
+  const keyPair = generateKeyPair();
+  const name = { commonName: 'Crash Test SM2 Root CA' };
+  const now = Date.now();
+  const root = issueCertificate({ subject: name, publicKey: keyPair.publicKey, issuer: { name, keyPair }, serialNumber: 1n, notBefore: new Date(now - dayMs), notAfter: new Date(now + 3650 * dayMs), ca: true });
+  const pem = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`;
+  let serial = 2n;
+  /** A folder of `count` certificates for the holders `uscc(i)`, with its manifest. */
+  const folder = (dir: string, count: number, uscc: (i: number) => string) => {
+    mkdirSync(join(dir, 'ca'), { recursive: true });
+    writeFileSync(join(dir, 'ca', 'root.pem'), pem(root));
+    const manifest: object[] = [];
+    let leaves = '';
+    for (let i = 0; i < count; i++) {
+      const serialNumber = serial++;
+      const holder = uscc(i);
+      leaves += pem(issueCertificate({ subject: { commonName: `Company ${holder}` }, publicKey: generateKeyPair().publicKey, issuer: { name, keyPair }, serialNumber, notBefore: new Date(now - dayMs), notAfter: new Date(now + 365 * dayMs) }));
+      manifest.push({ CERT_SERIAL: serialNumber.toString(16), LEGAL_CODE: holder });
+    }
+    writeFileSync(join(dir, 'leaves.pem'), leaves);
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+    return dir;
+  };
+  return { root, folder };
+}
+
 describe('imports under kill -9', () => {
-  it(`leaves each import whole or absent at every member, whatever moment the importing node dies (${2 * killsPerKind} kills)`, async () => {
-    alliance = await startLocalAlliance({ cities: 2 });
-    const dayMs = 86_400_000;
-    const files = (round: number) => {
-      const entities = join(alliance!.dir, `entities-${round}.json`);
-      writeFileSync(entities, JSON.stringify(Array.from({ length: rows }, (_, i) => entityToRow(entityProfile(usccFor(round * rows + i))))));
-      const sanctions = join(alliance!.dir, `sanctions-${round}.json`);
-      writeFileSync(sanctions, JSON.stringify(Array.from({ length: rows }, (_, i) => sanctionToRow(sanction(`CRASH-${round}-${i}`, usccFor(i), Date.now() - dayMs)))));
-      return { entities, sanctions };
+  it(`leaves each import whole or absent at every member, whatever moment the importing node dies (${kinds.length * killsPerKind} kills)`, async () => {
+    const ca = certificateAuthority();
+    alliance = await startLocalAlliance({ cities: 2, trustedCaRoots: [ca.root] });
+    // Entities registered by the first import hold the certificates.
+    const registered = (i: number) => usccFor(i % rowsOf.entities);
+    const fileFor = (kind: Kind, round: number): string => {
+      const rows = rowsOf[kind];
+      if (kind === 'certificates') return ca.folder(join(alliance!.dir, `certificates-${round}`), rows, registered);
+      const file = join(alliance!.dir, `${kind}-${round}.json`);
+      const row = (i: number) => (kind === 'entities' ? entityToRow(entityProfile(usccFor(round * rows + i))) : sanctionToRow(sanction(`CRASH-${round}-${i}`, registered(i), Date.now() - dayMs)));
+      writeFileSync(file, JSON.stringify(Array.from({ length: rows }, (_, i) => row(i))));
+      return file;
     };
 
-    // One import left alone: how long one takes here, the window the kills fall in.
-    const calibration = files(0);
-    const startedMs = Date.now();
-    expect((await importProcess('entities', calibration.entities).done).code).toBe(0);
-    const windowMs = 1.5 * (Date.now() - startedMs);
-    let expected = BigInt(rows);
+    // One import of each kind left alone: how long one takes here, the window its kills fall in.
+    const windowMs = {} as Record<Kind, number>;
+    let expected = 0n;
+    for (const kind of kinds) {
+      const startedMs = Date.now();
+      const run = await importProcess(kind, fileFor(kind, 0)).done;
+      expect(run.code, run.stdout).toBe(0);
+      windowMs[kind] = 1.5 * (Date.now() - startedMs);
+      expected += BigInt(rowsOf[kind]);
+    }
     await eventually('the member caught up', async () => (await seqAt(1)) === expected);
 
     const outcomes: string[] = [];
-    for (let round = 1; round <= 2 * killsPerKind; round++) {
-      const kind = round % 2 === 0 ? 'sanctions' : 'entities';
-      const file = files(round)[kind];
+    for (let round = 1; round <= kinds.length * killsPerKind; round++) {
+      const kind = kinds[round % kinds.length]!;
+      const rows = BigInt(rowsOf[kind]);
+      const file = fileFor(kind, round);
       const before = expected;
-      const delayMs = Math.floor(prng.float() * windowMs);
+      const delayMs = Math.floor(prng.float() * windowMs[kind]);
       const running = importProcess(kind, file);
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       await alliance.nodes[0]!.kill();
@@ -92,22 +133,22 @@ describe('imports under kill -9', () => {
       await running.done;
       // While the importing node is down, the member may be part way through pulling an import the importing node holds whole.
       const atMember = await seqAt(1);
-      expect(atMember >= before && atMember <= before + BigInt(rows), `round ${round}: the member's copy ends at ${atMember}`).toBe(true);
+      expect(atMember >= before && atMember <= before + rows, `round ${round}: the member's copy ends at ${atMember}`).toBe(true);
 
       await alliance.start(0);
       const atImporter = await seqAt(0);
-      expect([before, before + BigInt(rows)], `round ${round} (${kind}, killed after ${delayMs} ms): the importing node's log`).toContain(atImporter);
+      expect([before, before + rows], `round ${round} (${kind}, killed after ${delayMs} ms): the importing node's log`).toContain(atImporter);
       // Any row of the import at the member means the importing node holds all of it.
       expect(atMember <= atImporter, `round ${round}: the member never holds rows the importing node does not`).toBe(true);
-      const whole = atImporter === before + BigInt(rows);
-      outcomes.push(whole ? 'whole' : 'absent');
+      const whole = atImporter === before + rows;
+      outcomes.push(`${kind}:${whole ? 'whole' : 'absent'}`);
 
       // The same file again completes it: all created when it was absent, all unchanged when whole.
       const rerun = await importProcess(kind, file).done;
       expect(rerun.code, rerun.stdout).toBe(0);
       const report = JSON.parse(rerun.stdout) as { created: number; unchanged: number };
-      expect(whole ? report.unchanged : report.created, `round ${round}: the re-run`).toBe(rows);
-      expected = before + BigInt(rows);
+      expect(whole ? report.unchanged : report.created, `round ${round}: the re-run`).toBe(Number(rows));
+      expected = before + rows;
       expect(await seqAt(0)).toBe(expected);
       await eventually(`round ${round}: the member caught up`, async () => (await seqAt(1)) === expected);
     }
@@ -130,5 +171,5 @@ describe('imports under kill -9', () => {
     } finally {
       await Promise.all(stores.map((s) => s.close()));
     }
-  }, 600_000);
+  }, 900_000);
 });
