@@ -7,11 +7,11 @@ import { caUsageOf, parseCrl } from '../../federation/crypto/crl.js';
 import { pemBlocks, toPem } from '../../federation/crypto/pem.js';
 import { sm3Hex } from '../../federation/crypto/sm3.js';
 import { readCertificates, type ParsedCertificate } from '../../federation/crypto/x509.js';
-import { EncodingError, TongxingError } from '../../federation/errors.js';
+import { EncodingError, TongxingError, ValidationError } from '../../federation/errors.js';
 import { chainCertificatesMax } from '../../federation/limits.js';
 import { rowsOf, type DataSpecRow } from '../../federation/records/dataspec.js';
 import { UsageError } from './command.js';
-import { FieldError, text } from './dataspec-fields.js';
+import { text } from './dataspec-fields.js';
 import { readInput, writeOutput } from './crypto.js';
 
 // `tongxing import|export certificates`: a folder of certificate files (.pem,
@@ -165,7 +165,7 @@ export function readCertificateSource(path: string, manifestPath: string | undef
         approvedBy: text(r, 'TX_USCC_OVERRIDE_APPROVED_BY'),
       };
     } catch (error) {
-      if (!(error instanceof FieldError)) throw error;
+      if (!(error instanceof ValidationError)) throw error;
       return fail(error.field, error.reason);
     }
     if ((fields.uscc === '') === (fields.expert === '')) return fail('LEGAL_CODE', 'give the holder: LEGAL_CODE (an entity\'s USCC) or EXPERT_REF (an expert of this alliance), exactly one');

@@ -4,7 +4,7 @@ import { ValidationError } from '../../federation/errors.js';
 import { formatSpecTime, parseSpecTime, type DataSpecRow, type RowError, type RowResult } from '../../federation/records/dataspec.js';
 import { validateExpertProfile } from '../../federation/records/validate.js';
 import { checkPersonal } from '../api/expert.js';
-import { FieldError, list, text } from './dataspec-fields.js';
+import { list, text } from './dataspec-fields.js';
 
 // Expert rows (评标专家) in the data-specification vocabulary, to and from the
 // import items of `tongxing import|export experts` (docs/IMPORTS.md):
@@ -55,24 +55,24 @@ function employmentOf(value: unknown, i: number): Employment {
       try {
         return text(item, name);
       } catch {
-        throw new FieldError('TX_EMPLOYMENT', `item ${i}: ${name} must be text`);
+        throw new ValidationError('TX_EMPLOYMENT', `item ${i}: ${name} must be text`);
       }
     };
     [code, from, until] = [part('EMPLOYER_CODE'), part('START_DATE'), part('END_DATE')];
   } else if (typeof value === 'string') {
     const parts = value.split(/[:：]/).map((p) => p.trim());
-    if (parts.length > 3) throw new FieldError('TX_EMPLOYMENT', `item ${i} ${JSON.stringify(value)} is not USCC:FROM[:UNTIL] with dates`);
+    if (parts.length > 3) throw new ValidationError('TX_EMPLOYMENT', `item ${i} ${JSON.stringify(value)} is not USCC:FROM[:UNTIL] with dates`);
     [code, from, until] = [parts[0] ?? '', parts[1] ?? '', parts[2] ?? ''];
   } else {
-    throw new FieldError('TX_EMPLOYMENT', `item ${i} must be {"EMPLOYER_CODE", "START_DATE", "END_DATE"} or "USCC:FROM[:UNTIL]"`);
+    throw new ValidationError('TX_EMPLOYMENT', `item ${i} must be {"EMPLOYER_CODE", "START_DATE", "END_DATE"} or "USCC:FROM[:UNTIL]"`);
   }
-  if (code === '') throw new FieldError('TX_EMPLOYMENT', `item ${i}: EMPLOYER_CODE missing (the employer's USCC)`);
-  if (from === '') throw new FieldError('TX_EMPLOYMENT', `item ${i}: START_DATE missing`);
+  if (code === '') throw new ValidationError('TX_EMPLOYMENT', `item ${i}: EMPLOYER_CODE missing (the employer's USCC)`);
+  if (from === '') throw new ValidationError('TX_EMPLOYMENT', `item ${i}: START_DATE missing`);
   const time = (t: string): number | undefined => {
     try {
       return parseSpecTime(t, 'TX_EMPLOYMENT');
     } catch (error) {
-      throw new FieldError('TX_EMPLOYMENT', `item ${i}: ${(error as { reason?: string }).reason ?? (error as Error).message}`);
+      throw new ValidationError('TX_EMPLOYMENT', `item ${i}: ${(error as { reason?: string }).reason ?? (error as Error).message}`);
     }
   };
   return { employerUscc: code, period: { fromMs: BigInt(time(from)!), untilMs: BigInt(time(until) ?? 0) }, employerUsccOverride: undefined };
@@ -87,12 +87,12 @@ function employments(row: DataSpecRow): Employment[] {
 
 /** One expert row, checked as the home node will check it (its ref aside). */
 export function expertFromRow(raw: unknown, index: number): RowResult<ExpertImport> {
-  const errors: FieldError[] = [];
+  const errors: ValidationError[] = [];
   const read = <T>(f: () => T): T | undefined => {
     try {
       return f();
     } catch (error) {
-      if (!(error instanceof FieldError)) throw error;
+      if (!(error instanceof ValidationError)) throw error;
       errors.push(error);
       return undefined;
     }
@@ -102,7 +102,7 @@ export function expertFromRow(raw: unknown, index: number): RowResult<ExpertImpo
   const row = raw as DataSpecRow;
   const statusWord = read(() => text(row, 'TX_STATUS')) ?? '';
   const status = statusWord === '' ? ExpertStatus.EXPERT_STATUS_ACTIVE : statusWords.find(([words]) => words.some((w) => w.toLowerCase() === statusWord.toLowerCase()))?.[1];
-  if (status === undefined) errors.push(new FieldError('TX_STATUS', `${JSON.stringify(statusWord)} is not one of active, paused (正常, 暂停)`));
+  if (status === undefined) errors.push(new ValidationError('TX_STATUS', `${JSON.stringify(statusWord)} is not one of active, paused (正常, 暂停)`));
   const personalIn = {
     idCardNumber: read(() => text(row, 'ID_CARD')) ?? '',
     name: read(() => text(row, 'EXPERT_NAME')) ?? '',
@@ -124,7 +124,7 @@ export function expertFromRow(raw: unknown, index: number): RowResult<ExpertImpo
     return { ok: { personal, profile } };
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
-    errors.push(new FieldError(expertField(error.field), error.reason));
+    errors.push(new ValidationError(expertField(error.field), error.reason));
     return fail();
   }
 }
