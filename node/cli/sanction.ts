@@ -1,5 +1,5 @@
 import { Verdict, type CheckSanctionsResponse } from '../../gen/tongxing/api/v1/api.js';
-import { GroundsCategory, LiftReason, ListType, Restriction, SanctionIssue } from '../../gen/tongxing/records/v1/records.js';
+import { LiftReason, ListType, Restriction, SanctionIssue } from '../../gen/tongxing/records/v1/records.js';
 import { exitNegative, exitOk, optional, printJson, required, UsageError, type Command, type Parsed } from './command.js';
 import { describeProvenance, provenanceJson, readProtoJson } from './entity.js';
 import { alertsListMax } from '../limits.js';
@@ -7,6 +7,7 @@ import { callDomain } from './cert.js';
 import { writeOutput } from './crypto.js';
 import { callNode, formatDuration, formatTime, hex, nodeOptions, nodeUsageLines, parseTime } from './node-client.js';
 import { addCalendarMonths } from '../../federation/records/dates.js';
+import { groundsNames as categories, listTypeNames as listTypes, nameOf } from '../../federation/views/recognition.js';
 
 // `tongxing sanction issue|lift|check`: dishonesty lists (失信 / 不良行为 / 重点关注)
 // through a node's client API. "Fail once, restricted everywhere": a check
@@ -14,25 +15,14 @@ import { addCalendarMonths } from '../../federation/records/dates.js';
 
 const dayMs = 86_400_000;
 
-export const listTypes = {
-  'serious-dishonesty': ListType.LIST_TYPE_SERIOUS_DISHONESTY,
-  'bad-behaviour': ListType.LIST_TYPE_BAD_BEHAVIOUR,
-  watch: ListType.LIST_TYPE_WATCH,
-} as const;
+/** The CLI's names for list types and grounds are the federation's (federation/views/recognition.ts): one table for every command and every reason. */
+export { categories, listTypes, nameOf };
 
 const listLabels: Record<number, string> = {
   [ListType.LIST_TYPE_SERIOUS_DISHONESTY]: 'serious dishonesty list (严重失信)',
   [ListType.LIST_TYPE_BAD_BEHAVIOUR]: 'bad-behaviour record (不良行为)',
   [ListType.LIST_TYPE_WATCH]: 'watch list (重点关注)',
 };
-
-export const categories = {
-  fraud: GroundsCategory.GROUNDS_CATEGORY_FRAUD,
-  corruption: GroundsCategory.GROUNDS_CATEGORY_CORRUPTION,
-  collusion: GroundsCategory.GROUNDS_CATEGORY_COLLUSION,
-  coercion: GroundsCategory.GROUNDS_CATEGORY_COERCION,
-  other: GroundsCategory.GROUNDS_CATEGORY_OTHER,
-} as const;
 
 const restrictions = {
   ban: Restriction.RESTRICTION_BAN,
@@ -57,10 +47,6 @@ function choice<T extends Record<string, number>>(args: Parsed, option: string, 
   if (!(value in names)) throw new UsageError(`--${option} must be one of ${Object.keys(names).join(', ')}; got ${JSON.stringify(value)}`);
   return names[value as keyof T]!;
 }
-
-/** The CLI name of an enum value in `names`. */
-export const nameOf = <T extends Record<string, number>>(names: T, value: number): string =>
-  Object.keys(names).find((name) => names[name] === value) ?? `unknown (${value})`;
 
 /** Six calendar months later in China Standard Time, as imports count them (DOMAIN.md: bidding violation records are published for 6 months). */
 const sixMonthsAfter = (ms: number): number => addCalendarMonths(ms, 6);
