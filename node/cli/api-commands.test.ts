@@ -244,14 +244,15 @@ describe('tongxing sanction', () => {
     expect(liftUnknown.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
   });
 
-  it('needs --name for an entity the node does not know', async () => {
+  it('needs --name for an entity the node does not know (the node\'s rule, named by field)', async () => {
     const { address } = await startNode();
     const unnamed = await tongxing('sanction', 'issue', '--node', address, ...sanctionArgs);
     expect(unnamed.code).toBe(2);
-    expect(unnamed.stderr).toMatch(/--name is required/);
+    expect(unnamed.stderr).toMatch(/INVALID_ARGUMENT: sanction\.subject\.name: missing: .* is not registered at any member this node has heard from, so its name \(BODY_NAME\) must be given/);
 
-    const named = await tongxing('sanction', 'issue', '--node', address, ...sanctionArgs, '--name', 'Dianchi Construction Co.');
+    const named = await tongxing('sanction', 'issue', '--node', address, ...sanctionArgs, '--name', 'Dianchi Construction Co.', '--json');
     expect(named.code).toBe(0);
+    expect(named.json()).toMatchObject({ subjectName: 'Dianchi Construction Co.' });
   });
 
   it('fails closed when a member is stale, and says which', async () => {

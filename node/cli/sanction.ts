@@ -66,7 +66,7 @@ const issue: Command = {
     '                         "untilMs": "..."}, ...}; also the way to sanction an expert (subject.expertRef)',
     '  --id ID               sanction id (BLACKLIST_CODE), unique among this node\'s sanctions',
     '  --uscc CODE           the sanctioned entity',
-    '  --name NAME           its name (BODY_NAME; default: the legal name the node has registered for it)',
+    '  --name NAME           its name (BODY_NAME; default: the legal name registered in the alliance, filled in by the node)',
     '  --grounds TEXT        what it did (RECORD_REASON)',
     '  --authority TEXT      deciding authority (GOVERNMENT)',
     '  --document CODE       decision document number (DOCUMENT_CODE)',
@@ -108,7 +108,6 @@ const issue: Command = {
       throw new UsageError(`--file replaces the other sanction options (${fields.map((o) => `--${o}`).join(', ')}); give one or the other`);
     }
     let sanction: SanctionIssue;
-    let nameGiven = true;
     if (file) {
       sanction = await readProtoJson(file, SanctionIssue.fromJSON);
     } else {
@@ -119,7 +118,6 @@ const issue: Command = {
       const publicationUntilMs = typeof publicationUntil === 'string' ? parseTime(publicationUntil, '--publication-until') : Math.max(sixMonthsAfter(fromMs), untilMs);
       const decidedAtMs = optional(args, 'decided') === undefined ? Math.min(nowMs, fromMs) : parseTime(optional(args, 'decided')!, '--decided');
       const name = optional(args, 'name');
-      nameGiven = name !== undefined;
       sanction = SanctionIssue.fromPartial({
         sanctionId: required(args, 'id'),
         subject: { id: { $case: 'uscc', value: required(args, 'uscc') }, name: name ?? '' },
@@ -137,16 +135,11 @@ const issue: Command = {
     }
     return callNode(args, io, async (api) => {
       const subject = sanction.subject;
-      if (!nameGiven && subject?.id?.$case === 'uscc') {
-        const entity = await api.getEntity(subject.id.value);
-        if (!entity.found) throw new UsageError(`--name is required: ${subject.id.value} is not registered at any member this node has heard from`);
-        subject.name = entity.profile!.legalName;
-      }
       const reply = await api.issueSanction(sanction);
       if (args.values.json) {
-        printJson(io, { sanctionId: sanction.sanctionId, provenance: provenanceJson(reply.provenance) });
+        printJson(io, { sanctionId: sanction.sanctionId, subjectName: reply.subjectName, provenance: provenanceJson(reply.provenance) });
       } else {
-        io.stdout(`issued sanction ${sanction.sanctionId} against ${subject?.id?.value} (${subject?.name}) at ${describeProvenance(reply.provenance!)}\n`);
+        io.stdout(`issued sanction ${sanction.sanctionId} against ${subject?.id?.value} (${reply.subjectName}) at ${describeProvenance(reply.provenance!)}\n`);
       }
       return exitOk;
     });

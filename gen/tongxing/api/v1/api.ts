@@ -122,11 +122,22 @@ export interface UpdateEntityResponse {
 }
 
 export interface IssueSanctionRequest {
+  /**
+   * subject.name may be left empty for an entity registered at any member:
+   * the node records its registered legal name.
+   */
   sanction?: SanctionIssue | undefined;
 }
 
 export interface IssueSanctionResponse {
-  provenance?: Provenance | undefined;
+  provenance?:
+    | Provenance
+    | undefined;
+  /**
+   * The subject's name as recorded: the one given, or for an entity given
+   * without one, the legal name the alliance has registered for its code.
+   */
+  subjectName: string;
 }
 
 export interface LiftSanctionRequest {
@@ -987,13 +998,16 @@ export const IssueSanctionRequest: MessageFns<IssueSanctionRequest> = {
 };
 
 function createBaseIssueSanctionResponse(): IssueSanctionResponse {
-  return { provenance: undefined };
+  return { provenance: undefined, subjectName: "" };
 }
 
 export const IssueSanctionResponse: MessageFns<IssueSanctionResponse> = {
   encode(message: IssueSanctionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.provenance !== undefined) {
       Provenance.encode(message.provenance, writer.uint32(10).fork()).join();
+    }
+    if (message.subjectName !== "") {
+      writer.uint32(18).string(message.subjectName);
     }
     return writer;
   },
@@ -1019,6 +1033,14 @@ export const IssueSanctionResponse: MessageFns<IssueSanctionResponse> = {
             message.provenance = Provenance.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.subjectName = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1032,13 +1054,23 @@ export const IssueSanctionResponse: MessageFns<IssueSanctionResponse> = {
   },
 
   fromJSON(object: any): IssueSanctionResponse {
-    return { provenance: isSet(object.provenance) ? Provenance.fromJSON(object.provenance) : undefined };
+    return {
+      provenance: isSet(object.provenance) ? Provenance.fromJSON(object.provenance) : undefined,
+      subjectName: isSet(object.subjectName)
+        ? globalThis.String(object.subjectName)
+        : isSet(object.subject_name)
+        ? globalThis.String(object.subject_name)
+        : "",
+    };
   },
 
   toJSON(message: IssueSanctionResponse): unknown {
     const obj: any = {};
     if (message.provenance !== undefined) {
       obj.provenance = Provenance.toJSON(message.provenance);
+    }
+    if (message.subjectName !== "") {
+      obj.subjectName = message.subjectName;
     }
     return obj;
   },
@@ -1051,6 +1083,7 @@ export const IssueSanctionResponse: MessageFns<IssueSanctionResponse> = {
     message.provenance = (object.provenance !== undefined && object.provenance !== null)
       ? Provenance.fromPartial(object.provenance)
       : undefined;
+    message.subjectName = object.subjectName ?? "";
     return message;
   },
 };
