@@ -1,4 +1,4 @@
-# Two commands for people: `make demo` and `make test`. Everything else is for developers.
+# For people: `make install` (the CLI on PATH), `make demo` and `make test`. Everything else is for developers.
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
@@ -6,7 +6,7 @@ STAMP_DEPS := node_modules/.tongxing-installed
 STAMP_BUILD := dist/.tongxing-built
 SOURCES := $(shell find federation node simulations bench gen -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 
-.PHONY: build demo test check bench fuzz sim-soak generate clean
+.PHONY: build demo test check bench fuzz sim-soak generate clean release install uninstall
 
 # Reinstall when package.json or the lock file changes (npm ci: exactly the lock file).
 $(STAMP_DEPS): package.json package-lock.json
@@ -53,6 +53,31 @@ bench: build
 # the replay command of any failing request. `make test` sends 100,000. REQUESTS=n, SEED=s.
 fuzz: build
 	node dist/bench/fuzz.js --requests $(or $(REQUESTS),1000000) $(if $(SEED),--seed $(SEED))
+
+# The release tarball (docs/OPERATIONS.md, "Install"): the built CLI and node with every runtime
+# dependency bundled (package.json bundleDependencies), so `npm install -g TARBALL --offline`
+# needs nothing else: no registry, no npm cache, no compiler (level's binary is prebuilt for
+# linux/darwin/win32 on x64 and arm64). `make clean release` packs from a fresh build.
+RELEASE_DIR ?= release
+VERSION = $(shell node -p 'require("./package.json").version')
+TARBALL = $(RELEASE_DIR)/tongxing-$(VERSION).tgz
+
+release: build
+	@mkdir -p "$(RELEASE_DIR)"
+	npm pack --pack-destination "$(RELEASE_DIR)" --loglevel=error > /dev/null
+	@echo "$(TARBALL)"
+
+# `tongxing` on PATH without root: PREFIX/bin/tongxing, the package in PREFIX/lib/node_modules.
+# ~/.local/bin is on PATH in most desktop and server distributions; PREFIX=/usr/local as root.
+PREFIX ?= $(HOME)/.local
+
+install: release
+	npm install --global --prefix "$(PREFIX)" --offline --no-audit --no-fund --loglevel=error "$(TARBALL)"
+	@echo "installed $(PREFIX)/bin/tongxing $(VERSION)"
+	@case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; *) echo "note: $(PREFIX)/bin is not on PATH; add it (e.g. in ~/.profile)";; esac
+
+uninstall:
+	npm uninstall --global --prefix "$(PREFIX)" --loglevel=error tongxing
 
 clean:
 	rm -rf dist

@@ -30,7 +30,7 @@ const mdb: RecognitionPolicy = {
 describe('recognition', () => {
   it('enforces a sanction a rule covers, and says which rule', () => {
     const s = issued((i) => ((i.listType = ListType.LIST_TYPE_SERIOUS_DISHONESTY), (i.groundsCategory = GroundsCategory.GROUNDS_CATEGORY_COLLUSION)));
-    expect(recognise(s, self, mdb, undefined)).toEqual({ recognised: true, reason: expect.stringMatching(/by rule 1 .*at least 365 days/) });
+    expect(recognise(s, self, mdb, undefined)).toEqual({ recognised: true, reason: 'recognised alliance-wide by rule 1 (serious-dishonesty, grounds fraud or corruption or collusion or coercion, restricted at least 365 days)' });
   });
 
   it('leaves to its issuer a sanction with other grounds, another list type, or a shorter restriction', () => {

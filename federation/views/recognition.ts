@@ -1,4 +1,4 @@
-import { ListType, type RecognitionPolicy, type SanctionOptOut } from '../../gen/tongxing/records/v1/records.js';
+import { GroundsCategory, ListType, type RecognitionPolicy, type RecognitionRule, type SanctionOptOut } from '../../gen/tongxing/records/v1/records.js';
 import { compareProvenance, keyPart, type Provenance } from './provenance.js';
 import type { Sanction } from './sanction.js';
 
@@ -6,6 +6,35 @@ import type { Sanction } from './sanction.js';
 // auditable): its own, and any other member's that the alliance's recognition
 // policy covers, unless this member opted out of that one decision with a
 // signed, reasoned record every member can read.
+
+/** List types by the names people and the CLI use for them (`--recognize bad-behaviour`, `sanction issue --list watch`). */
+export const listTypeNames = {
+  'serious-dishonesty': ListType.LIST_TYPE_SERIOUS_DISHONESTY,
+  'bad-behaviour': ListType.LIST_TYPE_BAD_BEHAVIOUR,
+  watch: ListType.LIST_TYPE_WATCH,
+} as const;
+
+/** Grounds categories by name (the cross-debarment grounds, and the rest). */
+export const groundsNames = {
+  fraud: GroundsCategory.GROUNDS_CATEGORY_FRAUD,
+  corruption: GroundsCategory.GROUNDS_CATEGORY_CORRUPTION,
+  collusion: GroundsCategory.GROUNDS_CATEGORY_COLLUSION,
+  coercion: GroundsCategory.GROUNDS_CATEGORY_COERCION,
+  other: GroundsCategory.GROUNDS_CATEGORY_OTHER,
+} as const;
+
+/** The name of an enum value in `names`; a value no name has (a newer peer's) is said as such. */
+export const nameOf = <T extends Record<string, number>>(names: T, value: number): string =>
+  Object.keys(names).find((name) => names[name] === value) ?? `unknown (${value})`;
+
+const dayMs = 86_400_000;
+
+/** A rule as people read it: "bad-behaviour, grounds fraud or corruption, restricted at least 180 days". */
+export function describeRecognitionRule(rule: RecognitionRule): string {
+  const grounds = rule.grounds.length === 0 ? 'any grounds' : `grounds ${rule.grounds.map((g) => nameOf(groundsNames, g)).join(' or ')}`;
+  const minimum = rule.minRestrictionMs > 0n ? `, restricted at least ${Number(rule.minRestrictionMs) / dayMs} days` : '';
+  return `${nameOf(listTypeNames, rule.listType)}, ${grounds}${minimum}`;
+}
 
 /** Every list type, any grounds and period: what an alliance recognises unless its founders say otherwise. */
 export const recogniseEveryList: RecognitionPolicy = {
@@ -33,8 +62,6 @@ export interface Recognition {
   readonly reason: string;
 }
 
-const dayMs = 86_400_000;
-
 /**
  * Whether node `self` enforces `sanction`. Without a policy (an alliance with
  * no governance) every sanction is enforced everywhere.
@@ -53,7 +80,5 @@ export function recognise(sanction: Sanction, self: string, policy: RecognitionP
       lengthMs >= Number(rule.minRestrictionMs),
   );
   if (index < 0) return { recognised: false, reason: "no rule of the alliance's recognition policy covers it: it binds its issuer only" };
-  const rule = policy.rules[index]!;
-  const minimum = rule.minRestrictionMs > 0n ? `, restriction of at least ${Number(rule.minRestrictionMs) / dayMs} days` : '';
-  return { recognised: true, reason: `recognised alliance-wide by rule ${index + 1} (list type ${rule.listType}${rule.grounds.length > 0 ? `, grounds ${rule.grounds.join('/')}` : ''}${minimum})` };
+  return { recognised: true, reason: `recognised alliance-wide by rule ${index + 1} (${describeRecognitionRule(policy.rules[index]!)})` };
 }

@@ -46,6 +46,7 @@ const hex = (bytes: Uint8Array | undefined) => (bytes && bytes.length > 0 ? Buff
 /** Keyed by gRPC path; HTTP routes map to the same paths. */
 export const methodRules: Readonly<Record<string, MethodRule>> = {
   '/tongxing.api.v1.EntityService/RegisterEntity': { scope: 'register', write: true, subject: (r) => r.profile?.uscc ?? '' },
+  '/tongxing.api.v1.EntityService/UpdateEntity': { scope: 'register', write: true, subject: (r) => r.profile?.uscc ?? '' },
   '/tongxing.api.v1.EntityService/GetEntity': { scope: 'check' },
   '/tongxing.api.v1.SanctionService/IssueSanction': { scope: 'sanction', write: true, subject: (r) => [r.sanction?.sanctionId, r.sanction?.subject?.id?.value].filter(Boolean).join(' ') },
   '/tongxing.api.v1.SanctionService/LiftSanction': { scope: 'sanction', write: true, subject: (r) => r.lift?.sanctionId ?? '' },

@@ -159,6 +159,36 @@ describe('EntityService', () => {
     expect(storedSeqOf(kunming, kunming)).toBe(1);
   });
 
+  it('updates an entity at its home node only: the new profile everywhere, a repeat writes nothing, unknown and foreign codes refused', async () => {
+    const { nodes } = await alliance(['Kunming', 'Guiyang']);
+    const [kunming, guiyang] = nodes as [TestNode, TestNode];
+    const uscc = usccFor(9);
+    const registered = await kunming.api.registerEntity(profileOf(uscc, 'First Name Co.'));
+    const refused = await refusal(kunming.api.registerEntity(profileOf(uscc, 'Second Name Co.')));
+    expect(refused.details).toMatch(/change its profile with UpdateEntity \(tongxing entity update\)/);
+
+    const updated = await kunming.api.updateEntity(profileOf(uscc, 'Second Name Co.'));
+    expect(updated.provenance!.seq).toBe(registered.provenance!.seq + 1n);
+    expect(await kunming.api.updateEntity(profileOf(uscc, 'Second Name Co.'))).toEqual(updated);
+    expect(storedSeqOf(kunming, kunming)).toBe(2);
+    await settle(() => storedSeqOf(guiyang, kunming) === 2);
+    const seen = await guiyang.api.getEntity(uscc);
+    expect(seen.profile!.legalName).toBe('Second Name Co.');
+    expect(seen.latest).toEqual(updated.provenance);
+    expect(seen.home).toEqual(registered.provenance);
+
+    const elsewhere = await refusal(guiyang.api.updateEntity(profileOf(uscc, 'Third Name Co.')));
+    expect(elsewhere.code).toBe('FAILED_PRECONDITION');
+    expect(elsewhere.details).toMatch(/^profile\.uscc: .*home node is Kunming/);
+    const unknown = await refusal(kunming.api.updateEntity(profileOf(usccFor(10))));
+    expect(unknown.code).toBe('NOT_FOUND');
+    expect(unknown.details).toMatch(/^profile\.uscc: .* is not registered at any member/);
+    const invalid = await refusal(kunming.api.updateEntity({ ...profileOf(uscc), legalName: '' }));
+    expect(invalid.details).toBe('profile.legalName: missing');
+    expect(storedSeqOf(guiyang, guiyang)).toBe(0);
+    expect(storedSeqOf(kunming, kunming)).toBe(2);
+  });
+
   it('refuses invalid input with INVALID_ARGUMENT naming the field', async () => {
     const { nodes } = await alliance(['Kunming']);
     const [kunming] = nodes as [TestNode];

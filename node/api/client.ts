@@ -12,6 +12,7 @@ import {
   type IssueSanctionResponse,
   type LiftSanctionResponse,
   type RegisterEntityResponse,
+  type UpdateEntityResponse,
 } from '../../gen/tongxing/api/v1/api.js';
 import type { EntityProfile, SanctionIssue, SanctionLift } from '../../gen/tongxing/records/v1/records.js';
 import { TongxingError } from '../../federation/errors.js';
@@ -88,6 +89,8 @@ export function apiChannel(address: string, options: ApiClientOptions = {}): Api
 export interface ApiClient {
   readonly address: string;
   registerEntity(profile: EntityProfile): Promise<RegisterEntityResponse>;
+  /** The whole new profile of an entity homed at this node. */
+  updateEntity(profile: EntityProfile): Promise<UpdateEntityResponse>;
   /** Resolves with found = false when the node knows no such entity. */
   getEntity(uscc: string): Promise<GetEntityResponse>;
   issueSanction(sanction: SanctionIssue): Promise<IssueSanctionResponse>;
@@ -150,6 +153,7 @@ export function connectApi(address: string, options: ApiClientOptions = {}): Api
   return {
     address,
     registerEntity: (profile) => call(entity.registerEntity.bind(entity), { profile }),
+    updateEntity: (profile) => call(entity.updateEntity.bind(entity), { profile }),
     getEntity: (uscc) => call(entity.getEntity.bind(entity), { uscc }),
     issueSanction: (issue) => call(sanction.issueSanction.bind(sanction), { sanction: issue }),
     liftSanction: (lift) => call(sanction.liftSanction.bind(sanction), { lift }),

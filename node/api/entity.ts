@@ -1,5 +1,13 @@
-import { EntityServiceService, type GetEntityRequest, type GetEntityResponse, type RegisterEntityRequest, type RegisterEntityResponse } from '../../gen/tongxing/api/v1/api.js';
-import { AlreadyExistsError, ValidationError } from '../../federation/errors.js';
+import {
+  EntityServiceService,
+  type GetEntityRequest,
+  type GetEntityResponse,
+  type RegisterEntityRequest,
+  type RegisterEntityResponse,
+  type UpdateEntityRequest,
+  type UpdateEntityResponse,
+} from '../../gen/tongxing/api/v1/api.js';
+import { AlreadyExistsError, NotFoundError, PreconditionError, ValidationError } from '../../federation/errors.js';
 import * as queries from '../../federation/queries.js';
 import { validateEntityProfile } from '../../federation/records/validate.js';
 import { checkUscc } from '../../federation/records/uscc.js';
@@ -7,7 +15,7 @@ import { entityKey, registrationStanding } from '../../federation/views/entity.j
 import { compareProvenance } from '../../federation/views/provenance.js';
 import type { ApiContext, ApiService } from './service.js';
 
-// EntityService: register once (at the home node), read everywhere.
+// EntityService: register once and update (at the home node), read everywhere.
 
 /** Why a write about `uscc` is refused at any node but its home node (federation/views/entity.ts registrationStanding). */
 export const homedElsewhere = (uscc: string, home: string): string =>
@@ -27,10 +35,24 @@ export function entityService(c: ApiContext): ApiService {
         // A retry of the same registration (never updated since) gets the original answer.
         if (sameProfile && compareProvenance(entity.latest, entity.home) === 0) return { provenance: provenance(entity.home) };
         throw new AlreadyExistsError(
-          `profile.uscc: ${profile!.uscc} is already registered at this node (log seq ${entity.home.seq}); change its profile with an entity update`,
+          `profile.uscc: ${profile!.uscc} is already registered at this node (log seq ${entity.home.seq}); change its profile with UpdateEntity (tongxing entity update)`,
         );
       }
       const written = await replica.write({ kind: { $case: 'entityRegistration', value: { profile: profile! } } });
+      return { provenance: provenance(written) };
+    });
+  }
+
+  async function updateEntity(request: UpdateEntityRequest): Promise<UpdateEntityResponse> {
+    const profile = request.profile;
+    validateEntityProfile(profile, 'profile');
+    return serial.run(entityKey(profile!.uscc), async () => {
+      const registration = registrationStanding(await queries.getEntity(replica, profile!.uscc), replica.nodeId, profile!);
+      if (registration.standing === 'unregistered') throw new NotFoundError(`profile.uscc: ${profile!.uscc} is not registered at any member this node has heard from; register it first`);
+      if (registration.standing === 'homed-elsewhere') throw new PreconditionError(`profile.uscc: ${homedElsewhere(profile!.uscc, describe(registration.home.author))}`);
+      // The profile it already has: nothing to write (a retried update answers as the first did).
+      if (registration.sameProfile) return { provenance: provenance(registration.entity.latest) };
+      const written = await replica.write({ kind: { $case: 'entityUpdate', value: { profile: profile! } } });
       return { provenance: provenance(written) };
     });
   }
@@ -51,5 +73,5 @@ export function entityService(c: ApiContext): ApiService {
     };
   }
 
-  return { definition: EntityServiceService, handlers: { registerEntity, getEntity } };
+  return { definition: EntityServiceService, handlers: { registerEntity, updateEntity, getEntity } };
 }

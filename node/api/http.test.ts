@@ -184,6 +184,20 @@ describe('HTTP/JSON client API in front of a node', () => {
     expect(before.body).toMatchObject({ verdict: 'VERDICT_CLEAR', atMs: String(startMs - 60 * dayMs) });
   });
 
+  it('issues a sanction on a registered entity without subject.name, recording its registered name, as the CLI does', async () => {
+    const { server } = await kunming();
+    const uscc = usccFor(14);
+    const { name: _given, ...unnamed } = sanction('KM-2025-014', uscc).subject;
+    const refused = await call(server, '/v1/SanctionService/IssueSanction', { body: { sanction: { ...sanction('KM-2025-014', uscc), subject: unnamed } } });
+    expect(refused).toMatchObject({ status: 400, body: { code: 'INVALID_ARGUMENT', field: 'sanction.subject.name', message: expect.stringMatching(/not registered at any member this node has heard from/) } });
+
+    expect((await call(server, '/v1/EntityService/RegisterEntity', { body: { profile: profile(uscc, 'Dianchi Road & Bridge Co.') } })).status).toBe(200);
+    const issued = await call(server, '/v1/SanctionService/IssueSanction', { body: { sanction: { ...sanction('KM-2025-014', uscc), subject: unnamed } } });
+    expect(issued).toMatchObject({ status: 200, body: { subjectName: 'Dianchi Road & Bridge Co.' } });
+    const checked = await call(server, '/v1/SanctionService/CheckSanctions', { body: { uscc } });
+    expect(checked.body.sanctions[0].sanction.subject).toEqual({ uscc, name: 'Dianchi Road & Bridge Co.' });
+  });
+
   it('maps refusals to HTTP statuses with {code, message, field}', async () => {
     const { server } = await kunming();
     const uscc = usccFor(5);

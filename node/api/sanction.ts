@@ -8,6 +8,7 @@ import {
   type LiftSanctionRequest,
   type LiftSanctionResponse,
 } from '../../gen/tongxing/api/v1/api.js';
+import type { SanctionIssue } from '../../gen/tongxing/records/v1/records.js';
 import { AlreadyExistsError, NotFoundError, PreconditionError, ValidationError } from '../../federation/errors.js';
 import { EvidenceBusyError, evidenceBody, signEvidence, withStableHeads } from '../../federation/evidence.js';
 import * as queries from '../../federation/queries.js';
@@ -64,9 +65,27 @@ export function checkSubject(request: { uscc: string; expertRef: string }): stri
 export function sanctionService(c: ApiContext): ApiService {
   const { replica, clock, serial, provenance } = c;
 
+  /**
+   * The one rule for an entity subject's name (BODY_NAME), for gRPC, HTTP and
+   * the CLI alike: the one the request gives, else the legal name the alliance
+   * has registered for the code, written into the record so it stands on its
+   * own; a code registered nowhere this node has heard of needs it given.
+   */
+  async function withSubjectName(sanction: SanctionIssue): Promise<SanctionIssue> {
+    const subject = sanction.subject;
+    if (subject?.id?.$case !== 'uscc' || subject.name !== '') return sanction;
+    const entity = await queries.getEntity(replica, subject.id.value);
+    if (!entity) {
+      // An invalid code is reported as such by the validation that follows.
+      if (!checkUscc(subject.id.value).valid) return sanction;
+      throw new ValidationError('sanction.subject.name', `missing: ${subject.id.value} is not registered at any member this node has heard from, so its name (BODY_NAME) must be given`);
+    }
+    return { ...sanction, subject: { ...subject, name: entity.profile.legalName } };
+  }
+
   async function issueSanction(request: IssueSanctionRequest): Promise<IssueSanctionResponse> {
-    const sanction = request.sanction;
-    if (!sanction) throw new ValidationError('sanction', 'missing');
+    if (!request.sanction) throw new ValidationError('sanction', 'missing');
+    const sanction = await withSubjectName(request.sanction);
     validateSanctionIssue(sanction, 'sanction');
     const key = sanctionKey(replica.nodeId, sanction.sanctionId);
     return serial.run(key, async () => {
@@ -74,7 +93,7 @@ export function sanctionService(c: ApiContext): ApiService {
         throw new AlreadyExistsError(`sanction.sanctionId: this node already issued a sanction with id ${JSON.stringify(sanction.sanctionId)}`);
       }
       const written = await replica.write({ kind: { $case: 'sanctionIssue', value: sanction } });
-      return { provenance: provenance(written) };
+      return { provenance: provenance(written), subjectName: sanction.subject!.name };
     });
   }
 

@@ -8,15 +8,16 @@ import { readCertificates } from '../../federation/crypto/x509.js';
 import { encodeGenesisBody, keyRotation, signAdmission, signGenesis, validateGenesisBody, verifyGenesis, withSignature } from '../../federation/governance/genesis.js';
 import { roleName, roleNames } from '../../federation/governance/state.js';
 import { configDefaults, gossipKeyPathFor, tlsPathFor } from '../config.js';
+import { proposalHashPrefixCharsMin } from '../limits.js';
 import { genesisToJson, joinRequestToJson, memberToJson, readGenesisFile, readJoinRequest, readMemberFile, snapshotToJson } from '../genesis-file.js';
 import { governanceClient } from '../api/governance-client.js';
 import { loadOrCreatePeerKey, peerIdOfKey } from '../gossip.js';
 import { readTlsIdentity } from '../peer/tls.js';
-import { recogniseEveryList } from '../../federation/views/recognition.js';
+import { describeRecognitionRule, recogniseEveryList } from '../../federation/views/recognition.js';
 import { exitNegative, exitOk, many, optional, printJson, required, UsageError, type Command, type Io, type Options, type Parsed } from './command.js';
 import { writeOutput } from './crypto.js';
-import { answered, hex, nodeConnection, nodeOptions, nodeUsageLines } from './node-client.js';
-import { categories, listTypes, nameOf } from './sanction.js';
+import { answered, formatDuration, formatTime, hex, nodeConnection, nodeOptions, nodeUsageLines } from './node-client.js';
+import { categories, listTypes } from './sanction.js';
 
 // `tongxing alliance ...`: what alliance admins do (docs/ALLIANCE.md).
 // Founding is offline and file based: each founder describes its node
@@ -52,13 +53,6 @@ export function parseRecognitionRule(spec: string): RecognitionRule {
   const days = /^(\d+)d$/.exec(minimum);
   if (minimum !== '' && !days) throw new UsageError(`--recognize ${JSON.stringify(spec)}: the minimum restriction is days, like 365d`);
   return { listType, grounds: groundsCategories, minRestrictionMs: days ? BigInt(days[1]!) * dayMs : 0n };
-}
-
-export function describeRule(rule: RecognitionRule): string {
-  const list = nameOf(listTypes, rule.listType);
-  const grounds = rule.grounds.length === 0 ? 'any grounds' : rule.grounds.map((g) => nameOf(categories, g)).join(', ');
-  const minimum = rule.minRestrictionMs > 0n ? `, restricted at least ${rule.minRestrictionMs / dayMs} days` : '';
-  return `${list}, ${grounds}${minimum}`;
 }
 
 function writeNew(file: string, text: string, force: boolean): void {
@@ -171,46 +165,83 @@ const draft: Command = {
   },
 };
 
+/**
+ * What a founder signs, in full: every fact of the body (what `alliance sign`
+ * shows before signing and `finalize` shows when checking), so nobody signs a
+ * genesis they have not read.
+ */
+function describeGenesis(body: GenesisBody, allianceId: Buffer): string {
+  const admins = body.founders.filter((f) => f.roles.includes(MemberRole.MEMBER_ROLE_ADMIN)).length;
+  const roots = body.trustedCaRoots.map((der) => {
+    const [certificate] = readCertificates(der);
+    return `    ${certificate?.subject ?? 'unreadable certificate'}  (SM3 ${sm3Hex(der).slice(0, 16)})`;
+  });
+  const rules = body.recognition?.rules ?? [];
+  return [
+    `${body.allianceName}`,
+    `  alliance id       ${allianceId.toString('hex')}`,
+    `  drafted           ${formatTime(Number(body.createdAtMs))}`,
+    `  founders          ${body.founders.length}`,
+    ...body.founders.map((f) => `    ${f.city.padEnd(12)} ${f.regionCode}  node ${nodeIdOf(f.publicKey).slice(0, 16)}  ${f.roles.map(roleName).join(', ')}  peer ${f.endpoints.join(', ')}${f.gossipAddresses.length > 0 ? `  gossip ${f.gossipAddresses.map((a) => a.replace(/\/p2p\/.*/, '')).join(', ')}` : ''}`),
+    `  quorum            ${body.quorum} of ${admins} admins`,
+    `  trusted CA roots  ${roots.length === 0 ? 'none (no certificate can be recorded until a root is trusted: alliance propose trust-ca)' : roots.length}`,
+    ...(roots.length > 0 ? roots : []),
+    `  recognised alliance-wide (enforced by every member, whoever issued them)${rules.length === 0 ? ': nothing; each sanction binds its issuer only' : ''}`,
+    ...rules.map((rule, i) => `    rule ${i + 1}: ${describeRecognitionRule(rule)}`),
+    `  freshness budget  ${formatDuration(Number(body.freshnessBudgetMs))}: a sanctions check fails closed when a member's data is older`,
+    '',
+  ].join('\n');
+}
+
+function genesisSummaryJson(body: GenesisBody, allianceId: Buffer, missing: string[]): object {
+  return {
+    allianceId: allianceId.toString('hex'),
+    name: body.allianceName,
+    founders: body.founders.map((f) => ({ city: f.city, regionCode: f.regionCode, nodeId: nodeIdOf(f.publicKey), roles: f.roles.map(roleName), endpoints: f.endpoints, gossipAddresses: f.gossipAddresses })),
+    quorum: body.quorum,
+    trustedCaRoots: body.trustedCaRoots.map((r) => sm3Hex(r)),
+    recognition: (body.recognition?.rules ?? []).map(describeRecognitionRule),
+    freshnessBudgetMs: Number(body.freshnessBudgetMs),
+    missingSignatures: missing,
+  };
+}
+
 const sign: Command = {
   path: ['alliance', 'sign'],
-  summary: 'sign a genesis draft as one founder, with its own key (offline; the file is updated)',
-  usage: ['GENESIS.json --key KEY.pem', '', '  the body is not changed: a founder who disagrees with it does not sign'].join('\n'),
-  options: { key: { type: 'string' } },
+  summary: 'sign a genesis draft as one founder, with its own key (offline; the file is updated); prints what is signed',
+  usage: ['GENESIS.json --key KEY.pem [--json]', '', '  the body is not changed: a founder who disagrees with it does not sign (alliance finalize shows it without signing)'].join('\n'),
+  options: { key: { type: 'string' }, json: { type: 'boolean' } },
   positionals: { min: 1, max: 1 },
   async run(args, io) {
     const file = args.positionals[0]!;
     const genesis = readGenesisFile(file);
     const keyPair = readPrivateKeyPem(readFileSync(required(args, 'key'), 'utf8'));
     const signed = withSignature(genesis, signGenesis(genesis.body, keyPair));
-    const { missing } = verifyGenesis(signed, { partial: true });
+    const { body, allianceId, missing } = verifyGenesis(signed, { partial: true });
     writeOutput(file, genesisToJson(signed));
-    io.stdout(missing.length === 0 ? `signed; every founder has signed ${file}: run tongxing alliance finalize ${file}\n` : `signed; still to sign: ${missing.join(', ')}\n`);
+    const signer = body.founders.find((f) => Buffer.from(f.publicKey).equals(keyPair.publicKey))!.city;
+    if (args.values.json) {
+      printJson(io, { signedBy: signer, ...genesisSummaryJson(body, allianceId, missing) });
+      return exitOk;
+    }
+    io.stdout(`${describeGenesis(body, allianceId)}\n`);
+    io.stdout(missing.length === 0 ? `signed by ${signer}; every founder has signed ${file}: run tongxing alliance finalize ${file}\n` : `signed by ${signer}; still to sign: ${missing.join(', ')}\n`);
     return exitOk;
   },
 };
 
 const finalize: Command = {
   path: ['alliance', 'finalize'],
-  summary: 'check a genesis: body valid and signed by every founder; print the alliance id',
+  summary: 'check a genesis: body valid and signed by every founder; print what it says and the alliance id',
   usage: ['GENESIS.json [--json]', '', 'exit 0 when final, 1 when signatures are missing or do not verify'].join('\n'),
   options: { json: { type: 'boolean' } },
   positionals: { min: 1, max: 1 },
   async run(args, io) {
     const file = args.positionals[0]!;
-    const genesis = readGenesisFile(file);
-    const { body, allianceId, missing } = verifyGenesis(genesis, { partial: true });
-    const summary = {
-      allianceId: allianceId.toString('hex'),
-      name: body.allianceName,
-      founders: body.founders.map((f) => ({ city: f.city, nodeId: nodeIdOf(f.publicKey), roles: f.roles.map(roleName) })),
-      quorum: body.quorum,
-      trustedCaRoots: body.trustedCaRoots.map((r) => sm3Hex(r)),
-      missingSignatures: missing,
-    };
-    if (args.values.json) printJson(io, summary);
+    const { body, allianceId, missing } = verifyGenesis(readGenesisFile(file), { partial: true });
+    if (args.values.json) printJson(io, genesisSummaryJson(body, allianceId, missing));
     else {
-      io.stdout(`${body.allianceName}\nalliance id ${summary.allianceId}\nquorum ${body.quorum}\n`);
-      for (const f of summary.founders) io.stdout(`  ${f.city.padEnd(12)} ${f.nodeId.slice(0, 16)}  ${f.roles.join(', ')}\n`);
+      io.stdout(`${describeGenesis(body, allianceId)}\n`);
       io.stdout(missing.length === 0 ? `final: signed by all ${body.founders.length} founders; nodes start with it (alliance: ${file})\n` : `not final: ${missing.join(', ')} must still sign\n`);
     }
     return missing.length === 0 ? exitOk : exitNegative;
@@ -336,16 +367,34 @@ const propose: Command = {
   },
 };
 
+/**
+ * The proposal a hash or hash prefix names among those the node knows. A full
+ * hash the node does not know is passed on, so the node says why (not written
+ * yet, not replicated here yet); a prefix must name exactly one.
+ */
+export function resolveProposal(proposals: readonly { hash: Uint8Array }[], given: string): string {
+  const text = given.toLowerCase();
+  if (!new RegExp(`^[0-9a-f]{${proposalHashPrefixCharsMin},64}$`).test(text)) {
+    throw new UsageError(`PROPOSAL_HASH must be at least ${proposalHashPrefixCharsMin} of the hex digits 'alliance propose' or 'alliance status' printed; got ${JSON.stringify(given)}`);
+  }
+  const matches = proposals.map((p) => hex(p.hash)).filter((hash) => hash.startsWith(text));
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) throw new UsageError(`PROPOSAL_HASH ${text} is ambiguous: it starts ${matches.map((m) => m.slice(0, 16)).join(', ')}; give more digits`);
+  if (text.length === 64) return text;
+  throw new UsageError(`PROPOSAL_HASH ${text}: no proposal known at this node starts with it (not written yet, or not replicated here yet; alliance status lists them)`);
+}
+
 const approve: Command = {
   path: ['alliance', 'approve'],
   summary: 'approve a pending proposal at this node',
-  usage: ['PROPOSAL_HASH [--node HOST:PORT] [--json]', '', ...nodeUsageLines, approverUsage].join('\n'),
+  usage: ['PROPOSAL_HASH [--node HOST:PORT] [--json]', '', `  PROPOSAL_HASH  the hash alliance propose printed, or any unique prefix of ${proposalHashPrefixCharsMin}+ hex digits (as alliance status shows it)`, ...nodeUsageLines, approverUsage].join('\n'),
   options: approverOptions,
   positionals: { min: 1, max: 1 },
   async run(args, io) {
-    const hash = args.positionals[0]!;
-    if (!/^[0-9a-f]{64}$/.test(hash)) throw new UsageError(`PROPOSAL_HASH must be the 64 hex digits 'alliance propose' printed; got ${JSON.stringify(hash)}`);
+    const given = args.positionals[0]!;
+    if (!new RegExp(`^[0-9a-fA-F]{${proposalHashPrefixCharsMin},64}$`).test(given)) resolveProposal([], given); // bad input is refused before calling anyone
     return withGovernance(args, io, async (client) => {
+      const hash = resolveProposal((await client.getGovernance()).proposals, given);
       const reply = await client.approve(Buffer.from(hash, 'hex'));
       const proposal = (await client.getGovernance()).proposals.find((p) => hex(p.hash) === hash);
       if (args.values.json) printJson(io, { approved: hash, state: proposal?.state, approvals: proposal?.approvals.length, needed: proposal?.needed });
@@ -373,7 +422,7 @@ const status: Command = {
           members: state.members.map((m) => ({ city: m.city, nodeId: hex(m.nodeId), regionCode: m.regionCode, roles: m.roles.map(roleName), status: m.status, endpoints: m.endpoints, self: m.self })),
           proposals: state.proposals.map((p) => ({ hash: hex(p.hash), author: cityOf(p.author), epoch: Number(p.epoch), action: p.action, summary: p.summary, reason: p.reason, state: p.state, approvals: p.approvals.map(cityOf), needed: p.needed, detail: p.detail })),
           trustedCaRoots: state.trustedCaFingerprints.map(hex),
-          recognition: state.recognition?.rules.map(describeRule) ?? [],
+          recognition: state.recognition?.rules.map(describeRecognitionRule) ?? [],
           ignoredApprovals: state.ignoredApprovals.map((i) => ({ author: cityOf(i.author), seq: Number(i.seq), reason: i.reason })),
         });
         return exitOk;
@@ -383,7 +432,7 @@ const status: Command = {
         io.stdout(`  ${m.self ? '*' : ' '} ${m.city.padEnd(12)} ${hex(m.nodeId).slice(0, 16)}  ${m.status.padEnd(9)} ${m.roles.map(roleName).join(', ')}\n`);
       }
       io.stdout(`\ntrusted CA roots: ${state.trustedCaFingerprints.length === 0 ? 'none' : state.trustedCaFingerprints.map((f) => hex(f).slice(0, 16)).join(', ')}\n`);
-      io.stdout(`recognised alliance-wide: ${state.recognition?.rules.map(describeRule).join('; ') || 'nothing (each sanction binds its issuer only)'}\n`);
+      io.stdout(`recognised alliance-wide: ${state.recognition?.rules.map(describeRecognitionRule).join('; ') || 'nothing (each sanction binds its issuer only)'}\n`);
       const open = state.proposals.filter((p) => p.state === 'pending');
       io.stdout(`\nproposals (${open.length} pending)\n`);
       for (const p of state.proposals) {

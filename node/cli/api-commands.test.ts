@@ -117,6 +117,37 @@ describe('tongxing entity', () => {
     expect(again.stderr).toMatch(new RegExp(`^tongxing: node at ${address.replace(/\./g, '\\.')}: ALREADY_EXISTS: profile\\.uscc: `));
   });
 
+  it('updates an entity: the fields given replace those the node has, the rest kept; a whole profile from a file', async () => {
+    const { address, clock } = await startNode();
+    await tongxing('entity', 'register', '--node', address, '--uscc', uscc, '--name', 'Dianchi Construction Co.', '--role', 'bidder', '--representative', 'Li Wei');
+    const refused = await tongxing('entity', 'register', '--node', address, '--uscc', uscc, '--name', 'Dianchi Construction Group');
+    expect(refused.stderr).toMatch(/change its profile with UpdateEntity \(tongxing entity update\)/);
+
+    clock.now += 60_000;
+    const updated = await tongxing('entity', 'update', uscc, '--node', address, '--name', 'Dianchi Construction Group');
+    expect(updated).toMatchObject({ code: 0, stdout: expect.stringMatching(/^updated .* \(Dianchi Construction Group\): profile stated at Kunming \([0-9a-f]{12}\), log seq 2/) });
+    const shown = await tongxing('entity', 'show', uscc, '--node', address, '--json');
+    expect(shown.json()).toMatchObject({ profile: { legalName: 'Dianchi Construction Group', roles: ['LEGAL_ROLE_BIDDER'], legalRepresentative: 'Li Wei' }, home: { seq: 1 }, latest: { seq: 2 } });
+    expect((await tongxing('entity', 'show', uscc, '--node', address)).stdout).toMatch(/profile from: +update at Kunming .*log seq 2/);
+
+    // The same again writes nothing and answers where the profile was stated.
+    expect((await tongxing('entity', 'update', uscc, '--node', address, '--name', 'Dianchi Construction Group', '--json')).json()).toMatchObject({ provenance: { seq: 2 } });
+
+    const dir = await mkdtemp(join(tmpdir(), 'tongxing-cli-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'profile.json');
+    await writeFile(file, JSON.stringify({ uscc, legalName: 'Dianchi Group', roles: ['LEGAL_ROLE_TENDERER'], regionCode: '530100' }));
+    expect((await tongxing('entity', 'update', '--file', file, '--node', address, '--json')).json()).toMatchObject({ legalName: 'Dianchi Group', provenance: { seq: 3 } });
+    const whole = (await tongxing('entity', 'show', uscc, '--node', address, '--json')).json();
+    expect(whole).toMatchObject({ profile: { legalName: 'Dianchi Group', roles: ['LEGAL_ROLE_TENDERER'] } });
+    expect(whole.profile).not.toHaveProperty('legalRepresentative'); // the file's profile is the whole profile
+
+    expect(await tongxing('entity', 'update', usccFor(102), '--node', address, '--name', 'X')).toMatchObject({ code: 1, stderr: expect.stringMatching(/is not registered at any member .*tongxing entity register/) });
+    expect(await tongxing('entity', 'update', uscc, '--node', address)).toMatchObject({ code: 2, stderr: expect.stringMatching(/nothing to change/) });
+    expect(await tongxing('entity', 'update', uscc, '--file', file, '--node', address)).toMatchObject({ code: 2, stderr: expect.stringMatching(/give USCC or --file, not both/) });
+    expect(await tongxing('entity', 'update', '--file', file, '--name', 'Y', '--node', address)).toMatchObject({ code: 2, stderr: expect.stringMatching(/--file replaces --name/) });
+  });
+
   it('exits 1 for an unknown entity and 2 for an invalid code', async () => {
     const { address } = await startNode();
 
@@ -213,14 +244,15 @@ describe('tongxing sanction', () => {
     expect(liftUnknown.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
   });
 
-  it('needs --name for an entity the node does not know', async () => {
+  it('needs --name for an entity the node does not know (the node\'s rule, named by field)', async () => {
     const { address } = await startNode();
     const unnamed = await tongxing('sanction', 'issue', '--node', address, ...sanctionArgs);
     expect(unnamed.code).toBe(2);
-    expect(unnamed.stderr).toMatch(/--name is required/);
+    expect(unnamed.stderr).toMatch(/INVALID_ARGUMENT: sanction\.subject\.name: missing: .* is not registered at any member this node has heard from, so its name \(BODY_NAME\) must be given/);
 
-    const named = await tongxing('sanction', 'issue', '--node', address, ...sanctionArgs, '--name', 'Dianchi Construction Co.');
+    const named = await tongxing('sanction', 'issue', '--node', address, ...sanctionArgs, '--name', 'Dianchi Construction Co.', '--json');
     expect(named.code).toBe(0);
+    expect(named.json()).toMatchObject({ subjectName: 'Dianchi Construction Co.' });
   });
 
   it('fails closed when a member is stale, and says which', async () => {

@@ -16,6 +16,31 @@ export interface Io {
   stdoutBytes: (bytes: Uint8Array) => void;
 }
 
+/**
+ * The process's streams. A reader that stops early (`tongxing alliance status
+ * --json | head`) closes the pipe: the command's later writes are dropped and
+ * it ends with its own exit code, with no EPIPE stack trace. Any other stream
+ * error is a broken environment and still throws.
+ */
+export function processIo(): Io {
+  const stdout = quietOnClosedPipe(process.stdout);
+  return { stdout, stderr: quietOnClosedPipe(process.stderr), stdoutBytes: stdout };
+}
+
+const guarded = new WeakSet<NodeJS.WriteStream>();
+
+function quietOnClosedPipe(stream: NodeJS.WriteStream): (chunk: string | Uint8Array) => void {
+  if (!guarded.has(stream)) {
+    guarded.add(stream);
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+    });
+  }
+  return (chunk) => {
+    if (!stream.destroyed) stream.write(chunk);
+  };
+}
+
 export interface Parsed {
   values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];

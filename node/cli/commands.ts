@@ -1,6 +1,7 @@
 import type { Command } from './command.js';
 import { accessCommands } from './access.js';
 import { allianceCommands } from './alliance.js';
+import { caCommands } from './ca.js';
 import { backupCommands } from './backup.js';
 import { certCommands } from './cert.js';
 import { cryptoCommands } from './crypto.js';
@@ -22,6 +23,7 @@ export const commands: Command[] = [
   ...allianceCommands,
   ...cryptoCommands,
   ...certCommands,
+  ...caCommands,
   ...usccCommands,
   ...runCommands,
   ...demoCommands,

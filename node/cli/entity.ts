@@ -5,7 +5,7 @@ import { hlcWallMs } from '../../federation/log/hlc.js';
 import { exitNegative, exitOk, many, optional, printJson, UsageError, type Command, type Parsed } from './command.js';
 import { callNode, formatTime, hex, nodeIdPrefixChars, nodeOptions, nodeUsageLines } from './node-client.js';
 
-// `tongxing entity register|show`: market entities (市场主体) through a node's client API.
+// `tongxing entity register|update|show`: market entities (市场主体) through a node's client API.
 
 const roleNames: Record<string, LegalRole> = {
   bidder: LegalRole.LEGAL_ROLE_BIDDER,
@@ -45,16 +45,31 @@ export function describeProvenance(p: Provenance): string {
   return `${p.authorCity || 'unknown member'} (${hex(p.author).slice(0, nodeIdPrefixChars)}), log seq ${p.seq}, ${formatTime(hlcWallMs(p.hlc))}`;
 }
 
+function rolesFromOptions(args: Parsed): LegalRole[] {
+  return many(args, 'role').map((role) => {
+    const value = roleNames[role];
+    if (value === undefined) throw new UsageError(`--role must be one of ${Object.keys(roleNames).join(', ')}; got ${JSON.stringify(role)}`);
+    return value;
+  });
+}
+
+/** The fields --uscc/--name/... set, which --file replaces (register and update take the same options). */
+const profileOptionNames = ['uscc', 'name', 'role', 'region', 'representative'] as const;
+
+function refuseFileWithFields(args: Parsed, fields: readonly string[]): string | undefined {
+  const file = optional(args, 'file');
+  if (file && fields.some((o) => args.values[o] !== undefined)) {
+    throw new UsageError(`--file replaces ${fields.map((o) => `--${o}`).join(', ')}; give one or the other`);
+  }
+  return file;
+}
+
 function profileFromOptions(args: Parsed): EntityProfile {
   const uscc = optional(args, 'uscc');
   const name = optional(args, 'name');
   if (!uscc) throw new UsageError('give --file PROFILE.json, or --uscc and --name');
   if (!name) throw new UsageError('--name is required with --uscc');
-  const roles = many(args, 'role').map((role) => {
-    const value = roleNames[role];
-    if (value === undefined) throw new UsageError(`--role must be one of ${Object.keys(roleNames).join(', ')}; got ${JSON.stringify(role)}`);
-    return value;
-  });
+  const roles = rolesFromOptions(args);
   // Positions 3-8 of a USCC are the registering authority's division: a fair default for the entity's region.
   const region = optional(args, 'region') ?? (/^\d{6}$/.test(uscc.slice(2, 8)) ? uscc.slice(2, 8) : '');
   return EntityProfile.fromPartial({
@@ -84,7 +99,7 @@ const register: Command = {
     ...nodeUsageLines,
     '',
     'An entity is registered once, at its home node, and replicated to every member; a code already',
-    'registered by another member is refused (ALREADY_EXISTS).',
+    'registered by another member is refused (ALREADY_EXISTS). Change a profile with tongxing entity update.',
     '',
     'Exit: 0 registered, 1 refused (already registered), 2 bad input or the node could not answer.',
   ].join('\n'),
@@ -98,10 +113,7 @@ const register: Command = {
     representative: { type: 'string' },
   },
   async run(args, io) {
-    const file = optional(args, 'file');
-    if (file && ['uscc', 'name', 'role', 'region', 'representative'].some((o) => args.values[o] !== undefined)) {
-      throw new UsageError('--file replaces --uscc, --name, --role, --region and --representative; give one or the other');
-    }
+    const file = refuseFileWithFields(args, profileOptionNames);
     const profile = file ? await readProtoJson(file, EntityProfile.fromJSON) : profileFromOptions(args);
     return callNode(args, io, async (api) => {
       const reply = await api.registerEntity(profile);
@@ -110,6 +122,66 @@ const register: Command = {
       } else {
         io.stdout(`registered ${profile.uscc} (${profile.legalName}) at ${describeProvenance(reply.provenance!)}\n`);
       }
+      return exitOk;
+    });
+  },
+};
+
+const update: Command = {
+  path: ['entity', 'update'],
+  summary: 'Change the profile of a market entity registered at this node (its home node)',
+  usage: [
+    '(USCC [--name NAME] [--role ROLE]... [--region CODE] [--representative NAME] | --file PROFILE.json)',
+    '       [--node HOST:PORT] [--json]',
+    '',
+    '  USCC                    the entity to change: its profile as the node has it, with the fields given replaced',
+    '  --name, --role, --region, --representative   as for entity register; --role given replaces all roles',
+    '  --file PROFILE.json     the whole new profile (proto JSON, as for entity register)',
+    ...nodeUsageLines,
+    '',
+    'Only the home node (the member that registered it first) changes an entity; every member then shows',
+    'the new profile. The same profile again changes nothing.',
+    '',
+    'Exit: 0 updated (or unchanged), 1 refused (not registered, or homed at another member), 2 bad input or the node could not answer.',
+  ].join('\n'),
+  options: {
+    ...nodeOptions,
+    file: { type: 'string' },
+    name: { type: 'string' },
+    role: { type: 'string', multiple: true },
+    region: { type: 'string' },
+    representative: { type: 'string' },
+  },
+  positionals: { min: 0, max: 1 },
+  async run(args, io) {
+    const file = refuseFileWithFields(args, ['name', 'role', 'region', 'representative']);
+    if (file && args.positionals.length > 0) throw new UsageError('--file names the entity by its uscc; give USCC or --file, not both');
+    if (!file && args.positionals.length === 0) throw new UsageError('give the USCC of the entity to change, or --file PROFILE.json');
+    if (!file && !['name', 'role', 'region', 'representative'].some((o) => args.values[o] !== undefined)) {
+      throw new UsageError('nothing to change: give --name, --role, --region or --representative (or --file PROFILE.json)');
+    }
+    const given = file ? await readProtoJson(file, EntityProfile.fromJSON) : undefined;
+    return callNode(args, io, async (api) => {
+      let profile = given;
+      if (!profile) {
+        const uscc = args.positionals[0]!;
+        const current = await api.getEntity(uscc);
+        if (!current.found) {
+          io.stderr(`tongxing entity update: ${uscc} is not registered at any member this node has heard from; register it with tongxing entity register\n`);
+          return exitNegative;
+        }
+        const roles = rolesFromOptions(args);
+        profile = EntityProfile.fromPartial({
+          ...current.profile!,
+          ...(optional(args, 'name') !== undefined && { legalName: optional(args, 'name') }),
+          ...(roles.length > 0 && { roles }),
+          ...(optional(args, 'region') !== undefined && { regionCode: optional(args, 'region') }),
+          ...(optional(args, 'representative') !== undefined && { legalRepresentative: optional(args, 'representative') }),
+        });
+      }
+      const reply = await api.updateEntity(profile);
+      if (args.values.json) printJson(io, { uscc: profile.uscc, legalName: profile.legalName, provenance: provenanceJson(reply.provenance) });
+      else io.stdout(`updated ${profile.uscc} (${profile.legalName}): profile stated at ${describeProvenance(reply.provenance!)}\n`);
       return exitOk;
     });
   },
@@ -169,4 +241,4 @@ const show: Command = {
   },
 };
 
-export const entityCommands: Command[] = [register, show];
+export const entityCommands: Command[] = [register, update, show];

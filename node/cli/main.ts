@@ -1,12 +1,7 @@
 import { TongxingError } from '../../federation/errors.js';
-import { exitOk, exitUsage, parse, UsageError, type Command, type Io } from './command.js';
+import { packageVersion } from '../api/openapi.js';
+import { exitOk, exitUsage, parse, processIo, UsageError, type Command, type Io } from './command.js';
 import { commands } from './commands.js';
-
-const processIo: Io = {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-  stdoutBytes: (bytes) => process.stdout.write(bytes),
-};
 
 function overview(): string {
   const width = Math.max(...commands.map((c) => c.path.join(' ').length));
@@ -14,7 +9,7 @@ function overview(): string {
   return [
     'tongxing: federated data-sharing node for public resource trading centers',
     '',
-    'Usage: tongxing <command> [options]    (every command takes --help)',
+    'Usage: tongxing <command> [options]    (every command takes --help; tongxing --version)',
     '',
     'Commands:',
     ...lines,
@@ -34,7 +29,11 @@ function find(argv: string[]): { command: Command; rest: string[] } | undefined 
   return best && { command: best, rest: argv.slice(best.path.length) };
 }
 
-export async function main(argv: string[], io: Io = processIo): Promise<number> {
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V' || argv[0] === 'version')) {
+    io.stdout(`tongxing ${packageVersion()}\n`);
+    return exitOk;
+  }
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     io.stdout(overview());
     return argv.length === 0 ? exitUsage : exitOk;

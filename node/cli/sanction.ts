@@ -1,5 +1,5 @@
 import { Verdict, type CheckSanctionsResponse } from '../../gen/tongxing/api/v1/api.js';
-import { GroundsCategory, LiftReason, ListType, Restriction, SanctionIssue } from '../../gen/tongxing/records/v1/records.js';
+import { LiftReason, ListType, Restriction, SanctionIssue } from '../../gen/tongxing/records/v1/records.js';
 import { exitNegative, exitOk, optional, printJson, required, UsageError, type Command, type Parsed } from './command.js';
 import { describeProvenance, provenanceJson, readProtoJson } from './entity.js';
 import { alertsListMax } from '../limits.js';
@@ -7,6 +7,7 @@ import { callDomain } from './cert.js';
 import { writeOutput } from './crypto.js';
 import { callNode, formatDuration, formatTime, hex, nodeOptions, nodeUsageLines, parseTime } from './node-client.js';
 import { defaultPublicationUntilMs } from '../../federation/records/publication.js';
+import { groundsNames as categories, listTypeNames as listTypes, nameOf } from '../../federation/views/recognition.js';
 
 // `tongxing sanction issue|lift|check`: dishonesty lists (失信 / 不良行为 / 重点关注)
 // through a node's client API. "Fail once, restricted everywhere": a check
@@ -14,25 +15,14 @@ import { defaultPublicationUntilMs } from '../../federation/records/publication.
 
 const dayMs = 86_400_000;
 
-export const listTypes = {
-  'serious-dishonesty': ListType.LIST_TYPE_SERIOUS_DISHONESTY,
-  'bad-behaviour': ListType.LIST_TYPE_BAD_BEHAVIOUR,
-  watch: ListType.LIST_TYPE_WATCH,
-} as const;
+/** The CLI's names for list types and grounds are the federation's (federation/views/recognition.ts): one table for every command and every reason. */
+export { categories, listTypes, nameOf };
 
 const listLabels: Record<number, string> = {
   [ListType.LIST_TYPE_SERIOUS_DISHONESTY]: 'serious dishonesty list (严重失信)',
   [ListType.LIST_TYPE_BAD_BEHAVIOUR]: 'bad-behaviour record (不良行为)',
   [ListType.LIST_TYPE_WATCH]: 'watch list (重点关注)',
 };
-
-export const categories = {
-  fraud: GroundsCategory.GROUNDS_CATEGORY_FRAUD,
-  corruption: GroundsCategory.GROUNDS_CATEGORY_CORRUPTION,
-  collusion: GroundsCategory.GROUNDS_CATEGORY_COLLUSION,
-  coercion: GroundsCategory.GROUNDS_CATEGORY_COERCION,
-  other: GroundsCategory.GROUNDS_CATEGORY_OTHER,
-} as const;
 
 const restrictions = {
   ban: Restriction.RESTRICTION_BAN,
@@ -58,9 +48,6 @@ function choice<T extends Record<string, number>>(args: Parsed, option: string, 
   return names[value as keyof T]!;
 }
 
-/** The CLI name of an enum value in `names`. */
-export const nameOf = <T extends Record<string, number>>(names: T, value: number): string =>
-  Object.keys(names).find((name) => names[name] === value) ?? `unknown (${value})`;
 
 // ---- issue ----
 
@@ -77,7 +64,7 @@ const issue: Command = {
     '                         "untilMs": "..."}, ...}; also the way to sanction an expert (subject.expertRef)',
     '  --id ID               sanction id (BLACKLIST_CODE), unique among this node\'s sanctions',
     '  --uscc CODE           the sanctioned entity',
-    '  --name NAME           its name (BODY_NAME; default: the legal name the node has registered for it)',
+    '  --name NAME           its name (BODY_NAME; default: the legal name registered in the alliance, filled in by the node)',
     '  --grounds TEXT        what it did (RECORD_REASON)',
     '  --authority TEXT      deciding authority (GOVERNMENT)',
     '  --document CODE       decision document number (DOCUMENT_CODE)',
@@ -119,7 +106,6 @@ const issue: Command = {
       throw new UsageError(`--file replaces the other sanction options (${fields.map((o) => `--${o}`).join(', ')}); give one or the other`);
     }
     let sanction: SanctionIssue;
-    let nameGiven = true;
     if (file) {
       sanction = await readProtoJson(file, SanctionIssue.fromJSON);
     } else {
@@ -130,7 +116,6 @@ const issue: Command = {
       const publicationUntilMs = typeof publicationUntil === 'string' ? parseTime(publicationUntil, '--publication-until') : defaultPublicationUntilMs(fromMs, untilMs);
       const decidedAtMs = optional(args, 'decided') === undefined ? Math.min(nowMs, fromMs) : parseTime(optional(args, 'decided')!, '--decided');
       const name = optional(args, 'name');
-      nameGiven = name !== undefined;
       sanction = SanctionIssue.fromPartial({
         sanctionId: required(args, 'id'),
         subject: { id: { $case: 'uscc', value: required(args, 'uscc') }, name: name ?? '' },
@@ -148,16 +133,11 @@ const issue: Command = {
     }
     return callNode(args, io, async (api) => {
       const subject = sanction.subject;
-      if (!nameGiven && subject?.id?.$case === 'uscc') {
-        const entity = await api.getEntity(subject.id.value);
-        if (!entity.found) throw new UsageError(`--name is required: ${subject.id.value} is not registered at any member this node has heard from`);
-        subject.name = entity.profile!.legalName;
-      }
       const reply = await api.issueSanction(sanction);
       if (args.values.json) {
-        printJson(io, { sanctionId: sanction.sanctionId, provenance: provenanceJson(reply.provenance) });
+        printJson(io, { sanctionId: sanction.sanctionId, subjectName: reply.subjectName, provenance: provenanceJson(reply.provenance) });
       } else {
-        io.stdout(`issued sanction ${sanction.sanctionId} against ${subject?.id?.value} (${subject?.name}) at ${describeProvenance(reply.provenance!)}\n`);
+        io.stdout(`issued sanction ${sanction.sanctionId} against ${subject?.id?.value} (${reply.subjectName}) at ${describeProvenance(reply.provenance!)}\n`);
       }
       return exitOk;
     });

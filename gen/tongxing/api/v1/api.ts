@@ -112,12 +112,32 @@ export interface GetEntityResponse {
   observations: Provenance[];
 }
 
+export interface UpdateEntityRequest {
+  profile?: EntityProfile | undefined;
+}
+
+export interface UpdateEntityResponse {
+  /** the update written, or the record that already states this profile */
+  provenance?: Provenance | undefined;
+}
+
 export interface IssueSanctionRequest {
+  /**
+   * subject.name may be left empty for an entity registered at any member:
+   * the node records its registered legal name.
+   */
   sanction?: SanctionIssue | undefined;
 }
 
 export interface IssueSanctionResponse {
-  provenance?: Provenance | undefined;
+  provenance?:
+    | Provenance
+    | undefined;
+  /**
+   * The subject's name as recorded: the one given, or for an entity given
+   * without one, the legal name the alliance has registered for its code.
+   */
+  subjectName: string;
 }
 
 export interface LiftSanctionRequest {
@@ -770,6 +790,144 @@ export const GetEntityResponse: MessageFns<GetEntityResponse> = {
   },
 };
 
+function createBaseUpdateEntityRequest(): UpdateEntityRequest {
+  return { profile: undefined };
+}
+
+export const UpdateEntityRequest: MessageFns<UpdateEntityRequest> = {
+  encode(message: UpdateEntityRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.profile !== undefined) {
+      EntityProfile.encode(message.profile, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateEntityRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateEntityRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.profile = EntityProfile.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateEntityRequest {
+    return { profile: isSet(object.profile) ? EntityProfile.fromJSON(object.profile) : undefined };
+  },
+
+  toJSON(message: UpdateEntityRequest): unknown {
+    const obj: any = {};
+    if (message.profile !== undefined) {
+      obj.profile = EntityProfile.toJSON(message.profile);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateEntityRequest>, I>>(base?: I): UpdateEntityRequest {
+    return UpdateEntityRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateEntityRequest>, I>>(object: I): UpdateEntityRequest {
+    const message = createBaseUpdateEntityRequest();
+    message.profile = (object.profile !== undefined && object.profile !== null)
+      ? EntityProfile.fromPartial(object.profile)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateEntityResponse(): UpdateEntityResponse {
+  return { provenance: undefined };
+}
+
+export const UpdateEntityResponse: MessageFns<UpdateEntityResponse> = {
+  encode(message: UpdateEntityResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.provenance !== undefined) {
+      Provenance.encode(message.provenance, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateEntityResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateEntityResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.provenance = Provenance.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateEntityResponse {
+    return { provenance: isSet(object.provenance) ? Provenance.fromJSON(object.provenance) : undefined };
+  },
+
+  toJSON(message: UpdateEntityResponse): unknown {
+    const obj: any = {};
+    if (message.provenance !== undefined) {
+      obj.provenance = Provenance.toJSON(message.provenance);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateEntityResponse>, I>>(base?: I): UpdateEntityResponse {
+    return UpdateEntityResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateEntityResponse>, I>>(object: I): UpdateEntityResponse {
+    const message = createBaseUpdateEntityResponse();
+    message.provenance = (object.provenance !== undefined && object.provenance !== null)
+      ? Provenance.fromPartial(object.provenance)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseIssueSanctionRequest(): IssueSanctionRequest {
   return { sanction: undefined };
 }
@@ -840,13 +998,16 @@ export const IssueSanctionRequest: MessageFns<IssueSanctionRequest> = {
 };
 
 function createBaseIssueSanctionResponse(): IssueSanctionResponse {
-  return { provenance: undefined };
+  return { provenance: undefined, subjectName: "" };
 }
 
 export const IssueSanctionResponse: MessageFns<IssueSanctionResponse> = {
   encode(message: IssueSanctionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.provenance !== undefined) {
       Provenance.encode(message.provenance, writer.uint32(10).fork()).join();
+    }
+    if (message.subjectName !== "") {
+      writer.uint32(18).string(message.subjectName);
     }
     return writer;
   },
@@ -872,6 +1033,14 @@ export const IssueSanctionResponse: MessageFns<IssueSanctionResponse> = {
             message.provenance = Provenance.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.subjectName = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -885,13 +1054,23 @@ export const IssueSanctionResponse: MessageFns<IssueSanctionResponse> = {
   },
 
   fromJSON(object: any): IssueSanctionResponse {
-    return { provenance: isSet(object.provenance) ? Provenance.fromJSON(object.provenance) : undefined };
+    return {
+      provenance: isSet(object.provenance) ? Provenance.fromJSON(object.provenance) : undefined,
+      subjectName: isSet(object.subjectName)
+        ? globalThis.String(object.subjectName)
+        : isSet(object.subject_name)
+        ? globalThis.String(object.subject_name)
+        : "",
+    };
   },
 
   toJSON(message: IssueSanctionResponse): unknown {
     const obj: any = {};
     if (message.provenance !== undefined) {
       obj.provenance = Provenance.toJSON(message.provenance);
+    }
+    if (message.subjectName !== "") {
+      obj.subjectName = message.subjectName;
     }
     return obj;
   },
@@ -904,6 +1083,7 @@ export const IssueSanctionResponse: MessageFns<IssueSanctionResponse> = {
     message.provenance = (object.provenance !== undefined && object.provenance !== null)
       ? Provenance.fromPartial(object.provenance)
       : undefined;
+    message.subjectName = object.subjectName ?? "";
     return message;
   },
 };
@@ -3153,11 +3333,34 @@ export const EntityServiceService = {
     responseSerialize: (value: GetEntityResponse): Buffer => Buffer.from(GetEntityResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetEntityResponse => GetEntityResponse.decode(value),
   },
+  /**
+   * Replaces the profile of an entity registered at this node, its home node
+   * (only the home node's word counts): the whole profile, as registered.
+   * Unknown code NOT_FOUND; homed at another member FAILED_PRECONDITION; the
+   * same profile as now changes nothing and answers where it was stated.
+   */
+  updateEntity: {
+    path: "/tongxing.api.v1.EntityService/UpdateEntity" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateEntityRequest): Buffer => Buffer.from(UpdateEntityRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateEntityRequest => UpdateEntityRequest.decode(value),
+    responseSerialize: (value: UpdateEntityResponse): Buffer =>
+      Buffer.from(UpdateEntityResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateEntityResponse => UpdateEntityResponse.decode(value),
+  },
 } as const;
 
 export interface EntityServiceServer extends UntypedServiceImplementation {
   registerEntity: handleUnaryCall<RegisterEntityRequest, RegisterEntityResponse>;
   getEntity: handleUnaryCall<GetEntityRequest, GetEntityResponse>;
+  /**
+   * Replaces the profile of an entity registered at this node, its home node
+   * (only the home node's word counts): the whole profile, as registered.
+   * Unknown code NOT_FOUND; homed at another member FAILED_PRECONDITION; the
+   * same profile as now changes nothing and answers where it was stated.
+   */
+  updateEntity: handleUnaryCall<UpdateEntityRequest, UpdateEntityResponse>;
 }
 
 export interface EntityServiceClient extends Client {
@@ -3190,6 +3393,27 @@ export interface EntityServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetEntityResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Replaces the profile of an entity registered at this node, its home node
+   * (only the home node's word counts): the whole profile, as registered.
+   * Unknown code NOT_FOUND; homed at another member FAILED_PRECONDITION; the
+   * same profile as now changes nothing and answers where it was stated.
+   */
+  updateEntity(
+    request: UpdateEntityRequest,
+    callback: (error: ServiceError | null, response: UpdateEntityResponse) => void,
+  ): ClientUnaryCall;
+  updateEntity(
+    request: UpdateEntityRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateEntityResponse) => void,
+  ): ClientUnaryCall;
+  updateEntity(
+    request: UpdateEntityRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateEntityResponse) => void,
   ): ClientUnaryCall;
 }
 
