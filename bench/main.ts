@@ -51,6 +51,10 @@ async function main(argv: string[]): Promise<number> {
   if (figures.catchup_entries_per_s !== undefined && figures.hypercore_entries_per_s !== undefined) {
     figures.replication_vs_hypercore = Number(figures.catchup_entries_per_s) / Number(figures.hypercore_entries_per_s);
   }
+  if (figures.import_certificates_rows_per_s !== undefined && figures.sm2_verify_per_s !== undefined) {
+    // A certificate import is bounded by chain verification: 1.0 would be one SM2 verification per row and nothing else.
+    figures.import_certificates_vs_sm2_verify = Number(figures.import_certificates_rows_per_s) / Number(figures.sm2_verify_per_s);
+  }
   if (figures.sm2_verify_per_s !== undefined && figures.sm2_verify_per_s_sm_crypto !== undefined) {
     figures.sm2_verify_vs_sm_crypto = Number(figures.sm2_verify_per_s) / Number(figures.sm2_verify_per_s_sm_crypto);
   }

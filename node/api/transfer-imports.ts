@@ -343,7 +343,7 @@ export class StagedImports {
     const entry = this.#entries.get(id);
     if (entry) {
       const { rows, recordsWritten } = entry.import;
-      if (entry.commit) return { state: ImportState.IMPORT_STATE_COMMITTING, rows, recordsWritten, detail: `committing: ${recordsWritten} records written so far` };
+      if (entry.commit) return { state: ImportState.IMPORT_STATE_COMMITTING, rows, recordsWritten, detail: `committing: ${rows} rows are checked and then written in one atomic write (all or none)` };
       return { state: ImportState.IMPORT_STATE_STAGING, rows, recordsWritten, detail: `${rows} rows staged`, expiresAtMs: this.#expiresAtMs(entry) };
     }
     const finished = this.#finished.get(id);
