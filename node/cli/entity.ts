@@ -53,8 +53,14 @@ function rolesFromOptions(args: Parsed): LegalRole[] {
   });
 }
 
-/** The fields --uscc/--name/... set, which --file replaces (register and update take the same options). */
-const profileOptionNames = ['uscc', 'name', 'role', 'region', 'representative'] as const;
+/** The profile fields register and update take as options; --file replaces them. */
+const profileFieldOptions = {
+  name: { type: 'string' },
+  role: { type: 'string', multiple: true },
+  region: { type: 'string' },
+  representative: { type: 'string' },
+} as const;
+const profileFields = Object.keys(profileFieldOptions);
 
 function refuseFileWithFields(args: Parsed, fields: readonly string[]): string | undefined {
   const file = optional(args, 'file');
@@ -103,17 +109,9 @@ const register: Command = {
     '',
     'Exit: 0 registered, 1 refused (already registered), 2 bad input or the node could not answer.',
   ].join('\n'),
-  options: {
-    ...nodeOptions,
-    file: { type: 'string' },
-    uscc: { type: 'string' },
-    name: { type: 'string' },
-    role: { type: 'string', multiple: true },
-    region: { type: 'string' },
-    representative: { type: 'string' },
-  },
+  options: { ...nodeOptions, file: { type: 'string' }, uscc: { type: 'string' }, ...profileFieldOptions },
   async run(args, io) {
-    const file = refuseFileWithFields(args, profileOptionNames);
+    const file = refuseFileWithFields(args, ['uscc', ...profileFields]);
     const profile = file ? await readProtoJson(file, EntityProfile.fromJSON) : profileFromOptions(args);
     return callNode(args, io, async (api) => {
       const reply = await api.registerEntity(profile);
@@ -144,20 +142,13 @@ const update: Command = {
     '',
     'Exit: 0 updated (or unchanged), 1 refused (not registered, or homed at another member), 2 bad input or the node could not answer.',
   ].join('\n'),
-  options: {
-    ...nodeOptions,
-    file: { type: 'string' },
-    name: { type: 'string' },
-    role: { type: 'string', multiple: true },
-    region: { type: 'string' },
-    representative: { type: 'string' },
-  },
+  options: { ...nodeOptions, file: { type: 'string' }, ...profileFieldOptions },
   positionals: { min: 0, max: 1 },
   async run(args, io) {
-    const file = refuseFileWithFields(args, ['name', 'role', 'region', 'representative']);
+    const file = refuseFileWithFields(args, profileFields);
     if (file && args.positionals.length > 0) throw new UsageError('--file names the entity by its uscc; give USCC or --file, not both');
     if (!file && args.positionals.length === 0) throw new UsageError('give the USCC of the entity to change, or --file PROFILE.json');
-    if (!file && !['name', 'role', 'region', 'representative'].some((o) => args.values[o] !== undefined)) {
+    if (!file && !profileFields.some((o) => args.values[o] !== undefined)) {
       throw new UsageError('nothing to change: give --name, --role, --region or --representative (or --file PROFILE.json)');
     }
     const given = file ? await readProtoJson(file, EntityProfile.fromJSON) : undefined;
