@@ -27,9 +27,7 @@ function writeRefusal(core: CoreState): Error | undefined {
 export function propose(core: CoreState, record: Record): number {
   const refusal = writeRefusal(core);
   if (refusal) throw refusal;
-  const seq = Number(core.writer.append(record, core.clock.nowMs()).entry.seq);
-  core.sealWanted = true;
-  return seq;
+  return Number(core.writer.append(record, core.clock.nowMs()).entry.seq);
 }
 
 /**
@@ -48,7 +46,6 @@ export function proposeAll(core: CoreState, records: readonly Record[]): number[
   }
   const nowMs = core.clock.nowMs();
   const pending = core.writer.seal(nowMs, core.random);
-  core.sealWanted = false;
   let batches: SealedBatch[] = [];
   try {
     batches = core.writer.sealAll(records, nowMs, core.random);
@@ -60,7 +57,6 @@ export function proposeAll(core: CoreState, records: readonly Record[]): number[
 
 /** Seals the pending writes under one head into the outbox: stored durably, then announced. */
 export function seal(core: CoreState): void {
-  core.sealWanted = false;
   const sealed = core.writer.seal(core.clock.nowMs(), core.random);
   if (sealed) commitLocal(core, [sealed]);
 }

@@ -118,6 +118,13 @@ describe('replica core', () => {
     expect(a.proposeAll([entityRegistration(usccFor(2))])).toEqual([2]);
   });
 
+  it('owes no Ready for writes left pending once closed (a driver would otherwise spin on empty Readys)', () => {
+    const a = core(keys.a);
+    a.propose(entityRegistration(usccFor(1)));
+    a.close();
+    expect(a.hasReady()).toBe(false);
+  });
+
   it('refuses an invalid record, appending nothing', () => {
     const a = core(keys.a);
     expect(() => a.propose(entityRegistration('91350100M000100Y44'))).toThrow(ValidationError);

@@ -6,7 +6,7 @@ import { assert } from '../errors.js';
 import type { GovernanceState, GovRecord } from '../governance/state.js';
 import { toHex } from '../log/entry.js';
 import { LogWriter } from '../log/writer.js';
-import { Membership } from '../membership.js';
+import { Membership, type Member } from '../membership.js';
 import type { ViewPolicy } from '../views/policy.js';
 import { beacon, committed, propose, proposeAll, seal } from './commit.js';
 import { checkStored, type StoredHistory } from './equivocation.js';
@@ -32,7 +32,7 @@ import {
 export interface CoreOpen extends CoreInit {
   readonly nodeId: string;
   readonly keyPair: Sm2KeyPair;
-  readonly members: readonly ReturnType<Membership['list']>[number][];
+  readonly members: readonly Member[];
   readonly policy: ViewPolicy;
   /** Stored heads (latest per author) and proofs, as the store holds them at open. */
   readonly heads: readonly SignedHead[];
@@ -162,14 +162,19 @@ export class ReplicaCore {
 
   // ---- Ready ----
 
+  /** Local writes wait to be sealed; once closed (or stopped on a store failure) none are, so no Ready is owed for them. */
+  get #sealDue(): boolean {
+    return this.#s.writer.pendingCount > 0 && !this.#s.closed;
+  }
+
   hasReady(): boolean {
-    return this.#inFlight === undefined && (this.#s.sealWanted || !this.#s.outbox.empty);
+    return this.#inFlight === undefined && (this.#sealDue || !this.#s.outbox.empty);
   }
 
   /** What to do now (seals the pending local writes into it). One Ready at a time: advance() before the next. */
   ready(): Ready {
     assert(this.#inFlight === undefined, 'ready() before the previous Ready was advanced');
-    if (this.#s.sealWanted && !this.#s.closed) seal(this.#s);
+    if (this.#sealDue) seal(this.#s);
     const ready = this.#s.outbox.take();
     this.#inFlight = { ready, committed: 0 };
     return ready;

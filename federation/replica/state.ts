@@ -91,8 +91,6 @@ export class CoreState {
   readonly verifications = new VerificationBudget(gossipVerificationsPerPeerPerSecondMax);
   lastAnnouncedMs = -Infinity;
   closed = false;
-  /** Local writes appended but not yet sealed into a commit. */
-  sealWanted = false;
   governance: GovernanceState | undefined;
 
   constructor(
