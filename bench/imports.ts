@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { issueCertificate } from '../federation/crypto/issue.js';
-import { generateKeyPair } from '../federation/crypto/sm2.js';
 import { entityToRow, sanctionToRow } from '../federation/records/dataspec.js';
 import { entityProfile, sanction, usccFor } from '../federation/testing/records.js';
+import { importCertificateAuthority } from '../node/cli/testing-certificates.js';
 import { loadNodeConfig } from '../node/config.js';
 import { writeLocalAlliance } from '../node/local-alliance.js';
 import { startNode } from '../node/node.js';
@@ -33,26 +32,10 @@ async function timedImport(kind: string, file: string, address: string): Promise
   return seconds;
 }
 
-/** Login certificates for `holders` under a fresh root, as the folder `tongxing import certificates` reads. */
-function certificateFolder(dir: string, holders: readonly string[]) {
-  const keyPair = generateKeyPair();
-  const name = { commonName: 'Bench SM2 Root CA' };
-  const now = Date.now();
-  const root = issueCertificate({ subject: name, publicKey: keyPair.publicKey, issuer: { name, keyPair }, serialNumber: 1n, notBefore: new Date(now - dayMs), notAfter: new Date(now + 3650 * dayMs), ca: true });
-  const pem = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`;
-  mkdirSync(join(dir, 'ca'), { recursive: true });
-  writeFileSync(join(dir, 'ca', 'root.pem'), pem(root));
-  const leaves = holders.map((uscc, i) =>
-    pem(issueCertificate({ subject: { commonName: `Company ${uscc}` }, publicKey: generateKeyPair().publicKey, issuer: { name, keyPair }, serialNumber: BigInt(i + 2), notBefore: new Date(now - dayMs), notAfter: new Date(now + 365 * dayMs) })),
-  );
-  writeFileSync(join(dir, 'leaves.pem'), leaves.join(''));
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(holders.map((uscc, i) => ({ CERT_SERIAL: (i + 2).toString(16), LEGAL_CODE: uscc }))));
-  return { root, dir };
-}
-
 export async function importFigures(rows = 100_000, certificates = 10_000) {
-  const folder = certificateFolder(join(tmpdir(), `tongxing-bench-certs-${process.pid}`), Array.from({ length: certificates }, (_, i) => usccFor(i)));
-  const { dir, cities } = await writeLocalAlliance({ cities: 2, trustedCaRoots: [folder.root] });
+  const ca = importCertificateAuthority('Bench SM2 Root CA');
+  const certificateDir = ca.folder(join(tmpdir(), `tongxing-bench-certs-${process.pid}`), Array.from({ length: certificates }, (_, i) => usccFor(i)));
+  const { dir, cities } = await writeLocalAlliance({ cities: 2, trustedCaRoots: [ca.root] });
   const node = await startNode(loadNodeConfig(cities[0]!.configFile));
   const address = `127.0.0.1:${node.apiPort}`;
   try {
@@ -66,7 +49,7 @@ export async function importFigures(rows = 100_000, certificates = 10_000) {
     // The same file again: every row checked against the node's state, nothing written.
     const unchangedSeconds = await timedImport('entities', entities, address);
     // Bounded by chain verification: one SM2 signature check per certificate not yet recorded.
-    const certificateSeconds = await timedImport('certificates', folder.dir, address);
+    const certificateSeconds = await timedImport('certificates', certificateDir, address);
     return {
       import_certificates: certificates,
       import_certificates_rows_per_s: certificates / certificateSeconds,
@@ -78,6 +61,6 @@ export async function importFigures(rows = 100_000, certificates = 10_000) {
   } finally {
     await node.stop();
     rmSync(dir, { recursive: true, force: true });
-    rmSync(folder.dir, { recursive: true, force: true });
+    rmSync(certificateDir, { recursive: true, force: true });
   }
 }

@@ -1,16 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { issueCertificate } from '../federation/crypto/issue.js';
-import { generateKeyPair } from '../federation/crypto/sm2.js';
 import { decodeEntry } from '../federation/log/entry.js';
 import { entityToRow, sanctionToRow } from '../federation/records/dataspec.js';
 import { eventually } from '../federation/testing/eventually.js';
 import { Prng } from '../federation/testing/prng.js';
 import { entityProfile, sanction, usccFor } from '../federation/testing/records.js';
 import { connectApi, type ApiClient } from './api/client.js';
+import { importCertificateAuthority } from './cli/testing-certificates.js';
 import { startLocalAlliance, type LocalAlliance } from './local-alliance.js';
 import { LevelStore } from './store/level.js';
 
@@ -65,42 +64,15 @@ async function seqAt(i: number): Promise<bigint> {
   return status.members.find((m) => Buffer.from(m.nodeId).toString('hex') === alliance!.cities[0]!.nodeId)!.storedSeq;
 }
 
-/** A CA the alliance trusts, and login certificates under it for registered entities, in the folder form `tongxing import certificates` reads. */
-function certificateAuthority() {
-  const keyPair = generateKeyPair();
-  const name = { commonName: 'Crash Test SM2 Root CA' };
-  const now = Date.now();
-  const root = issueCertificate({ subject: name, publicKey: keyPair.publicKey, issuer: { name, keyPair }, serialNumber: 1n, notBefore: new Date(now - dayMs), notAfter: new Date(now + 3650 * dayMs), ca: true });
-  const pem = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`;
-  let serial = 2n;
-  /** A folder of `count` certificates for the holders `uscc(i)`, with its manifest. */
-  const folder = (dir: string, count: number, uscc: (i: number) => string) => {
-    mkdirSync(join(dir, 'ca'), { recursive: true });
-    writeFileSync(join(dir, 'ca', 'root.pem'), pem(root));
-    const manifest: object[] = [];
-    let leaves = '';
-    for (let i = 0; i < count; i++) {
-      const serialNumber = serial++;
-      const holder = uscc(i);
-      leaves += pem(issueCertificate({ subject: { commonName: `Company ${holder}` }, publicKey: generateKeyPair().publicKey, issuer: { name, keyPair }, serialNumber, notBefore: new Date(now - dayMs), notAfter: new Date(now + 365 * dayMs) }));
-      manifest.push({ CERT_SERIAL: serialNumber.toString(16), LEGAL_CODE: holder });
-    }
-    writeFileSync(join(dir, 'leaves.pem'), leaves);
-    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
-    return dir;
-  };
-  return { root, folder };
-}
-
 describe('imports under kill -9', () => {
   it(`leaves each import whole or absent at every member, whatever moment the importing node dies (${kinds.length * killsPerKind} kills)`, async () => {
-    const ca = certificateAuthority();
+    const ca = importCertificateAuthority('Crash Test SM2 Root CA');
     alliance = await startLocalAlliance({ cities: 2, trustedCaRoots: [ca.root] });
     // Entities registered by the first import hold the certificates.
     const registered = (i: number) => usccFor(i % rowsOf.entities);
     const fileFor = (kind: Kind, round: number): string => {
       const rows = rowsOf[kind];
-      if (kind === 'certificates') return ca.folder(join(alliance!.dir, `certificates-${round}`), rows, registered);
+      if (kind === 'certificates') return ca.folder(join(alliance!.dir, `certificates-${round}`), Array.from({ length: rows }, (_, i) => registered(i)));
       const file = join(alliance!.dir, `${kind}-${round}.json`);
       const row = (i: number) => (kind === 'entities' ? entityToRow(entityProfile(usccFor(round * rows + i))) : sanctionToRow(sanction(`CRASH-${round}-${i}`, registered(i), Date.now() - dayMs)));
       writeFileSync(file, JSON.stringify(Array.from({ length: rows }, (_, i) => row(i))));
