@@ -1,8 +1,8 @@
 import type { CertificateRecord, CertificateRevocationList } from '../gen/tongxing/records/v1/records.js';
 import { RevocationReason } from '../gen/tongxing/records/v1/records.js';
-import { caUsageOf, certificateSignatureAlgorithm, crlReason, parseCrl, verifyCrl, type ParsedCrl } from './crypto/crl.js';
+import { crlReason, parseCrl, verifyCrl, type ParsedCrl } from './crypto/crl.js';
 import { sm3Hex } from './crypto/sm3.js';
-import { CertificateTimeError, CertificateUsageError, checkLoginUsage, checkTimes, oidSm2WithSm3, parseCertificate, verifyChain, type ParsedCertificate } from './crypto/x509.js';
+import { CertificateTimeError, CertificateUsageError, caUsageOf, checkLoginUsage, checkTimes, oidSm2WithSm3, parseCertificate, signatureAlgorithmOf, verifyChain, type ParsedCertificate } from './crypto/x509.js';
 import { CertificateError, EncodingError, ValidationError } from './errors.js';
 
 // Certificate mutual recognition (一锁通行), the pure rules:
@@ -74,7 +74,7 @@ export function parseSm2Certificate(der: Uint8Array, what = 'certificate'): Chec
     if (error instanceof EncodingError) return { refusal: 'malformed', message: `${what}: ${error.message}` };
     throw error;
   }
-  const algorithm = certificateSignatureAlgorithm(parsed.der);
+  const algorithm = signatureAlgorithmOf(parsed);
   if (algorithm !== oidSm2WithSm3) {
     return { refusal: 'not-sm2', message: `${what} not SM2: signed with algorithm OID ${algorithm}, not SM2-with-SM3 (${oidSm2WithSm3})` };
   }
@@ -220,7 +220,7 @@ export function revocationReasonOf(code: number | undefined): RevocationReason {
 
 /** Whether the certificate may sign CRLs, for operators choosing the chain to import with (true when it has no keyUsage). */
 export function maySignCrls(certificate: ParsedCertificate): boolean {
-  const usage = caUsageOf(certificate.der);
+  const usage = caUsageOf(certificate);
   return usage.isCertificateAuthority && usage.crlSign !== false;
 }
 

@@ -4,16 +4,14 @@
 // may sign CRLs. Parsed with pkijs; signatures verified with our SM2 over the
 // original TBSCertList bytes, as x509.ts does for certificates.
 import * as asn1js from 'asn1js';
-import { BasicConstraints, Certificate, CertificateRevocationList } from 'pkijs';
+import { CertificateRevocationList } from 'pkijs';
 import { CertificateError, EncodingError } from '../errors.js';
 import { pemBlocks } from './pem.js';
 import { verify } from './sm2.js';
 import { sm3Hex } from './sm3.js';
-import { oidSm2WithSm3, verifyChain, type ParsedCertificate, type VerifiedCertificate } from './x509.js';
+import { caUsageOf, oidSm2WithSm3, verifyChain, type ParsedCertificate, type VerifiedCertificate } from './x509.js';
 
 const oidCrlReason = '2.5.29.21';
-const oidBasicConstraints = '2.5.29.19';
-const oidKeyUsage = '2.5.29.15';
 
 /** RFC 5280 CRLReason codes. */
 export const crlReason = {
@@ -102,38 +100,11 @@ export function verifyCrl(crl: ParsedCrl, issuerChain: readonly ParsedCertificat
   if (named.length === 0) throw new CertificateError(`CRL issuer "${crl.issuer}" is neither a trusted root nor in the given issuer chain`);
   const signer = named.find((candidate) => signatureVerifies(candidate.publicKey, tbs, signature));
   if (!signer) throw new CertificateError(`CRL signature does not verify under the key of "${crl.issuer}"`);
-  const usage = caUsageOf(signer.der);
+  const usage = caUsageOf(signer);
   if (!usage.isCertificateAuthority) throw new CertificateError(`CRL issuer "${signer.subject}" is not a CA (basicConstraints)`);
   if (usage.crlSign === false) throw new CertificateError(`CRL issuer "${signer.subject}" keyUsage lacks cRLSign`);
   const intermediates = issuerChain.filter((c) => c !== signer);
   return verifyChain(signer, intermediates, trustRoots, crl.thisUpdate);
-}
-
-/** The outer signature algorithm OID of a certificate (DER); SM2 certificates use SM2-with-SM3. */
-export function certificateSignatureAlgorithm(der: Uint8Array): string {
-  return certificateOf(der).signatureAlgorithm.algorithmId;
-}
-
-/** basicConstraints cA, and keyUsage cRLSign (undefined when the certificate has no keyUsage). */
-export function caUsageOf(der: Uint8Array): { isCertificateAuthority: boolean; crlSign: boolean | undefined } {
-  let isCertificateAuthority = false;
-  let crlSign: boolean | undefined;
-  for (const extension of certificateOf(der).extensions ?? []) {
-    const value = extension.parsedValue as unknown;
-    if (extension.extnID === oidBasicConstraints && value instanceof BasicConstraints) isCertificateAuthority = value.cA;
-    // cRLSign is bit 6: 0x02 of the first byte (bit 0 is the most significant).
-    if (extension.extnID === oidKeyUsage && value instanceof asn1js.BitString) crlSign = ((value.valueBlock.valueHexView[0] ?? 0) & 0x02) !== 0;
-  }
-  return { isCertificateAuthority, crlSign };
-}
-
-function certificateOf(der: Uint8Array): Certificate {
-  try {
-    return new Certificate({ schema: decode(der, 'certificate') });
-  } catch (error) {
-    if (error instanceof EncodingError) throw error;
-    throw new EncodingError(`not an X.509 certificate: ${(error as Error).message}`);
-  }
 }
 
 function signatureVerifies(publicKey: Uint8Array, tbs: Uint8Array, signature: Uint8Array): boolean {

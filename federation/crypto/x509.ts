@@ -7,7 +7,8 @@ import { AssertionError, CertificateError, EncodingError, TongxingError, assert 
 import { pemBlocks, publicKeyFromSpki } from './pem.js';
 import { verify } from './sm2.js';
 import { sm3Hex } from './sm3.js';
-import { chainCertificatesMax } from '../limits.js';
+import { certificateSignaturesRememberedMax, chainCertificatesMax } from '../limits.js';
+import { VerifiedSignatures } from './verified-signatures.js';
 
 export const oidSm2WithSm3 = '1.2.156.10197.1.501';
 
@@ -225,15 +226,36 @@ function findIssuer(
   throw misuse ?? new CertificateError(`${certificateLabel(cert)}: signature does not verify under issuer "${cert.issuer}"`);
 }
 
+/**
+ * One certificate's signature is checked when it is recorded at the API, again
+ * by the views that apply the record, and at every login: intermediates under
+ * their roots over and over. Each is verified once.
+ */
+const verifiedCertificateSignatures = new VerifiedSignatures(certificateSignaturesRememberedMax);
+
 function signatureVerifies(cert: ParsedCertificate, issuer: ParsedCertificate): boolean {
   const { tbs, signature } = detailsOf(cert);
+  const claim = verifiedCertificateSignatures.claimOf(issuer.publicKey, tbs, signature);
+  if (verifiedCertificateSignatures.has(claim)) return true;
+  let valid: boolean;
   try {
-    return verify(issuer.publicKey, tbs, signature);
+    valid = verify(issuer.publicKey, tbs, signature);
   } catch (error) {
     if (error instanceof EncodingError) return false; // a malformed signature verifies under no key
     throw error;
   }
+  if (valid) verifiedCertificateSignatures.add(claim);
+  return valid;
 }
+
+/** basicConstraints cA, and keyUsage cRLSign (undefined when the certificate has no keyUsage). */
+export function caUsageOf(cert: ParsedCertificate): { isCertificateAuthority: boolean; crlSign: boolean | undefined } {
+  const { isCertificateAuthority, keyUsages } = detailsOf(cert);
+  return { isCertificateAuthority, crlSign: keyUsages?.includes('cRLSign') };
+}
+
+/** The outer signature algorithm OID; SM2 certificates use SM2-with-SM3. */
+export const signatureAlgorithmOf = (cert: ParsedCertificate): string => detailsOf(cert).signatureAlgorithm;
 
 /** Throws CertificateTimeError when `at` is outside [notBefore, notAfter] (both ends inclusive, RFC 5280 4.1.2.5). */
 export function checkTimes(cert: ParsedCertificate, at: Date): void {

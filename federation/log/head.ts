@@ -1,6 +1,6 @@
 import { Head, SignedHead } from '../../gen/tongxing/log/v1/log.js';
 import { nodeIdOf, sign, verify, type NonceSource, type Sm2KeyPair } from '../crypto/sm2.js';
-import { sm3 } from '../crypto/sm3.js';
+import { VerifiedSignatures } from '../crypto/verified-signatures.js';
 import { EncodingError, SignatureError, ValidationError } from '../errors.js';
 import { verifiedHeadsMax } from '../limits.js';
 import { toHex, zeroHash } from './entry.js';
@@ -29,7 +29,7 @@ export function verifyHead(signed: SignedHead, publicKey: Uint8Array, allianceId
   }
   const bytes = headSigningBytes(head);
   // A claim already verified (same key, head and signature) passed every check below.
-  const claim = sm3(Buffer.concat([publicKey, bytes, signed.signature])).toString('hex'); // the author is inside `bytes`
+  const claim = verifiedHeads.claimOf(publicKey, bytes, signed.signature); // the author is inside `bytes`
   if (verifiedHeads.has(claim)) return head;
   if (head.entryHash.length !== 32) throw new ValidationError('head.entryHash', `must be 32 bytes, got ${head.entryHash.length}`);
   // seq 0 is the liveness beacon of a log with no entries yet.
@@ -44,17 +44,12 @@ export function verifyHead(signed: SignedHead, publicKey: Uint8Array, allianceId
     throw error;
   }
   if (!valid) throw new SignatureError(`head of ${author.slice(0, 12)} at seq ${head.seq}: signature does not verify`);
-  if (verifiedHeads.size >= verifiedHeadsMax) verifiedHeads.delete(verifiedHeads.keys().next().value!);
-  verifiedHeads.set(claim, true);
+  verifiedHeads.add(claim);
   return head;
 }
 
-/**
- * Heads already verified (SM2 costs ~1.4 ms; hashing the claim ~2 us). One head
- * reaches a node by gossip, by anti-entropy and in pull chunks: it is verified
- * once. A memo of a pure function, so it changes no outcome.
- */
-const verifiedHeads = new Map<string, true>();
+/** One head reaches a node by gossip, by anti-entropy and in pull chunks: it is verified once. */
+const verifiedHeads = new VerifiedSignatures(verifiedHeadsMax);
 
 export function encodeSignedHead(signed: SignedHead): Uint8Array {
   return SignedHead.encode(signed).finish();

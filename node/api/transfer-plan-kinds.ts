@@ -1,6 +1,6 @@
 import type { ExpertImport } from '../../gen/tongxing/api/v1/transfer.js';
 import { ExpertProfile, type CertificateRecord, type CertificateRevocationList } from '../../gen/tongxing/records/v1/records.js';
-import { checkCertificateRecord, checkCrlRecord, parseSm2Certificate, serialNumberKey } from '../../federation/certificates.js';
+import { checkCertificateRecord, checkCrlRecord, recordCertificate, serialNumberKey } from '../../federation/certificates.js';
 import { parseCrl } from '../../federation/crypto/crl.js';
 import { assert } from '../../federation/errors.js';
 import * as queries from '../../federation/queries.js';
@@ -33,7 +33,7 @@ const holderText = (holder: { uscc?: string; expertRef?: string }): string => (h
  * or a revoked one, the row is refused; otherwise its chain must verify now.
  */
 export async function planCertificate(c: ApiContext, record: CertificateRecord, verified: boolean, trust: TrustNow): Promise<RowPlan> {
-  const leaf = parseSm2Certificate(record.certificateDer);
+  const leaf = recordCertificate(record);
   assert('ok' in leaf, 'a staged certificate parses');
   const issuerNameHash = leaf.ok.issuerNameHash;
   const serialNumber = serialNumberKey(leaf.ok.serialNumber);

@@ -1,5 +1,5 @@
 import type { ImportItem, RowError } from '../../gen/tongxing/api/v1/transfer.js';
-import { parseSm2Certificate, serialNumberKey } from '../../federation/certificates.js';
+import { recordCertificate, serialNumberKey } from '../../federation/certificates.js';
 import { parseCrl } from '../../federation/crypto/crl.js';
 import { sm3Hex } from '../../federation/crypto/sm3.js';
 import { EncodingError, ValidationError } from '../../federation/errors.js';
@@ -69,7 +69,7 @@ export function checkRow(kind: ImportKind, item: ImportItem, context: RowContext
         return { item, key: row.value.sanctionId };
       case 'certificate': {
         validateCertificateRecord(row.value, 'certificate');
-        const leaf = parseSm2Certificate(row.value.certificateDer);
+        const leaf = recordCertificate(row.value);
         if (!('ok' in leaf)) return { error: { field: 'certificate.certificateDer', reason: leaf.message } };
         return { item, key: `${leaf.ok.issuerNameHash}/${serialNumberKey(leaf.ok.serialNumber)}` };
       }

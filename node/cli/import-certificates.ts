@@ -3,10 +3,10 @@ import { basename, dirname, join, relative, sep } from 'node:path';
 import type { ExportedCertificate, ExportedCrl, ImportItem } from '../../gen/tongxing/api/v1/transfer.js';
 import type { CertificateRecord, UsccOverride } from '../../gen/tongxing/records/v1/records.js';
 import { serialNumberKey } from '../../federation/certificates.js';
-import { caUsageOf, parseCrl } from '../../federation/crypto/crl.js';
+import { parseCrl } from '../../federation/crypto/crl.js';
 import { pemBlocks, toPem } from '../../federation/crypto/pem.js';
 import { sm3Hex } from '../../federation/crypto/sm3.js';
-import { readCertificates, type ParsedCertificate } from '../../federation/crypto/x509.js';
+import { caUsageOf, readCertificates, type ParsedCertificate } from '../../federation/crypto/x509.js';
 import { EncodingError, TongxingError, ValidationError } from '../../federation/errors.js';
 import { chainCertificatesMax } from '../../federation/limits.js';
 import { rowsOf, type DataSpecRow } from '../../federation/records/dataspec.js';
@@ -64,7 +64,7 @@ function readFile(path: string, file: string, certificates: Found[], crls: Found
         crls.push({ der, file, issuerNameHash: parseCrl(der).issuerNameHash });
       } else {
         const [certificate] = readCertificates(der);
-        certificates.push({ certificate: certificate!, file, index, isCa: caUsageOf(certificate!.der).isCertificateAuthority });
+        certificates.push({ certificate: certificate!, file, index, isCa: caUsageOf(certificate!).isCertificateAuthority });
       }
     } catch (error) {
       if (!(error instanceof TongxingError)) throw error;
