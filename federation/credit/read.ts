@@ -1,6 +1,7 @@
 import { LimitError } from '../errors.js';
 import { subjectCreditRecordsMax, subjectSanctionsMax } from '../limits.js';
-import type { Replica } from '../replica.js';
+import type { GovernanceState } from '../governance/state.js';
+import type { Store } from '../store/store.js';
 import { creditFactOf, creditKeyOfIndex, creditSubjectPrefix, type CreditView } from '../views/credit.js';
 import { decodeView } from '../views/provenance.js';
 import { sanctionFromView, sanctionKeyOfIndex, subjectIndexPrefix, type SanctionView } from '../views/sanction.js';
@@ -16,8 +17,15 @@ export interface SubjectFacts {
   readonly sanctions: SanctionFact[];
 }
 
+/** What the facts are read from: a replica, or a store of views alone in tests and benchmarks. */
+export interface CreditSource {
+  readonly store: Pick<Store, 'stateRange' | 'getStates'>;
+  isQuarantined(author: string): boolean;
+  readonly governance?: Pick<GovernanceState, 'current'>;
+}
+
 /** The facts of `subject` (`uscc:CODE` or `expert:REF`). LimitError past the per-subject bounds rather than a partial index. */
-export async function readSubjectFacts(replica: Replica, subject: string): Promise<SubjectFacts> {
+export async function readSubjectFacts(replica: CreditSource, subject: string): Promise<SubjectFacts> {
   const store = replica.store;
   const creditIndex = await store.stateRange(creditSubjectPrefix(subject), subjectCreditRecordsMax + 1);
   if (creditIndex.length > subjectCreditRecordsMax) {

@@ -9,6 +9,7 @@ import {
   type Record,
   type SanctionSubject,
 } from '../../gen/tongxing/records/v1/records.js';
+import { sanction } from '../testing/records.js';
 import { dayMs } from './day.js';
 
 // Valid credit records for tests, benchmarks and the simulator.
@@ -63,4 +64,43 @@ export function honourRecord(recordId: string, subject: Subject, fromMs: number,
 
 export function creditLiftRecord(recordId: string, effectiveAtMs: number): Record {
   return { kind: { $case: 'creditLift', value: { recordId, reason: LiftReason.LIFT_REASON_CREDIT_REPAIR, explanation: 'credit repair completed', effectiveAtMs: BigInt(effectiveAtMs) } } };
+}
+
+/** What random() draws from: a seeded stream (federation/testing/prng.ts). */
+export interface Draws {
+  int(min: number, maxExclusive: number): number;
+  chance(p: number): boolean;
+  pick<T>(items: readonly T[]): T;
+}
+
+/**
+ * A random credit record (or a sanction) about one of `subjects`, its period
+ * starting within `spreadDays` before `aroundMs`: the workload of the property
+ * tests, the simulator check and the benchmark.
+ */
+export function randomCreditRecord(draws: Draws, recordId: string, subjects: readonly Subject[], aroundMs: number, spreadDays = 400): Record {
+  const subject = draws.pick(subjects);
+  const fromMs = aroundMs - draws.int(0, spreadDays) * dayMs - draws.int(0, dayMs);
+  const options: HeaderOptions = { days: draws.int(1, 800), projectCode: `P-${draws.int(0, 4)}` };
+  const expert = !('uscc' in subject);
+  switch (draws.int(0, expert ? 3 : 6)) {
+    case 0:
+      return misconductRecord(recordId, subject, fromMs, draws.int(1, 4), options);
+    case 1:
+      return honourRecord(recordId, subject, fromMs, draws.int(1, 3), options);
+    case 2: {
+      const raters = subjects.filter((s) => s !== subject && 'uscc' in s);
+      if (raters.length === 0) return misconductRecord(recordId, subject, fromMs, draws.int(1, 4), options);
+      return mutualRecord(recordId, subject, draws.pick(raters), fromMs, draws.int(1, 6), options);
+    }
+    case 3:
+      return performanceRecord(recordId, subject, fromMs, draws.int(1, 5), options);
+    case 4:
+      return ratingRecord(recordId, subject, fromMs, draws.int(1, 8), options);
+    default: {
+      const uscc = (subject as { uscc: string }).uscc;
+      const issue = sanction(recordId, uscc, fromMs, draws.int(30, 700));
+      return { kind: { $case: 'sanctionIssue', value: { ...issue, listType: draws.int(1, 4) } } };
+    }
+  }
 }
