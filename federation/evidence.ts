@@ -1,4 +1,5 @@
-import { Verdict, type CheckSanctionsRequest, type CheckSanctionsResponse } from '../gen/tongxing/api/v1/api.js';
+import { Verdict, type CheckSanctionsRequest, type CheckSanctionsResponse, type MemberFreshness, type Provenance as ApiProvenance } from '../gen/tongxing/api/v1/api.js';
+import { TenderVerdict, type CheckTenderRequest, type TenderCheckAnswer } from '../gen/tongxing/api/v1/credit.js';
 import { EvidenceBody, EvidenceBundle } from '../gen/tongxing/api/v1/evidence.js';
 import type { SignedHead } from '../gen/tongxing/log/v1/log.js';
 import { assertPublicKey, nodeIdOf, sign, verify, type Sm2KeyPair } from './crypto/sm2.js';
@@ -113,12 +114,9 @@ export function verifyEvidence(bundleBytes: Uint8Array, alliance?: EvidenceAllia
   }
   if (!signed) return fail(`the signature does not verify under the answering node's key (node id ${nodeId}): the bundle was altered or not signed by that node`, body, nodeId);
 
-  const query = body.query;
-  const answer = body.answer;
-  if (!query || !answer) return fail('the bundle has no query or no answer', body, nodeId);
-  if (query.atMs !== 0n && query.atMs !== answer.atMs) problems.push(`the answer is for ${answer.atMs}, the query asked for ${query.atMs}`);
-  const restricted = answer.sanctions.length > 0;
-  if ((answer.verdict === Verdict.VERDICT_RESTRICTED) !== restricted) problems.push('the verdict does not match the sanctions listed');
+  const claims = claimsOf(body);
+  if ('problem' in claims) return fail(claims.problem, body, nodeId);
+  problems.push(...claims.problems);
 
   const heads = new Map<string, SignedHead>();
   for (const signedHead of body.heads) {
@@ -127,13 +125,13 @@ export function verifyEvidence(bundleBytes: Uint8Array, alliance?: EvidenceAllia
     heads.set(author, signedHead);
   }
   const headSeq = (author: string): bigint => heads.get(author)?.head?.seq ?? 0n;
-  for (const s of answer.sanctions) {
-    const issuer = toHex(s.issued?.author ?? Buffer.alloc(0));
-    if (s.issued === undefined || s.issued.seq > headSeq(issuer)) {
-      problems.push(`sanction ${s.sanction?.sanctionId ?? '?'} of ${issuer.slice(0, 12)} is not covered by the heads in the bundle`);
+  for (const record of claims.records) {
+    const author = toHex(record.at?.author ?? Buffer.alloc(0));
+    if (record.at === undefined || record.at.seq > headSeq(author)) {
+      problems.push(`${record.what} of ${author.slice(0, 12)} is not covered by the heads in the bundle`);
     }
   }
-  for (const f of answer.freshness) {
+  for (const f of claims.freshness) {
     const member = toHex(f.nodeId);
     if (f.seq !== headSeq(member)) problems.push(`member ${f.city || member.slice(0, 12)}: the answer says seq ${f.seq}, its head in the bundle ${headSeq(member)}`);
   }
@@ -183,33 +181,72 @@ export function verifyEvidence(bundleBytes: Uint8Array, alliance?: EvidenceAllia
   return { status, problems, vouched: [...vouched], body, nodeId, headsChecked };
 }
 
+/** What a body's answer asserts that the heads must cover: the records it cites and each member's seq. */
+interface Claims {
+  readonly problems: string[];
+  readonly records: Array<{ readonly what: string; readonly at: ApiProvenance | undefined }>;
+  readonly freshness: readonly MemberFreshness[];
+}
+
+/** The claims of a sanctions check or of a tender check (一标一查), with what is inconsistent in the answer itself. */
+function claimsOf(body: EvidenceBody): Claims | { problem: string } {
+  if (body.tenderAnswer) {
+    if (!body.tenderQuery) return { problem: 'the bundle has a tender answer but no tender query' };
+    return tenderClaims(body.tenderQuery, body.tenderAnswer);
+  }
+  const query = body.query;
+  const answer = body.answer;
+  if (!query || !answer) return { problem: 'the bundle has no query or no answer' };
+  const problems: string[] = [];
+  if (query.atMs !== 0n && query.atMs !== answer.atMs) problems.push(`the answer is for ${answer.atMs}, the query asked for ${query.atMs}`);
+  if ((answer.verdict === Verdict.VERDICT_RESTRICTED) !== (answer.sanctions.length > 0)) problems.push('the verdict does not match the sanctions listed');
+  return { problems, records: answer.sanctions.map((s) => ({ what: `sanction ${s.sanction?.sanctionId ?? '?'}`, at: s.issued })), freshness: answer.freshness };
+}
+
+function tenderClaims(query: CheckTenderRequest, answer: TenderCheckAnswer): Claims {
+  const problems: string[] = [];
+  if (query.atMs !== 0n && query.atMs !== answer.atMs) problems.push(`the answer is for ${answer.atMs}, the query asked for ${query.atMs}`);
+  if (query.projectCode !== answer.projectCode) problems.push(`the answer is for project ${answer.projectCode}, the query asked for ${query.projectCode}`);
+  const asked = query.bidders.map((b) => b.uscc).join();
+  if (asked !== answer.bidders.map((b) => b.uscc).join()) problems.push('the bidders answered are not the bidders asked, in order');
+  const flagged = answer.bidders.some((b) => b.flags.length > 0);
+  if (flagged !== (answer.verdict === TenderVerdict.TENDER_VERDICT_FLAGGED)) problems.push('the verdict does not match the bidders flagged');
+  const records: Claims['records'] = [];
+  for (const bidder of answer.bidders) {
+    const restricted = bidder.sanctions.some((s) => s.recognised);
+    if (restricted !== (bidder.sanctionsVerdict === Verdict.VERDICT_RESTRICTED)) problems.push(`bidder ${bidder.uscc}: its sanctions verdict does not match the sanctions listed`);
+    for (const s of bidder.sanctions) records.push({ what: `sanction ${s.sanction?.sanctionId ?? '?'} on ${bidder.uscc}`, at: s.issued });
+    for (const c of bidder.credit?.contributions ?? []) records.push({ what: `credit record ${c.recordId} of ${bidder.uscc}`, at: c.recorded });
+  }
+  return { problems, records, freshness: answer.freshness };
+}
+
 /** The body of a bundle for this answer; freshness seqs are replaced by the seqs of `heads` (see EvidenceBody.answer). */
-export function evidenceBody(init: {
-  allianceId: Uint8Array;
-  signer: EvidenceSigner;
-  /** The answering node's member id (differs from SM3 of the signer's key after a rotation). */
-  nodeId?: string;
-  city: string;
-  answeredAtMs: number;
-  query: CheckSanctionsRequest;
-  answer: CheckSanctionsResponse;
-  heads: readonly SignedHead[];
-  /** The answering node's membership: the keys a verifier without later governance records needs. */
-  members?: Membership;
-}): EvidenceBody {
+export function evidenceBody(
+  init: {
+    allianceId: Uint8Array;
+    signer: EvidenceSigner;
+    /** The answering node's member id (differs from SM3 of the signer's key after a rotation). */
+    nodeId?: string;
+    city: string;
+    answeredAtMs: number;
+    heads: readonly SignedHead[];
+    /** The answering node's membership: the keys a verifier without later governance records needs. */
+    members?: Membership;
+  } & ({ query: CheckSanctionsRequest; answer: CheckSanctionsResponse } | { tenderQuery: CheckTenderRequest; tenderAnswer: TenderCheckAnswer }),
+): EvidenceBody {
   const seqs = new Map(init.heads.map((h) => [toHex(h.head!.author), h.head!.seq]));
-  const answer: CheckSanctionsResponse = {
-    ...init.answer,
-    evidence: Buffer.alloc(0),
-    freshness: init.answer.freshness.map((f) => ({ ...f, seq: seqs.get(toHex(f.nodeId)) ?? 0n })),
-  };
+  const withHeadSeqs = (freshness: readonly MemberFreshness[]) => freshness.map((f) => ({ ...f, seq: seqs.get(toHex(f.nodeId)) ?? 0n }));
+  const check =
+    'query' in init
+      ? { query: { ...init.query, evidence: false }, answer: { ...init.answer, evidence: Buffer.alloc(0), freshness: withHeadSeqs(init.answer.freshness) } }
+      : { query: undefined, answer: undefined, tenderQuery: init.tenderQuery, tenderAnswer: { ...init.tenderAnswer, freshness: withHeadSeqs(init.tenderAnswer.freshness) } };
   return {
     allianceId: Buffer.from(init.allianceId),
     nodePublicKey: Buffer.from(init.signer.publicKey),
     nodeCity: init.city,
     answeredAtMs: BigInt(init.answeredAtMs),
-    query: { ...init.query, evidence: false },
-    answer,
+    ...check,
     heads: [...init.heads],
     members: [...new Set([...init.heads.map((h) => toHex(h.head!.author)), ...(init.nodeId ? [init.nodeId] : [])])].flatMap((id) => {
       const member = init.members?.get(id);

@@ -112,3 +112,20 @@ export const grpcMessageBytesMax = 4 * 1024 * 1024;
 
 /** One gossip message: a head (< 1 KiB) with a batch riding along up to announceBytesMax, or a proof; room for framing. */
 export const gossipMessageBytesMax = announceBytesMax + 16 * 1024;
+
+// ---- Credit (federation/credit/) ----
+
+/** Credit records read for one subject's index: a bound on one answer, far above any real subject's file. */
+export const subjectCreditRecordsMax = 10_000;
+
+/** One record's points in a credit method, in hundredths: 1000 index points. */
+export const creditPointsHundredthsMax = 100_000;
+
+/** Index values, caps and thresholds of a credit method, in hundredths: 100,000 index points. */
+export const creditIndexHundredthsMax = 10_000_000;
+
+/** Decay of a credit indicator: 100 years, longer than any record period. */
+export const creditDecayDaysMax = 36_500;
+
+/** Weight of a credit indicator: ten times its capped sum. */
+export const creditWeightPermilleMax = 10_000;

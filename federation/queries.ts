@@ -9,7 +9,7 @@ import { certificateKey, resolveCertificate, revocationPrefix, type CertificateV
 import { hlcWallMs } from './log/hlc.js';
 import { decodeView, type Provenance } from './views/provenance.js';
 import { optOutKey, recognise, type OptOutView, type Recognition } from './views/recognition.js';
-import { isActive, sanctionFromView, sanctionKey, subjectIndexPrefix, type Sanction, type SanctionView } from './views/sanction.js';
+import { isActive, sanctionFromView, sanctionKeyOfIndex, subjectIndexPrefix, type Sanction, type SanctionView } from './views/sanction.js';
 
 // Answers are local: read from this node's own store, never from a peer, and
 // every answer carries how fresh the data behind it is (freshness.ts).
@@ -41,10 +41,7 @@ export async function checkSanctions(replica: Replica, subject: string, atMs: nu
   if (index.length > subjectSanctionsMax) {
     throw new LimitError(`${subject} has more than subjectSanctionsMax ${subjectSanctionsMax} sanctions: refusing a partial answer`);
   }
-  const keys = index.map(([key]) => {
-    const [issuer, id] = key.slice(subjectIndexPrefix(subject).length).split('/');
-    return sanctionKey(issuer!, decodeURIComponent(id!));
-  });
+  const keys = index.map(([key]) => sanctionKeyOfIndex(subject, key));
   const views = await replica.store.getStates(keys);
   const governance = replica.governance?.current;
   /** A quorum may lift a sanction its issuer cannot or will not: from the wall time of the approval that completed it. */

@@ -191,6 +191,11 @@ export const auditFilesKept = 15;
 /** Audit records one ListAudit answer carries (the oldest matching first); narrow with --since or --client for more. */
 export const auditReadRecordsMax = 10_000;
 
+// ---- Credit (node/api/credit.ts) ----
+
+/** Experts one ListExpertCredit answer covers (each is one subject's index): a city library is a few thousand. */
+export const creditExpertsListMax = 10_000;
+
 // ---- CLI ----
 
 /** Fewest hex digits of a proposal hash `alliance approve` takes (git's rule: any unique prefix): 32 bits make a collision among an alliance's proposals unlikely, and an ambiguous prefix is refused, never guessed. */

@@ -1,4 +1,5 @@
 import {
+  Exclusion,
   LeaseOutcome,
   type DrawOrder,
   type EvaluationDraw,
@@ -8,6 +9,8 @@ import {
 } from '../../gen/tongxing/records/v1/records.js';
 import { equalBytes, toHex } from '../log/entry.js';
 import type { Provenance } from '../views/provenance.js';
+import { expertIndex } from '../credit/experts.js';
+import { formatHundredths } from '../credit/fixed.js';
 import { drawOrders, nextAttempt, replayOutcomes } from './draw.js';
 import { seedCommitment } from './shuffle.js';
 import type { ExpertWorld } from './world.js';
@@ -75,6 +78,20 @@ function compareOrders(expected: readonly DrawOrder[], recorded: readonly DrawOr
   return undefined;
 }
 
+/** Why each expert excluded for low credit was: its index that day against the threshold (暂停抽取). */
+function pausedForCredit(orders: readonly DrawOrder[], session: EvaluationSession, world: ExpertWorld): string {
+  const policy = world.creditPolicy;
+  const slotFromMs = Number(session.window!.fromMs);
+  const refs = [...new Set(orders.flatMap((o) => o.excluded.filter((e) => e.reason === Exclusion.EXCLUSION_LOW_CREDIT).map((e) => e.expertRef)))].sort();
+  const threshold = `threshold ${formatHundredths(policy.expertThresholdHundredths)}, credit method v${policy.version}`;
+  if (refs.length === 0) return `no expert under the ${threshold}`;
+  const why = refs.map((ref) => {
+    const index = expertIndex(world.experts.get(ref)!, slotFromMs, policy);
+    return `${ref}: index ${formatHundredths(index.indexHundredths)} on ${index.day} (${index.contributions.length} contributing records)`;
+  });
+  return `${why.join('; ')}; under the ${threshold}`;
+}
+
 export async function auditDraw(input: AuditInput): Promise<AuditResult> {
   const { session, draw, world } = input;
   const checks: AuditCheck[] = [];
@@ -101,6 +118,7 @@ export async function auditDraw(input: AuditInput): Promise<AuditResult> {
     const difference = compareOrders(expected, draw.orders);
     const counts = expected.map((o, i) => `#${i} ${session.requirements[i]!.specialtyCode}: ${o.expertRefs.length} candidates, ${o.excluded.length} excluded`);
     check('candidates and drawn order', difference === undefined ? 'ok' : 'mismatch', difference ?? counts.join('; '));
+    check('experts paused for low credit', 'ok', pausedForCredit(expected, session, world));
 
     const regionOf = (ref: string) => world.experts.get(ref)?.expert.profile.regionCode ?? '';
     let walk: string | undefined;

@@ -1,4 +1,4 @@
-import type { LogPosition } from '../../gen/tongxing/records/v1/records.js';
+import type { CreditPolicy, LogPosition } from '../../gen/tongxing/records/v1/records.js';
 import { LimitError } from '../errors.js';
 import { drawBasisEntriesMax, rangeEntriesMax } from '../limits.js';
 import { decodeEntry, toHex } from '../log/entry.js';
@@ -38,6 +38,8 @@ export function missingFromBasis(basis: Basis, storedSeq: (author: string) => nu
 export interface ReadWorldOptions {
   /** Authors whose records count for nothing (an equivocation proof names them), as in the views. */
   readonly excluded?: (author: string) => boolean;
+  /** The credit policy in force for the draw (creditPolicyForSession); default the genesis default. */
+  readonly creditPolicy?: CreditPolicy;
 }
 
 /**
@@ -65,5 +67,5 @@ export async function readWorld(store: Store, basis: Basis, options: ReadWorldOp
       if (stored.length < Math.min(rangeEntriesMax, seq - from + 1)) break; // the log ends early: the caller checked the basis
     }
   }
-  return builder.build();
+  return builder.build(options.creditPolicy);
 }

@@ -1,4 +1,6 @@
-import { ListType, Restriction, SanctionIssue, type Record } from '../../gen/tongxing/records/v1/records.js';
+import { ListType, Restriction, SanctionIssue, type CreditPolicy, type Record } from '../../gen/tongxing/records/v1/records.js';
+import { creditCases, headerOf, isCreditKind, type CreditFact } from '../credit/facts.js';
+import { defaultCreditPolicy } from '../credit/method.js';
 import { applyExpertLease, type LeaseView } from '../views/evaluation.js';
 import { applyExpertAvailability, applyExpertProfile, resolveExpert, type Expert, type ExpertView } from '../views/expert.js';
 import type { Provenance } from '../views/provenance.js';
@@ -16,11 +18,15 @@ export interface ExpertState {
   readonly sanctions: readonly Sanction[];
   /** Granted by the expert's home node. */
   readonly leases: readonly LeaseGrant[];
+  /** Credit records about the expert from every member, with their lifts. */
+  readonly credit: readonly CreditFact[];
 }
 
 export interface ExpertWorld {
   /** By expert ref. */
   readonly experts: ReadonlyMap<string, ExpertState>;
+  /** The credit policy whose expert threshold pauses experts from the draw (federation/credit/). */
+  readonly creditPolicy: CreditPolicy;
 }
 
 /** A record with its place in its author's log; per author, offered in ascending seq. */
@@ -30,7 +36,7 @@ export interface WorldEntry {
 }
 
 /** Record kinds the world is folded from. */
-export const worldKinds: ReadonlySet<string> = new Set(['expertProfile', 'expertAvailability', 'sanctionIssue', 'sanctionLift', 'expertLease']);
+export const worldKinds: ReadonlySet<string> = new Set(['expertProfile', 'expertAvailability', 'sanctionIssue', 'sanctionLift', 'expertLease', 'creditLift', ...creditCases]);
 
 /**
  * Incremental fold. Entries of one author must come in ascending seq (a lift
@@ -43,6 +49,8 @@ export class WorldBuilder {
   readonly #sanctions = new Map<string, Map<string, { issue: SanctionIssue; issued: Provenance; lift?: Sanction['lift'] }>>();
   /** `${author}/${ref}` -> the author's lease view of the expert */
   readonly #leases = new Map<string, LeaseView>();
+  /** `${author}/${record id}` -> a credit record about an expert, by the views' rules (an id once, a lift once, by its author) */
+  readonly #credit = new Map<string, { ref: string; fact: CreditFact }>();
 
   add({ at, record }: WorldEntry): void {
     const kind = record.kind;
@@ -74,12 +82,24 @@ export class WorldBuilder {
         if (applied && 'view' in applied) this.#leases.set(key, applied.view);
         return;
       }
+      case 'creditLift': {
+        const held = this.#credit.get(`${at.author}/${kind.value.recordId}`);
+        if (held && !held.fact.lift) held.fact = { ...held.fact, lift: { effectiveAtMs: Number(kind.value.effectiveAtMs), at, reason: kind.value.reason } };
+        return;
+      }
       default:
+        if (isCreditKind(kind)) {
+          const header = headerOf(kind);
+          const id = header.subject?.id;
+          const key = `${at.author}/${header.recordId}`;
+          if (id?.$case === 'expertRef' && !this.#credit.has(key)) this.#credit.set(key, { ref: id.value, fact: { at, record: kind } });
+        }
         return;
     }
   }
 
-  build(): ExpertWorld {
+  /** The world; `creditPolicy` is the one in force for the draw (default: the genesis default). */
+  build(creditPolicy: CreditPolicy = defaultCreditPolicy): ExpertWorld {
     const sanctionsByRef = new Map<string, Sanction[]>();
     for (const own of this.#sanctions.values()) {
       for (const sanction of own.values()) {
@@ -90,6 +110,8 @@ export class WorldBuilder {
         sanctionsByRef.set(id.value, list);
       }
     }
+    const creditByRef = new Map<string, CreditFact[]>();
+    for (const { ref, fact } of this.#credit.values()) creditByRef.set(ref, [...(creditByRef.get(ref) ?? []), fact]);
     const experts = new Map<string, ExpertState>();
     for (const [ref, view] of this.#experts) {
       const expert = resolveExpert(view);
@@ -98,16 +120,17 @@ export class WorldBuilder {
         expert,
         sanctions: sanctionsByRef.get(ref) ?? [],
         leases: this.#leases.get(`${expert.home.author}/${ref}`)?.grants ?? [],
+        credit: creditByRef.get(ref) ?? [],
       });
     }
-    return { experts };
+    return { experts, creditPolicy };
   }
 }
 
-export function buildWorld(entries: Iterable<WorldEntry>): ExpertWorld {
+export function buildWorld(entries: Iterable<WorldEntry>, creditPolicy?: CreditPolicy): ExpertWorld {
   const builder = new WorldBuilder();
   for (const entry of entries) builder.add(entry);
-  return builder.build();
+  return builder.build(creditPolicy);
 }
 
 /**

@@ -1,4 +1,5 @@
-import { MemberRole, type GovernanceApproval, type GovernanceProposal, type Member as MemberRecord, type RecognitionPolicy } from '../../gen/tongxing/records/v1/records.js';
+import { MemberRole, type CreditPolicy, type GovernanceApproval, type GovernanceProposal, type Member as MemberRecord, type RecognitionPolicy } from '../../gen/tongxing/records/v1/records.js';
+import { defaultCreditPolicy } from '../credit/method.js';
 import { nodeIdOf } from '../crypto/sm2.js';
 import { sm3Hex } from '../crypto/sm3.js';
 import { proposalEpochLagMax } from '../limits.js';
@@ -46,6 +47,8 @@ export interface Epoch {
   readonly recognition: RecognitionPolicy;
   /** Sanctions lifted by a quorum: `${issuer}/${sanctionId}` -> effective hlc. */
   readonly quorumLifts: ReadonlyMap<string, bigint>;
+  /** The credit index method, bonus bands and expert threshold (federation/credit/method.ts; the default until changed). */
+  readonly creditPolicy: CreditPolicy;
 }
 
 /** A governance record as stored in an author's log. */
@@ -108,6 +111,7 @@ function epochZero(genesis: VerifiedGenesis): Epoch {
     trustedRoots: genesis.body.trustedCaRoots,
     recognition: genesis.body.recognition ?? { rules: [] },
     quorumLifts: new Map(),
+    creditPolicy: defaultCreditPolicy,
   };
 }
 
@@ -133,8 +137,8 @@ type Outcome = { next: Omit<Epoch, 'number' | 'fromHlc' | 'proposal'> } | { noEf
 function applyAction(allianceId: Buffer, current: Epoch, p: ProposalStatus, at: bigint): Outcome {
   const action = p.proposal.action!;
   const members = new Map(current.members);
-  const { quorum, trustedRoots, recognition, quorumLifts } = current;
-  const unchanged = { members, quorum, trustedRoots, recognition, quorumLifts };
+  const { quorum, trustedRoots, recognition, quorumLifts, creditPolicy } = current;
+  const unchanged = { members, quorum, trustedRoots, recognition, quorumLifts, creditPolicy };
   const existing = (nodeId: Uint8Array): MemberState | string => {
     const id = Buffer.from(nodeId).toString('hex');
     const m = members.get(id);
@@ -214,6 +218,9 @@ function applyAction(allianceId: Buffer, current: Epoch, p: ProposalStatus, at: 
       if (quorumLifts.has(key)) return { noEffect: `sanction ${action.value.sanctionId} was already lifted by a quorum` };
       return { next: { ...unchanged, quorumLifts: new Map([...quorumLifts, [key, at]]) } };
     }
+    case 'changeCreditPolicy':
+      if (action.value.version <= creditPolicy.version) return { noEffect: `credit policy version ${action.value.version} is not above version ${creditPolicy.version} in force` };
+      return { next: { ...unchanged, creditPolicy: action.value } };
   }
 }
 

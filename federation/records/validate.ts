@@ -37,6 +37,18 @@ import {
   type SanctionOptOut,
   type SanctionSubject,
   type WatchAlert,
+  CreditRole,
+  HonourKind,
+  MisconductSeverity,
+  PerformanceGrade,
+  RatingGrade,
+  type CreditLift,
+  type CreditRecordHeader,
+  type HonourEntry,
+  type MutualEvaluation,
+  type PerformanceEvaluation,
+  type ThirdPartyRating,
+  type VenueMisconduct,
   Exclusion,
   LeaseOutcome,
   ScoreSheet,
@@ -52,6 +64,7 @@ import { drawSeedBytes } from '../experts/shuffle.js';
 import { certificateBytesMax, chainCertificatesMax, crlBytesMax, entryBytesMax, identifierCharsMax, listItemsMax, textCharsMax } from '../limits.js';
 import { drawListedExpertsMax, evaluationBiddersMax, panelSeatsMax } from '../limits.js';
 import { assertUscc } from './uscc.js';
+import { validateCreditPolicy } from '../credit/method.js';
 
 /** The ECMAScript Date range, so every recorded time converts to a Date. */
 const timeMsMax = 8_640_000_000_000_000n;
@@ -257,6 +270,18 @@ export function validateRecord(record: Record, field = 'record'): void {
       return validateEvaluationOutcome(kind.value, at);
     case 'evaluationScore':
       return validateEvaluationScore(kind.value, at);
+    case 'performanceEvaluation':
+      return validatePerformanceEvaluation(kind.value, at);
+    case 'venueMisconduct':
+      return validateVenueMisconduct(kind.value, at);
+    case 'mutualEvaluation':
+      return validateMutualEvaluation(kind.value, at);
+    case 'thirdPartyRating':
+      return validateThirdPartyRating(kind.value, at);
+    case 'honourEntry':
+      return validateHonourEntry(kind.value, at);
+    case 'creditLift':
+      return validateCreditLift(kind.value, at);
   }
   // A kind this build does not know (hand-built object): treated as absent.
   throw new ValidationError(`${field}.kind`, `missing (unknown kind '${String((kind as { $case: unknown }).$case)}')`);
@@ -497,6 +522,8 @@ export function validateGovernanceProposal(proposal: GovernanceProposal, field: 
       return;
     case 'rotateKey':
       return validateKeyRotation(action.value, at);
+    case 'changeCreditPolicy':
+      return validateCreditPolicy(action.value, at);
   }
   throw new ValidationError(`${field}.action`, `missing (unknown action '${String((action as { $case: unknown }).$case)}')`);
 }
@@ -621,4 +648,76 @@ export function validateEvaluationScore(score: EvaluationScore, field: string): 
   validateScoreSheet(sheet, `${field}.sheet`);
   requireSignature(score.signature, `${field}.signature`);
   requireDer(score.certificateDer, `${field}.certificateDer`, certificateBytesMax);
+}
+
+// ---- Credit records (信用记录) ----
+
+/** Mutual evaluations are 1 (poor) to 5 (excellent) stars. */
+const starsMax = 5;
+
+/**
+ * What every credit record carries. An expert subject is rated as an expert
+ * and an entity in one of the three entity roles, so the four subject kinds of
+ * the index cannot be confused; `projectCode` is required where the record is
+ * about one transaction.
+ */
+export function validateCreditRecordHeader(header: CreditRecordHeader | undefined, field: string, projectRequired = false): void {
+  if (!header) throw new ValidationError(field, 'missing');
+  requireIdentifier(header.recordId, `${field}.recordId`);
+  validateSanctionSubject(header.subject, `${field}.subject`);
+  requireEnum(header.subjectRole, CreditRole, `${field}.subjectRole`);
+  const expert = header.subject!.id!.$case === 'expertRef';
+  if (expert !== (header.subjectRole === CreditRole.CREDIT_ROLE_EXPERT)) {
+    throw new ValidationError(`${field}.subjectRole`, expert ? 'must be CREDIT_ROLE_EXPERT for an expert subject' : 'CREDIT_ROLE_EXPERT needs an expertRef subject');
+  }
+  requirePeriod(header.recordPeriod, `${field}.recordPeriod`);
+  requireText(header.decidingAuthority, `${field}.decidingAuthority`);
+  if (header.documentCode !== '') requireIdentifier(header.documentCode, `${field}.documentCode`);
+  if (projectRequired || header.projectCode !== '') requireIdentifier(header.projectCode, `${field}.projectCode`);
+}
+
+export function validatePerformanceEvaluation(evaluation: PerformanceEvaluation, field: string): void {
+  validateCreditRecordHeader(evaluation.header, `${field}.header`, true);
+  requireEnum(evaluation.grade, PerformanceGrade, `${field}.grade`);
+  requireUscc(evaluation.evaluatorUscc, `${field}.evaluatorUscc`);
+  optionalText(evaluation.summary, `${field}.summary`);
+}
+
+export function validateVenueMisconduct(misconduct: VenueMisconduct, field: string): void {
+  validateCreditRecordHeader(misconduct.header, `${field}.header`);
+  requireEnum(misconduct.severity, MisconductSeverity, `${field}.severity`);
+  requireText(misconduct.behaviour, `${field}.behaviour`);
+  optionalText(misconduct.basis, `${field}.basis`);
+}
+
+/** Who rated whom in which transaction: never oneself. */
+export function validateMutualEvaluation(evaluation: MutualEvaluation, field: string): void {
+  validateCreditRecordHeader(evaluation.header, `${field}.header`, true);
+  validateSanctionSubject(evaluation.rater, `${field}.rater`);
+  requireEnum(evaluation.raterRole, CreditRole, `${field}.raterRole`);
+  const rater = evaluation.rater!.id!;
+  const subject = evaluation.header!.subject!.id!;
+  if (rater.$case === subject.$case && rater.value === subject.value) throw new ValidationError(`${field}.rater`, 'a subject does not rate itself');
+  if (evaluation.stars < 1 || evaluation.stars > starsMax) throw new ValidationError(`${field}.stars`, `${evaluation.stars} is not 1-${starsMax}`);
+  optionalText(evaluation.comment, `${field}.comment`);
+}
+
+export function validateThirdPartyRating(rating: ThirdPartyRating, field: string): void {
+  validateCreditRecordHeader(rating.header, `${field}.header`);
+  requireText(rating.ratingAgency, `${field}.ratingAgency`);
+  requireUscc(rating.ratingAgencyUscc, `${field}.ratingAgencyUscc`);
+  requireEnum(rating.grade, RatingGrade, `${field}.grade`);
+}
+
+export function validateHonourEntry(honour: HonourEntry, field: string): void {
+  validateCreditRecordHeader(honour.header, `${field}.header`);
+  requireEnum(honour.kind, HonourKind, `${field}.kind`);
+  requireText(honour.title, `${field}.title`);
+}
+
+export function validateCreditLift(lift: CreditLift, field: string): void {
+  requireIdentifier(lift.recordId, `${field}.recordId`);
+  requireEnum(lift.reason, LiftReason, `${field}.reason`);
+  requireText(lift.explanation, `${field}.explanation`);
+  requireTime(lift.effectiveAtMs, `${field}.effectiveAtMs`);
 }

@@ -7,6 +7,7 @@ import { validateRecord } from '../records/validate.js';
 import type { StateChange } from '../store/store.js';
 import { alertChange } from './alert.js';
 import { applyCertificateRecord, certificateKeyOf, crlChanges, revocationChanges, type CertificateView } from './certificate.js';
+import { applyCreditRecord, creditViewKey, isCreditViewKind, type CreditView } from './credit.js';
 import { applyEntityRegistration, applyEntityUpdate, entityKey, type EntityView } from './entity.js';
 import { applyEvaluationRecord, evaluationViewKey, isEvaluationKind } from './evaluation.js';
 import { applyExpertAvailability, applyExpertProfile, expertKey, type ExpertView } from './expert.js';
@@ -79,6 +80,7 @@ function viewKeyOf(entry: ViewEntry): string | undefined {
     case 'sanctionOptOut':
       return optOutKey(Buffer.from(kind.value.issuer).toString('hex'), kind.value.sanctionId, entry.author);
     default:
+      if (kind && isCreditViewKind(kind)) return creditViewKey(kind, entry.author);
       return kind && isEvaluationKind(kind) ? evaluationViewKey(kind, entry.author) : undefined;
   }
 }
@@ -192,6 +194,20 @@ export async function planViews(entries: readonly ViewEntry[], read: ReadState, 
         const applied = applyEvaluationRecord(kind, current, at, entry.hlc); // federation/views/evaluation.ts
         if (applied && 'reject' in applied) reject(applied.reject);
         else if (applied) set(key, applied.view);
+        break;
+      }
+      case 'performanceEvaluation':
+      case 'venueMisconduct':
+      case 'mutualEvaluation':
+      case 'thirdPartyRating':
+      case 'honourEntry':
+      case 'creditLift': {
+        const applied = applyCreditRecord(kind, current as CreditView | undefined, at); // federation/views/credit.ts
+        if ('reject' in applied) reject(applied.reject);
+        else {
+          set(key, applied.view);
+          extra.push(...applied.index);
+        }
         break;
       }
     }

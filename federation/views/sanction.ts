@@ -18,6 +18,12 @@ export const subjectIndexKey = (subject: string, issuer: string, sanctionId: str
 
 export const subjectIndexPrefix = (subject: string): string => `view/subject/${keyPart(subject)}/`;
 
+/** The sanction key an index entry under `subjectIndexPrefix(subject)` points at. */
+export function sanctionKeyOfIndex(subject: string, indexKey: string): string {
+  const [issuer, id] = indexKey.slice(subjectIndexPrefix(subject).length).split('/');
+  return sanctionKey(issuer!, decodeURIComponent(id!));
+}
+
 export interface SanctionView {
   readonly issue: unknown; // SanctionIssue JSON
   readonly issued: Provenance;

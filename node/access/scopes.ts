@@ -4,7 +4,7 @@
 // (and a test fails), so a new RPC cannot be served unguarded by accident.
 
 /** What a client may be given; least privilege: a trading platform that only asks gets `check`. */
-export const scopes = ['check', 'register', 'sanction', 'experts', 'personal-data', 'evaluation', 'governance', 'operate'] as const;
+export const scopes = ['check', 'register', 'sanction', 'experts', 'personal-data', 'evaluation', 'governance', 'operate', 'credit'] as const;
 export type Scope = (typeof scopes)[number];
 
 export const scopeMeanings: Readonly<Record<Scope, string>> = {
@@ -16,6 +16,7 @@ export const scopeMeanings: Readonly<Record<Scope, string>> = {
   evaluation: 'evaluation sessions: create, draw, read, audit, scores and their analysis',
   governance: 'propose and approve alliance changes (each call also signed by an approver key)',
   operate: 'node status, backup, membership snapshots, exports, access management and the audit trail',
+  credit: 'record and lift credit records (performance evaluations, venue misconduct, mutual evaluations, ratings, honours), import credit records',
 };
 
 export const isScope = (value: string): value is Scope => (scopes as readonly string[]).includes(value);
@@ -97,6 +98,12 @@ export const methodRules: Readonly<Record<string, MethodRule>> = {
   '/tongxing.api.v1.AccessService/RevokeAccess': { scope: 'operate', write: true, subject: (r) => r.name ?? '' },
   '/tongxing.api.v1.AccessService/RotateAccess': { scope: 'operate', write: true, subject: (r) => r.name ?? '' },
   '/tongxing.api.v1.AccessService/ListAudit': { scope: 'operate' },
+  '/tongxing.api.v1.CreditService/RecordCredit': { scope: 'credit', write: true, subject: (r) => [r.record?.kind?.value?.header?.recordId, r.record?.kind?.value?.header?.subject?.id?.value].filter(Boolean).join(' ') },
+  '/tongxing.api.v1.CreditService/LiftCredit': { scope: 'credit', write: true, subject: (r) => r.lift?.recordId ?? '' },
+  '/tongxing.api.v1.CreditService/GetCreditIndex': { scope: 'check' },
+  '/tongxing.api.v1.CreditService/ListExpertCredit': { scope: 'check' },
+  '/tongxing.api.v1.CreditService/GetEvaluationBonus': { scope: 'check' },
+  '/tongxing.api.v1.CreditService/CheckTender': { scope: 'check', subject: (r) => r.projectCode ?? '' },
 };
 
 /** The table docs/HTTP.md shows (scripts/scopes-doc.ts writes it; test/docs.test.ts checks it). */

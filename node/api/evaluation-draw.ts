@@ -1,11 +1,13 @@
 import type { DrawAttempt, DrawExpertsRequest, DrawExpertsResponse } from '../../gen/tongxing/api/v1/experts.js';
-import { LeaseOutcome, type EvaluationDraw, type EvaluationOutcome, type EvaluationSession } from '../../gen/tongxing/records/v1/records.js';
+import { LeaseOutcome, type CreditPolicy, type EvaluationDraw, type EvaluationOutcome, type EvaluationSession } from '../../gen/tongxing/records/v1/records.js';
 import { MembershipError, NotFoundError, PreconditionError } from '../../federation/errors.js';
 import { basisFromPositions, basisToPositions, readWorld, type Basis } from '../../federation/experts/basis.js';
 import { drawOrders, nextAttempt, replayOutcomes } from '../../federation/experts/draw.js';
 import { slotOf } from '../../federation/experts/lease.js';
 import type { ExpertWorld } from '../../federation/experts/world.js';
+import { creditPolicyForSession } from '../../federation/credit/policy.js';
 import { freshness } from '../../federation/freshness.js';
+import { hlcWallMs } from '../../federation/log/hlc.js';
 import { requireIdentifier } from '../../federation/records/validate.js';
 import { evaluationKey, type EvaluationView } from '../../federation/views/evaluation.js';
 import type { Provenance } from '../../federation/views/provenance.js';
@@ -27,7 +29,8 @@ export async function drawExperts(c: EvaluationApiContext, request: DrawExpertsR
     const { session } = parts;
     const nowMs = c.clock.nowMs();
     if (nowMs >= Number(session.window!.fromMs)) throw new PreconditionError(`sessionId: the slot of session ${session.sessionId} has started; too late to draw`);
-    const { draw, drawn, world } = parts.draw ? await resumedDraw(c, parts.draw, view.draw!.at) : await recordDraw(c, session, nowMs);
+    const creditPolicy = drawCreditPolicy(c, view.created, session);
+    const { draw, drawn, world } = parts.draw ? await resumedDraw(c, parts.draw, view.draw!.at, creditPolicy) : await recordDraw(c, session, nowMs, creditPolicy);
     const { outcomes, attempts } = await walkDraw(c, session, draw, world, parts.outcomes);
     const shortfall = replayOutcomes(session, outcomes, regionIn(world)).open.map((n) => Math.max(0, n));
     return {
@@ -57,8 +60,13 @@ interface Drawn {
 
 const excludedBy = (c: EvaluationApiContext) => (author: string) => c.replica.isQuarantined(author);
 
+/** The credit policy whose expert threshold this session's draw applies (federation/credit/policy.ts), for the host and auditors alike. */
+export function drawCreditPolicy(c: EvaluationApiContext, created: Provenance, session: EvaluationSession): CreditPolicy {
+  return creditPolicyForSession(c.replica.governance, hlcWallMs(BigInt(created.hlc)), Number(session.window!.fromMs));
+}
+
 /** Computes the draw at the basis this store holds now and records it (revealing the seed). */
-async function recordDraw(c: EvaluationApiContext, session: EvaluationSession, nowMs: number): Promise<Drawn> {
+async function recordDraw(c: EvaluationApiContext, session: EvaluationSession, nowMs: number, creditPolicy: CreditPolicy): Promise<Drawn> {
   const excluded = excludedBy(c);
   const seed = await expertsRuntime(c).privateStore.seed(session.sessionId);
   if (!seed) throw new PreconditionError(`sessionId: this node no longer has the seed of session ${session.sessionId} (store restored without private state?): open a new session`);
@@ -69,15 +77,15 @@ async function recordDraw(c: EvaluationApiContext, session: EvaluationSession, n
     throw new PreconditionError(`cannot draw: sanctions data of ${which.join(', ')} is beyond the freshness budget ${c.freshnessBudgetMs} ms`);
   }
   const basis: Basis = await storedBasis(c);
-  const world = await readWorld(c.replica.store, basis, { excluded });
+  const world = await readWorld(c.replica.store, basis, { excluded, creditPolicy });
   const draw: EvaluationDraw = { sessionId: session.sessionId, seed: Buffer.from(seed), basis: basisToPositions(basis), orders: drawOrders(session, seed, world) };
   const drawn = await c.replica.write({ kind: { $case: 'evaluationDraw', value: draw } });
   return { draw, drawn, world };
 }
 
 /** Resuming an interrupted draw: the same world, read again from the recorded basis. */
-async function resumedDraw(c: EvaluationApiContext, draw: EvaluationDraw, drawn: Provenance): Promise<Drawn> {
-  return { draw, drawn, world: await readWorld(c.replica.store, basisFromPositions(draw.basis), { excluded: excludedBy(c) }) };
+async function resumedDraw(c: EvaluationApiContext, draw: EvaluationDraw, drawn: Provenance, creditPolicy: CreditPolicy): Promise<Drawn> {
+  return { draw, drawn, world: await readWorld(c.replica.store, basisFromPositions(draw.basis), { excluded: excludedBy(c), creditPolicy }) };
 }
 
 const regionIn = (world: ExpertWorld) => (ref: string) => world.experts.get(ref)?.expert.profile.regionCode ?? '';

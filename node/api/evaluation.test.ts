@@ -233,6 +233,7 @@ describe('EvaluationService', () => {
         'seed committed before the candidates',
         'basis available',
         'candidates and drawn order',
+        'experts paused for low credit',
         'lease attempts follow the drawn order',
         'home node lease records',
       ]);

@@ -17,7 +17,7 @@ import { drawSeedBytes, seedCommitment } from '../../federation/experts/shuffle.
 import { decodeEntry, decodeRecord } from '../../federation/log/entry.js';
 import { validateEvaluationSession } from '../../federation/records/validate.js';
 import { evaluationKey, sessionRecorded, startsAfter } from '../../federation/views/evaluation.js';
-import { drawExperts } from './evaluation-draw.js';
+import { drawCreditPolicy, drawExperts } from './evaluation-draw.js';
 import { analyzeScores, submitScores } from './evaluation-scores.js';
 import { attemptOf, findSession, partsOf, requireSession, seatsOf, sessionViewAt, storedBasis } from './evaluation-sessions.js';
 import { expertsRuntime, type EvaluationApiContext } from './experts-runtime.js';
@@ -89,7 +89,8 @@ async function auditDraw(c: EvaluationApiContext, request: AuditDrawRequest): Pr
   const basis = basisFromPositions(parts.draw.basis);
   const stored = await storedBasis(c);
   const missing = missingFromBasis(basis, (author) => stored.get(author) ?? 0).map((m) => `${c.describe(m.author)} log up to seq ${m.needed}, have ${m.stored}`);
-  const world = missing.length === 0 ? await readWorld(c.replica.store, basis, { excluded: (author) => c.replica.isQuarantined(author) }) : undefined;
+  const creditPolicy = drawCreditPolicy(c, found.view.created, parts.session);
+  const world = missing.length === 0 ? await readWorld(c.replica.store, basis, { excluded: (author) => c.replica.isQuarantined(author), creditPolicy }) : undefined;
   const result = await audit({
     session: parts.session,
     created: found.view.created,

@@ -7,7 +7,9 @@ import {
   type IssueSanctionResponse,
   type LiftSanctionRequest,
   type LiftSanctionResponse,
+  type MemberFreshness,
 } from '../../gen/tongxing/api/v1/api.js';
+import type { MemberFreshness as MemberFreshnessState } from '../../federation/freshness.js';
 import type { SanctionIssue } from '../../gen/tongxing/records/v1/records.js';
 import { AlreadyExistsError, NotFoundError, PreconditionError, ValidationError } from '../../federation/errors.js';
 import { EvidenceBusyError, evidenceBody, signEvidence, withStableHeads } from '../../federation/evidence.js';
@@ -28,18 +30,23 @@ const verdicts: Record<queries.Verdict, Verdict> = {
   'unknown-stale': Verdict.VERDICT_UNKNOWN_STALE,
 };
 
+/** Each member's freshness as every answer reports it. */
+export function freshnessAnswer(c: ApiContext, freshness: readonly MemberFreshnessState[]): MemberFreshness[] {
+  return freshness.map((f) => ({
+    nodeId: Buffer.from(f.nodeId, 'hex'),
+    city: c.cityOf(f.nodeId),
+    seq: BigInt(f.storedSeq),
+    ageMs: f.ageMs === undefined ? -1n : BigInt(f.ageMs),
+    stale: f.stale,
+  }));
+}
+
 /** A check as the API answers it (also inside login answers and evidence bundles). */
 export function sanctionCheckResponse(c: ApiContext, check: queries.SanctionCheck): CheckSanctionsResponse {
   return {
     verdict: verdicts[check.verdict],
     sanctions: check.sanctions.map((s) => ({ sanction: s.issue, issued: c.provenance(s.issued), quarantined: s.quarantined, recognised: s.recognition.recognised, recognition: s.recognition.reason })),
-    freshness: check.freshness.map((f) => ({
-      nodeId: Buffer.from(f.nodeId, 'hex'),
-      city: c.cityOf(f.nodeId),
-      seq: BigInt(f.storedSeq),
-      ageMs: f.ageMs === undefined ? -1n : BigInt(f.ageMs),
-      stale: f.stale,
-    })),
+    freshness: freshnessAnswer(c, check.freshness),
     atMs: BigInt(check.atMs),
     freshnessBudgetMs: BigInt(c.freshnessBudgetMs),
     evidence: Buffer.alloc(0),

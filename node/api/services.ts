@@ -1,4 +1,5 @@
 import { alertService, certificateService } from './certificate.js';
+import { creditService } from './credit.js';
 import { entityService } from './entity.js';
 import { evaluationService } from './evaluation.js';
 import { expertService } from './expert.js';
@@ -10,5 +11,5 @@ import { transferService } from './transfer.js';
 
 /** Every client API service a node serves, over gRPC and HTTP/JSON alike. */
 export function apiServices(c: ApiContext): ApiService[] {
-  return [entityService(c), sanctionService(c), nodeService(c), certificateService(c), alertService(c), transferService(c), expertService(c), evaluationService(c), governanceService(c)];
+  return [entityService(c), sanctionService(c), nodeService(c), certificateService(c), alertService(c), transferService(c), expertService(c), evaluationService(c), governanceService(c), creditService(c)];
 }

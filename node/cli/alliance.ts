@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { GenesisBody, MemberRole, type GovernanceProposal, type Member, type RecognitionRule } from '../../gen/tongxing/records/v1/records.js';
+import { CreditPolicy, GenesisBody, MemberRole, type GovernanceProposal, type Member, type RecognitionRule } from '../../gen/tongxing/records/v1/records.js';
+import { validateCreditPolicy } from '../../federation/credit/method.js';
 import type { GetGovernanceResponse } from '../../gen/tongxing/api/v1/governance.js';
 import { readPrivateKeyPem } from '../../federation/crypto/pem.js';
 import { nodeIdOf } from '../../federation/crypto/sm2.js';
@@ -272,6 +273,18 @@ function resolveMember(state: GetGovernanceResponse, name: string): Buffer {
   return Buffer.from(matches[0]!.nodeId);
 }
 
+/** A credit policy file: proto JSON of CreditPolicy, checked here as the node will check it. */
+function readCreditPolicy(file: string): CreditPolicy {
+  let policy: CreditPolicy;
+  try {
+    policy = CreditPolicy.fromJSON(JSON.parse(readFileSync(file, 'utf8')));
+  } catch (error) {
+    throw new UsageError(`${file}: not a credit policy (CreditPolicy in proto JSON): ${(error as Error).message}`);
+  }
+  validateCreditPolicy(policy, 'policy');
+  return policy;
+}
+
 type Action = NonNullable<GovernanceProposal['action']>;
 const actions: Record<string, { usage: string; arity: number; build: (words: string[], state: GetGovernanceResponse, args: Parsed) => Action }> = {
   'add-member': {
@@ -304,6 +317,11 @@ const actions: Record<string, { usage: string; arity: number; build: (words: str
   recognition: { usage: 'recognition RULE... (as alliance draft --recognize)', arity: -1, build: (rules) => ({ $case: 'changeRecognition', value: { rules: rules.map(parseRecognitionRule) } }) },
   'lift-sanction': { usage: 'lift-sanction ISSUER SANCTION_ID', arity: 2, build: ([issuer, id], state) => ({ $case: 'liftSanction', value: { issuer: resolveMember(state, issuer!), sanctionId: id! } }) },
   'update-member': { usage: 'update-member MEMBER.json', arity: 1, build: ([file]) => ({ $case: 'updateMember', value: readMemberFile(file!) }) },
+  'credit-policy': {
+    usage: 'credit-policy POLICY.json   (a CreditPolicy in proto JSON, a higher version than the one in force; docs/DOMAIN.md, "Credit index")',
+    arity: 1,
+    build: ([file]) => ({ $case: 'changeCreditPolicy', value: readCreditPolicy(file!) }),
+  },
   'rotate-key': {
     usage: 'rotate-key NEW_KEY.pem [--tls NEW.tls.pem]   (at the node whose key it is)',
     arity: 1,

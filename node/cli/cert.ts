@@ -99,7 +99,7 @@ export async function callDomain(args: Parsed, io: Io, use: (api: DomainClient) 
 const domainOptions: Options = { ...nodeOptions, api: { type: 'string' } };
 
 /** DER of every certificate in a PEM or DER file (leaf first when it is a chain). */
-function certificatesIn(file: string, option: string): ParsedCertificate[] {
+export function certificatesIn(file: string, option: string): ParsedCertificate[] {
   try {
     return readCertificates(readInput(file, option));
   } catch (error) {
@@ -108,7 +108,7 @@ function certificatesIn(file: string, option: string): ParsedCertificate[] {
   }
 }
 
-const outcomeNames: Record<number, string> = {
+export const outcomeNames: Record<number, string> = {
   [LoginOutcome.LOGIN_OUTCOME_VALID]: 'valid',
   [LoginOutcome.LOGIN_OUTCOME_CHALLENGE_UNKNOWN]: 'challenge-unknown',
   [LoginOutcome.LOGIN_OUTCOME_CHALLENGE_USED]: 'challenge-used',

@@ -4,6 +4,7 @@ import { allianceCommands } from './alliance.js';
 import { caCommands } from './ca.js';
 import { backupCommands } from './backup.js';
 import { certCommands } from './cert.js';
+import { creditCommands } from './credit.js';
 import { cryptoCommands } from './crypto.js';
 import { demoCommands } from './demo.js';
 import { entityCommands } from './entity.js';
@@ -37,4 +38,5 @@ export const commands: Command[] = [
   ...backupCommands,
   ...restoreCommands,
   ...accessCommands,
+  ...creditCommands,
 ];

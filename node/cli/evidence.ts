@@ -1,4 +1,6 @@
 import { Verdict } from '../../gen/tongxing/api/v1/api.js';
+import { TenderVerdict } from '../../gen/tongxing/api/v1/credit.js';
+import { formatHundredths } from '../../federation/credit/fixed.js';
 import { nodeIdOf } from '../../federation/crypto/sm2.js';
 import { verifyEvidence, type EvidenceAlliance, type EvidenceVerdict } from '../../federation/evidence.js';
 import { toHex } from '../../federation/log/entry.js';
@@ -10,6 +12,12 @@ import { formatTime, nodeIdPrefixChars } from './node-client.js';
 // `tongxing evidence verify FILE`: checks an evidence bundle offline (no node
 // needed): the answering node's signature, its node id, the answer against the
 // heads, and, with the alliance's genesis, membership and every head's signature.
+
+const tenderVerdictNames: Record<number, string> = {
+  [TenderVerdict.TENDER_VERDICT_CLEAR]: 'CLEAR',
+  [TenderVerdict.TENDER_VERDICT_FLAGGED]: 'FLAGGED',
+  [TenderVerdict.TENDER_VERDICT_UNKNOWN_STALE]: 'UNKNOWN (stale)',
+};
 
 const verdictNames: Record<number, string> = {
   [Verdict.VERDICT_CLEAR]: 'CLEAR',
@@ -56,12 +64,21 @@ function report(verdict: EvidenceVerdict, alliance: EvidenceAlliance | undefined
     const stale = answer.freshness.filter((f) => f.stale).map((f) => f.city || toHex(f.nodeId).slice(0, nodeIdPrefixChars));
     if (stale.length > 0) lines.push(`  members whose data was older than the freshness budget: ${stale.join(', ')}`);
   }
+  const tender = body?.tenderAnswer;
+  if (tender) {
+    lines.push(`  question: tender check (一标一查) of project ${tender.projectCode} at ${formatTime(Number(tender.atMs))}, ${tender.bidders.length} bidder(s) (answered ${formatTime(Number(body!.answeredAtMs))})`);
+    lines.push(`  answer: ${tenderVerdictNames[tender.verdict] ?? 'unspecified'}`);
+    for (const b of tender.bidders) {
+      lines.push(`    - ${b.uscc} ${b.name}: ${b.flags.length > 0 ? b.flags.join('; ') : 'clear'} (credit index ${formatHundredths(b.credit?.indexHundredths ?? 0)}, method v${b.credit?.methodVersion ?? '?'})`);
+    }
+    lines.push(`  computed from ${body!.heads.length} member log head(s)${verdict.status === 'verified' ? ', each signature verified' : ''}`);
+  }
   return lines.join('\n') + '\n';
 }
 
 const verify: Command = {
   path: ['evidence', 'verify'],
-  summary: 'Verify an evidence bundle of a sanctions check offline',
+  summary: 'Verify an evidence bundle of a sanctions check or a tender check offline',
   usage: [
     'FILE [--genesis GENESIS.json] [--json]',
     '',
@@ -99,6 +116,9 @@ const verify: Command = {
         verdict: answer ? (verdictNames[answer.verdict] ?? 'UNSPECIFIED').toLowerCase() : null,
         sanctions: answer?.sanctions.map((s) => ({ sanctionId: s.sanction?.sanctionId, issuerCity: s.issued?.authorCity, seq: Number(s.issued?.seq ?? 0) })) ?? [],
         headsChecked: verdict.headsChecked,
+        tender: verdict.body?.tenderAnswer
+          ? { projectCode: verdict.body.tenderAnswer.projectCode, verdict: (tenderVerdictNames[verdict.body.tenderAnswer.verdict] ?? 'UNSPECIFIED').toLowerCase(), bidders: verdict.body.tenderAnswer.bidders.map((b) => ({ uscc: b.uscc, flags: b.flags })) }
+          : null,
       });
     } else {
       io.stdout(report(verdict, alliance));

@@ -8,6 +8,7 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { SignedHead } from "../../log/v1/log.js";
 import { CheckSanctionsRequest, CheckSanctionsResponse } from "./api.js";
+import { CheckTenderRequest, TenderCheckAnswer } from "./credit.js";
 
 export const protobufPackage = "tongxing.api.v1";
 
@@ -46,6 +47,12 @@ export interface EvidenceBody {
   members: EvidenceMember[];
   /** the answering node's member id when its key was rotated (else SM3 of node_public_key) */
   nodeId: Buffer;
+  /** A tender check (一标一查) instead of a sanctions check: query and answer are then unset. */
+  tenderQuery?:
+    | CheckTenderRequest
+    | undefined;
+  /** each member's freshness seq is the seq of its head */
+  tenderAnswer?: TenderCheckAnswer | undefined;
 }
 
 export interface EvidenceMember {
@@ -151,6 +158,8 @@ function createBaseEvidenceBody(): EvidenceBody {
     heads: [],
     members: [],
     nodeId: Buffer.alloc(0),
+    tenderQuery: undefined,
+    tenderAnswer: undefined,
   };
 }
 
@@ -185,6 +194,12 @@ export const EvidenceBody: MessageFns<EvidenceBody> = {
     }
     if (message.nodeId.length !== 0) {
       writer.uint32(74).bytes(message.nodeId);
+    }
+    if (message.tenderQuery !== undefined) {
+      CheckTenderRequest.encode(message.tenderQuery, writer.uint32(82).fork()).join();
+    }
+    if (message.tenderAnswer !== undefined) {
+      TenderCheckAnswer.encode(message.tenderAnswer, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -274,6 +289,22 @@ export const EvidenceBody: MessageFns<EvidenceBody> = {
             message.nodeId = Buffer.from(reader.bytes());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.tenderQuery = CheckTenderRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.tenderAnswer = TenderCheckAnswer.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -321,6 +352,16 @@ export const EvidenceBody: MessageFns<EvidenceBody> = {
         : isSet(object.node_id)
         ? Buffer.from(bytesFromBase64(object.node_id))
         : Buffer.alloc(0),
+      tenderQuery: isSet(object.tenderQuery)
+        ? CheckTenderRequest.fromJSON(object.tenderQuery)
+        : isSet(object.tender_query)
+        ? CheckTenderRequest.fromJSON(object.tender_query)
+        : undefined,
+      tenderAnswer: isSet(object.tenderAnswer)
+        ? TenderCheckAnswer.fromJSON(object.tenderAnswer)
+        : isSet(object.tender_answer)
+        ? TenderCheckAnswer.fromJSON(object.tender_answer)
+        : undefined,
     };
   },
 
@@ -353,6 +394,12 @@ export const EvidenceBody: MessageFns<EvidenceBody> = {
     if (message.nodeId.length !== 0) {
       obj.nodeId = base64FromBytes(message.nodeId);
     }
+    if (message.tenderQuery !== undefined) {
+      obj.tenderQuery = CheckTenderRequest.toJSON(message.tenderQuery);
+    }
+    if (message.tenderAnswer !== undefined) {
+      obj.tenderAnswer = TenderCheckAnswer.toJSON(message.tenderAnswer);
+    }
     return obj;
   },
 
@@ -376,6 +423,12 @@ export const EvidenceBody: MessageFns<EvidenceBody> = {
     message.heads = object.heads?.map((e) => SignedHead.fromPartial(e)) || [];
     message.members = object.members?.map((e) => EvidenceMember.fromPartial(e)) || [];
     message.nodeId = object.nodeId ?? Buffer.alloc(0);
+    message.tenderQuery = (object.tenderQuery !== undefined && object.tenderQuery !== null)
+      ? CheckTenderRequest.fromPartial(object.tenderQuery)
+      : undefined;
+    message.tenderAnswer = (object.tenderAnswer !== undefined && object.tenderAnswer !== null)
+      ? TenderCheckAnswer.fromPartial(object.tenderAnswer)
+      : undefined;
     return message;
   },
 };

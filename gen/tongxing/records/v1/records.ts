@@ -367,6 +367,8 @@ export enum Exclusion {
   EXCLUSION_SAME_CITY = 5,
   /** EXCLUSION_LEASED - its home node already leased an overlapping slot */
   EXCLUSION_LEASED = 6,
+  /** EXCLUSION_LOW_CREDIT - credit index below the credit policy's expert threshold (暂停抽取) */
+  EXCLUSION_LOW_CREDIT = 7,
   UNRECOGNIZED = -1,
 }
 
@@ -393,6 +395,9 @@ export function exclusionFromJSON(object: any): Exclusion {
     case 6:
     case "EXCLUSION_LEASED":
       return Exclusion.EXCLUSION_LEASED;
+    case 7:
+    case "EXCLUSION_LOW_CREDIT":
+      return Exclusion.EXCLUSION_LOW_CREDIT;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -416,6 +421,8 @@ export function exclusionToJSON(object: Exclusion): string {
       return "EXCLUSION_SAME_CITY";
     case Exclusion.EXCLUSION_LEASED:
       return "EXCLUSION_LEASED";
+    case Exclusion.EXCLUSION_LOW_CREDIT:
+      return "EXCLUSION_LOW_CREDIT";
     case Exclusion.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -515,6 +522,345 @@ export function memberRoleToJSON(object: MemberRole): string {
   }
 }
 
+/** The four subject kinds of the index, as the record saw the subject act. */
+export enum CreditRole {
+  CREDIT_ROLE_UNSPECIFIED = 0,
+  /** CREDIT_ROLE_TENDERER - 招标人 / 采购人 */
+  CREDIT_ROLE_TENDERER = 1,
+  /** CREDIT_ROLE_BIDDER - 投标人 / 供应商 */
+  CREDIT_ROLE_BIDDER = 2,
+  /** CREDIT_ROLE_AGENCY - 招标代理机构 */
+  CREDIT_ROLE_AGENCY = 3,
+  /** CREDIT_ROLE_EXPERT - 评标专家 (subject.expert_ref) */
+  CREDIT_ROLE_EXPERT = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function creditRoleFromJSON(object: any): CreditRole {
+  switch (object) {
+    case 0:
+    case "CREDIT_ROLE_UNSPECIFIED":
+      return CreditRole.CREDIT_ROLE_UNSPECIFIED;
+    case 1:
+    case "CREDIT_ROLE_TENDERER":
+      return CreditRole.CREDIT_ROLE_TENDERER;
+    case 2:
+    case "CREDIT_ROLE_BIDDER":
+      return CreditRole.CREDIT_ROLE_BIDDER;
+    case 3:
+    case "CREDIT_ROLE_AGENCY":
+      return CreditRole.CREDIT_ROLE_AGENCY;
+    case 4:
+    case "CREDIT_ROLE_EXPERT":
+      return CreditRole.CREDIT_ROLE_EXPERT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CreditRole.UNRECOGNIZED;
+  }
+}
+
+export function creditRoleToJSON(object: CreditRole): string {
+  switch (object) {
+    case CreditRole.CREDIT_ROLE_UNSPECIFIED:
+      return "CREDIT_ROLE_UNSPECIFIED";
+    case CreditRole.CREDIT_ROLE_TENDERER:
+      return "CREDIT_ROLE_TENDERER";
+    case CreditRole.CREDIT_ROLE_BIDDER:
+      return "CREDIT_ROLE_BIDDER";
+    case CreditRole.CREDIT_ROLE_AGENCY:
+      return "CREDIT_ROLE_AGENCY";
+    case CreditRole.CREDIT_ROLE_EXPERT:
+      return "CREDIT_ROLE_EXPERT";
+    case CreditRole.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum PerformanceGrade {
+  PERFORMANCE_GRADE_UNSPECIFIED = 0,
+  /** PERFORMANCE_GRADE_EXCELLENT - 优秀 */
+  PERFORMANCE_GRADE_EXCELLENT = 1,
+  /** PERFORMANCE_GRADE_GOOD - 良好 */
+  PERFORMANCE_GRADE_GOOD = 2,
+  /** PERFORMANCE_GRADE_QUALIFIED - 合格 */
+  PERFORMANCE_GRADE_QUALIFIED = 3,
+  /** PERFORMANCE_GRADE_UNQUALIFIED - 不合格 */
+  PERFORMANCE_GRADE_UNQUALIFIED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function performanceGradeFromJSON(object: any): PerformanceGrade {
+  switch (object) {
+    case 0:
+    case "PERFORMANCE_GRADE_UNSPECIFIED":
+      return PerformanceGrade.PERFORMANCE_GRADE_UNSPECIFIED;
+    case 1:
+    case "PERFORMANCE_GRADE_EXCELLENT":
+      return PerformanceGrade.PERFORMANCE_GRADE_EXCELLENT;
+    case 2:
+    case "PERFORMANCE_GRADE_GOOD":
+      return PerformanceGrade.PERFORMANCE_GRADE_GOOD;
+    case 3:
+    case "PERFORMANCE_GRADE_QUALIFIED":
+      return PerformanceGrade.PERFORMANCE_GRADE_QUALIFIED;
+    case 4:
+    case "PERFORMANCE_GRADE_UNQUALIFIED":
+      return PerformanceGrade.PERFORMANCE_GRADE_UNQUALIFIED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PerformanceGrade.UNRECOGNIZED;
+  }
+}
+
+export function performanceGradeToJSON(object: PerformanceGrade): string {
+  switch (object) {
+    case PerformanceGrade.PERFORMANCE_GRADE_UNSPECIFIED:
+      return "PERFORMANCE_GRADE_UNSPECIFIED";
+    case PerformanceGrade.PERFORMANCE_GRADE_EXCELLENT:
+      return "PERFORMANCE_GRADE_EXCELLENT";
+    case PerformanceGrade.PERFORMANCE_GRADE_GOOD:
+      return "PERFORMANCE_GRADE_GOOD";
+    case PerformanceGrade.PERFORMANCE_GRADE_QUALIFIED:
+      return "PERFORMANCE_GRADE_QUALIFIED";
+    case PerformanceGrade.PERFORMANCE_GRADE_UNQUALIFIED:
+      return "PERFORMANCE_GRADE_UNQUALIFIED";
+    case PerformanceGrade.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum MisconductSeverity {
+  MISCONDUCT_SEVERITY_UNSPECIFIED = 0,
+  /** MISCONDUCT_SEVERITY_MINOR - 轻微 */
+  MISCONDUCT_SEVERITY_MINOR = 1,
+  /** MISCONDUCT_SEVERITY_GENERAL - 一般 */
+  MISCONDUCT_SEVERITY_GENERAL = 2,
+  /** MISCONDUCT_SEVERITY_SERIOUS - 严重 */
+  MISCONDUCT_SEVERITY_SERIOUS = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function misconductSeverityFromJSON(object: any): MisconductSeverity {
+  switch (object) {
+    case 0:
+    case "MISCONDUCT_SEVERITY_UNSPECIFIED":
+      return MisconductSeverity.MISCONDUCT_SEVERITY_UNSPECIFIED;
+    case 1:
+    case "MISCONDUCT_SEVERITY_MINOR":
+      return MisconductSeverity.MISCONDUCT_SEVERITY_MINOR;
+    case 2:
+    case "MISCONDUCT_SEVERITY_GENERAL":
+      return MisconductSeverity.MISCONDUCT_SEVERITY_GENERAL;
+    case 3:
+    case "MISCONDUCT_SEVERITY_SERIOUS":
+      return MisconductSeverity.MISCONDUCT_SEVERITY_SERIOUS;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return MisconductSeverity.UNRECOGNIZED;
+  }
+}
+
+export function misconductSeverityToJSON(object: MisconductSeverity): string {
+  switch (object) {
+    case MisconductSeverity.MISCONDUCT_SEVERITY_UNSPECIFIED:
+      return "MISCONDUCT_SEVERITY_UNSPECIFIED";
+    case MisconductSeverity.MISCONDUCT_SEVERITY_MINOR:
+      return "MISCONDUCT_SEVERITY_MINOR";
+    case MisconductSeverity.MISCONDUCT_SEVERITY_GENERAL:
+      return "MISCONDUCT_SEVERITY_GENERAL";
+    case MisconductSeverity.MISCONDUCT_SEVERITY_SERIOUS:
+      return "MISCONDUCT_SEVERITY_SERIOUS";
+    case MisconductSeverity.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum RatingGrade {
+  RATING_GRADE_UNSPECIFIED = 0,
+  RATING_GRADE_AAA = 1,
+  RATING_GRADE_AA = 2,
+  RATING_GRADE_A = 3,
+  RATING_GRADE_BBB = 4,
+  RATING_GRADE_BB = 5,
+  RATING_GRADE_B = 6,
+  RATING_GRADE_C = 7,
+  UNRECOGNIZED = -1,
+}
+
+export function ratingGradeFromJSON(object: any): RatingGrade {
+  switch (object) {
+    case 0:
+    case "RATING_GRADE_UNSPECIFIED":
+      return RatingGrade.RATING_GRADE_UNSPECIFIED;
+    case 1:
+    case "RATING_GRADE_AAA":
+      return RatingGrade.RATING_GRADE_AAA;
+    case 2:
+    case "RATING_GRADE_AA":
+      return RatingGrade.RATING_GRADE_AA;
+    case 3:
+    case "RATING_GRADE_A":
+      return RatingGrade.RATING_GRADE_A;
+    case 4:
+    case "RATING_GRADE_BBB":
+      return RatingGrade.RATING_GRADE_BBB;
+    case 5:
+    case "RATING_GRADE_BB":
+      return RatingGrade.RATING_GRADE_BB;
+    case 6:
+    case "RATING_GRADE_B":
+      return RatingGrade.RATING_GRADE_B;
+    case 7:
+    case "RATING_GRADE_C":
+      return RatingGrade.RATING_GRADE_C;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RatingGrade.UNRECOGNIZED;
+  }
+}
+
+export function ratingGradeToJSON(object: RatingGrade): string {
+  switch (object) {
+    case RatingGrade.RATING_GRADE_UNSPECIFIED:
+      return "RATING_GRADE_UNSPECIFIED";
+    case RatingGrade.RATING_GRADE_AAA:
+      return "RATING_GRADE_AAA";
+    case RatingGrade.RATING_GRADE_AA:
+      return "RATING_GRADE_AA";
+    case RatingGrade.RATING_GRADE_A:
+      return "RATING_GRADE_A";
+    case RatingGrade.RATING_GRADE_BBB:
+      return "RATING_GRADE_BBB";
+    case RatingGrade.RATING_GRADE_BB:
+      return "RATING_GRADE_BB";
+    case RatingGrade.RATING_GRADE_B:
+      return "RATING_GRADE_B";
+    case RatingGrade.RATING_GRADE_C:
+      return "RATING_GRADE_C";
+    case RatingGrade.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum HonourKind {
+  HONOUR_KIND_UNSPECIFIED = 0,
+  /** HONOUR_KIND_RED_LIST - 红名单 / 守信激励 */
+  HONOUR_KIND_RED_LIST = 1,
+  /** HONOUR_KIND_AWARD - 表彰奖励 (e.g. a quality award for a project) */
+  HONOUR_KIND_AWARD = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function honourKindFromJSON(object: any): HonourKind {
+  switch (object) {
+    case 0:
+    case "HONOUR_KIND_UNSPECIFIED":
+      return HonourKind.HONOUR_KIND_UNSPECIFIED;
+    case 1:
+    case "HONOUR_KIND_RED_LIST":
+      return HonourKind.HONOUR_KIND_RED_LIST;
+    case 2:
+    case "HONOUR_KIND_AWARD":
+      return HonourKind.HONOUR_KIND_AWARD;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return HonourKind.UNRECOGNIZED;
+  }
+}
+
+export function honourKindToJSON(object: HonourKind): string {
+  switch (object) {
+    case HonourKind.HONOUR_KIND_UNSPECIFIED:
+      return "HONOUR_KIND_UNSPECIFIED";
+    case HonourKind.HONOUR_KIND_RED_LIST:
+      return "HONOUR_KIND_RED_LIST";
+    case HonourKind.HONOUR_KIND_AWARD:
+      return "HONOUR_KIND_AWARD";
+    case HonourKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Which records an indicator of the method scores. */
+export enum CreditIndicatorKind {
+  CREDIT_INDICATOR_KIND_UNSPECIFIED = 0,
+  /** CREDIT_INDICATOR_KIND_PERFORMANCE - PerformanceEvaluation, points by grade */
+  CREDIT_INDICATOR_KIND_PERFORMANCE = 1,
+  /** CREDIT_INDICATOR_KIND_MISCONDUCT - VenueMisconduct, points by severity */
+  CREDIT_INDICATOR_KIND_MISCONDUCT = 2,
+  /** CREDIT_INDICATOR_KIND_MUTUAL - MutualEvaluation, points by stars */
+  CREDIT_INDICATOR_KIND_MUTUAL = 3,
+  /** CREDIT_INDICATOR_KIND_THIRD_PARTY - ThirdPartyRating, points by grade */
+  CREDIT_INDICATOR_KIND_THIRD_PARTY = 4,
+  /** CREDIT_INDICATOR_KIND_HONOUR - HonourEntry, points by kind */
+  CREDIT_INDICATOR_KIND_HONOUR = 5,
+  /** CREDIT_INDICATOR_KIND_SANCTION - SanctionIssue active at the cut-off, points by list type */
+  CREDIT_INDICATOR_KIND_SANCTION = 6,
+  UNRECOGNIZED = -1,
+}
+
+export function creditIndicatorKindFromJSON(object: any): CreditIndicatorKind {
+  switch (object) {
+    case 0:
+    case "CREDIT_INDICATOR_KIND_UNSPECIFIED":
+      return CreditIndicatorKind.CREDIT_INDICATOR_KIND_UNSPECIFIED;
+    case 1:
+    case "CREDIT_INDICATOR_KIND_PERFORMANCE":
+      return CreditIndicatorKind.CREDIT_INDICATOR_KIND_PERFORMANCE;
+    case 2:
+    case "CREDIT_INDICATOR_KIND_MISCONDUCT":
+      return CreditIndicatorKind.CREDIT_INDICATOR_KIND_MISCONDUCT;
+    case 3:
+    case "CREDIT_INDICATOR_KIND_MUTUAL":
+      return CreditIndicatorKind.CREDIT_INDICATOR_KIND_MUTUAL;
+    case 4:
+    case "CREDIT_INDICATOR_KIND_THIRD_PARTY":
+      return CreditIndicatorKind.CREDIT_INDICATOR_KIND_THIRD_PARTY;
+    case 5:
+    case "CREDIT_INDICATOR_KIND_HONOUR":
+      return CreditIndicatorKind.CREDIT_INDICATOR_KIND_HONOUR;
+    case 6:
+    case "CREDIT_INDICATOR_KIND_SANCTION":
+      return CreditIndicatorKind.CREDIT_INDICATOR_KIND_SANCTION;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CreditIndicatorKind.UNRECOGNIZED;
+  }
+}
+
+export function creditIndicatorKindToJSON(object: CreditIndicatorKind): string {
+  switch (object) {
+    case CreditIndicatorKind.CREDIT_INDICATOR_KIND_UNSPECIFIED:
+      return "CREDIT_INDICATOR_KIND_UNSPECIFIED";
+    case CreditIndicatorKind.CREDIT_INDICATOR_KIND_PERFORMANCE:
+      return "CREDIT_INDICATOR_KIND_PERFORMANCE";
+    case CreditIndicatorKind.CREDIT_INDICATOR_KIND_MISCONDUCT:
+      return "CREDIT_INDICATOR_KIND_MISCONDUCT";
+    case CreditIndicatorKind.CREDIT_INDICATOR_KIND_MUTUAL:
+      return "CREDIT_INDICATOR_KIND_MUTUAL";
+    case CreditIndicatorKind.CREDIT_INDICATOR_KIND_THIRD_PARTY:
+      return "CREDIT_INDICATOR_KIND_THIRD_PARTY";
+    case CreditIndicatorKind.CREDIT_INDICATOR_KIND_HONOUR:
+      return "CREDIT_INDICATOR_KIND_HONOUR";
+    case CreditIndicatorKind.CREDIT_INDICATOR_KIND_SANCTION:
+      return "CREDIT_INDICATOR_KIND_SANCTION";
+    case CreditIndicatorKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** One log entry carries exactly one record. */
 export interface Record {
   kind?:
@@ -535,12 +881,19 @@ export interface Record {
     | { $case: "evaluationOutcome"; value: EvaluationOutcome }
     | { $case: "evaluationScore"; value: EvaluationScore }
     | { $case: "certificateRevocationList"; value: CertificateRevocationList }
+    | { $case: "watchAlert"; value: WatchAlert }
+    | { $case: "performanceEvaluation"; value: PerformanceEvaluation }
+    | { $case: "venueMisconduct"; value: VenueMisconduct }
+    | { $case: "mutualEvaluation"; value: MutualEvaluation }
+    | { $case: "thirdPartyRating"; value: ThirdPartyRating }
+    | { $case: "honourEntry"; value: HonourEntry }
     | //
     /**
      * Numbers 11-15: governance and recognition; 16-19: certificates and
-     * watch-list alerts; 20-29: remote evaluation (sessions, draws, leases, scores).
+     * watch-list alerts; 20-29: remote evaluation (sessions, draws, leases, scores);
+     * 30-39: credit records (信用记录).
      */
-    { $case: "watchAlert"; value: WatchAlert }
+    { $case: "creditLift"; value: CreditLift }
     | undefined;
 }
 
@@ -988,6 +1341,9 @@ export interface GovernanceProposal {
     | //
     /** endpoints, gossip addresses, TLS certificate (public key and roles unchanged) */
     { $case: "updateMember"; value: Member }
+    | //
+    /** the credit index method, bonus bands and expert threshold */
+    { $case: "changeCreditPolicy"; value: CreditPolicy }
     | undefined;
 }
 
@@ -1009,6 +1365,138 @@ export interface GovernanceApproval {
   /** entry hash of the proposal */
   proposalHash: Buffer;
   epoch: bigint;
+}
+
+/** What every credit record carries. */
+export interface CreditRecordHeader {
+  /** unique per author; what a CreditLift names */
+  recordId: string;
+  /** BODY_CODE / BODY_NAME, or the expert's ref */
+  subject?:
+    | SanctionSubject
+    | undefined;
+  /** BODY_ROLE */
+  subjectRole: CreditRole;
+  /** START_DATE .. END_DATE: counts in the index on days whose cut-off is inside it */
+  recordPeriod?:
+    | Period
+    | undefined;
+  /** APPROVE_DEPT */
+  decidingAuthority: string;
+  /** DOCUMENT_CODE, when there is a decision document */
+  documentCode: string;
+  /** the transaction (项目/标段编号) it concerns, when there is one */
+  projectCode: string;
+}
+
+/** Post-award performance evaluation (履约评价) of a contractor, supplier or agency by the tenderer. */
+export interface PerformanceEvaluation {
+  /** project_code required */
+  header?: CreditRecordHeader | undefined;
+  grade: PerformanceGrade;
+  /** the tenderer / purchaser that evaluated */
+  evaluatorUscc: string;
+  summary: string;
+}
+
+/** Irregular behaviour in the trading venue (场内不规范行为), recorded by the center. */
+export interface VenueMisconduct {
+  header?: CreditRecordHeader | undefined;
+  severity: MisconductSeverity;
+  /** VIOLATING_TYPE: what happened */
+  behaviour: string;
+  /** VIOLATING_BASIS: the rule it breaks */
+  basis: string;
+}
+
+/**
+ * One market entity (or expert) rating another in one transaction (市场主体互评):
+ * the subject is the one rated. One rater's rating of one subject in one
+ * transaction counts once (the earliest recorded).
+ */
+export interface MutualEvaluation {
+  /** project_code required */
+  header?: CreditRecordHeader | undefined;
+  rater?: SanctionSubject | undefined;
+  raterRole: CreditRole;
+  /** 1 (poor) .. 5 (excellent) */
+  stars: number;
+  comment: string;
+}
+
+/** A credit rating by a third-party agency (第三方信用评价), relayed by a member. */
+export interface ThirdPartyRating {
+  header?: CreditRecordHeader | undefined;
+  ratingAgency: string;
+  ratingAgencyUscc: string;
+  grade: RatingGrade;
+}
+
+export interface HonourEntry {
+  header?: CreditRecordHeader | undefined;
+  kind: HonourKind;
+  /** REWARD_PUNISHMENT_TYPE / the award's name */
+  title: string;
+}
+
+/**
+ * Lifts (credit repair, 信用修复) or withdraws one of the author's own credit
+ * records: from effective_at_ms on it contributes nothing.
+ */
+export interface CreditLift {
+  recordId: string;
+  reason: LiftReason;
+  explanation: string;
+  effectiveAtMs: bigint;
+}
+
+/** Fixed point throughout: hundredths of an index point (87.50 = 8750), integers only. */
+export interface CreditIndicator {
+  kind: CreditIndicatorKind;
+  /**
+   * Points of one record, indexed by its grade / severity / stars / kind / list
+   * type number (index 0 unused, keep it 0).
+   */
+  pointsHundredths: number[];
+  /**
+   * 0: no decay; else a record's points fall linearly to 0 over this many days
+   * from record_period.from_ms (whole days elapsed at the cut-off).
+   */
+  decayDays: number;
+  /** The indicator's sum is clamped to [cap_low, cap_high] before weighting. */
+  capLowHundredths: number;
+  capHighHundredths: number;
+  /** the clamped sum times weight / 1000 */
+  weightPermille: number;
+}
+
+export interface CreditMethod {
+  /** the index of a subject with no records */
+  baseHundredths: number;
+  indexMinHundredths: number;
+  indexMaxHundredths: number;
+  /** each kind at most once */
+  indicators: CreditIndicator[];
+}
+
+/** Evaluation bonus (诚信指数加减分): an index at or above min_index gets points (the highest such band). */
+export interface BonusBand {
+  minIndexHundredths: number;
+  /** added to (or, negative, subtracted from) an evaluation score */
+  pointsHundredths: number;
+}
+
+/** Alliance policy, changed by quorum (GovernanceProposal.change_credit_policy). */
+export interface CreditPolicy {
+  /** each change names a higher version; an answer names the version it used */
+  version: number;
+  method?:
+    | CreditMethod
+    | undefined;
+  /** ascending min_index */
+  bonusBands: BonusBand[];
+  /** experts below it are excluded from draws (暂停抽取); 0: none */
+  expertThresholdHundredths: number;
 }
 
 function createBaseRecord(): Record {
@@ -1071,6 +1559,24 @@ export const Record: MessageFns<Record> = {
         break;
       case "watchAlert":
         WatchAlert.encode(message.kind.value, writer.uint32(138).fork()).join();
+        break;
+      case "performanceEvaluation":
+        PerformanceEvaluation.encode(message.kind.value, writer.uint32(242).fork()).join();
+        break;
+      case "venueMisconduct":
+        VenueMisconduct.encode(message.kind.value, writer.uint32(250).fork()).join();
+        break;
+      case "mutualEvaluation":
+        MutualEvaluation.encode(message.kind.value, writer.uint32(258).fork()).join();
+        break;
+      case "thirdPartyRating":
+        ThirdPartyRating.encode(message.kind.value, writer.uint32(266).fork()).join();
+        break;
+      case "honourEntry":
+        HonourEntry.encode(message.kind.value, writer.uint32(274).fork()).join();
+        break;
+      case "creditLift":
+        CreditLift.encode(message.kind.value, writer.uint32(282).fork()).join();
         break;
     }
     return writer;
@@ -1239,6 +1745,57 @@ export const Record: MessageFns<Record> = {
             message.kind = { $case: "watchAlert", value: WatchAlert.decode(reader, reader.uint32()) };
             continue;
           }
+          case 30: {
+            if (tag !== 242) {
+              break;
+            }
+
+            message.kind = {
+              $case: "performanceEvaluation",
+              value: PerformanceEvaluation.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
+          case 31: {
+            if (tag !== 250) {
+              break;
+            }
+
+            message.kind = { $case: "venueMisconduct", value: VenueMisconduct.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 32: {
+            if (tag !== 258) {
+              break;
+            }
+
+            message.kind = { $case: "mutualEvaluation", value: MutualEvaluation.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 33: {
+            if (tag !== 266) {
+              break;
+            }
+
+            message.kind = { $case: "thirdPartyRating", value: ThirdPartyRating.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 34: {
+            if (tag !== 274) {
+              break;
+            }
+
+            message.kind = { $case: "honourEntry", value: HonourEntry.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 35: {
+            if (tag !== 282) {
+              break;
+            }
+
+            message.kind = { $case: "creditLift", value: CreditLift.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1331,6 +1888,30 @@ export const Record: MessageFns<Record> = {
         ? { $case: "watchAlert", value: WatchAlert.fromJSON(object.watchAlert) }
         : isSet(object.watch_alert)
         ? { $case: "watchAlert", value: WatchAlert.fromJSON(object.watch_alert) }
+        : isSet(object.performanceEvaluation)
+        ? { $case: "performanceEvaluation", value: PerformanceEvaluation.fromJSON(object.performanceEvaluation) }
+        : isSet(object.performance_evaluation)
+        ? { $case: "performanceEvaluation", value: PerformanceEvaluation.fromJSON(object.performance_evaluation) }
+        : isSet(object.venueMisconduct)
+        ? { $case: "venueMisconduct", value: VenueMisconduct.fromJSON(object.venueMisconduct) }
+        : isSet(object.venue_misconduct)
+        ? { $case: "venueMisconduct", value: VenueMisconduct.fromJSON(object.venue_misconduct) }
+        : isSet(object.mutualEvaluation)
+        ? { $case: "mutualEvaluation", value: MutualEvaluation.fromJSON(object.mutualEvaluation) }
+        : isSet(object.mutual_evaluation)
+        ? { $case: "mutualEvaluation", value: MutualEvaluation.fromJSON(object.mutual_evaluation) }
+        : isSet(object.thirdPartyRating)
+        ? { $case: "thirdPartyRating", value: ThirdPartyRating.fromJSON(object.thirdPartyRating) }
+        : isSet(object.third_party_rating)
+        ? { $case: "thirdPartyRating", value: ThirdPartyRating.fromJSON(object.third_party_rating) }
+        : isSet(object.honourEntry)
+        ? { $case: "honourEntry", value: HonourEntry.fromJSON(object.honourEntry) }
+        : isSet(object.honour_entry)
+        ? { $case: "honourEntry", value: HonourEntry.fromJSON(object.honour_entry) }
+        : isSet(object.creditLift)
+        ? { $case: "creditLift", value: CreditLift.fromJSON(object.creditLift) }
+        : isSet(object.credit_lift)
+        ? { $case: "creditLift", value: CreditLift.fromJSON(object.credit_lift) }
         : undefined,
     };
   },
@@ -1373,6 +1954,18 @@ export const Record: MessageFns<Record> = {
       obj.certificateRevocationList = CertificateRevocationList.toJSON(message.kind.value);
     } else if (message.kind?.$case === "watchAlert") {
       obj.watchAlert = WatchAlert.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "performanceEvaluation") {
+      obj.performanceEvaluation = PerformanceEvaluation.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "venueMisconduct") {
+      obj.venueMisconduct = VenueMisconduct.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "mutualEvaluation") {
+      obj.mutualEvaluation = MutualEvaluation.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "thirdPartyRating") {
+      obj.thirdPartyRating = ThirdPartyRating.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "honourEntry") {
+      obj.honourEntry = HonourEntry.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "creditLift") {
+      obj.creditLift = CreditLift.toJSON(message.kind.value);
     }
     return obj;
   },
@@ -1494,6 +2087,45 @@ export const Record: MessageFns<Record> = {
       case "watchAlert": {
         if (object.kind?.value !== undefined && object.kind?.value !== null) {
           message.kind = { $case: "watchAlert", value: WatchAlert.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "performanceEvaluation": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = {
+            $case: "performanceEvaluation",
+            value: PerformanceEvaluation.fromPartial(object.kind.value),
+          };
+        }
+        break;
+      }
+      case "venueMisconduct": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "venueMisconduct", value: VenueMisconduct.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "mutualEvaluation": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "mutualEvaluation", value: MutualEvaluation.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "thirdPartyRating": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "thirdPartyRating", value: ThirdPartyRating.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "honourEntry": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "honourEntry", value: HonourEntry.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "creditLift": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "creditLift", value: CreditLift.fromPartial(object.kind.value) };
         }
         break;
       }
@@ -6798,6 +7430,9 @@ export const GovernanceProposal: MessageFns<GovernanceProposal> = {
       case "updateMember":
         Member.encode(message.action.value, writer.uint32(114).fork()).join();
         break;
+      case "changeCreditPolicy":
+        CreditPolicy.encode(message.action.value, writer.uint32(122).fork()).join();
+        break;
     }
     return writer;
   },
@@ -6927,6 +7562,14 @@ export const GovernanceProposal: MessageFns<GovernanceProposal> = {
             message.action = { $case: "updateMember", value: Member.decode(reader, reader.uint32()) };
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.action = { $case: "changeCreditPolicy", value: CreditPolicy.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6991,6 +7634,10 @@ export const GovernanceProposal: MessageFns<GovernanceProposal> = {
         ? { $case: "updateMember", value: Member.fromJSON(object.updateMember) }
         : isSet(object.update_member)
         ? { $case: "updateMember", value: Member.fromJSON(object.update_member) }
+        : isSet(object.changeCreditPolicy)
+        ? { $case: "changeCreditPolicy", value: CreditPolicy.fromJSON(object.changeCreditPolicy) }
+        : isSet(object.change_credit_policy)
+        ? { $case: "changeCreditPolicy", value: CreditPolicy.fromJSON(object.change_credit_policy) }
         : undefined,
     };
   },
@@ -7027,6 +7674,8 @@ export const GovernanceProposal: MessageFns<GovernanceProposal> = {
       obj.liftSanction = SanctionRef.toJSON(message.action.value);
     } else if (message.action?.$case === "updateMember") {
       obj.updateMember = Member.toJSON(message.action.value);
+    } else if (message.action?.$case === "changeCreditPolicy") {
+      obj.changeCreditPolicy = CreditPolicy.toJSON(message.action.value);
     }
     return obj;
   },
@@ -7108,6 +7757,12 @@ export const GovernanceProposal: MessageFns<GovernanceProposal> = {
       case "updateMember": {
         if (object.action?.value !== undefined && object.action?.value !== null) {
           message.action = { $case: "updateMember", value: Member.fromPartial(object.action.value) };
+        }
+        break;
+      }
+      case "changeCreditPolicy": {
+        if (object.action?.value !== undefined && object.action?.value !== null) {
+          message.action = { $case: "changeCreditPolicy", value: CreditPolicy.fromPartial(object.action.value) };
         }
         break;
       }
@@ -7445,6 +8100,1484 @@ export const GovernanceApproval: MessageFns<GovernanceApproval> = {
     const message = createBaseGovernanceApproval();
     message.proposalHash = object.proposalHash ?? Buffer.alloc(0);
     message.epoch = (object.epoch !== undefined && object.epoch !== null) ? BigInt(object.epoch) : 0n;
+    return message;
+  },
+};
+
+function createBaseCreditRecordHeader(): CreditRecordHeader {
+  return {
+    recordId: "",
+    subject: undefined,
+    subjectRole: 0,
+    recordPeriod: undefined,
+    decidingAuthority: "",
+    documentCode: "",
+    projectCode: "",
+  };
+}
+
+export const CreditRecordHeader: MessageFns<CreditRecordHeader> = {
+  encode(message: CreditRecordHeader, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.recordId !== "") {
+      writer.uint32(10).string(message.recordId);
+    }
+    if (message.subject !== undefined) {
+      SanctionSubject.encode(message.subject, writer.uint32(18).fork()).join();
+    }
+    if (message.subjectRole !== 0) {
+      writer.uint32(24).int32(message.subjectRole);
+    }
+    if (message.recordPeriod !== undefined) {
+      Period.encode(message.recordPeriod, writer.uint32(34).fork()).join();
+    }
+    if (message.decidingAuthority !== "") {
+      writer.uint32(42).string(message.decidingAuthority);
+    }
+    if (message.documentCode !== "") {
+      writer.uint32(50).string(message.documentCode);
+    }
+    if (message.projectCode !== "") {
+      writer.uint32(58).string(message.projectCode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreditRecordHeader {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreditRecordHeader();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.recordId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.subject = SanctionSubject.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.subjectRole = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.recordPeriod = Period.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.decidingAuthority = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.documentCode = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.projectCode = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreditRecordHeader {
+    return {
+      recordId: isSet(object.recordId)
+        ? globalThis.String(object.recordId)
+        : isSet(object.record_id)
+        ? globalThis.String(object.record_id)
+        : "",
+      subject: isSet(object.subject) ? SanctionSubject.fromJSON(object.subject) : undefined,
+      subjectRole: isSet(object.subjectRole)
+        ? creditRoleFromJSON(object.subjectRole)
+        : isSet(object.subject_role)
+        ? creditRoleFromJSON(object.subject_role)
+        : 0,
+      recordPeriod: isSet(object.recordPeriod)
+        ? Period.fromJSON(object.recordPeriod)
+        : isSet(object.record_period)
+        ? Period.fromJSON(object.record_period)
+        : undefined,
+      decidingAuthority: isSet(object.decidingAuthority)
+        ? globalThis.String(object.decidingAuthority)
+        : isSet(object.deciding_authority)
+        ? globalThis.String(object.deciding_authority)
+        : "",
+      documentCode: isSet(object.documentCode)
+        ? globalThis.String(object.documentCode)
+        : isSet(object.document_code)
+        ? globalThis.String(object.document_code)
+        : "",
+      projectCode: isSet(object.projectCode)
+        ? globalThis.String(object.projectCode)
+        : isSet(object.project_code)
+        ? globalThis.String(object.project_code)
+        : "",
+    };
+  },
+
+  toJSON(message: CreditRecordHeader): unknown {
+    const obj: any = {};
+    if (message.recordId !== "") {
+      obj.recordId = message.recordId;
+    }
+    if (message.subject !== undefined) {
+      obj.subject = SanctionSubject.toJSON(message.subject);
+    }
+    if (message.subjectRole !== 0) {
+      obj.subjectRole = creditRoleToJSON(message.subjectRole);
+    }
+    if (message.recordPeriod !== undefined) {
+      obj.recordPeriod = Period.toJSON(message.recordPeriod);
+    }
+    if (message.decidingAuthority !== "") {
+      obj.decidingAuthority = message.decidingAuthority;
+    }
+    if (message.documentCode !== "") {
+      obj.documentCode = message.documentCode;
+    }
+    if (message.projectCode !== "") {
+      obj.projectCode = message.projectCode;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreditRecordHeader>, I>>(base?: I): CreditRecordHeader {
+    return CreditRecordHeader.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreditRecordHeader>, I>>(object: I): CreditRecordHeader {
+    const message = createBaseCreditRecordHeader();
+    message.recordId = object.recordId ?? "";
+    message.subject = (object.subject !== undefined && object.subject !== null)
+      ? SanctionSubject.fromPartial(object.subject)
+      : undefined;
+    message.subjectRole = object.subjectRole ?? 0;
+    message.recordPeriod = (object.recordPeriod !== undefined && object.recordPeriod !== null)
+      ? Period.fromPartial(object.recordPeriod)
+      : undefined;
+    message.decidingAuthority = object.decidingAuthority ?? "";
+    message.documentCode = object.documentCode ?? "";
+    message.projectCode = object.projectCode ?? "";
+    return message;
+  },
+};
+
+function createBasePerformanceEvaluation(): PerformanceEvaluation {
+  return { header: undefined, grade: 0, evaluatorUscc: "", summary: "" };
+}
+
+export const PerformanceEvaluation: MessageFns<PerformanceEvaluation> = {
+  encode(message: PerformanceEvaluation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      CreditRecordHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.grade !== 0) {
+      writer.uint32(16).int32(message.grade);
+    }
+    if (message.evaluatorUscc !== "") {
+      writer.uint32(26).string(message.evaluatorUscc);
+    }
+    if (message.summary !== "") {
+      writer.uint32(34).string(message.summary);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PerformanceEvaluation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePerformanceEvaluation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = CreditRecordHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.grade = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.evaluatorUscc = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.summary = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PerformanceEvaluation {
+    return {
+      header: isSet(object.header) ? CreditRecordHeader.fromJSON(object.header) : undefined,
+      grade: isSet(object.grade) ? performanceGradeFromJSON(object.grade) : 0,
+      evaluatorUscc: isSet(object.evaluatorUscc)
+        ? globalThis.String(object.evaluatorUscc)
+        : isSet(object.evaluator_uscc)
+        ? globalThis.String(object.evaluator_uscc)
+        : "",
+      summary: isSet(object.summary) ? globalThis.String(object.summary) : "",
+    };
+  },
+
+  toJSON(message: PerformanceEvaluation): unknown {
+    const obj: any = {};
+    if (message.header !== undefined) {
+      obj.header = CreditRecordHeader.toJSON(message.header);
+    }
+    if (message.grade !== 0) {
+      obj.grade = performanceGradeToJSON(message.grade);
+    }
+    if (message.evaluatorUscc !== "") {
+      obj.evaluatorUscc = message.evaluatorUscc;
+    }
+    if (message.summary !== "") {
+      obj.summary = message.summary;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PerformanceEvaluation>, I>>(base?: I): PerformanceEvaluation {
+    return PerformanceEvaluation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PerformanceEvaluation>, I>>(object: I): PerformanceEvaluation {
+    const message = createBasePerformanceEvaluation();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? CreditRecordHeader.fromPartial(object.header)
+      : undefined;
+    message.grade = object.grade ?? 0;
+    message.evaluatorUscc = object.evaluatorUscc ?? "";
+    message.summary = object.summary ?? "";
+    return message;
+  },
+};
+
+function createBaseVenueMisconduct(): VenueMisconduct {
+  return { header: undefined, severity: 0, behaviour: "", basis: "" };
+}
+
+export const VenueMisconduct: MessageFns<VenueMisconduct> = {
+  encode(message: VenueMisconduct, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      CreditRecordHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.severity !== 0) {
+      writer.uint32(16).int32(message.severity);
+    }
+    if (message.behaviour !== "") {
+      writer.uint32(26).string(message.behaviour);
+    }
+    if (message.basis !== "") {
+      writer.uint32(34).string(message.basis);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VenueMisconduct {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVenueMisconduct();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = CreditRecordHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.severity = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.behaviour = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.basis = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VenueMisconduct {
+    return {
+      header: isSet(object.header) ? CreditRecordHeader.fromJSON(object.header) : undefined,
+      severity: isSet(object.severity) ? misconductSeverityFromJSON(object.severity) : 0,
+      behaviour: isSet(object.behaviour) ? globalThis.String(object.behaviour) : "",
+      basis: isSet(object.basis) ? globalThis.String(object.basis) : "",
+    };
+  },
+
+  toJSON(message: VenueMisconduct): unknown {
+    const obj: any = {};
+    if (message.header !== undefined) {
+      obj.header = CreditRecordHeader.toJSON(message.header);
+    }
+    if (message.severity !== 0) {
+      obj.severity = misconductSeverityToJSON(message.severity);
+    }
+    if (message.behaviour !== "") {
+      obj.behaviour = message.behaviour;
+    }
+    if (message.basis !== "") {
+      obj.basis = message.basis;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VenueMisconduct>, I>>(base?: I): VenueMisconduct {
+    return VenueMisconduct.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VenueMisconduct>, I>>(object: I): VenueMisconduct {
+    const message = createBaseVenueMisconduct();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? CreditRecordHeader.fromPartial(object.header)
+      : undefined;
+    message.severity = object.severity ?? 0;
+    message.behaviour = object.behaviour ?? "";
+    message.basis = object.basis ?? "";
+    return message;
+  },
+};
+
+function createBaseMutualEvaluation(): MutualEvaluation {
+  return { header: undefined, rater: undefined, raterRole: 0, stars: 0, comment: "" };
+}
+
+export const MutualEvaluation: MessageFns<MutualEvaluation> = {
+  encode(message: MutualEvaluation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      CreditRecordHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.rater !== undefined) {
+      SanctionSubject.encode(message.rater, writer.uint32(18).fork()).join();
+    }
+    if (message.raterRole !== 0) {
+      writer.uint32(24).int32(message.raterRole);
+    }
+    if (message.stars !== 0) {
+      writer.uint32(32).uint32(message.stars);
+    }
+    if (message.comment !== "") {
+      writer.uint32(42).string(message.comment);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MutualEvaluation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMutualEvaluation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = CreditRecordHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rater = SanctionSubject.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.raterRole = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.stars = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.comment = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MutualEvaluation {
+    return {
+      header: isSet(object.header) ? CreditRecordHeader.fromJSON(object.header) : undefined,
+      rater: isSet(object.rater) ? SanctionSubject.fromJSON(object.rater) : undefined,
+      raterRole: isSet(object.raterRole)
+        ? creditRoleFromJSON(object.raterRole)
+        : isSet(object.rater_role)
+        ? creditRoleFromJSON(object.rater_role)
+        : 0,
+      stars: isSet(object.stars) ? globalThis.Number(object.stars) : 0,
+      comment: isSet(object.comment) ? globalThis.String(object.comment) : "",
+    };
+  },
+
+  toJSON(message: MutualEvaluation): unknown {
+    const obj: any = {};
+    if (message.header !== undefined) {
+      obj.header = CreditRecordHeader.toJSON(message.header);
+    }
+    if (message.rater !== undefined) {
+      obj.rater = SanctionSubject.toJSON(message.rater);
+    }
+    if (message.raterRole !== 0) {
+      obj.raterRole = creditRoleToJSON(message.raterRole);
+    }
+    if (message.stars !== 0) {
+      obj.stars = Math.round(message.stars);
+    }
+    if (message.comment !== "") {
+      obj.comment = message.comment;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MutualEvaluation>, I>>(base?: I): MutualEvaluation {
+    return MutualEvaluation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MutualEvaluation>, I>>(object: I): MutualEvaluation {
+    const message = createBaseMutualEvaluation();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? CreditRecordHeader.fromPartial(object.header)
+      : undefined;
+    message.rater = (object.rater !== undefined && object.rater !== null)
+      ? SanctionSubject.fromPartial(object.rater)
+      : undefined;
+    message.raterRole = object.raterRole ?? 0;
+    message.stars = object.stars ?? 0;
+    message.comment = object.comment ?? "";
+    return message;
+  },
+};
+
+function createBaseThirdPartyRating(): ThirdPartyRating {
+  return { header: undefined, ratingAgency: "", ratingAgencyUscc: "", grade: 0 };
+}
+
+export const ThirdPartyRating: MessageFns<ThirdPartyRating> = {
+  encode(message: ThirdPartyRating, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      CreditRecordHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.ratingAgency !== "") {
+      writer.uint32(18).string(message.ratingAgency);
+    }
+    if (message.ratingAgencyUscc !== "") {
+      writer.uint32(26).string(message.ratingAgencyUscc);
+    }
+    if (message.grade !== 0) {
+      writer.uint32(32).int32(message.grade);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ThirdPartyRating {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseThirdPartyRating();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = CreditRecordHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ratingAgency = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ratingAgencyUscc = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.grade = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ThirdPartyRating {
+    return {
+      header: isSet(object.header) ? CreditRecordHeader.fromJSON(object.header) : undefined,
+      ratingAgency: isSet(object.ratingAgency)
+        ? globalThis.String(object.ratingAgency)
+        : isSet(object.rating_agency)
+        ? globalThis.String(object.rating_agency)
+        : "",
+      ratingAgencyUscc: isSet(object.ratingAgencyUscc)
+        ? globalThis.String(object.ratingAgencyUscc)
+        : isSet(object.rating_agency_uscc)
+        ? globalThis.String(object.rating_agency_uscc)
+        : "",
+      grade: isSet(object.grade) ? ratingGradeFromJSON(object.grade) : 0,
+    };
+  },
+
+  toJSON(message: ThirdPartyRating): unknown {
+    const obj: any = {};
+    if (message.header !== undefined) {
+      obj.header = CreditRecordHeader.toJSON(message.header);
+    }
+    if (message.ratingAgency !== "") {
+      obj.ratingAgency = message.ratingAgency;
+    }
+    if (message.ratingAgencyUscc !== "") {
+      obj.ratingAgencyUscc = message.ratingAgencyUscc;
+    }
+    if (message.grade !== 0) {
+      obj.grade = ratingGradeToJSON(message.grade);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ThirdPartyRating>, I>>(base?: I): ThirdPartyRating {
+    return ThirdPartyRating.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ThirdPartyRating>, I>>(object: I): ThirdPartyRating {
+    const message = createBaseThirdPartyRating();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? CreditRecordHeader.fromPartial(object.header)
+      : undefined;
+    message.ratingAgency = object.ratingAgency ?? "";
+    message.ratingAgencyUscc = object.ratingAgencyUscc ?? "";
+    message.grade = object.grade ?? 0;
+    return message;
+  },
+};
+
+function createBaseHonourEntry(): HonourEntry {
+  return { header: undefined, kind: 0, title: "" };
+}
+
+export const HonourEntry: MessageFns<HonourEntry> = {
+  encode(message: HonourEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== undefined) {
+      CreditRecordHeader.encode(message.header, writer.uint32(10).fork()).join();
+    }
+    if (message.kind !== 0) {
+      writer.uint32(16).int32(message.kind);
+    }
+    if (message.title !== "") {
+      writer.uint32(26).string(message.title);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HonourEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHonourEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = CreditRecordHeader.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.title = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HonourEntry {
+    return {
+      header: isSet(object.header) ? CreditRecordHeader.fromJSON(object.header) : undefined,
+      kind: isSet(object.kind) ? honourKindFromJSON(object.kind) : 0,
+      title: isSet(object.title) ? globalThis.String(object.title) : "",
+    };
+  },
+
+  toJSON(message: HonourEntry): unknown {
+    const obj: any = {};
+    if (message.header !== undefined) {
+      obj.header = CreditRecordHeader.toJSON(message.header);
+    }
+    if (message.kind !== 0) {
+      obj.kind = honourKindToJSON(message.kind);
+    }
+    if (message.title !== "") {
+      obj.title = message.title;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HonourEntry>, I>>(base?: I): HonourEntry {
+    return HonourEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HonourEntry>, I>>(object: I): HonourEntry {
+    const message = createBaseHonourEntry();
+    message.header = (object.header !== undefined && object.header !== null)
+      ? CreditRecordHeader.fromPartial(object.header)
+      : undefined;
+    message.kind = object.kind ?? 0;
+    message.title = object.title ?? "";
+    return message;
+  },
+};
+
+function createBaseCreditLift(): CreditLift {
+  return { recordId: "", reason: 0, explanation: "", effectiveAtMs: 0n };
+}
+
+export const CreditLift: MessageFns<CreditLift> = {
+  encode(message: CreditLift, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.recordId !== "") {
+      writer.uint32(10).string(message.recordId);
+    }
+    if (message.reason !== 0) {
+      writer.uint32(16).int32(message.reason);
+    }
+    if (message.explanation !== "") {
+      writer.uint32(26).string(message.explanation);
+    }
+    if (message.effectiveAtMs !== 0n) {
+      if (BigInt.asIntN(64, message.effectiveAtMs) !== message.effectiveAtMs) {
+        throw new globalThis.Error("value provided for field message.effectiveAtMs of type int64 too large");
+      }
+      writer.uint32(32).int64(message.effectiveAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreditLift {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreditLift();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.recordId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.explanation = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.effectiveAtMs = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreditLift {
+    return {
+      recordId: isSet(object.recordId)
+        ? globalThis.String(object.recordId)
+        : isSet(object.record_id)
+        ? globalThis.String(object.record_id)
+        : "",
+      reason: isSet(object.reason) ? liftReasonFromJSON(object.reason) : 0,
+      explanation: isSet(object.explanation) ? globalThis.String(object.explanation) : "",
+      effectiveAtMs: isSet(object.effectiveAtMs)
+        ? BigInt(object.effectiveAtMs)
+        : isSet(object.effective_at_ms)
+        ? BigInt(object.effective_at_ms)
+        : 0n,
+    };
+  },
+
+  toJSON(message: CreditLift): unknown {
+    const obj: any = {};
+    if (message.recordId !== "") {
+      obj.recordId = message.recordId;
+    }
+    if (message.reason !== 0) {
+      obj.reason = liftReasonToJSON(message.reason);
+    }
+    if (message.explanation !== "") {
+      obj.explanation = message.explanation;
+    }
+    if (message.effectiveAtMs !== 0n) {
+      obj.effectiveAtMs = message.effectiveAtMs.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreditLift>, I>>(base?: I): CreditLift {
+    return CreditLift.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreditLift>, I>>(object: I): CreditLift {
+    const message = createBaseCreditLift();
+    message.recordId = object.recordId ?? "";
+    message.reason = object.reason ?? 0;
+    message.explanation = object.explanation ?? "";
+    message.effectiveAtMs = (object.effectiveAtMs !== undefined && object.effectiveAtMs !== null)
+      ? BigInt(object.effectiveAtMs)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseCreditIndicator(): CreditIndicator {
+  return { kind: 0, pointsHundredths: [], decayDays: 0, capLowHundredths: 0, capHighHundredths: 0, weightPermille: 0 };
+}
+
+export const CreditIndicator: MessageFns<CreditIndicator> = {
+  encode(message: CreditIndicator, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.pointsHundredths.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.pointsHundredths) {
+        writer.sint32(v);
+      }
+      writer.join();
+    }
+    if (message.decayDays !== 0) {
+      writer.uint32(24).uint32(message.decayDays);
+    }
+    if (message.capLowHundredths !== 0) {
+      writer.uint32(32).sint32(message.capLowHundredths);
+    }
+    if (message.capHighHundredths !== 0) {
+      writer.uint32(40).sint32(message.capHighHundredths);
+    }
+    if (message.weightPermille !== 0) {
+      writer.uint32(48).uint32(message.weightPermille);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreditIndicator {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreditIndicator();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.pointsHundredths.push(reader.sint32());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.pointsHundredths.push(reader.sint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.decayDays = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.capLowHundredths = reader.sint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.capHighHundredths = reader.sint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.weightPermille = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreditIndicator {
+    return {
+      kind: isSet(object.kind) ? creditIndicatorKindFromJSON(object.kind) : 0,
+      pointsHundredths: globalThis.Array.isArray(object?.pointsHundredths)
+        ? object.pointsHundredths.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.points_hundredths)
+        ? object.points_hundredths.map((e: any) => globalThis.Number(e))
+        : [],
+      decayDays: isSet(object.decayDays)
+        ? globalThis.Number(object.decayDays)
+        : isSet(object.decay_days)
+        ? globalThis.Number(object.decay_days)
+        : 0,
+      capLowHundredths: isSet(object.capLowHundredths)
+        ? globalThis.Number(object.capLowHundredths)
+        : isSet(object.cap_low_hundredths)
+        ? globalThis.Number(object.cap_low_hundredths)
+        : 0,
+      capHighHundredths: isSet(object.capHighHundredths)
+        ? globalThis.Number(object.capHighHundredths)
+        : isSet(object.cap_high_hundredths)
+        ? globalThis.Number(object.cap_high_hundredths)
+        : 0,
+      weightPermille: isSet(object.weightPermille)
+        ? globalThis.Number(object.weightPermille)
+        : isSet(object.weight_permille)
+        ? globalThis.Number(object.weight_permille)
+        : 0,
+    };
+  },
+
+  toJSON(message: CreditIndicator): unknown {
+    const obj: any = {};
+    if (message.kind !== 0) {
+      obj.kind = creditIndicatorKindToJSON(message.kind);
+    }
+    if (message.pointsHundredths?.length) {
+      obj.pointsHundredths = message.pointsHundredths.map((e) => Math.round(e));
+    }
+    if (message.decayDays !== 0) {
+      obj.decayDays = Math.round(message.decayDays);
+    }
+    if (message.capLowHundredths !== 0) {
+      obj.capLowHundredths = Math.round(message.capLowHundredths);
+    }
+    if (message.capHighHundredths !== 0) {
+      obj.capHighHundredths = Math.round(message.capHighHundredths);
+    }
+    if (message.weightPermille !== 0) {
+      obj.weightPermille = Math.round(message.weightPermille);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreditIndicator>, I>>(base?: I): CreditIndicator {
+    return CreditIndicator.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreditIndicator>, I>>(object: I): CreditIndicator {
+    const message = createBaseCreditIndicator();
+    message.kind = object.kind ?? 0;
+    message.pointsHundredths = object.pointsHundredths?.map((e) => e) || [];
+    message.decayDays = object.decayDays ?? 0;
+    message.capLowHundredths = object.capLowHundredths ?? 0;
+    message.capHighHundredths = object.capHighHundredths ?? 0;
+    message.weightPermille = object.weightPermille ?? 0;
+    return message;
+  },
+};
+
+function createBaseCreditMethod(): CreditMethod {
+  return { baseHundredths: 0, indexMinHundredths: 0, indexMaxHundredths: 0, indicators: [] };
+}
+
+export const CreditMethod: MessageFns<CreditMethod> = {
+  encode(message: CreditMethod, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.baseHundredths !== 0) {
+      writer.uint32(8).sint32(message.baseHundredths);
+    }
+    if (message.indexMinHundredths !== 0) {
+      writer.uint32(16).sint32(message.indexMinHundredths);
+    }
+    if (message.indexMaxHundredths !== 0) {
+      writer.uint32(24).sint32(message.indexMaxHundredths);
+    }
+    for (const v of message.indicators) {
+      CreditIndicator.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreditMethod {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreditMethod();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.baseHundredths = reader.sint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.indexMinHundredths = reader.sint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.indexMaxHundredths = reader.sint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.indicators.push(CreditIndicator.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreditMethod {
+    return {
+      baseHundredths: isSet(object.baseHundredths)
+        ? globalThis.Number(object.baseHundredths)
+        : isSet(object.base_hundredths)
+        ? globalThis.Number(object.base_hundredths)
+        : 0,
+      indexMinHundredths: isSet(object.indexMinHundredths)
+        ? globalThis.Number(object.indexMinHundredths)
+        : isSet(object.index_min_hundredths)
+        ? globalThis.Number(object.index_min_hundredths)
+        : 0,
+      indexMaxHundredths: isSet(object.indexMaxHundredths)
+        ? globalThis.Number(object.indexMaxHundredths)
+        : isSet(object.index_max_hundredths)
+        ? globalThis.Number(object.index_max_hundredths)
+        : 0,
+      indicators: globalThis.Array.isArray(object?.indicators)
+        ? object.indicators.map((e: any) => CreditIndicator.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CreditMethod): unknown {
+    const obj: any = {};
+    if (message.baseHundredths !== 0) {
+      obj.baseHundredths = Math.round(message.baseHundredths);
+    }
+    if (message.indexMinHundredths !== 0) {
+      obj.indexMinHundredths = Math.round(message.indexMinHundredths);
+    }
+    if (message.indexMaxHundredths !== 0) {
+      obj.indexMaxHundredths = Math.round(message.indexMaxHundredths);
+    }
+    if (message.indicators?.length) {
+      obj.indicators = message.indicators.map((e) => CreditIndicator.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreditMethod>, I>>(base?: I): CreditMethod {
+    return CreditMethod.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreditMethod>, I>>(object: I): CreditMethod {
+    const message = createBaseCreditMethod();
+    message.baseHundredths = object.baseHundredths ?? 0;
+    message.indexMinHundredths = object.indexMinHundredths ?? 0;
+    message.indexMaxHundredths = object.indexMaxHundredths ?? 0;
+    message.indicators = object.indicators?.map((e) => CreditIndicator.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBonusBand(): BonusBand {
+  return { minIndexHundredths: 0, pointsHundredths: 0 };
+}
+
+export const BonusBand: MessageFns<BonusBand> = {
+  encode(message: BonusBand, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.minIndexHundredths !== 0) {
+      writer.uint32(8).sint32(message.minIndexHundredths);
+    }
+    if (message.pointsHundredths !== 0) {
+      writer.uint32(16).sint32(message.pointsHundredths);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BonusBand {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBonusBand();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.minIndexHundredths = reader.sint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pointsHundredths = reader.sint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BonusBand {
+    return {
+      minIndexHundredths: isSet(object.minIndexHundredths)
+        ? globalThis.Number(object.minIndexHundredths)
+        : isSet(object.min_index_hundredths)
+        ? globalThis.Number(object.min_index_hundredths)
+        : 0,
+      pointsHundredths: isSet(object.pointsHundredths)
+        ? globalThis.Number(object.pointsHundredths)
+        : isSet(object.points_hundredths)
+        ? globalThis.Number(object.points_hundredths)
+        : 0,
+    };
+  },
+
+  toJSON(message: BonusBand): unknown {
+    const obj: any = {};
+    if (message.minIndexHundredths !== 0) {
+      obj.minIndexHundredths = Math.round(message.minIndexHundredths);
+    }
+    if (message.pointsHundredths !== 0) {
+      obj.pointsHundredths = Math.round(message.pointsHundredths);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BonusBand>, I>>(base?: I): BonusBand {
+    return BonusBand.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BonusBand>, I>>(object: I): BonusBand {
+    const message = createBaseBonusBand();
+    message.minIndexHundredths = object.minIndexHundredths ?? 0;
+    message.pointsHundredths = object.pointsHundredths ?? 0;
+    return message;
+  },
+};
+
+function createBaseCreditPolicy(): CreditPolicy {
+  return { version: 0, method: undefined, bonusBands: [], expertThresholdHundredths: 0 };
+}
+
+export const CreditPolicy: MessageFns<CreditPolicy> = {
+  encode(message: CreditPolicy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== 0) {
+      writer.uint32(8).uint32(message.version);
+    }
+    if (message.method !== undefined) {
+      CreditMethod.encode(message.method, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.bonusBands) {
+      BonusBand.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.expertThresholdHundredths !== 0) {
+      writer.uint32(32).sint32(message.expertThresholdHundredths);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreditPolicy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreditPolicy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.version = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.method = CreditMethod.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.bonusBands.push(BonusBand.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.expertThresholdHundredths = reader.sint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreditPolicy {
+    return {
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      method: isSet(object.method) ? CreditMethod.fromJSON(object.method) : undefined,
+      bonusBands: globalThis.Array.isArray(object?.bonusBands)
+        ? object.bonusBands.map((e: any) => BonusBand.fromJSON(e))
+        : globalThis.Array.isArray(object?.bonus_bands)
+        ? object.bonus_bands.map((e: any) => BonusBand.fromJSON(e))
+        : [],
+      expertThresholdHundredths: isSet(object.expertThresholdHundredths)
+        ? globalThis.Number(object.expertThresholdHundredths)
+        : isSet(object.expert_threshold_hundredths)
+        ? globalThis.Number(object.expert_threshold_hundredths)
+        : 0,
+    };
+  },
+
+  toJSON(message: CreditPolicy): unknown {
+    const obj: any = {};
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.method !== undefined) {
+      obj.method = CreditMethod.toJSON(message.method);
+    }
+    if (message.bonusBands?.length) {
+      obj.bonusBands = message.bonusBands.map((e) => BonusBand.toJSON(e));
+    }
+    if (message.expertThresholdHundredths !== 0) {
+      obj.expertThresholdHundredths = Math.round(message.expertThresholdHundredths);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreditPolicy>, I>>(base?: I): CreditPolicy {
+    return CreditPolicy.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreditPolicy>, I>>(object: I): CreditPolicy {
+    const message = createBaseCreditPolicy();
+    message.version = object.version ?? 0;
+    message.method = (object.method !== undefined && object.method !== null)
+      ? CreditMethod.fromPartial(object.method)
+      : undefined;
+    message.bonusBands = object.bonusBands?.map((e) => BonusBand.fromPartial(e)) || [];
+    message.expertThresholdHundredths = object.expertThresholdHundredths ?? 0;
     return message;
   },
 };
