@@ -97,6 +97,8 @@ export const methodRules: Readonly<Record<string, MethodRule>> = {
   '/tongxing.api.v1.AccessService/RevokeAccess': { scope: 'operate', write: true, subject: (r) => r.name ?? '' },
   '/tongxing.api.v1.AccessService/RotateAccess': { scope: 'operate', write: true, subject: (r) => r.name ?? '' },
   '/tongxing.api.v1.AccessService/ListAudit': { scope: 'operate' },
+  '/tongxing.api.v1.ConsoleService/GetConsoleSession': { scope: 'check' },
+  '/tongxing.api.v1.ConsoleService/ListEntities': { scope: 'check' },
 };
 
 /** The table docs/HTTP.md shows (scripts/scopes-doc.ts writes it; test/docs.test.ts checks it). */
