@@ -25,8 +25,9 @@ $(STAMP_CONSOLE): $(STAMP_DEPS) $(CONSOLE_SOURCES)
 
 build: $(STAMP_BUILD) $(STAMP_CONSOLE)
 
+# KEEP=1: the nodes stay up for the operator console (its address and a sign-in are printed) until Ctrl-C.
 demo: build
-	node bin/tongxing.js demo
+	node bin/tongxing.js demo $(if $(KEEP),--keep)
 
 test: build
 	npx vitest run
