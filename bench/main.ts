@@ -22,6 +22,7 @@ const sections: Record<string, () => Promise<Figures>> = {
   access: async () => (await import('./access.js')).accessFigures(),
   flood: async () => (await import('./flood.js')).floodFigures(),
   imports: async () => (await import('./imports.js')).importFigures(),
+  console: async () => (await import('./console.js')).consoleFigures(),
 };
 
 /** The issues' targets: name, test, and the figures it needs (a target without them is not reported). */
@@ -37,6 +38,7 @@ const targets: Array<[string, (f: Figures) => boolean, string[]]> = [
   ['entity import >= 20000 rows/s end to end', (f) => Number(f.import_entities_rows_per_s) >= 20_000, ['import_entities_rows_per_s']],
   ['sanction import >= 20000 rows/s end to end', (f) => Number(f.import_sanctions_rows_per_s) >= 20_000, ['import_sanctions_rows_per_s']],
   ['sanction check p99 under a member\'s gossip flood <= 2x without', (f) => Number(f.check_p99_flooded_vs_quiet) <= 2, ['check_p99_flooded_vs_quiet']],
+  ['console first load < 1 MB compressed', (f) => Number(f.console_first_load_bytes) < 1_000_000, ['console_first_load_bytes']],
 ];
 
 async function main(argv: string[]): Promise<number> {
