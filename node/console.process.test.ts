@@ -94,6 +94,10 @@ describe('the operator console', () => {
       await page.locator(`[data-test=freshness-${city}][data-colour=green]`).waitFor({ timeout: liveMs });
     }
     expect(await page.locator('[data-test=epoch]').textContent()).toBe('0'); // the genesis
+    await page.getByText('English', { exact: true }).click();
+    await page.getByText('Entries behind').waitFor();
+    await page.getByText('中文', { exact: true }).click();
+    await page.getByText('落后条目').waitFor();
   });
 
   it('shows a sanction issued at another city without a reload', async () => {
