@@ -5,6 +5,9 @@ SHELL := /bin/bash
 STAMP_DEPS := node_modules/.tongxing-installed
 STAMP_BUILD := dist/.tongxing-built
 SOURCES := $(shell find federation node simulations bench gen -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
+# The operator console (console/, Vite): it bundles the pure federation modules it shares (data-spec rows, publication periods).
+STAMP_CONSOLE := dist/console/index.html
+CONSOLE_SOURCES := $(shell find console -type f -not -name '*.test.ts' 2>/dev/null) $(shell find federation gen -name '*.ts' -not -name '*.test.ts' 2>/dev/null)
 
 .PHONY: build demo test check bench fuzz sim-soak generate clean release install uninstall
 
@@ -17,18 +20,23 @@ $(STAMP_BUILD): $(STAMP_DEPS) $(SOURCES) tsconfig.json tsconfig.build.json
 	npx tsc -p tsconfig.build.json
 	@touch $@
 
-build: $(STAMP_BUILD)
+$(STAMP_CONSOLE): $(STAMP_DEPS) $(CONSOLE_SOURCES)
+	npx vite build --config console/vite.config.ts
 
+build: $(STAMP_BUILD) $(STAMP_CONSOLE)
+
+# KEEP=1: the nodes stay up for the operator console (its address and a sign-in are printed) until Ctrl-C.
 demo: build
-	node bin/tongxing.js demo
+	node bin/tongxing.js demo $(if $(KEEP),--keep)
 
 test: build
 	npx vitest run
 
-# Read-only: types (tests included: tsconfig.json), proto lint, no breaking wire change since
+# Read-only: types (tests included: tsconfig.json; the console's modules: console/tsconfig.json), proto lint, no breaking wire change since
 # the last release (scripts/buf-breaking.sh), generated code matches proto/ (gen/) and the test probe (test/gen/).
 check: $(STAMP_DEPS)
 	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p console/tsconfig.json
 	npx buf lint
 	scripts/buf-breaking.sh
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \

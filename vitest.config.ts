@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['{federation,node,simulations,bench,test}/**/*.test.ts'],
+    include: ['{federation,node,simulations,bench,test,console}/**/*.test.ts'],
     setupFiles: ['node/polyfill.ts'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,

@@ -23,6 +23,7 @@ const sections: Record<string, () => Promise<Figures>> = {
   flood: async () => (await import('./flood.js')).floodFigures(),
   imports: async () => (await import('./imports.js')).importFigures(),
   credit: async () => (await import('./credit.js')).creditFigures(),
+  console: async () => (await import('./console.js')).consoleFigures(),
 };
 
 /** The issues' targets: name, test, and the figures it needs (a target without them is not reported). */
@@ -40,6 +41,7 @@ const targets: Array<[string, (f: Figures) => boolean, string[]]> = [
   ['sanction check p99 under a member\'s gossip flood <= 2x without', (f) => Number(f.check_p99_flooded_vs_quiet) <= 2, ['check_p99_flooded_vs_quiet']],
   ['daily credit index of 100000 subjects (1000000 records) < 60 s', (f) => Number(f.credit_daily_index_s) < 60, ['credit_daily_index_s']],
   ['credit index update for one new record < 1 ms', (f) => Number(f.credit_incremental_ms_median) < 1, ['credit_incremental_ms_median']],
+  ['console first load < 1 MB compressed', (f) => Number(f.console_first_load_bytes) < 1_000_000, ['console_first_load_bytes']],
 ];
 
 async function main(argv: string[]): Promise<number> {

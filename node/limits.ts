@@ -200,3 +200,14 @@ export const creditExpertsListMax = 10_000;
 
 /** Fewest hex digits of a proposal hash `alliance approve` takes (git's rule: any unique prefix): 32 bits make a collision among an alliance's proposals unlikely, and an ambiguous prefix is refused, never guessed. */
 export const proposalHashPrefixCharsMin = 8;
+
+// ---- Operator console ----
+
+/** Rows one console table page asks the node for (ListEntities): a screenful with room; tables page on the server, never by fetching everything. */
+export const consolePageRowsMax = 100;
+
+/** Entities one ListEntities page reads when it filters by name: ~10 ms of LevelDB reads, so a name search over 1,000,000 entities answers in pages instead of holding the API for seconds; the next page token goes on from there. */
+export const consoleEntityScanMax = 10_000;
+
+/** The console's built files, held in memory (compressed too) from the node's start: Vite's output is ~2-3 MB; a much larger folder is not the console. */
+export const consoleAssetsBytesMax = 16 * 1024 * 1024;

@@ -12,6 +12,7 @@ import { nodeOperations } from './api/node-status.js';
 import { startHttpServer } from './api/http.js';
 import { startApiServer } from './api/server.js';
 import { accessService } from './api/access.js';
+import { consoleService } from './api/console.js';
 import { apiContext, type ApiService } from './api/service.js';
 import { statusOf } from './error-table.js';
 import { openAccess } from './access/node-access.js';
@@ -202,7 +203,7 @@ export async function startNode(config: NodeConfig, baseLog: Logger = silentLogg
       onAuditError: (error) => log.error(errorFields(error), 'audit trail: a refusal could not be recorded'),
     });
     // One set of service instances behind gRPC and HTTP/JSON: what a service keeps (its KeyedSerial, challenges) is shared.
-    const services: ApiService[] = apiServices(apiContext(
+    const context = apiContext(
       { replica, clock: wallClock, freshnessBudgetMs, city, allianceId: alliance.allianceId, startedAtMs: Date.now(), genesis: alliance.genesis,
         evaluation: { desk, leaseClient: leases },
         signer: { get publicKey() { return currentKey.publicKey; }, sign: (message) => keyPairSigner(currentKey).sign(message) },
@@ -210,8 +211,9 @@ export async function startNode(config: NodeConfig, baseLog: Logger = silentLogg
         policy: { refusal: (...args) => replica.policy.refusal(...args), trustedRoots: (hlc) => replica.policy.trustedRoots(hlc) },
         operations: nodeOperations({ store, telemetry, allianceId: alliance.allianceId, nodeId, nodeKey: () => members.get(nodeId)?.publicKey, members: () => members.size, antiEntropyIntervalMs: config.antiEntropyIntervalMs, nowMs: Date.now,
           localFiles: () => access.guard.audit.files().map((f) => ({ name: `audit/${f.name}`, path: f.path, bytes: f.bytes })) }) },
-    ));
-    services.push(accessService(access.guard));
+    );
+    const services: ApiService[] = apiServices(context);
+    services.push(accessService(access.guard), consoleService(context, access.guard.registry));
     const { guard, tls: apiTls } = access;
     const apiServer = await startApiServer({ listen: config.apiListen, guard, tls: apiTls }, services);
     cleanup.push(() => apiServer.stop());

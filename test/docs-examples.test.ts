@@ -39,4 +39,9 @@ describe('guides run as written', () => {
     const http = readCredential(join(alliance.cities[0]!.dataDir, 'admin.credential')).http;
     runExample(markedBlocks('docs/HTTP.md', 'example: access').join('\n'), http);
   });
+
+  it('HTTP.md: the operator console is served, and a token client signs in to it', () => {
+    const http = readCredential(join(alliance.cities[0]!.dataDir, 'admin.credential')).http;
+    runExample(markedBlocks('docs/HTTP.md', 'example: console').join('\n'), http);
+  });
 });

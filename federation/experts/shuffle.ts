@@ -14,7 +14,8 @@ export function seedCommitment(seed: Uint8Array): Buffer {
   return sm3(seed);
 }
 
-const label = Buffer.from('tongxing-draw\0', 'utf8');
+// Made on first use, not at load: validate.ts imports this module, and the console loads validate.ts in a browser (no Buffer).
+let label: Buffer | undefined;
 
 /** A deterministic stream of 32-bit words for one requirement's shuffle. */
 export class DrawStream {
@@ -28,6 +29,7 @@ export class DrawStream {
     assert(Number.isInteger(stream) && stream >= 0 && stream <= 0xffffffff, 'stream must be a u32');
     const index = Buffer.alloc(4);
     index.writeUInt32BE(stream);
+    label ??= Buffer.from('tongxing-draw\0', 'utf8');
     this.#prefix = Buffer.concat([label, seed, index]);
   }
 

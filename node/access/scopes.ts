@@ -104,6 +104,8 @@ export const methodRules: Readonly<Record<string, MethodRule>> = {
   '/tongxing.api.v1.CreditService/ListExpertCredit': { scope: 'check' },
   '/tongxing.api.v1.CreditService/GetEvaluationBonus': { scope: 'check' },
   '/tongxing.api.v1.CreditService/CheckTender': { scope: 'check', subject: (r) => r.projectCode ?? '' },
+  '/tongxing.api.v1.ConsoleService/GetConsoleSession': { scope: 'check' },
+  '/tongxing.api.v1.ConsoleService/ListEntities': { scope: 'check' },
 };
 
 /** The table docs/HTTP.md shows (scripts/scopes-doc.ts writes it; test/docs.test.ts checks it). */

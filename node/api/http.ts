@@ -13,6 +13,7 @@ import { ApiConnections, type ApiTls } from '../access/tls.js';
 import { parseListen } from '../listen.js';
 import { httpStatusOf, statusOf } from '../error-table.js';
 import type { ApiService, StreamHandler, UnaryHandler } from './service.js';
+import { chooseEncoding, consoleContentSecurityPolicy, defaultConsoleDirectory, readConsoleAssets, type ConsoleAsset } from '../console/assets.js';
 
 // The client API over HTTP/JSON, for trading platforms that do not speak gRPC:
 // the same services and handlers as server.ts. A request is proto3 JSON,
@@ -38,6 +39,8 @@ export interface HttpServerInit {
   readonly tls: ApiTls;
   /** Host names (and addresses) requests may name in Host; others are refused. */
   readonly names: readonly string[];
+  /** The operator console's built files, served under /console/ (node/console/assets.ts); dist/console when absent. */
+  readonly consoleDirectory?: string;
 }
 
 export interface HttpServer {
@@ -362,7 +365,41 @@ export async function startHttpServer(init: HttpServerInit, services: readonly A
       if (stopping) throw new HttpRefusal(503, status.UNAVAILABLE, 'stopping');
       return send(response, 200, JSON.stringify({ status: 'ok' }));
     }
+    if (url.pathname === '/console' || url.pathname.startsWith('/console/')) {
+      onlyMethod(request, 'GET');
+      return serveConsole(url.pathname, request, response);
+    }
     throw new HttpRefusal(404, status.NOT_FOUND, `no such endpoint: ${url.pathname}; methods are POST /v1/{Service}/{Method}, see GET /openapi.json`);
+  }
+
+  // The console's pages are public files (what a client may do is the guard's to say, per call); read on the first request.
+  let consoleAssets: ReadonlyMap<string, ConsoleAsset> | undefined;
+  function serveConsole(pathname: string, request: IncomingMessage, response: ServerResponse): void {
+    if (pathname === '/console') {
+      response.writeHead(308, { ...headersFor('text/plain; charset=utf-8'), location: '/console/' });
+      response.end();
+      return;
+    }
+    try {
+      consoleAssets ??= readConsoleAssets(init.consoleDirectory ?? defaultConsoleDirectory());
+    } catch (error) {
+      throw new HttpRefusal(404, status.NOT_FOUND, (error as Error).message);
+    }
+    const name = pathname === '/console/' ? 'index.html' : pathname.slice('/console/'.length);
+    const asset = consoleAssets.get(name);
+    if (!asset) throw new HttpRefusal(404, status.NOT_FOUND, `no console file ${pathname}`);
+    const encoding = chooseEncoding(asset, header(request, 'accept-encoding'));
+    const body = encoding === 'br' ? asset.brotli! : encoding === 'gzip' ? asset.gzip! : asset.identity;
+    response.writeHead(200, {
+      ...headersFor(asset.contentType),
+      'cache-control': asset.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+      'content-security-policy': consoleContentSecurityPolicy,
+      'referrer-policy': 'no-referrer',
+      vary: 'accept-encoding',
+      ...(encoding === 'identity' ? {} : { 'content-encoding': encoding }),
+      'content-length': String(body.length),
+    });
+    response.end(body);
   }
 
   const server = createServer({ ...init.tls.httpsOptions(), requestTimeout: httpRequestTimeoutMs }, (request, response) => {

@@ -11,7 +11,9 @@ import { certificateRecord, entityProfile, evaluationSession, expertProfile, lif
 import { connectDomainApi } from '../api/domain-client.js';
 import { connectExperts } from '../api/experts-client.js';
 import { connectApi, type ApiClient } from '../api/client.js';
-import { startLocalAlliance, westernCities } from '../local-alliance.js';
+import { startLocalAlliance, westernCities, type LocalAlliance } from '../local-alliance.js';
+import { readCredential } from '../access/credential.js';
+import { grantConsoleOperator } from '../console/operators.js';
 import { exitNegative, exitOk, optional, printJson, UsageError, type Command } from './command.js';
 
 // `make demo` on real node processes: "fail once, restricted everywhere", one
@@ -125,11 +127,38 @@ async function expertScene(addresses: string[], cities: string[], say: (line: st
   }
 }
 
+/** The operator console at the first city, with a sign-in made for it: everything the demo's operator may do, approvals signed with that city's key. */
+async function consoleSignIn(alliance: LocalAlliance) {
+  const city = alliance.cities[0]!;
+  const token = await grantConsoleOperator({
+    node: city.apiAddress,
+    name: 'demo-operator',
+    scopes: ['check', 'register', 'sanction', 'experts', 'evaluation', 'governance', 'operate'],
+    approverKeyFile: city.keyFile,
+    note: 'make demo KEEP=1: the operator console',
+  });
+  return { city: city.city, url: `${readCredential(join(city.dataDir, 'admin.credential')).http}/console/`, token, approverKeyFile: city.keyFile };
+}
+
+/** Resolves on the first SIGINT or SIGTERM (Ctrl-C), which then stops the demo instead of the process. */
+function interrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+}
+
 const demo: Command = {
   path: ['demo'],
   summary: 'start a local alliance: a sanction enforced everywhere, a cross-city certificate login, a remote expert draw',
-  usage: '[--cities N] [--json]\n\n  --cities N  city nodes to start (3 to 12, default 3)\n  --json      print one JSON object instead of the story\n',
-  options: { cities: { type: 'string' }, json: { type: 'boolean' } },
+  usage:
+    '[--cities N] [--keep] [--json]\n\n  --cities N  city nodes to start (3 to 12, default 3)\n  --keep      afterwards keep the nodes running, print the operator console\'s address and a sign-in, stop on Ctrl-C\n  --json      print one JSON object instead of the story\n',
+  options: { cities: { type: 'string' }, json: { type: 'boolean' }, keep: { type: 'boolean' } },
   async run(args, io) {
     const count = Number(optional(args, 'cities') ?? 3);
     if (!Number.isInteger(count) || count < 3 || count > westernCities.length) throw new UsageError(`--cities must be 3 to ${westernCities.length}`);
@@ -189,9 +218,20 @@ const demo: Command = {
       const login = await certificateScene(apis, cities, ca, uscc, name, say);
       const draw = await expertScene(alliance.cities.map((x) => x.apiAddress), cities, say);
 
+      const keep = args.values.keep === true ? await consoleSignIn(alliance) : undefined;
+      if (keep) {
+        say(`The operator console of ${keep.city}: ${keep.url}`);
+        say(`  (the node's own TLS certificate: the browser asks once whether to trust it)`);
+        say(`  sign in with the token ${keep.token} and your name;`);
+        say(`  to approve proposals, load ${keep.approverKeyFile} (the city's key) on the governance page.`);
+        say('The nodes keep running: Ctrl-C stops them.');
+      } else {
+        say('`make demo KEEP=1` (tongxing demo --keep) keeps the nodes running and opens them to the operator console.');
+      }
       if (json) {
         printJson(io, {
           ok: true,
+          ...(keep ? { console: { url: keep.url, token: keep.token, approver_key_file: keep.approverKeyFile } } : {}),
           cities,
           uscc,
           sanction_id: sanctionId,
@@ -202,6 +242,7 @@ const demo: Command = {
           draw,
         });
       }
+      if (keep) await interrupted();
       return exitOk;
     } catch (error) {
       if (json) printJson(io, { ok: false, error: (error as Error).message });
