@@ -48,8 +48,8 @@ export const pullIdleTimeoutMs = 10_000;
 /** Verified head signatures remembered (FIFO), so a head heard again by another path is not re-verified. */
 export const verifiedHeadsMax = 16_384;
 
-/** Verified certificate signatures remembered (FIFO, ~150 B each): above atomicWriteEntriesMax, so certificates verified when an import is planned are not verified again by the views that apply it. */
-export const certificateSignaturesRememberedMax = 131_072;
+/** Verified CA signatures (over certificates and CRLs) remembered (FIFO, ~150 B each): above atomicWriteEntriesMax, so what was verified when an import is planned is not verified again by the views that apply it. */
+export const caSignaturesRememberedMax = 131_072;
 
 /** SM2 public keys kept precomputed (~71 KB each, ~6 ms to build): above the few hundred members of the largest alliance, or every verification would rebuild a table. */
 export const precomputedKeysMax = 1024;

@@ -7,9 +7,8 @@ import * as asn1js from 'asn1js';
 import { CertificateRevocationList } from 'pkijs';
 import { CertificateError, EncodingError } from '../errors.js';
 import { pemBlocks } from './pem.js';
-import { verify } from './sm2.js';
 import { sm3Hex } from './sm3.js';
-import { caUsageOf, oidSm2WithSm3, verifyChain, type ParsedCertificate, type VerifiedCertificate } from './x509.js';
+import { caSignatureVerifies, caUsageOf, oidSm2WithSm3, verifyChain, type ParsedCertificate, type VerifiedCertificate } from './x509.js';
 
 const oidCrlReason = '2.5.29.21';
 
@@ -98,22 +97,13 @@ export function verifyCrl(crl: ParsedCrl, issuerChain: readonly ParsedCertificat
   const { tbs, signature } = crlDetails.get(crl) ?? crlDetails.get(parseCrl(crl.der))!;
   const named = [...issuerChain, ...trustRoots].filter((c) => c.subjectNameHash === crl.issuerNameHash);
   if (named.length === 0) throw new CertificateError(`CRL issuer "${crl.issuer}" is neither a trusted root nor in the given issuer chain`);
-  const signer = named.find((candidate) => signatureVerifies(candidate.publicKey, tbs, signature));
+  const signer = named.find((candidate) => caSignatureVerifies(candidate.publicKey, tbs, signature));
   if (!signer) throw new CertificateError(`CRL signature does not verify under the key of "${crl.issuer}"`);
   const usage = caUsageOf(signer);
   if (!usage.isCertificateAuthority) throw new CertificateError(`CRL issuer "${signer.subject}" is not a CA (basicConstraints)`);
   if (usage.crlSign === false) throw new CertificateError(`CRL issuer "${signer.subject}" keyUsage lacks cRLSign`);
   const intermediates = issuerChain.filter((c) => c !== signer);
   return verifyChain(signer, intermediates, trustRoots, crl.thisUpdate);
-}
-
-function signatureVerifies(publicKey: Uint8Array, tbs: Uint8Array, signature: Uint8Array): boolean {
-  try {
-    return verify(publicKey, tbs, signature);
-  } catch (error) {
-    if (error instanceof EncodingError) return false; // a malformed signature verifies under no key
-    throw error;
-  }
 }
 
 function decode(der: Uint8Array, what: string): asn1js.AsnType {

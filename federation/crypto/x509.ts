@@ -7,7 +7,7 @@ import { AssertionError, CertificateError, EncodingError, TongxingError, assert 
 import { pemBlocks, publicKeyFromSpki } from './pem.js';
 import { verify } from './sm2.js';
 import { sm3Hex } from './sm3.js';
-import { certificateSignaturesRememberedMax, chainCertificatesMax } from '../limits.js';
+import { caSignaturesRememberedMax, chainCertificatesMax } from '../limits.js';
 import { VerifiedSignatures } from './verified-signatures.js';
 
 export const oidSm2WithSm3 = '1.2.156.10197.1.501';
@@ -213,7 +213,7 @@ function findIssuer(
   }
   let misuse: CertificateError | undefined;
   for (const candidate of named) {
-    if (!signatureVerifies(cert, candidate)) continue;
+    if (!caSignatureVerifies(candidate.publicKey, own.tbs, own.signature)) continue;
     const issuer = detailsOf(candidate);
     if (!issuer.isCertificateAuthority) {
       misuse ??= new CertificateError(`issuer ${certificateLabel(candidate)} is not a CA (basicConstraints)`);
@@ -228,23 +228,24 @@ function findIssuer(
 
 /**
  * One certificate's signature is checked when it is recorded at the API, again
- * by the views that apply the record, and at every login: intermediates under
- * their roots over and over. Each is verified once.
+ * by the views that apply the record, and at every login (intermediates under
+ * their roots over and over); a CRL's, when it is imported and again by the
+ * views. Each is verified once.
  */
-const verifiedCertificateSignatures = new VerifiedSignatures(certificateSignaturesRememberedMax);
+const verifiedCaSignatures = new VerifiedSignatures(caSignaturesRememberedMax);
 
-function signatureVerifies(cert: ParsedCertificate, issuer: ParsedCertificate): boolean {
-  const { tbs, signature } = detailsOf(cert);
-  const claim = verifiedCertificateSignatures.claimOf(issuer.publicKey, tbs, signature);
-  if (verifiedCertificateSignatures.has(claim)) return true;
+/** Whether a CA's SM2 `signature` over `tbs` (a certificate's or a CRL's) verifies under `publicKey`; a malformed signature verifies under no key. */
+export function caSignatureVerifies(publicKey: Uint8Array, tbs: Uint8Array, signature: Uint8Array): boolean {
+  const claim = verifiedCaSignatures.claimOf(publicKey, tbs, signature);
+  if (verifiedCaSignatures.has(claim)) return true;
   let valid: boolean;
   try {
-    valid = verify(issuer.publicKey, tbs, signature);
+    valid = verify(publicKey, tbs, signature);
   } catch (error) {
-    if (error instanceof EncodingError) return false; // a malformed signature verifies under no key
+    if (error instanceof EncodingError) return false;
     throw error;
   }
-  if (valid) verifiedCertificateSignatures.add(claim);
+  if (valid) verifiedCaSignatures.add(claim);
   return valid;
 }
 
